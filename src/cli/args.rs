@@ -1,0 +1,40 @@
+//! Arguments shared by several commands.
+
+use clap::{Args, ValueEnum};
+
+/// Which environment and which copy of it.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceArgs {
+    /// Environment: a name found in ./environments, or a path to a definition file.
+    pub env: String,
+    /// Act on the isolated copy for this feature branch (instance `<env>--<feature>`).
+    #[arg(long, short = 'f')]
+    pub feature: Option<String>,
+}
+
+/// Inputs to rendering a definition.
+#[derive(Debug, Clone, Args)]
+pub struct RenderInputs {
+    /// Set a template variable, available as `set.KEY` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Address that outsiders use to reach published ports (default: the host's primary IPv4).
+    #[arg(long, env = "ENVCTL_ADVERTISE_HOST")]
+    pub advertise_host: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// JSON, for scripts.
+    Json,
+}
+
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}

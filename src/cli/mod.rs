@@ -1,0 +1,74 @@
+//! Command-line interface: clap types here, one small file per command.
+//! Each command is `load -> plan -> apply -> report`; none of them prints from the core.
+
+mod args;
+mod down;
+mod exec;
+mod logs;
+mod ls;
+mod plan;
+mod ports;
+mod render;
+mod status;
+mod template;
+mod up;
+mod validate;
+
+pub use args::*;
+
+use clap::{Parser, Subcommand};
+
+/// One-click, isolated, reachable test environments on Docker.
+///
+/// An environment is a YAML file in ./environments rendered by Tera. `envctl up NAME` makes the
+/// local Docker engine match it; `--feature F` makes an isolated copy for one feature branch.
+#[derive(Debug, Parser)]
+#[command(name = "envctl", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update an instance so the engine matches its definition, then wait until ready.
+    Up(up::UpArgs),
+    /// Remove an instance's containers and network (volumes only with --volumes).
+    Down(down::DownArgs),
+    /// Show what `up` would do and why; exits 0 when converged, 2 when changes are pending.
+    Plan(plan::PlanArgs),
+    /// Print the fully resolved definition (templates applied, defaults filled).
+    Render(render::RenderArgs),
+    /// Check definitions and report every problem found, with file and line.
+    Validate(validate::ValidateArgs),
+    /// Show the services of one instance and their state.
+    Status(status::StatusArgs),
+    /// List instances on this engine.
+    Ls(ls::LsArgs),
+    /// Show the host ports of an instance's services.
+    Ports(ports::PortsArgs),
+    /// Show (or follow) the logs of an instance's services.
+    Logs(logs::LogsArgs),
+    /// Run a command inside a service's container.
+    Exec(exec::ExecArgs),
+    /// Work with service templates.
+    #[command(subcommand)]
+    Template(template::TemplateCommand),
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Up(args) => up::run(args).await,
+        Command::Down(args) => down::run(args).await,
+        Command::Plan(args) => plan::run(args).await,
+        Command::Render(args) => render::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Status(args) => status::run(args).await,
+        Command::Ls(args) => ls::run(args).await,
+        Command::Ports(args) => ports::run(args).await,
+        Command::Logs(args) => logs::run(args).await,
+        Command::Exec(args) => exec::run(args).await,
+        Command::Template(cmd) => template::run(cmd),
+    }
+}

@@ -1,0 +1,236 @@
+//! The seam between envctl and a container engine. `docker.rs` is the only module that
+//! imports bollard; `fake.rs` is an in-memory engine for unit-testing the planner and scheduler.
+//! Everything here is our own types: no `Option<String>` soup leaks out.
+
+pub mod docker;
+pub mod fake;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The daemon cannot be reached at all (not running, wrong socket, permission denied).
+    #[error("cannot reach the Docker engine at {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("the Docker engine speaks API {found}, envctl needs {needed} or newer")]
+    TooOld { found: String, needed: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{what} already exists")]
+    Conflict { what: String },
+    #[error("image {image} is not available locally and could not be pulled: {reason}")]
+    Pull { image: String, reason: String },
+    #[error("building image {image} failed: {reason}")]
+    Build { image: String, reason: String },
+    #[error("{context}: {message}")]
+    Api { context: String, message: String },
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub version: String,
+    pub api_version: String,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited { code: i64 },
+    Dead,
+    Removing,
+}
+
+impl ContainerState {
+    pub fn is_running(self) -> bool {
+        matches!(self, ContainerState::Running | ContainerState::Restarting)
+    }
+}
+
+/// A published port as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PublishedPort {
+    pub container: u16,
+    pub host: u16,
+    pub protocol: crate::model::Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedContainer {
+    pub id: String,
+    /// Without the leading `/`.
+    pub name: String,
+    pub image: String,
+    pub labels: Labels,
+    pub state: ContainerState,
+    pub ports: Vec<PublishedPort>,
+    /// Address on each attached network, by network name.
+    pub ips: BTreeMap<String, String>,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedNetwork {
+    pub id: String,
+    pub name: String,
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedVolume {
+    pub name: String,
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    Volume,
+    Bind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub kind: MountKind,
+    /// Volume name or absolute host path.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// `KEY=VALUE`, secrets already resolved.
+    pub env: Vec<String>,
+    pub labels: Labels,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub ports: Vec<PublishedPort>,
+    /// Host address the ports are published on (e.g. `0.0.0.0`).
+    pub publish_address: String,
+    pub network: String,
+    /// DNS names on `network` (the service name first).
+    pub aliases: Vec<String>,
+    pub mounts: Vec<Mount>,
+    pub memory_bytes: Option<u64>,
+    pub nano_cpus: Option<i64>,
+    /// Docker restart policy name (`no`, `always`, `on-failure`, `unless-stopped`).
+    pub restart: String,
+    /// `host:ip` entries, e.g. `host.docker.internal:host-gateway`.
+    pub extra_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRequest {
+    pub tag: String,
+    pub context: std::path::PathBuf,
+    pub dockerfile: String,
+    pub args: BTreeMap<String, String>,
+    pub labels: Labels,
+}
+
+/// Progress of a pull or build, for the output layer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageProgress {
+    /// One layer of a pull: `current`/`total` bytes when known.
+    Layer {
+        id: String,
+        status: String,
+        current: Option<u64>,
+        total: Option<u64>,
+    },
+    /// A line of build output.
+    Line(String),
+}
+
+pub type ProgressSink<'a> = &'a (dyn Fn(ImageProgress) + Send + Sync);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// What the engine says happened to a container, from its events stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    pub container_id: String,
+    /// `create`, `start`, `die`, `destroy`, ...
+    pub action: String,
+    pub labels: Labels,
+}
+
+/// Selects resources by label: `key` alone means "has the label", `key=value` an exact match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelFilter(pub Vec<String>);
+
+impl LabelFilter {
+    /// Everything envctl owns.
+    pub fn envctl() -> Self {
+        Self(vec![crate::model::labels::INSTANCE.to_string()])
+    }
+    /// Everything of one instance.
+    pub fn instance(instance: &str) -> Self {
+        Self(vec![format!(
+            "{}={instance}",
+            crate::model::labels::INSTANCE
+        )])
+    }
+}
+
+#[async_trait]
+pub trait Engine: Send + Sync {
+    async fn info(&self) -> EngineResult<EngineInfo>;
+
+    /// All containers (running or not) matching the filter.
+    async fn list_containers(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedContainer>>;
+    /// The container with exactly this name, whoever owns it.
+    async fn find_container(&self, name: &str) -> EngineResult<Option<ObservedContainer>>;
+    async fn inspect_container(&self, id: &str) -> EngineResult<ObservedContainer>;
+    async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String>;
+    async fn start_container(&self, id: &str) -> EngineResult<()>;
+    async fn stop_container(&self, id: &str, timeout: Duration) -> EngineResult<()>;
+    /// Removes a container, killing it if it runs.
+    async fn remove_container(&self, id: &str) -> EngineResult<()>;
+    /// Waits for the container to exit and returns its exit code.
+    async fn wait_container(&self, id: &str) -> EngineResult<i64>;
+    /// The last `tail` log lines (stdout and stderr interleaved).
+    async fn logs(&self, id: &str, tail: usize) -> EngineResult<Vec<String>>;
+    /// Follows the log, starting with the last `tail` lines.
+    fn follow_logs(&self, id: &str, tail: usize) -> BoxStream<'static, EngineResult<String>>;
+    async fn exec(&self, id: &str, cmd: &[String]) -> EngineResult<ExecOutput>;
+
+    async fn list_networks(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedNetwork>>;
+    async fn find_network(&self, name: &str) -> EngineResult<Option<ObservedNetwork>>;
+    async fn create_network(&self, name: &str, labels: &Labels) -> EngineResult<String>;
+    async fn remove_network(&self, id: &str) -> EngineResult<()>;
+
+    async fn list_volumes(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedVolume>>;
+    async fn create_volume(&self, name: &str, labels: &Labels) -> EngineResult<()>;
+    async fn remove_volume(&self, name: &str) -> EngineResult<()>;
+
+    async fn image_exists(&self, image: &str) -> EngineResult<bool>;
+    async fn pull_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()>;
+    async fn build_image(&self, req: &BuildRequest, progress: ProgressSink<'_>)
+        -> EngineResult<()>;
+
+    /// Container events for resources matching the filter, from now on.
+    fn container_events(
+        &self,
+        filter: &LabelFilter,
+    ) -> BoxStream<'static, EngineResult<ContainerEvent>>;
+}

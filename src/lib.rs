@@ -1,0 +1,16 @@
+//! envctl: one-click test environments on Docker.
+//!
+//! Data flows one way:
+//! file --render--> text --parse--> Definition --resolve--> Environment (model)
+//! Environment + Observed (engine) --plan--> Plan --apply(engine)--> events --> output
+
+pub mod advertise;
+pub mod apply;
+pub mod cli;
+pub mod definition;
+pub mod engine;
+pub mod errors;
+pub mod model;
+pub mod output;
+pub mod plan;
+pub mod probe;

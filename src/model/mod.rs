@@ -1,0 +1,57 @@
+//! The typed, validated environment: what `definition` produces and `plan` consumes.
+//! Pure data, no I/O. Names are newtypes so a service name never stands in for an instance id.
+
+pub mod labels;
+mod names;
+mod service;
+
+pub use names::{InstanceId, NameError, ServiceName};
+pub use service::*;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One environment, resolved for one instance (`<env>` or `<env>--<feature>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    /// The environment's name (`name:` or the file stem).
+    pub env: String,
+    /// The feature this instance is for, if any.
+    pub feature: Option<String>,
+    /// `<env>` or `<env>--<feature>`.
+    pub instance: InstanceId,
+    pub description: Option<String>,
+    /// Default lifetime of feature instances (`ttl:`).
+    pub ttl: Option<Duration>,
+    /// The definition file this came from; bind mounts and build contexts are relative to it.
+    pub source: PathBuf,
+    pub services: BTreeMap<ServiceName, Service>,
+}
+
+impl Environment {
+    /// Services in a deterministic dependency order (dependencies first).
+    /// Validation guarantees there is no cycle; a cycle here would be a bug, so the
+    /// remaining services are appended in name order rather than looping forever.
+    pub fn dependency_order(&self) -> Vec<&ServiceName> {
+        let mut done: Vec<&ServiceName> = Vec::new();
+        let mut remaining: Vec<&ServiceName> = self.services.keys().collect();
+        while !remaining.is_empty() {
+            let before = remaining.len();
+            remaining.retain(|name| {
+                let ready = self.services[*name]
+                    .depends_on
+                    .keys()
+                    .all(|dep| done.contains(&dep) || !self.services.contains_key(dep));
+                if ready {
+                    done.push(name);
+                }
+                !ready
+            });
+            if remaining.len() == before {
+                done.append(&mut remaining);
+            }
+        }
+        done
+    }
+}
