@@ -1,1 +1,1 @@
-//! TODO
+//! Renders events.
