@@ -67,6 +67,11 @@ impl FakeEngine {
             .insert(format!("{op}:{target}"), message.to_string());
     }
 
+    /// Forgets every injected failure.
+    pub fn clear_failures(&self) {
+        self.lock().failures.clear();
+    }
+
     /// The exit code a container reports when waited on (default: it keeps running).
     pub fn set_exit_code(&self, container_name: &str, code: i64) {
         self.lock()
