@@ -10,6 +10,7 @@ pub mod cli;
 pub mod definition;
 pub mod engine;
 pub mod errors;
+pub mod lock;
 pub mod model;
 pub mod output;
 pub mod plan;
