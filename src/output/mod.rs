@@ -144,7 +144,11 @@ pub fn failure_report(failures: &[Failure]) -> String {
     for f in failures {
         out.push_str(&format!("service {} failed: {}\n", f.service, f.reason));
         if !f.logs.is_empty() {
-            out.push_str(&format!("  last {} log lines of {}:\n", f.logs.len(), f.service));
+            out.push_str(&format!(
+                "  last {} log lines of {}:\n",
+                f.logs.len(),
+                f.service
+            ));
             for line in &f.logs {
                 out.push_str(&format!("  | {line}\n"));
             }
@@ -208,7 +212,10 @@ mod tests {
     fn tables_align_columns() {
         let t = table(
             &["SERVICE", "PORT"],
-            &[vec!["zookeeper".into(), "2181".into()], vec!["db".into(), "1".into()]],
+            &[
+                vec!["zookeeper".into(), "2181".into()],
+                vec!["db".into(), "1".into()],
+            ],
         );
         assert_eq!(t, "SERVICE    PORT\nzookeeper  2181\ndb         1\n");
     }

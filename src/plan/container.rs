@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 
 use crate::engine::{ContainerSpec, Labels, Mount, MountKind, PublishedPort};
-use crate::model::{labels, EnvValue, Environment, Protocol, Service, ServiceName, VolumeSource};
+use crate::model::{
+    labels, EnvValue, Environment, Protocol, Service, ServiceKind, ServiceName, VolumeSource,
+};
 
 use super::ports::{encode_label, PortKey};
-use super::spec::{SpecView, SPEC_LABEL};
+use super::spec::{SpecView, KIND_LABEL, SPEC_LABEL};
 
 /// Lets containers reach services on the host (`host.docker.internal`), also on Linux.
 pub const HOST_GATEWAY: &str = "host.docker.internal:host-gateway";
@@ -206,6 +208,11 @@ pub fn desired(
     labels.insert(labels::SPEC_HASH.to_string(), hash.clone());
     labels.insert(labels::PORTS.to_string(), encode_label(&ports_of));
     labels.insert(SPEC_LABEL.to_string(), view.to_json());
+    let kind = match service.kind {
+        ServiceKind::Service => "service",
+        ServiceKind::Job => "job",
+    };
+    labels.insert(KIND_LABEL.to_string(), kind.to_string());
     if let Some(template) = &service.template {
         labels.insert(labels::TEMPLATE.to_string(), template.clone());
     }

@@ -14,7 +14,7 @@ pub use container::{
 };
 pub use observe::{observe, Observed};
 pub use ports::{host_port_free, PortError, PortKey, PortRange};
-pub use spec::{SpecView, SPEC_LABEL};
+pub use spec::{SpecView, KIND_LABEL, SPEC_LABEL};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
