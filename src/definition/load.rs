@@ -1,0 +1,473 @@
+//! The pipeline: read -> render (Tera) -> parse (YAML) -> check keys and shapes -> apply
+//! templates -> resolve -> validate, collecting every problem on the way.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use super::diagnostics::{did_you_mean, Diagnostic, SourceMap};
+use super::format::{DefinitionFile, ServiceDef};
+use super::locate::{display_path, Seg};
+use super::render::{self, RenderContext};
+use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
+use super::units::parse_duration;
+use super::{resolve, schema, validate, LoadOptions};
+use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
+
+/// One definition file being loaded: its text, rendering and the problems found so far.
+struct Loader<'a> {
+    path: &'a Path,
+    map: SourceMap,
+    problems: Vec<Diagnostic>,
+}
+
+impl Loader<'_> {
+    fn at(&mut self, path: &[Seg], message: impl Into<String>, hint: Option<String>) {
+        let location = self.map.location_of(path);
+        self.problems.push(
+            Diagnostic::new(self.path, message)
+                .at(location)
+                .maybe_hint(hint),
+        );
+    }
+}
+
+/// The environment name before rendering: a plain `name:` line, else the file stem.
+fn env_name(path: &Path, source: &str) -> String {
+    let plain = source.lines().find_map(|l| {
+        let value = l.strip_prefix("name:")?.split(" #").next()?.trim();
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        (!value.is_empty() && !value.contains("{{") && !value.contains("{%"))
+            .then(|| value.to_string())
+    });
+    plain.unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// The Tera context for one file.
+pub fn context(path: &Path, source: &str, opts: &LoadOptions) -> RenderContext {
+    let env = env_name(path, source);
+    let feature = opts.feature.clone().unwrap_or_default();
+    let instance = if feature.is_empty() {
+        env.clone()
+    } else {
+        format!("{env}--{feature}")
+    };
+    RenderContext {
+        env,
+        feature,
+        instance,
+        set: opts.set.clone(),
+        advertise_host: opts.advertise_host.clone(),
+    }
+}
+
+/// Renders the file with Tera only.
+pub fn render_text(path: &Path, opts: &LoadOptions) -> Result<String, Vec<Diagnostic>> {
+    let source = read(path)?;
+    let ctx = context(path, &source, opts);
+    render_source(path, &source, &ctx)
+}
+
+fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::new(
+            path,
+            format!("cannot read the definition: {e}"),
+        )]
+    })
+}
+
+fn render_source(
+    path: &Path,
+    source: &str,
+    ctx: &RenderContext,
+) -> Result<String, Vec<Diagnostic>> {
+    render::render(source, ctx, &BTreeMap::new(), None).map_err(|failure| {
+        let map = SourceMap::new(source, source);
+        vec![Diagnostic::new(path, format!("Tera: {}", failure.message))
+            .at(failure
+                .position
+                .and_then(|(l, c)| map.source_location(l, c)))
+            .maybe_hint(tera_hint(&failure.message))]
+    })
+}
+
+fn tera_hint(message: &str) -> Option<String> {
+    if message.contains("not defined") || message.contains("not found in") {
+        Some("define it with `{% set NAME = set.NAME | default(value=\"...\") %}` or pass `--set NAME=VALUE`".into())
+    } else {
+        None
+    }
+}
+
+/// Loads and validates one file.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Environment, Vec<Diagnostic>> {
+    let source = read(path)?;
+    let ctx = context(path, &source, opts);
+    let rendered = render_source(path, &source, &ctx)?;
+    let mut loader = Loader {
+        path,
+        map: SourceMap::new(&source, &rendered),
+        problems: Vec::new(),
+    };
+    let document: Value = match serde_yaml::from_str(&rendered) {
+        Ok(v) => v,
+        Err(e) => {
+            let loc = e
+                .location()
+                .and_then(|l| loader.map.location(l.line(), l.column()));
+            return Err(vec![Diagnostic::new(
+                path,
+                format!("YAML: {}", strip_location(&e.to_string())),
+            )
+            .at(loc)]);
+        }
+    };
+    let Some(top) = document.as_mapping() else {
+        return Err(vec![Diagnostic::new(
+            path,
+            "a definition must be a mapping with `services:`",
+        )
+        .hint("start with `services:` and one key per service")]);
+    };
+    let mut top = top.clone();
+
+    // Unknown keys: all of them, then drop them so the rest can still be checked.
+    let unknown = schema::unknown_keys(&document, &schema::DEFINITION);
+    for u in &unknown {
+        let mut key_path = u.path.clone();
+        key_path.push(Seg::key(&u.key));
+        let place = if u.path.is_empty() {
+            "the top level".to_string()
+        } else {
+            format!("`{}`", display_path(&u.path))
+        };
+        let hint = did_you_mean(&u.key, u.known.iter().copied())
+            .or_else(|| Some(format!("known keys: {}", u.known.join(", "))));
+        loader.at(
+            &key_path,
+            format!("unknown key `{}` in {place}", u.key),
+            hint,
+        );
+        remove_path(&mut top, &key_path);
+    }
+    // Shapes: the whole text first, for an exact position, when there were no unknown keys.
+    let mut shape_error_service: Option<String> = None;
+    if unknown.is_empty() {
+        if let Err(e) = serde_yaml::from_str::<DefinitionFile>(&rendered) {
+            let message = strip_location(&e.to_string());
+            shape_error_service = message
+                .strip_prefix("services.")
+                .and_then(|r| r.split(['.', ':', '[']).next())
+                .map(str::to_string);
+            let loc = e
+                .location()
+                .and_then(|l| loader.map.location(l.line(), l.column()));
+            let hint = unknown_field_hint(&message).or_else(|| shape_hint(&message));
+            loader
+                .problems
+                .push(Diagnostic::new(path, message).at(loc).maybe_hint(hint));
+            if shape_error_service.is_none() {
+                return Err(loader.problems);
+            }
+        }
+    }
+
+    let description = match top.get("description") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                loader.at(
+                    &[Seg::key("description")],
+                    "`description` must be a string",
+                    None,
+                );
+                None
+            }
+        },
+    };
+    if let Some(name) = top.get("name") {
+        match name.as_str() {
+            Some(name) if name == ctx.env => {}
+            Some(name) => loader.at(
+                &[Seg::key("name")],
+                format!("`name: {name}` must be written plainly (no Tera) on its own line"),
+                None,
+            ),
+            None => loader.at(&[Seg::key("name")], "`name` must be a string", None),
+        }
+    }
+    let name_problem = check_dns_label("environment", &ctx.env).err();
+    if let Some(err) = &name_problem {
+        loader.at(
+            &[Seg::key("name")],
+            err.to_string(),
+            Some("rename the file or set `name:` to a DNS-safe name".into()),
+        );
+    }
+    if !ctx.feature.is_empty() {
+        if let Err(err) = check_dns_label("feature", &ctx.feature) {
+            loader
+                .problems
+                .push(Diagnostic::new(path, format!("--feature: {err}")));
+        }
+    }
+    let instance = InstanceId::new(&ctx.env, opts.feature.as_deref());
+    if let (Err(err), None) = (&instance, &name_problem) {
+        loader.problems.push(Diagnostic::new(path, err.to_string()));
+    }
+    let ttl = top.get("ttl").and_then(|v| {
+        let text = resolve::scalar_text(v).unwrap_or_default();
+        parse_duration(&text)
+            .map_err(|msg| loader.at(&[Seg::key("ttl")], format!("ttl: {msg}"), None))
+            .ok()
+    });
+
+    let base = resolve::base_dir(path);
+    let search = templates::search_path();
+    let mut services = BTreeMap::new();
+    let service_values = match top.get("services") {
+        Some(Value::Mapping(m)) => m.clone(),
+        None | Some(Value::Null) => {
+            loader.at(
+                &[],
+                "the definition has no `services`",
+                Some("add `services:` with at least one service".into()),
+            );
+            Mapping::new()
+        }
+        Some(_) => Mapping::new(), // reported by the typed parse
+    };
+    for (key, own) in &service_values {
+        let Some(name) = key.as_str() else {
+            loader.at(
+                &[Seg::key("services")],
+                "service names must be strings",
+                None,
+            );
+            continue;
+        };
+        let svc_path = vec![Seg::key("services"), Seg::key(name)];
+        let service_name = match ServiceName::new(name) {
+            Ok(n) => n,
+            Err(err) => {
+                loader.at(
+                    &svc_path,
+                    err.to_string(),
+                    Some(
+                        "service names become DNS names: use lowercase letters, digits and `-`"
+                            .into(),
+                    ),
+                );
+                continue;
+            }
+        };
+        if shape_error_service.as_deref() == Some(name) {
+            continue;
+        }
+        let own = match own {
+            Value::Mapping(m) => m.clone(),
+            Value::Null => Mapping::new(),
+            _ => {
+                loader.at(
+                    &svc_path,
+                    format!("service `{name}` must be a mapping"),
+                    None,
+                );
+                continue;
+            }
+        };
+        if let Some(service) = load_service(&mut loader, &service_name, &own, &ctx, &search, &base)
+        {
+            services.insert(service_name, service);
+        }
+    }
+    for problem in validate::check(&services) {
+        loader.at(&problem.path, problem.message, problem.hint);
+    }
+    if !loader.problems.is_empty() {
+        return Err(loader.problems);
+    }
+    let instance = instance.map_err(|e| vec![Diagnostic::new(path, e.to_string())])?;
+    Ok(Environment {
+        env: ctx.env.clone(),
+        feature: opts.feature.clone().filter(|f| !f.is_empty()),
+        instance,
+        description,
+        ttl,
+        source: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        services,
+    })
+}
+
+fn shape_hint(message: &str) -> Option<String> {
+    if message.contains("unknown variant") {
+        let rest = message.split("unknown variant `").nth(1)?;
+        let (got, rest) = rest.split_once('`')?;
+        let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        did_you_mean(got, known)
+    } else {
+        None
+    }
+}
+
+/// Applies the service's template (if any), then resolves it.
+fn load_service(
+    loader: &mut Loader,
+    name: &ServiceName,
+    own: &Mapping,
+    ctx: &RenderContext,
+    search: &[PathBuf],
+    base: &Path,
+) -> Option<crate::model::Service> {
+    let svc_path = |rest: &[Seg]| -> Vec<Seg> {
+        let mut p = vec![Seg::key("services"), Seg::key(name.as_str())];
+        p.extend_from_slice(rest);
+        p
+    };
+    let template_name = match own.get("template") {
+        None => None,
+        Some(v) => match v.as_str() {
+            Some(t) => Some(t.to_string()),
+            None => {
+                loader.at(
+                    &svc_path(&[Seg::key("template")]),
+                    "`template` must be a template name",
+                    None,
+                );
+                return None;
+            }
+        },
+    };
+    let with = match own.get("with") {
+        None | Some(Value::Null) => Mapping::new(),
+        Some(Value::Mapping(m)) => m.clone(),
+        Some(_) => {
+            loader.at(
+                &svc_path(&[Seg::key("with")]),
+                "`with` must be a mapping of template params",
+                None,
+            );
+            return None;
+        }
+    };
+    if template_name.is_none() && !with.is_empty() {
+        loader.at(
+            &svc_path(&[Seg::key("with")]),
+            "`with` sets template params, but the service has no `template`",
+            Some("add `template: NAME` or remove `with`".into()),
+        );
+    }
+    let mut own_body = own.clone();
+    own_body.remove("template");
+    own_body.remove("with");
+    let own_value = Value::Mapping(own_body);
+
+    let mut instantiated = None;
+    if let Some(template) = &template_name {
+        let found = templates::find(template, search).map_err(|err| {
+            loader.at(
+                &svc_path(&[Seg::key("template")]),
+                err.to_string(),
+                match err {
+                    templates::LookupError::NotFound { .. } => Some(
+                        "add the file to one of these directories, or set ENVCTL_TEMPLATE_PATH"
+                            .into(),
+                    ),
+                    templates::LookupError::InvalidName(_) => None,
+                },
+            );
+        });
+        let found = found.ok()?;
+        match templates::instantiate(template, &found, name.as_str(), &with, ctx) {
+            Ok(i) => instantiated = Some(i),
+            Err(InstantiateError::Params(problems)) => {
+                for p in problems {
+                    loader.at(&svc_path(&p.path), p.message, p.hint);
+                }
+                return None;
+            }
+            Err(InstantiateError::Template(diags)) => {
+                loader.problems.extend(diags);
+                return None;
+            }
+        }
+    }
+    let merged = match &instantiated {
+        Some(i) => templates::deep_merge(&i.service, &own_value),
+        None => own_value.clone(),
+    };
+    let def: ServiceDef = match serde_yaml::from_value(merged) {
+        Ok(d) => d,
+        Err(e) => {
+            let message = strip_location(&e.to_string());
+            let hint = unknown_field_hint(&message).or_else(|| shape_hint(&message));
+            loader.at(&svc_path(&[]), format!("service `{name}`: {message}"), hint);
+            return None;
+        }
+    };
+    let (service, problems) =
+        resolve::service(name, &def, template_name.as_deref(), &ctx.env, base);
+    for problem in problems {
+        let in_own = problem.path.is_empty() || has_path(&own_value, &problem.path);
+        match (&instantiated, in_own) {
+            (Some(t), false) => {
+                let mut p = vec![Seg::key("service")];
+                p.extend(problem.path.iter().cloned());
+                let location = t.map.location_of(&p);
+                loader.problems.push(
+                    Diagnostic::new(
+                        &t.path,
+                        format!(
+                            "{} (from template `{}`, for service `{name}`)",
+                            problem.message,
+                            template_name.as_deref().unwrap_or("")
+                        ),
+                    )
+                    .at(location)
+                    .maybe_hint(problem.hint),
+                );
+            }
+            _ => loader.at(&svc_path(&problem.path), problem.message, problem.hint),
+        }
+    }
+    Some(service)
+}
+
+/// Whether `path` exists in `value` (keys and indices).
+fn has_path(value: &Value, path: &[Seg]) -> bool {
+    let mut current = value;
+    for seg in path {
+        let next = match seg {
+            Seg::Key(k) => current.as_mapping().and_then(|m| m.get(k.as_str())),
+            Seg::Index(i) => current.as_sequence().and_then(|s| s.get(*i)),
+        };
+        match next {
+            Some(v) => current = v,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Removes the key at `path` (used to drop unknown keys after reporting them).
+fn remove_path(top: &mut Mapping, path: &[Seg]) {
+    let Some((Seg::Key(last), parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = top;
+    for seg in parents {
+        let Seg::Key(k) = seg else { return };
+        match current.get_mut(k.as_str()).and_then(Value::as_mapping_mut) {
+            Some(m) => current = m,
+            None => return,
+        }
+    }
+    current.remove(last.as_str());
+}
