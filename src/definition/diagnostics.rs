@@ -127,8 +127,19 @@ impl SourceMap {
     }
 
     /// A location in the Tera source itself (for Tera errors).
+    /// Positions past the end (Tera's "unexpected end of input") point after the last line.
     pub fn source_location(&self, line: usize, col: usize) -> Option<Location> {
-        let text = self.source.lines().nth(line.checked_sub(1)?)?;
+        let count = self.source.lines().count();
+        if count == 0 {
+            return None;
+        }
+        let (line, col) = if line > count {
+            let last = self.source.lines().last().unwrap_or("");
+            (count, last.chars().count() + 1)
+        } else {
+            (line.max(1), col)
+        };
+        let text = self.source.lines().nth(line - 1)?;
         Some(Location {
             line,
             col: col.max(1),

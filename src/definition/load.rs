@@ -100,6 +100,8 @@ fn render_source(
 fn tera_hint(message: &str) -> Option<String> {
     if message.contains("not defined") || message.contains("not found in") {
         Some("define it with `{% set NAME = set.NAME | default(value=\"...\") %}` or pass `--set NAME=VALUE`".into())
+    } else if message.contains("Unexpected end of input") {
+        Some("close every `{% for %}`/`{% if %}` with `{% endfor %}`/`{% endif %}`".into())
     } else {
         None
     }
@@ -143,17 +145,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Environment, Vec<Diagnost
         let mut key_path = u.path.clone();
         key_path.push(Seg::key(&u.key));
         let place = if u.path.is_empty() {
-            "the top level".to_string()
+            "at the top level".to_string()
         } else {
-            format!("`{}`", display_path(&u.path))
+            format!("in `{}`", display_path(&u.path))
         };
         let hint = did_you_mean(&u.key, u.known.iter().copied())
             .or_else(|| Some(format!("known keys: {}", u.known.join(", "))));
-        loader.at(
-            &key_path,
-            format!("unknown key `{}` in {place}", u.key),
-            hint,
-        );
+        loader.at(&key_path, format!("unknown key `{}` {place}", u.key), hint);
         remove_path(&mut top, &key_path);
     }
     // Shapes: the whole text first, for an exact position, when there were no unknown keys.

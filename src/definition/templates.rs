@@ -213,12 +213,31 @@ fn parse_header(
     }
 }
 
-/// serde_yaml messages end with " at line L column C"; we print the location ourselves.
+/// serde_yaml messages carry " at line L column C"; the first is printed as our location, so it
+/// is dropped, later ones (where a flow or block started) become "(started on line L)".
 pub fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
+    let mut out = String::new();
+    let mut rest = message;
+    let mut first = true;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let line: String = after.chars().take_while(char::is_ascii_digit).collect();
+        let tail = after[line.len()..].strip_prefix(" column ").unwrap_or("");
+        let col_len = tail.chars().take_while(char::is_ascii_digit).count();
+        if line.is_empty() || col_len == 0 {
+            out.push_str(" at line ");
+            rest = after;
+            continue;
+        }
+        if !first {
+            out.push_str(&format!(" (started on line {line})"));
+        }
+        first = false;
+        rest = &tail[col_len..];
     }
+    out.push_str(rest);
+    out
 }
 
 /// Turns serde's "unknown field `x`, expected one of `a`, `b`" into a suggestion.
@@ -453,6 +472,18 @@ mod tests {
         let merged = deep_merge(&template, &own);
         let expected = yaml("image: redis:7\nenv: { A: 1, B: 3 }\nports: [1]\nhealthcheck: { tcp: 6379, retries: 9 }\n");
         assert_eq!(merged, expected);
+    }
+
+    #[test]
+    fn yaml_locations_are_dropped_from_messages() {
+        assert_eq!(
+            strip_location("did not find ']' at line 6 column 6, while parsing a flow sequence at line 5 column 12"),
+            "did not find ']', while parsing a flow sequence (started on line 5)"
+        );
+        assert_eq!(
+            strip_location("unknown field `x` at line 2 column 3"),
+            "unknown field `x`"
+        );
     }
 
     #[test]
