@@ -101,14 +101,18 @@ fn tera_hint(message: &str) -> Option<String> {
     if message.contains("not defined") || message.contains("not found in") {
         Some("define it with `{% set NAME = set.NAME | default(value=\"...\") %}` or pass `--set NAME=VALUE`".into())
     } else if message.contains("Unexpected end of input") {
-        Some("close every `{% for %}`/`{% if %}` with `{% endfor %}`/`{% endif %}`".into())
+        Some("a Tera tag is not closed: check `{{ }}` and `{% %}`, and that every `{% for %}`/`{% if %}` has its `{% endfor %}`/`{% endif %}`".into())
     } else {
         None
     }
 }
 
-/// Loads and validates one file.
-pub fn load(path: &Path, opts: &LoadOptions) -> Result<Environment, Vec<Diagnostic>> {
+/// Loads and validates one file, finding templates on `search`.
+pub fn load(
+    path: &Path,
+    opts: &LoadOptions,
+    search: &[PathBuf],
+) -> Result<Environment, Vec<Diagnostic>> {
     let source = read(path)?;
     let ctx = context(path, &source, opts);
     let rendered = render_source(path, &source, &ctx)?;
@@ -228,7 +232,6 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Environment, Vec<Diagnost
     });
 
     let base = resolve::base_dir(path);
-    let search = templates::search_path();
     let mut services = BTreeMap::new();
     let service_values = match top.get("services") {
         Some(Value::Mapping(m)) => m.clone(),
@@ -281,8 +284,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Environment, Vec<Diagnost
                 continue;
             }
         };
-        if let Some(service) = load_service(&mut loader, &service_name, &own, &ctx, &search, &base)
-        {
+        if let Some(service) = load_service(&mut loader, &service_name, &own, &ctx, search, &base) {
             services.insert(service_name, service);
         }
     }
@@ -468,4 +470,194 @@ fn remove_path(top: &mut Mapping, path: &[Seg]) {
         }
     }
     current.remove(last.as_str());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Condition, EnvValue, Probe, VolumeSource};
+
+    /// A temp dir with `env.yaml` and templates under `tpl/`.
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new(definition: &str, templates: &[(&str, &str)]) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("shop.yaml"), definition).unwrap();
+            std::fs::create_dir(dir.path().join("tpl")).unwrap();
+            for (name, text) in templates {
+                std::fs::write(dir.path().join("tpl").join(format!("{name}.yaml")), text).unwrap();
+            }
+            Self { dir }
+        }
+
+        fn load(&self, opts: &LoadOptions) -> Result<Environment, Vec<Diagnostic>> {
+            load(
+                &self.dir.path().join("shop.yaml"),
+                opts,
+                &[self.dir.path().join("tpl")],
+            )
+        }
+
+        fn errors(&self) -> String {
+            match self.load(&LoadOptions::default()) {
+                Ok(_) => panic!("expected problems"),
+                Err(d) => super::super::diagnostics::render_all(&d),
+            }
+        }
+    }
+
+    const PROVIDER: &str = r#"description: a provider
+params:
+  interface: { required: true, type: string, description: the interface }
+  port: { default: 20880, type: int }
+  advertise: { default: true, type: bool }
+service:
+  image: envctl/dubbo-python:3.0
+  ports: [{{ port }}]
+  env:
+    IFACE: "{{ interface }}"
+{% if advertise %}
+    HOST: "{{ advertise_host }}"
+    PORT: "{{ host_port(port=port) }}"
+{% endif %}
+  healthcheck: { dubbo: { interface: "{{ interface }}" }, retries: 5 }
+"#;
+
+    #[test]
+    fn renders_merges_and_resolves() {
+        let f = Fixture::new(
+            r#"{% set tag = set.tag | default(value="latest") %}
+description: shop for {{ feature }}
+ttl: 2h
+services:
+  zk:
+    image: "envctl/zookeeper:{{ tag }}"
+    healthcheck: { zookeeper: 2181 }
+{% for name in ["order", "pay"] %}
+  {{ name }}:
+    template: provider
+    with: { interface: "com.shop.{{ name }}" }
+    env: { IFACE: overridden, EXTRA: "1" }
+    healthcheck: { retries: 9 }
+    depends_on: { zk: healthy }
+{% endfor %}
+  web:
+    image: envctl/nginx:1.22
+    volumes: ["./conf:/etc/nginx:ro", "data:/var/www"]
+    depends_on: [order, pay]
+"#,
+            &[("provider", PROVIDER)],
+        );
+        let opts = LoadOptions {
+            feature: Some("f1".into()),
+            set: BTreeMap::from([("tag".into(), "3.8".into())]),
+            advertise_host: "10.1.2.3".into(),
+        };
+        let env = f.load(&opts).unwrap();
+        assert_eq!(env.instance.as_str(), "shop--f1");
+        assert_eq!(env.description.as_deref(), Some("shop for f1"));
+        assert_eq!(env.ttl, Some(std::time::Duration::from_secs(7200)));
+        let get = |n: &str| &env.services[n];
+        assert_eq!(get("zk").image, "envctl/zookeeper:3.8");
+        let order = get("order");
+        assert_eq!(order.template.as_deref(), Some("provider"));
+        assert_eq!(order.image, "envctl/dubbo-python:3.0");
+        assert_eq!(order.env["IFACE"], EnvValue::Plain("overridden".into()));
+        assert_eq!(order.env["EXTRA"], EnvValue::Plain("1".into()));
+        assert_eq!(order.env["HOST"], EnvValue::Plain("10.1.2.3".into()));
+        assert_eq!(
+            order.env["PORT"],
+            EnvValue::Plain("@@envctl:host_port:order:20880@@".into())
+        );
+        let hc = order.healthcheck.as_ref().unwrap();
+        assert_eq!(hc.retries, 9, "own keys win in the deep merge");
+        assert_eq!(
+            hc.probe,
+            Probe::Dubbo {
+                interface: "com.shop.order".into()
+            }
+        );
+        assert_eq!(
+            order.depends_on[&ServiceName::new("zk").unwrap()],
+            Condition::Healthy
+        );
+        let web = get("web");
+        let base = std::path::absolute(f.dir.path()).unwrap();
+        assert_eq!(web.volumes[0].source, VolumeSource::Bind(base.join("conf")));
+        assert_eq!(web.volumes[1].source, VolumeSource::Named("data".into()));
+        let order_pos = env
+            .dependency_order()
+            .iter()
+            .position(|n| n.as_str() == "order");
+        let web_pos = env
+            .dependency_order()
+            .iter()
+            .position(|n| n.as_str() == "web");
+        assert!(order_pos < web_pos);
+    }
+
+    #[test]
+    fn a_false_bool_param_drops_the_block() {
+        let f = Fixture::new(
+            "services:\n  p:\n    template: provider\n    with: { interface: x, advertise: false }\n",
+            &[("provider", PROVIDER)],
+        );
+        let env = f.load(&LoadOptions::default()).unwrap();
+        assert!(!env.services["p"].env.contains_key("PORT"));
+    }
+
+    #[test]
+    fn collects_problems_from_every_service_in_one_run() {
+        let f = Fixture::new(
+            "services:\n  a:\n    image: x\n    imagee: y\n  b:\n    template: provider\n  c:\n    image: x\n    depends_on: [zz]\n  d:\n    image: x\n    resources: { memory: 1q }\n",
+            &[("provider", PROVIDER)],
+        );
+        let text = f.errors();
+        for needle in [
+            "unknown key `imagee`",
+            "shop.yaml:4:5",
+            "template `provider` needs param `interface`",
+            "shop.yaml:6:5",
+            "depends on `zz`",
+            "shop.yaml:9:",
+            "`1q` is not a memory size",
+            "shop.yaml:12:",
+            "4 problems found",
+        ] {
+            assert!(text.contains(needle), "no {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn errors_after_a_loop_show_the_rendered_line_and_say_so() {
+        let f = Fixture::new(
+            "services:\n{% for n in [1, 2] %}\n  s{{ n }}:\n    image: x\n    ports: [{{ n * 70000 }}]\n{% endfor %}\n",
+            &[],
+        );
+        let text = f.errors();
+        assert!(text.contains("port 140000 is out of range"), "{text}");
+        assert!(text.contains("Tera-rendered text"), "{text}");
+    }
+
+    #[test]
+    fn template_header_cannot_use_tera() {
+        let f = Fixture::new(
+            "services:\n  a:\n    template: t\n",
+            &[("t", "description: \"{{ env }}\"\nservice:\n  image: x\n")],
+        );
+        let text = f.errors();
+        assert!(text.contains("header"), "{text}");
+        assert!(text.contains("t.yaml:1:"), "{text}");
+    }
+
+    #[test]
+    fn name_must_match_what_was_rendered() {
+        let f = Fixture::new("name: other\nservices:\n  a:\n    image: x\n", &[]);
+        let env = f.load(&LoadOptions::default()).unwrap();
+        assert_eq!(env.env, "other");
+        assert_eq!(env.instance.as_str(), "other");
+    }
 }

@@ -102,7 +102,7 @@ pub fn list_environments() -> Vec<PathBuf> {
 /// Loads, renders, parses, resolves and validates one environment.
 pub fn load(env_or_path: &str, opts: &LoadOptions) -> Result<Environment, DefinitionError> {
     let path = locate(env_or_path)?;
-    load::load(&path, opts).map_err(DefinitionError::from_diagnostics)
+    load::load(&path, opts, &templates::search_path()).map_err(DefinitionError::from_diagnostics)
 }
 
 /// The file after Tera rendering, before YAML parsing (for debugging templates).

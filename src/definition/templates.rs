@@ -237,7 +237,23 @@ pub fn strip_location(message: &str) -> String {
         rest = &tail[col_len..];
     }
     out.push_str(rest);
-    out
+    // serde names our structs; users know these as mappings.
+    let mut friendly = out;
+    for internal in [
+        "ServiceDef",
+        "HealthcheckDef",
+        "BuildDef",
+        "ResourcesDef",
+        "HttpProbeDef",
+        "DubboProbeDef",
+        "DefinitionFile",
+        "TemplateHeader",
+        "TemplateBody",
+        "ParamDef",
+    ] {
+        friendly = friendly.replace(&format!("struct {internal}"), "a mapping");
+    }
+    friendly
 }
 
 /// Turns serde's "unknown field `x`, expected one of `a`, `b`" into a suggestion.
