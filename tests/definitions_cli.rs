@@ -26,6 +26,14 @@ fn envctl() -> Command {
 /// (file in tests/broken, texts the error must contain, `file:line:` it must point at).
 const BROKEN: &[(&str, &[&str], &str)] = &[
     (
+        "error-inside-a-loop.yaml",
+        &[
+            "service `c-service` depends on `zookeper`",
+            "did you mean `zookeeper`?",
+        ],
+        "error-inside-a-loop.yaml:10:7",
+    ),
+    (
         "typo-service-key.yaml",
         &["unknown key `helthcheck`", "did you mean `healthcheck`?"],
         "typo-service-key.yaml:5:",

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
-use super::diagnostics::{did_you_mean, Diagnostic, SourceMap};
+use super::diagnostics::{did_you_mean, Diagnostic};
 use super::format::{DefinitionFile, ServiceDef};
 use super::locate::{display_path, Seg};
 use super::render::{self, RenderContext};
+use super::sourcemap::SourceMap;
 use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
 use super::units::parse_duration;
 use super::{resolve, schema, validate, LoadOptions};
@@ -233,6 +234,8 @@ pub fn load(
 
     let base = resolve::base_dir(path);
     let mut services = BTreeMap::new();
+    // Services that exist but could not be resolved: others may still depend on them.
+    let mut unresolved = std::collections::BTreeSet::new();
     let service_values = match top.get("services") {
         Some(Value::Mapping(m)) => m.clone(),
         None | Some(Value::Null) => {
@@ -270,6 +273,7 @@ pub fn load(
             }
         };
         if shape_error_service.as_deref() == Some(name) {
+            unresolved.insert(service_name);
             continue;
         }
         let own = match own {
@@ -284,11 +288,16 @@ pub fn load(
                 continue;
             }
         };
-        if let Some(service) = load_service(&mut loader, &service_name, &own, &ctx, search, &base) {
-            services.insert(service_name, service);
+        match load_service(&mut loader, &service_name, &own, &ctx, search, &base) {
+            Some(service) => {
+                services.insert(service_name, service);
+            }
+            None => {
+                unresolved.insert(service_name);
+            }
         }
     }
-    for problem in validate::check(&services) {
+    for problem in validate::check(&services, &unresolved) {
         loader.at(&problem.path, problem.message, problem.hint);
     }
     if !loader.problems.is_empty() {
@@ -632,14 +641,15 @@ services:
     }
 
     #[test]
-    fn errors_after_a_loop_show_the_rendered_line_and_say_so() {
+    fn errors_in_a_loop_point_at_the_loop_body() {
         let f = Fixture::new(
             "services:\n{% for n in [1, 2] %}\n  s{{ n }}:\n    image: x\n    ports: [{{ n * 70000 }}]\n{% endfor %}\n",
             &[],
         );
         let text = f.errors();
         assert!(text.contains("port 140000 is out of range"), "{text}");
-        assert!(text.contains("Tera-rendered text"), "{text}");
+        assert!(text.contains("shop.yaml:5:"), "{text}");
+        assert!(text.contains("rendered as: ports: [140000]"), "{text}");
     }
 
     #[test]

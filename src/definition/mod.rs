@@ -9,6 +9,7 @@ mod locate;
 mod render;
 mod resolve;
 mod schema;
+mod sourcemap;
 mod templates;
 mod units;
 mod validate;

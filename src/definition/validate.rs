@@ -23,10 +23,14 @@ fn dep_path(service: &ServiceName, dep: &ServiceName) -> Vec<Seg> {
     ]
 }
 
-/// Every cross-service problem.
-pub fn check(services: &BTreeMap<ServiceName, Service>) -> Vec<CrossProblem> {
+/// Every cross-service problem. `unresolved` services exist but had problems of their own;
+/// depending on them is not reported again.
+pub fn check(
+    services: &BTreeMap<ServiceName, Service>,
+    unresolved: &BTreeSet<ServiceName>,
+) -> Vec<CrossProblem> {
     let mut problems = Vec::new();
-    dependencies(services, &mut problems);
+    dependencies(services, unresolved, &mut problems);
     if let Some(cycle) = find_cycle(services) {
         let names: Vec<&str> = cycle.iter().map(|n| n.as_str()).collect();
         problems.push(CrossProblem {
@@ -39,9 +43,16 @@ pub fn check(services: &BTreeMap<ServiceName, Service>) -> Vec<CrossProblem> {
     problems
 }
 
-fn dependencies(services: &BTreeMap<ServiceName, Service>, problems: &mut Vec<CrossProblem>) {
+fn dependencies(
+    services: &BTreeMap<ServiceName, Service>,
+    unresolved: &BTreeSet<ServiceName>,
+    problems: &mut Vec<CrossProblem>,
+) {
     for (name, service) in services {
         for (dep, condition) in &service.depends_on {
+            if unresolved.contains(dep) {
+                continue;
+            }
             let path = dep_path(name, dep);
             let Some(target) = services.get(dep) else {
                 let hint = super::diagnostics::did_you_mean(
@@ -201,7 +212,9 @@ mod tests {
         let cycle = find_cycle(&services).unwrap();
         let names: Vec<_> = cycle.iter().map(|n| n.as_str()).collect();
         assert_eq!(names, ["a", "b", "c", "a"]);
-        assert!(check(&services)[0].message.contains("a -> b -> c -> a"));
+        assert!(check(&services, &BTreeSet::new())[0]
+            .message
+            .contains("a -> b -> c -> a"));
     }
 
     #[test]
@@ -219,7 +232,7 @@ mod tests {
             svc("cache", &[]),
             svc("init", &[]),
         ]);
-        let problems = check(&services);
+        let problems = check(&services, &BTreeSet::new());
         assert_eq!(problems.len(), 3, "{problems:#?}");
         assert_eq!(problems[0].hint.as_deref(), Some("did you mean `cache`?"));
 
@@ -229,7 +242,7 @@ mod tests {
             .get_mut(&ServiceName::new("init").unwrap())
             .unwrap()
             .kind = ServiceKind::Job;
-        assert_eq!(check(&services).len(), 1);
+        assert_eq!(check(&services, &BTreeSet::new()).len(), 1);
     }
 
     #[test]
@@ -251,7 +264,7 @@ mod tests {
             host: None,
             protocol: Protocol::Tcp,
         });
-        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]));
+        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]), &BTreeSet::new());
         assert_eq!(problems.len(), 1);
         assert!(problems[0]
             .message
