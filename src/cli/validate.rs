@@ -40,7 +40,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
             ),
             Err(err) => {
                 failed += 1;
-                eprintln!("{err}\n");
+                eprintln!("{}\n", err.rendered);
                 eprintln!("FAILED {env}");
             }
         }

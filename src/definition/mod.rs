@@ -38,8 +38,11 @@ pub struct LoadOptions {
 }
 
 /// Every problem found while loading, each naming the file and line:col.
+///
+/// `rendered` starts with `error: `; Display leaves that first prefix out because the binary
+/// prints every top-level error as `error: {err}`.
 #[derive(Debug, thiserror::Error)]
-#[error("{rendered}")]
+#[error("{}", rendered.strip_prefix("error: ").unwrap_or(rendered))]
 pub struct DefinitionError {
     /// The diagnostics, already formatted for a terminal.
     pub rendered: String,
@@ -134,4 +137,21 @@ pub fn show_template(name: &str) -> Result<TemplateInfo, DefinitionError> {
     let path = templates::find(name, &templates::search_path())
         .map_err(|e| DefinitionError::message(format!("error: {e}")))?;
     templates::info(name, &path).map_err(DefinitionError::from_diagnostics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_leaves_the_first_error_prefix_to_the_caller() {
+        let err = DefinitionError::from_diagnostics(vec![Diagnostic::new(
+            std::path::Path::new("x.yaml"),
+            "bad",
+        )]);
+        assert!(err.rendered.starts_with("error: bad"));
+        assert!(err.to_string().starts_with("bad\n"));
+        let anyhow_err = anyhow::Error::from(err);
+        assert!(crate::errors::render_error(&anyhow_err).starts_with("error: bad\n"));
+    }
 }
