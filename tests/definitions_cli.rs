@@ -26,6 +26,11 @@ fn envctl() -> Command {
 /// (file in tests/broken, texts the error must contain, `file:line:` it must point at).
 const BROKEN: &[(&str, &[&str], &str)] = &[
     (
+        "alias-clash.yaml",
+        &["alias `web` of `admin` is already the name or an alias of `web`"],
+        "alias-clash.yaml:7:",
+    ),
+    (
         "error-inside-a-loop.yaml",
         &[
             "service `c-service` depends on `zookeper`",

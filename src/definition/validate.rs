@@ -40,7 +40,59 @@ pub fn check(
         });
     }
     pinned_ports(services, &mut problems);
+    names_on_the_network(services, &mut problems);
     problems
+}
+
+/// Service names and aliases share the instance network's DNS: each must be unique.
+fn names_on_the_network(
+    services: &BTreeMap<ServiceName, Service>,
+    problems: &mut Vec<CrossProblem>,
+) {
+    let mut owner: BTreeMap<&str, &ServiceName> =
+        services.keys().map(|n| (n.as_str(), n)).collect();
+    for (name, service) in services {
+        for alias in &service.aliases {
+            let path = vec![
+                Seg::key("services"),
+                Seg::key(name.as_str()),
+                Seg::key("aliases"),
+            ];
+            match owner.get(alias.as_str()) {
+                Some(other) => problems.push(CrossProblem {
+                    path,
+                    message: if *other == name {
+                        format!("alias `{alias}` of `{name}` repeats a name it already has")
+                    } else {
+                        format!("alias `{alias}` of `{name}` is already the name or an alias of `{other}`")
+                    },
+                    hint: Some("names on the instance network must be unique".into()),
+                }),
+                None => {
+                    owner.insert(alias.as_str(), name);
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (i, port) in service.ports.iter().enumerate() {
+            if !seen.insert((port.container, port.protocol)) {
+                problems.push(CrossProblem {
+                    path: vec![
+                        Seg::key("services"),
+                        Seg::key(name.as_str()),
+                        Seg::key("ports"),
+                        Seg::Index(i),
+                    ],
+                    message: format!(
+                        "service `{name}` lists container port {}/{} twice",
+                        port.container,
+                        port.protocol.as_str()
+                    ),
+                    hint: None,
+                });
+            }
+        }
+    }
 }
 
 fn dependencies(
@@ -243,6 +295,30 @@ mod tests {
             .unwrap()
             .kind = ServiceKind::Job;
         assert_eq!(check(&services, &BTreeSet::new()).len(), 1);
+    }
+
+    #[test]
+    fn aliases_and_container_ports_are_unique() {
+        let (a, mut sa) = svc("a", &[]);
+        let (b, mut sb) = svc("b", &[]);
+        sa.aliases = vec!["www".into(), "b".into()];
+        sb.aliases = vec!["www".into()];
+        let port = PortSpec {
+            container: 80,
+            host: None,
+            protocol: Protocol::Tcp,
+        };
+        sb.ports = vec![port, port];
+        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]), &BTreeSet::new());
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "alias `b` of `a` is already the name or an alias of `b`",
+                "alias `www` of `b` is already the name or an alias of `a`",
+                "service `b` lists container port 80/tcp twice",
+            ]
+        );
     }
 
     #[test]
