@@ -13,7 +13,7 @@ use super::render::{self, RenderContext};
 use super::sourcemap::SourceMap;
 use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
 use super::units::parse_duration;
-use super::{resolve, schema, validate, LoadOptions};
+use super::{resolve, schema, validate, values, LoadOptions};
 use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
 
 /// One definition file being loaded: its text, rendering and the problems found so far.
@@ -282,7 +282,7 @@ fn top_level(
             .push(Diagnostic::new(loader.path, err.to_string()));
     }
     let ttl = top.get("ttl").and_then(|v| {
-        let text = resolve::scalar_text(v).unwrap_or_default();
+        let text = values::scalar_text(v).unwrap_or_default();
         parse_duration(&text)
             .map_err(|msg| loader.at(&[Seg::key("ttl")], format!("ttl: {msg}"), None))
             .ok()
@@ -303,7 +303,7 @@ fn services(
     BTreeMap<ServiceName, crate::model::Service>,
     std::collections::BTreeSet<ServiceName>,
 ) {
-    let base = resolve::base_dir(loader.path);
+    let base = values::base_dir(loader.path);
     let mut services = BTreeMap::new();
     // Services that exist but could not be resolved: others may still depend on them.
     let mut unresolved = std::collections::BTreeSet::new();

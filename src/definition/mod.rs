@@ -13,6 +13,7 @@ mod sourcemap;
 mod templates;
 mod units;
 mod validate;
+mod values;
 mod view;
 
 use std::collections::BTreeMap;
