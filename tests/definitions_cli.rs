@@ -270,6 +270,28 @@ fn every_broken_definition_names_its_culprit_and_line() {
 }
 
 #[test]
+fn a_diagnostic_in_full() {
+    let out = envctl()
+        .args(["validate", "tests/broken/typo-service-key.yaml"])
+        .output()
+        .unwrap();
+    let expected = "\
+error: unknown key `helthcheck` in `services.cache`
+ --> tests/broken/typo-service-key.yaml:5:5
+  |
+5 |     helthcheck: { tcp: 6379 }
+  |     ^
+  = help: did you mean `healthcheck`?
+
+1 problem found
+
+FAILED tests/broken/typo-service-key.yaml
+";
+    assert_eq!(String::from_utf8_lossy(&out.stderr), expected);
+    assert_eq!(out.stdout, b"");
+}
+
+#[test]
 fn shipped_environments_validate() {
     let out = envctl().arg("validate").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
