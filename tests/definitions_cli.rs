@@ -323,6 +323,29 @@ fn validate_fails_when_any_file_fails() {
 }
 
 #[test]
+fn validate_as_json_lists_problems_with_positions() {
+    let out = envctl()
+        .args([
+            "validate",
+            "cache-demo",
+            "tests/broken/many-problems.yaml",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["ok"], true);
+    assert_eq!(reports[0]["services"], 2);
+    assert_eq!(reports[1]["ok"], false);
+    let problems = reports[1]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 3);
+    assert_eq!(problems[0]["line"], 5);
+    assert_eq!(problems[0]["hint"], "did you mean `image`?");
+}
+
+#[test]
 fn render_project_a_for_a_feature_as_json() {
     let out = envctl()
         .args([
