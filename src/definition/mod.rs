@@ -116,8 +116,9 @@ pub fn render_text(env_or_path: &str, opts: &LoadOptions) -> Result<String, Defi
     load::render_text(&path, opts).map_err(DefinitionError::from_diagnostics)
 }
 
-/// Every template on the search path, with its description and params.
-pub fn list_templates() -> Result<Vec<TemplateInfo>, DefinitionError> {
+/// Every template on the search path, with its description and params, and the problems of
+/// templates whose header could not be read (the others are still listed).
+pub fn list_templates() -> (Vec<TemplateInfo>, Option<DefinitionError>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for entry in templates::list(&templates::search_path()) {
@@ -126,11 +127,8 @@ pub fn list_templates() -> Result<Vec<TemplateInfo>, DefinitionError> {
             Err(diags) => problems.extend(diags),
         }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(DefinitionError::from_diagnostics(problems))
-    }
+    let error = (!problems.is_empty()).then(|| DefinitionError::from_diagnostics(problems));
+    (out, error)
 }
 
 /// One template, found on the search path.
