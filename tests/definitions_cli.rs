@@ -26,6 +26,11 @@ fn envctl() -> Command {
 /// (file in tests/broken, texts the error must contain, `file:line:` it must point at).
 const BROKEN: &[(&str, &[&str], &str)] = &[
     (
+        "host-port-not-published.yaml",
+        &["host_port refers to port 3307 of `db`, which does not publish it"],
+        "host-port-not-published.yaml:9:",
+    ),
+    (
         "alias-clash.yaml",
         &["alias `web` of `admin` is already the name or an alias of `web`"],
         "alias-clash.yaml:7:",

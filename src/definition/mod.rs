@@ -23,7 +23,7 @@ use crate::model::Environment;
 
 pub use diagnostics::{Diagnostic, Location};
 pub use format::{ParamDef, ParamType};
-pub use render::host_port_token;
+pub use render::{expand_host_ports, host_port_refs, host_port_token};
 pub use templates::{search_path as template_search_path, TemplateInfo};
 pub use units::{format_duration, parse_duration, parse_memory};
 pub use view::{EnvironmentView, ServiceView};

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::locate::Seg;
-use crate::model::{Condition, Protocol, Service, ServiceKind, ServiceName};
+use crate::model::{Condition, EnvValue, Protocol, Service, ServiceKind, ServiceName};
 
 /// A problem found across services; `path` is from the document root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,53 @@ pub fn check(
     }
     pinned_ports(services, &mut problems);
     names_on_the_network(services, &mut problems);
+    host_port_references(services, unresolved, &mut problems);
     problems
+}
+
+/// `host_port(service=x, port=N)` must name a service that publishes container port N.
+fn host_port_references(
+    services: &BTreeMap<ServiceName, Service>,
+    unresolved: &BTreeSet<ServiceName>,
+    problems: &mut Vec<CrossProblem>,
+) {
+    for (name, service) in services {
+        let env = service.env.iter().filter_map(|(key, value)| match value {
+            EnvValue::Plain(text) => Some((vec![Seg::key("env"), Seg::key(key)], text)),
+            _ => None,
+        });
+        let args = [
+            ("command", &service.command),
+            ("entrypoint", &service.entrypoint),
+        ]
+        .into_iter()
+        .flat_map(|(key, argv)| {
+            argv.iter()
+                .flatten()
+                .enumerate()
+                .map(move |(i, arg)| (vec![Seg::key(key), Seg::Index(i)], arg))
+        });
+        for (rel, text) in env.chain(args) {
+            for (target, port) in super::render::host_port_refs(text) {
+                let mut path = vec![Seg::key("services"), Seg::key(name.as_str())];
+                path.extend(rel.iter().cloned());
+                let known = services.iter().find(|(n, _)| n.as_str() == target);
+                let message = match known {
+                    None if unresolved.iter().any(|n| n.as_str() == target) => continue,
+                    None => format!("host_port refers to service `{target}`, which is not defined"),
+                    Some((_, s)) if s.ports.iter().any(|p| p.container == port) => continue,
+                    Some(_) => format!(
+                        "host_port refers to port {port} of `{target}`, which does not publish it"
+                    ),
+                };
+                problems.push(CrossProblem {
+                    path,
+                    message,
+                    hint: Some(format!("add {port} to the `ports` of `{target}`")),
+                });
+            }
+        }
+    }
 }
 
 /// Service names and aliases share the instance network's DNS: each must be unique.
@@ -317,6 +363,31 @@ mod tests {
                 "alias `b` of `a` is already the name or an alias of `b`",
                 "alias `www` of `b` is already the name or an alias of `a`",
                 "service `b` lists container port 80/tcp twice",
+            ]
+        );
+    }
+
+    #[test]
+    fn host_port_references_must_be_published() {
+        let (a, mut sa) = svc("a", &[]);
+        let (b, mut sb) = svc("b", &[]);
+        sb.ports.push(PortSpec {
+            container: 80,
+            host: None,
+            protocol: Protocol::Tcp,
+        });
+        let token = |s: &str, p: u16| super::super::render::host_port_token(s, p);
+        sa.env.insert("OK".into(), EnvValue::Plain(token("b", 80)));
+        sa.env
+            .insert("NO_PORT".into(), EnvValue::Plain(token("b", 81)));
+        sa.command = Some(vec!["x".into(), format!("--p={}", token("zz", 1))]);
+        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]), &BTreeSet::new());
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "host_port refers to port 81 of `b`, which does not publish it",
+                "host_port refers to service `zz`, which is not defined",
             ]
         );
     }
