@@ -173,6 +173,11 @@ async fn container_lifecycle_create_start_logs_exec_stop_remove() {
         "app",
         &serving("echo out-$GREETING; echo err-line >&2; sleep 600"),
     );
+    let spec = ContainerSpec {
+        restart: "unless-stopped".into(),
+        extra_hosts: vec!["envctl-extra-host:10.1.2.3".into()],
+        ..spec
+    };
     let id = t.engine.create_container(&spec).await.unwrap();
 
     let created = t.engine.inspect_container(&id).await.unwrap();
@@ -207,6 +212,13 @@ async fn container_lifecycle_create_start_logs_exec_stop_remove() {
     assert_eq!(out.exit_code, 3);
     assert!(out.output.contains("exec-hello"), "{out:?}");
     assert!(out.output.contains("to-stderr"), "{out:?}");
+
+    let hosts = t
+        .engine
+        .exec(&id, &sh("grep envctl-extra-host /etc/hosts"))
+        .await
+        .unwrap();
+    assert!(hosts.output.contains("10.1.2.3"), "{hosts:?}");
 
     let found = t.engine.find_container(&spec.name).await.unwrap().unwrap();
     assert_eq!(found.id, id);
