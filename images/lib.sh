@@ -3,8 +3,8 @@
 # Debian-based images are a debootstrap --variant=minbase rootfs with a few packages plus our
 # own files, imported with `docker import`. Two caches keep CI fast:
 #   $CACHE/debs           .deb files shared by every debootstrap run (download once)
-#   $CACHE/<name>-<key>.tar  the finished rootfs of one image, keyed by a hash of its recipe,
-#                            so re-creating a deleted image is a plain import.
+#   $CACHE/bookworm-<key>.tar  a trimmed rootfs per package set, keyed by a hash of the
+#                              package list, so re-creating a deleted image is unpack+import.
 set -euo pipefail
 
 CACHE=${ENVCTL_IMAGE_CACHE:-/var/cache/envctl-images}
@@ -14,7 +14,8 @@ SUITE=bookworm
 log() { printf '[%s] %s\n' "${IMAGE:-images}" "$*" >&2; }
 
 # True when the image exists locally; build scripts exit early then (idempotent).
-image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+# ENVCTL_REBUILD=1 rebuilds anyway; the import moves the tag, so users never see it missing.
+image_present() { [[ -z ${ENVCTL_REBUILD:-} ]] && docker image inspect "$1" >/dev/null 2>&1; }
 
 need_tool() { # need_tool COMMAND DEBIAN_PACKAGE
     command -v "$1" >/dev/null 2>&1 && return 0
@@ -23,43 +24,60 @@ need_tool() { # need_tool COMMAND DEBIAN_PACKAGE
         { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; }
 }
 
-# debian_rootfs NAME KEY "PKG,PKG" CUSTOMIZE_FN -> prints the path of a cached rootfs tarball.
-# CUSTOMIZE_FN is called with the rootfs directory to add config files and scripts.
+# debian_rootfs "PKG,PKG" -> prints the path of a cached, trimmed rootfs tarball with these
+# packages. Keyed by the package list and this recipe, so images sharing a package set share it.
 debian_rootfs() {
-    local name=$1 key=$2 pkgs=$3 customize=$4
-    local tarball="$CACHE/$name-$key.tar"
+    local pkgs=$1
+    local key
+    key=$({ echo "$SUITE $pkgs"; declare -f debian_rootfs; } | sha256sum | cut -c1-12)
+    local tarball="$CACHE/$SUITE-$key.tar"
     if [[ -s $tarball ]]; then
-        log "reusing cached rootfs $tarball"
+        log "reusing cached rootfs $tarball ($pkgs)"
         printf '%s\n' "$tarball"
         return 0
     fi
     need_tool debootstrap debootstrap
     mkdir -p "$CACHE/debs"
+    # One debootstrap at a time: parallel builds would race on the shared .deb cache.
+    local lock
+    exec {lock}>"$CACHE/debootstrap.lock"
+    flock "$lock"
     local dir
-    dir=$(mktemp -d "$CACHE/rootfs-$name.XXXXXX")
-    # shellcheck disable=SC2064
-    trap "rm -rf '$dir'" RETURN
+    dir=$(mktemp -d "$CACHE/rootfs.XXXXXX")
     log "debootstrap $SUITE minbase + $pkgs"
     if ! debootstrap --variant=minbase --include="$pkgs" --cache-dir="$CACHE/debs" \
         "$SUITE" "$dir" "$MIRROR" >"$dir.log" 2>&1; then
         tail -n 30 "$dir.log" >&2
         log "debootstrap failed (full log: $dir.log)"
+        rm -rf "$dir"
         return 1
     fi
     rm -f "$dir.log"
-    "$customize" "$dir"
     # Trim what a container never needs.
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* \
         "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/locale/* \
         "$dir"/var/log/*.log "$dir"/var/log/apt/* "$dir"/tmp/*
     tar --numeric-owner -C "$dir" -cf "$tarball.part" .
     mv "$tarball.part" "$tarball"
+    rm -rf "$dir"
+    exec {lock}>&-
     printf '%s\n' "$tarball"
 }
 
-# recipe_key FILE... -> short hash of what defines a rootfs: the image's build.sh and the
-# debootstrap step (not the verification helpers, so editing those does not force a rebuild).
-recipe_key() { { cat "$@"; declare -f debian_rootfs; echo "$SUITE"; } | sha256sum | cut -c1-12; }
+# debian_image IMAGE "PKG,PKG" CUSTOMIZE_FN [docker import -c CHANGE]...
+# Unpacks the cached rootfs, lets CUSTOMIZE_FN add files (called with the directory), imports it.
+# Customising after the cache keeps recipe tweaks cheap: no new debootstrap.
+debian_image() {
+    local image=$1 pkgs=$2 customize=$3
+    shift 3
+    local tarball dir
+    tarball=$(debian_rootfs "$pkgs")
+    dir=$(mktemp -d "$CACHE/image.XXXXXX")
+    tar --numeric-owner -C "$dir" -xf "$tarball"
+    "$customize" "$dir"
+    tar --numeric-owner -C "$dir" -c . | docker import "$@" - "$image" >/dev/null
+    rm -rf "$dir"
+}
 
 # wait_for DESCRIPTION SECONDS COMMAND... : polls COMMAND until it succeeds or the deadline passes.
 wait_for() {
@@ -75,17 +93,19 @@ wait_for() {
     done
 }
 
-# A throwaway container for verification, removed on exit.
-VERIFY_CONTAINERS=()
-verify_cleanup() { ((${#VERIFY_CONTAINERS[@]})) && docker rm -f -v "${VERIFY_CONTAINERS[@]}" >/dev/null 2>&1 || true; }
+# Throwaway containers for verification carry this build's label and are removed on exit
+# (by label: verify_run runs in a command substitution, a subshell).
+VERIFY_LABEL="io.envctl.verify=$$"
+verify_cleanup() {
+    local ids
+    ids=$(docker ps -aq --filter "label=$VERIFY_LABEL" 2>/dev/null) || return 0
+    [[ -z $ids ]] || docker rm -f -v $ids >/dev/null 2>&1 || true
+}
 trap verify_cleanup EXIT
 verify_run() { # verify_run IMAGE [docker run args...] -> container id
     local image=$1
     shift
-    local id
-    id=$(docker run -d --label io.envctl.verify=1 "$@" "$image")
-    VERIFY_CONTAINERS+=("$id")
-    printf '%s\n' "$id"
+    docker run -d --label "$VERIFY_LABEL" "$@" "$image"
 }
 
 # finish IMAGE START_SECONDS: reports the image size and the time the build took.

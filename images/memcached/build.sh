@@ -6,10 +6,9 @@ source "$(dirname "$0")/../lib.sh"
 image_present "$IMAGE" && { log "present, skipping"; exit 0; }
 start=$SECONDS
 customize() { :; }
-tarball=$(debian_rootfs memcached "$(recipe_key "$0")" memcached customize)
-docker import \
+debian_image "$IMAGE" memcached customize \
     -c 'CMD ["memcached", "-u", "memcache", "-l", "0.0.0.0", "-p", "11211", "-m", "64"]' \
-    -c 'EXPOSE 11211' "$tarball" "$IMAGE" >/dev/null
+    -c 'EXPOSE 11211'
 log "verifying: stats over a published loopback port"
 id=$(verify_run "$IMAGE" -p 127.0.0.1::11211)
 port=$(docker port "$id" 11211/tcp | head -n1 | sed 's/.*://')

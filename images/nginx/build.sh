@@ -10,9 +10,7 @@ customize() {
     ln -sf /dev/stdout "$1/var/log/nginx/access.log"
     ln -sf /dev/stderr "$1/var/log/nginx/error.log"
 }
-tarball=$(debian_rootfs nginx "$(recipe_key "$0")" nginx customize)
-docker import -c 'CMD ["nginx", "-g", "daemon off;"]' -c 'EXPOSE 80' \
-    "$tarball" "$IMAGE" >/dev/null
+debian_image "$IMAGE" nginx customize -c 'CMD ["nginx", "-g", "daemon off;"]' -c 'EXPOSE 80'
 log "verifying: GET / over a published loopback port"
 id=$(verify_run "$IMAGE" -p 127.0.0.1::80)
 port=$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')
