@@ -627,3 +627,129 @@ async fn connect_reports_a_missing_socket_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A private registry (Debian's docker-registry) on a loopback port, stopped on drop.
+struct LocalRegistry {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry must be installed (apt-get install docker-registry; scripts/test.sh does)");
+        let registry = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        eventually("the local registry to listen", || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        registry
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn docker_cli(args: &[&str]) {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn pulls_from_a_local_registry_report_layer_progress() {
+    let mut t = TestEnv::new().await;
+    let registry = LocalRegistry::start().await;
+    let image = format!("127.0.0.1:{}/envctl-test/{}:1", registry.port, t.instance);
+    t.guard.images.push(image.clone());
+    // An image with a layer of its own, so the pull really downloads something.
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {BUSYBOX}\nRUN head -c 200000 /dev/urandom > /noise\n"),
+    )
+    .unwrap();
+    let build = BuildRequest {
+        tag: image.clone(),
+        context: context.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        args: BTreeMap::new(),
+        labels: t.labels("pulled"),
+    };
+    t.engine.build_image(&build, &|_| {}).await.unwrap();
+    // Seed the registry with the CLI (envctl itself never pushes), then forget the local copy.
+    docker_cli(&["push", &image]);
+    docker_cli(&["image", "rm", &image]);
+    assert!(!t.engine.image_exists(&image).await.unwrap());
+
+    let events = std::sync::Mutex::new(Vec::new());
+    t.engine
+        .pull_image(&image, &|p| events.lock().unwrap().push(p))
+        .await
+        .unwrap();
+    assert!(t.engine.image_exists(&image).await.unwrap());
+    let events = events.into_inner().unwrap();
+    let layers: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ImageProgress::Layer { id, status, .. } if !id.is_empty() && id != "1" => {
+                Some(status.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        layers.contains(&"Pull complete"),
+        "no completed layer in {events:?}"
+    );
+    assert!(
+        layers.contains(&"Already exists"),
+        "the base layer should be local: {events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            ImageProgress::Layer { status, total: Some(total), .. }
+                if status == "Downloading" && *total > 0
+        )),
+        "no byte progress in {events:?}"
+    );
+}
