@@ -15,7 +15,10 @@ log() { printf '[%s] %s\n' "${IMAGE:-images}" "$*" >&2; }
 
 # True when the image exists locally; build scripts exit early then (idempotent).
 # ENVCTL_REBUILD=1 rebuilds anyway; the import moves the tag, so users never see it missing.
-image_present() { [[ -z ${ENVCTL_REBUILD:-} ]] && docker image inspect "$1" >/dev/null 2>&1; }
+image_present() {
+    PREVIOUS_ID=$(docker image inspect -f '{{.Id}}' "$1" 2>/dev/null) || PREVIOUS_ID=
+    [[ -z ${ENVCTL_REBUILD:-} && -n $PREVIOUS_ID ]]
+}
 
 need_tool() { # need_tool COMMAND DEBIAN_PACKAGE
     command -v "$1" >/dev/null 2>&1 && return 0
@@ -73,6 +76,7 @@ debian_image() {
     local tarball dir
     tarball=$(debian_rootfs "$pkgs")
     dir=$(mktemp -d "$CACHE/image.XXXXXX")
+    WORK_DIRS+=("$dir")
     tar --numeric-owner -C "$dir" -xf "$tarball"
     "$customize" "$dir"
     tar --numeric-owner -C "$dir" -c . | docker import "$@" - "$image" >/dev/null
@@ -96,7 +100,9 @@ wait_for() {
 # Throwaway containers for verification carry this build's label and are removed on exit
 # (by label: verify_run runs in a command substitution, a subshell).
 VERIFY_LABEL="io.envctl.verify=$$"
+WORK_DIRS=()
 verify_cleanup() {
+    ((${#WORK_DIRS[@]} == 0)) || rm -rf "${WORK_DIRS[@]}"
     local ids
     ids=$(docker ps -aq --filter "label=$VERIFY_LABEL" 2>/dev/null) || return 0
     [[ -z $ids ]] || docker rm -f -v $ids >/dev/null 2>&1 || true
@@ -113,4 +119,8 @@ finish() {
     local size
     size=$(docker image inspect -f '{{.Size}}' "$1")
     log "built $1 in $((SECONDS - $2))s ($((size / 1000000)) MB), verified"
+    # A forced rebuild leaves the old image untagged; drop it unless a container still uses it.
+    if [[ -n ${PREVIOUS_ID:-} && $PREVIOUS_ID != "$(docker image inspect -f '{{.Id}}' "$1")" ]]; then
+        docker image rm "$PREVIOUS_ID" >/dev/null 2>&1 || true
+    fi
 }

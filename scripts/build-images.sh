@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds envctl's local images (no registry is reachable): all of them, or the ones named.
-#   scripts/build-images.sh                 # busybox redis memcached zookeeper mariadb nginx
+#   scripts/build-images.sh                 # every images/*/build.sh (busybox first)
 #   scripts/build-images.sh busybox redis   # just these
 # Each images/<name>/build.sh is idempotent: an image that exists is skipped (ENVCTL_REBUILD=1
 # rebuilds). Debian rootfs tarballs and .debs are cached under /var/cache/envctl-images
@@ -8,6 +8,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 all=(busybox redis memcached zookeeper mariadb nginx)
+# Images other branches add (e.g. dubbo-python) join the default set once they exist.
+for dir in "$root"/images/*/; do
+    name=$(basename "$dir")
+    [[ -x $dir/build.sh && " ${all[*]} " != *" $name "* ]] && all+=("$name")
+done
 if (($#)); then names=("$@"); else names=("${all[@]}"); fi
 for name in "${names[@]}"; do
     [[ -x $root/images/$name/build.sh ]] || {
