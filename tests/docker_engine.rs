@@ -295,7 +295,13 @@ async fn engine_errors_map_to_not_found_and_conflict() {
     assert_eq!(t.engine.find_container(&missing).await.unwrap(), None);
 
     let spec = t.spec("dup", "true");
-    t.engine.create_container(&spec).await.unwrap();
+    let id = t.engine.create_container(&spec).await.unwrap();
+    match t.engine.exec(&id, &sh("true")).await {
+        Err(EngineError::Api { message, .. }) => {
+            assert!(message.contains("not running"), "{message}")
+        }
+        other => panic!("exec in a stopped container must fail plainly, got {other:?}"),
+    }
     assert!(matches!(
         t.engine.create_container(&spec).await,
         Err(EngineError::Conflict { .. })

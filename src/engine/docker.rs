@@ -648,7 +648,17 @@ impl Engine for DockerEngine {
                 },
             )
             .await
-            .map_err(api_err("exec in", what.clone()))?;
+            .map_err(|e| match e {
+                // 409 here means "not running", not "already exists".
+                BollardError::DockerResponseServerError {
+                    status_code: 409,
+                    message,
+                } => EngineError::Api {
+                    context: format!("exec in {what}"),
+                    message,
+                },
+                other => api_err("exec in", what.clone())(other),
+            })?;
         let mut output = String::new();
         if let StartExecResults::Attached {
             output: mut out, ..
