@@ -19,7 +19,8 @@ pub async fn connect() -> anyhow::Result<Arc<dyn Engine>> {
 }
 
 async fn connect_engine() -> anyhow::Result<Arc<dyn Engine>> {
-    anyhow::bail!("the Docker engine is not wired in yet")
+    let engine = crate::engine::docker::DockerEngine::connect().await?;
+    Ok(Arc::new(engine))
 }
 
 /// Loads and validates the definition for `instance` with the given inputs.
