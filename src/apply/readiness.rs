@@ -12,19 +12,27 @@ use crate::plan::ServiceTarget;
 use crate::probe::{self, ProbeTarget};
 
 /// Where a service can be probed from the host.
+///
+/// The container's own address wins when known: a published port on loopback is answered by
+/// docker-proxy even while nothing listens inside, so probing it would call a dead service
+/// healthy. Published ports are the fallback for hosts that cannot route to containers.
 pub fn probe_target(
     target: &ServiceTarget,
     container_ip: Option<IpAddr>,
     registry: Option<SocketAddr>,
 ) -> ProbeTarget {
-    ProbeTarget {
-        container_ip,
-        host_ports: target
+    let host_ports = match container_ip {
+        Some(_) => Default::default(),
+        None => target
             .ports
             .iter()
             .filter(|((_, proto), _)| *proto == Protocol::Tcp)
             .map(|((container, _), host)| (*container, *host))
             .collect(),
+    };
+    ProbeTarget {
+        container_ip,
+        host_ports,
         registry,
     }
 }

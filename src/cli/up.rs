@@ -84,8 +84,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         );
     } else if report.ok() {
         let what = if args.no_wait { "started" } else { "ready" };
+        let feature = match &args.instance.feature {
+            Some(f) if !f.is_empty() => format!(" --feature {f}"),
+            _ => String::new(),
+        };
         println!(
-            "{} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {})",
+            "{} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {}{feature})",
             env.instance,
             plan.services.len(),
             args.instance.env
