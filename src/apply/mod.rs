@@ -12,7 +12,7 @@ mod readiness;
 
 pub use down::{down, DownReport, DownScope};
 pub use events::{discard, EventSink, Phase, ServiceEvent};
-pub use readiness::DEFAULT_WAIT_TIMEOUT;
+pub use readiness::{check_once, Reach, DEFAULT_WAIT_TIMEOUT};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -422,7 +422,7 @@ async fn run_image(
 
 /// The host address of the instance's ZooKeeper: the published port of a service whose
 /// health check is a `zookeeper` probe.
-fn registry_address(plan: &Plan) -> Option<SocketAddr> {
+pub fn registry_address(plan: &Plan) -> Option<SocketAddr> {
     plan.services.iter().find_map(|s| match &s.healthcheck {
         Some(hc) => match hc.probe {
             Probe::Zookeeper { port } => s

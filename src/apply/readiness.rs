@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::{ContainerState, Engine};
+use crate::engine::{ContainerState, Engine, ObservedContainer};
 use crate::model::{HealthCheck, Probe, Protocol};
 use crate::plan::ServiceTarget;
 use crate::probe::{self, ProbeTarget};
@@ -113,6 +113,41 @@ pub async fn wait_healthy(
             return Err(format!("not healthy before the wait timeout: {reason}"));
         }
         tokio::time::sleep_until(next).await;
+    }
+}
+
+/// One probe attempt against a running container (for `status`): the check's own timeout,
+/// no retries.
+pub async fn check_once(
+    engine: &dyn Engine,
+    container: &ObservedContainer,
+    reach: Reach<'_>,
+    target: &ServiceTarget,
+    hc: &HealthCheck,
+) -> Result<(), String> {
+    if let Some(reason) = not_running(container.state) {
+        return Err(reason);
+    }
+    match &hc.probe {
+        Probe::Cmd(cmd) => {
+            match tokio::time::timeout(hc.timeout, engine.exec(&container.id, cmd)).await {
+                Ok(Ok(out)) if out.exit_code == 0 => Ok(()),
+                Ok(Ok(out)) => Err(format!("`{}` exited with {}", cmd.join(" "), out.exit_code)),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(_) => Err(format!(
+                    "`{}` took longer than {:?}",
+                    cmd.join(" "),
+                    hc.timeout
+                )),
+            }
+        }
+        other => {
+            let ip = container
+                .ips
+                .get(reach.network)
+                .and_then(|ip| ip.parse().ok());
+            probe::check(other, &probe_target(target, ip, reach.registry), hc.timeout).await
+        }
     }
 }
 
