@@ -395,3 +395,32 @@ fn status_ports_and_ls_describe_the_instance() {
         .expect("instance listed");
     assert_eq!(mine["total"], 2);
 }
+
+#[test]
+fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
+    let fx = Fixture::new();
+    let spawn = |feature: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"))
+            .current_dir(fx.dir.path())
+            .env("ENVCTL_LOCK_DIR", fx.dir.path().join("locks"))
+            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+            .args(["up", &fx.env, "--feature", feature, "--set", "extra=yes"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("envctl starts")
+    };
+    let (x, y) = (spawn("x"), spawn("y"));
+    assert_ok(&x.wait_with_output().unwrap());
+    assert_ok(&y.wait_with_output().unwrap());
+    let mut hosts: Vec<u16> = ["x", "y"]
+        .iter()
+        .flat_map(|f| fx.containers(&fx.instance(Some(f))).into_values())
+        .flat_map(|c| c.ports.into_iter().map(|p| p.host))
+        .collect();
+    let all = hosts.len();
+    hosts.sort();
+    hosts.dedup();
+    assert_eq!(hosts.len(), all, "a host port was handed out twice");
+    assert_eq!(all, 2);
+}

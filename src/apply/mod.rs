@@ -9,10 +9,12 @@
 mod down;
 pub mod events;
 mod readiness;
+mod up;
 
 pub use down::{down, DownReport, DownScope};
 pub use events::{discard, EventSink, Phase, ServiceEvent};
 pub use readiness::{check_once, Reach, DEFAULT_WAIT_TIMEOUT};
+pub use up::{up, UpError, UpOutcome, PORT_RETRIES};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

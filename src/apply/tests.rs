@@ -286,3 +286,27 @@ fn events_serialize_as_flat_json() {
         r#"{"service":"db","phase":"waiting","reason":"for zk","elapsed":1.5}"#
     );
 }
+
+#[tokio::test]
+async fn up_replans_after_losing_a_host_port_to_a_concurrent_up() {
+    let engine = Arc::new(FakeEngine::new());
+    engine.fail_once(
+        "start",
+        "shop-db",
+        "Bind for 0.0.0.0:30001 failed: port is already allocated",
+    );
+    let env = shop();
+    let inputs = crate::plan::tests::inputs();
+    let outcome = super::up(
+        engine.clone(),
+        &env,
+        &inputs,
+        &ApplyOptions::default(),
+        discard(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.report.ok(), "{:?}", outcome.report);
+    assert_eq!(outcome.attempts, 2);
+    assert!(plan_on(&engine, &env).await.unwrap().is_empty());
+}
