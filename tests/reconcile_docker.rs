@@ -404,6 +404,9 @@ fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
             .current_dir(fx.dir.path())
             .env("ENVCTL_LOCK_DIR", fx.dir.path().join("locks"))
             .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+            // Two ports for two instances: they often pick the same one at the same time,
+            // and the loser must re-plan onto the other.
+            .env("ENVCTL_PORT_RANGE", "47311-47312")
             .args(["up", &fx.env, "--feature", feature, "--set", "extra=yes"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
