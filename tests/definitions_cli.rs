@@ -26,6 +26,24 @@ fn envctl() -> Command {
 /// (file in tests/broken, texts the error must contain, `file:line:` it must point at).
 const BROKEN: &[(&str, &[&str], &str)] = &[
     (
+        "host-port-not-published.yaml",
+        &["host_port refers to port 3307 of `db`, which does not publish it"],
+        "host-port-not-published.yaml:9:",
+    ),
+    (
+        "alias-clash.yaml",
+        &["alias `web` of `admin` is already the name or an alias of `web`"],
+        "alias-clash.yaml:7:",
+    ),
+    (
+        "error-inside-a-loop.yaml",
+        &[
+            "service `c-service` depends on `zookeper`",
+            "did you mean `zookeeper`?",
+        ],
+        "error-inside-a-loop.yaml:10:7",
+    ),
+    (
         "typo-service-key.yaml",
         &["unknown key `helthcheck`", "did you mean `healthcheck`?"],
         "typo-service-key.yaml:5:",
@@ -257,6 +275,28 @@ fn every_broken_definition_names_its_culprit_and_line() {
 }
 
 #[test]
+fn a_diagnostic_in_full() {
+    let out = envctl()
+        .args(["validate", "tests/broken/typo-service-key.yaml"])
+        .output()
+        .unwrap();
+    let expected = "\
+error: unknown key `helthcheck` in `services.cache`
+ --> tests/broken/typo-service-key.yaml:5:5
+  |
+5 |     helthcheck: { tcp: 6379 }
+  |     ^
+  = help: did you mean `healthcheck`?
+
+1 problem found
+
+FAILED tests/broken/typo-service-key.yaml
+";
+    assert_eq!(String::from_utf8_lossy(&out.stderr), expected);
+    assert_eq!(out.stdout, b"");
+}
+
+#[test]
 fn shipped_environments_validate() {
     let out = envctl().arg("validate").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -285,6 +325,29 @@ fn validate_fails_when_any_file_fails() {
         .stderr(predicates::str::contains(
             "FAILED tests/broken/bad-memory.yaml",
         ));
+}
+
+#[test]
+fn validate_as_json_lists_problems_with_positions() {
+    let out = envctl()
+        .args([
+            "validate",
+            "cache-demo",
+            "tests/broken/many-problems.yaml",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["ok"], true);
+    assert_eq!(reports[0]["services"], 2);
+    assert_eq!(reports[1]["ok"], false);
+    let problems = reports[1]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 3);
+    assert_eq!(problems[0]["line"], 5);
+    assert_eq!(problems[0]["hint"], "did you mean `image`?");
 }
 
 #[test]

@@ -63,9 +63,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Prints diagnostics as they are (they carry their own `error:` lines) and fails.
+/// Prints the diagnostics, exactly as `main` would print the error, and fails.
 pub(super) fn report(err: &definition::DefinitionError) -> i32 {
-    eprintln!("{err}");
+    eprintln!("{}", err.rendered);
     1
 }
 

@@ -35,13 +35,11 @@ pub fn run(cmd: TemplateCommand) -> anyhow::Result<i32> {
 }
 
 fn list(args: ListArgs) -> anyhow::Result<i32> {
-    let templates = match definition::list_templates() {
-        Ok(t) => t,
-        Err(err) => return Ok(super::render::report(&err)),
-    };
+    let (templates, broken) = definition::list_templates();
+    let code = broken.map_or(0, |err| super::render::report(&err));
     if args.output == OutputFormat::Json {
         super::render::emit(&format!("{}\n", serde_json::to_string_pretty(&templates)?))?;
-        return Ok(0);
+        return Ok(code);
     }
     if templates.is_empty() {
         let dirs: Vec<String> = definition::template_search_path()
@@ -49,17 +47,21 @@ fn list(args: ListArgs) -> anyhow::Result<i32> {
             .map(|p| p.display().to_string())
             .collect();
         println!("no templates found; searched {}", dirs.join(", "));
-        return Ok(0);
+        return Ok(code);
     }
     let width = templates.iter().map(|t| t.name.len()).max().unwrap_or(0);
-    for t in &templates {
-        println!(
-            "{:width$}  {}",
-            t.name,
-            t.description.as_deref().unwrap_or("")
-        );
-    }
-    Ok(0)
+    let text: String = templates
+        .iter()
+        .map(|t| {
+            format!(
+                "{:width$}  {}\n",
+                t.name,
+                t.description.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    super::render::emit(&text)?;
+    Ok(code)
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<i32> {

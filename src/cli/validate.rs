@@ -1,9 +1,10 @@
 //! `envctl validate`: every problem in every given definition, or OK lines.
 
 use clap::Args;
+use serde::Serialize;
 
-use super::RenderInputs;
-use crate::definition;
+use super::{OutputFormat, RenderInputs};
+use crate::definition::{self, Diagnostic};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -14,6 +15,45 @@ pub struct ValidateArgs {
     pub feature: Option<String>,
     #[command(flatten)]
     pub inputs: RenderInputs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+/// One file's outcome, for `--output json`.
+#[derive(Debug, Serialize)]
+struct Report {
+    env: String,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    services: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize)]
+struct Problem {
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    col: Option<usize>,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+impl From<&Diagnostic> for Problem {
+    fn from(d: &Diagnostic) -> Self {
+        Self {
+            file: d.file.display().to_string(),
+            line: d.location.as_ref().map(|l| l.line),
+            col: d.location.as_ref().map(|l| l.col),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        }
+    }
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
@@ -29,21 +69,55 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
         anyhow::bail!("nothing to validate: no ./environments/*.yaml and no ENV given");
     }
     let opts = args.inputs.load_options(args.feature.as_deref());
-    let mut failed = 0;
+    let json = args.output == OutputFormat::Json;
+    let mut reports = Vec::new();
     for env in &envs {
-        match definition::load(env, &opts) {
-            Ok(loaded) => println!(
-                "OK {} ({}: {} services)",
-                env,
-                loaded.instance,
-                loaded.services.len()
-            ),
-            Err(err) => {
-                failed += 1;
-                eprintln!("{err}\n");
-                eprintln!("FAILED {env}");
+        let report = match definition::load(env, &opts) {
+            Ok(loaded) => {
+                if !json {
+                    println!(
+                        "OK {env} ({}: {} services)",
+                        loaded.instance,
+                        loaded.services.len()
+                    );
+                }
+                Report {
+                    env: env.clone(),
+                    ok: true,
+                    instance: Some(loaded.instance.to_string()),
+                    services: Some(loaded.services.len()),
+                    problems: Vec::new(),
+                }
             }
-        }
+            Err(err) => {
+                if !json {
+                    eprintln!("{}\n", err.rendered);
+                    eprintln!("FAILED {env}");
+                }
+                let mut problems: Vec<Problem> =
+                    err.diagnostics.iter().map(Problem::from).collect();
+                if problems.is_empty() {
+                    problems.push(Problem {
+                        file: env.clone(),
+                        line: None,
+                        col: None,
+                        message: err.to_string(),
+                        hint: None,
+                    });
+                }
+                Report {
+                    env: env.clone(),
+                    ok: false,
+                    instance: None,
+                    services: None,
+                    problems,
+                }
+            }
+        };
+        reports.push(report);
     }
-    Ok(if failed == 0 { 0 } else { 1 })
+    if json {
+        super::render::emit(&format!("{}\n", serde_json::to_string_pretty(&reports)?))?;
+    }
+    Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
 }

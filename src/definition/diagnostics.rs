@@ -16,6 +16,8 @@ pub struct Location {
     /// Set when the line is one of the Tera-rendered text and differs from the source, so the
     /// user knows it will not be found verbatim in the file.
     pub rendered: bool,
+    /// The rendered text of a source line that Tera changed (a loop body, a `{{ }}`).
+    pub expanded: Option<String>,
 }
 
 /// One problem.
@@ -84,6 +86,9 @@ impl fmt::Display for Diagnostic {
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
                 writeln!(f, "{pad} | {caret_pad}^")?;
+                if let Some(expanded) = &loc.expanded {
+                    writeln!(f, "{pad} = note: rendered as: {}", expanded.trim())?;
+                }
             }
         }
         if let Some(hint) = &self.hint {
@@ -94,112 +99,30 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Renders all diagnostics, separated by blank lines, with a count at the end.
+/// The same problem found several times (a Tera loop repeats a line) is shown once.
 pub fn render_all(diagnostics: &[Diagnostic]) -> String {
-    let mut out = String::new();
+    let mut unique: Vec<(&Diagnostic, usize)> = Vec::new();
     for diagnostic in diagnostics {
-        out.push_str(&diagnostic.to_string());
+        match unique.iter_mut().find(|(d, _)| *d == diagnostic) {
+            Some((_, count)) => *count += 1,
+            None => unique.push((diagnostic, 1)),
+        }
+    }
+    let mut out = String::new();
+    for (diagnostic, count) in &unique {
+        let mut text = diagnostic.to_string();
+        if *count > 1 {
+            text = text.replacen('\n', &format!(" ({count} times)\n"), 1);
+        }
+        out.push_str(&text);
         out.push('\n');
     }
-    let n = diagnostics.len();
+    let n = unique.len();
     out.push_str(&format!(
         "{n} problem{} found",
         if n == 1 { "" } else { "s" }
     ));
     out
-}
-
-/// Maps positions in the rendered text back to the Tera source the user edits.
-#[derive(Debug, Clone)]
-pub struct SourceMap {
-    source: String,
-    rendered: String,
-    /// Rendering kept one rendered line per source line, so line numbers agree.
-    same_lines: bool,
-}
-
-impl SourceMap {
-    pub fn new(source: &str, rendered: &str) -> Self {
-        Self {
-            source: source.to_string(),
-            rendered: rendered.to_string(),
-            same_lines: source.lines().count() == rendered.lines().count(),
-        }
-    }
-
-    /// A location in the Tera source itself (for Tera errors).
-    /// Positions past the end (Tera's "unexpected end of input") point after the last line.
-    pub fn source_location(&self, line: usize, col: usize) -> Option<Location> {
-        let count = self.source.lines().count();
-        if count == 0 {
-            return None;
-        }
-        let (line, col) = if line > count {
-            let last = self.source.lines().last().unwrap_or("");
-            (count, last.chars().count() + 1)
-        } else {
-            (line.max(1), col)
-        };
-        let text = self.source.lines().nth(line - 1)?;
-        Some(Location {
-            line,
-            col: col.max(1),
-            text: text.to_string(),
-            rendered: false,
-        })
-    }
-
-    /// Maps a 1-based position in the rendered text to the source when line structure is kept,
-    /// or when the rendered line appears exactly once, verbatim, in the source; otherwise
-    /// reports the rendered line and says so.
-    pub fn location(&self, line: usize, col: usize) -> Option<Location> {
-        let rendered_line = match self.rendered.lines().nth(line.checked_sub(1)?) {
-            Some(text) => text,
-            // The end of the document: point at the last line.
-            None => return self.location(self.rendered.lines().count().max(1), 1),
-        };
-        if self.same_lines {
-            let source_line = self.source.lines().nth(line - 1).unwrap_or("");
-            return Some(Location {
-                line,
-                col: if source_line == rendered_line { col } else { 1 },
-                text: source_line.to_string(),
-                rendered: false,
-            });
-        }
-        if !rendered_line.trim().is_empty() {
-            let mut matches = self
-                .source
-                .lines()
-                .enumerate()
-                .filter(|(_, text)| *text == rendered_line);
-            if let (Some((index, text)), None) = (matches.next(), matches.next()) {
-                return Some(Location {
-                    line: index + 1,
-                    col,
-                    text: text.to_string(),
-                    rendered: false,
-                });
-            }
-        }
-        Some(Location {
-            line,
-            col,
-            text: rendered_line.to_string(),
-            rendered: true,
-        })
-    }
-
-    pub fn rendered(&self) -> &str {
-        &self.rendered
-    }
-}
-
-impl SourceMap {
-    /// The location of a key path in the rendered text, mapped to the source.
-    pub fn location_of(&self, path: &[super::locate::Seg]) -> Option<Location> {
-        let (line, col) = super::locate::find_nearest(self.rendered(), path)?;
-        self.location(line, col)
-    }
 }
 
 /// The known name closest to `unknown`, when it is close enough to be a likely typo.
@@ -217,21 +140,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identical_structure_maps_line_for_line() {
-        let map = SourceMap::new("a: {{ x }}\nb: 2\n", "a: 1\nb: 2\n");
-        let loc = map.location(2, 4).unwrap();
-        assert_eq!((loc.line, loc.col, loc.rendered), (2, 4, false));
-        assert_eq!(loc.text, "b: 2");
-    }
-
-    #[test]
-    fn changed_structure_finds_verbatim_lines_or_says_rendered() {
-        let src = "{% for i in [1,2] %}\ns{{ i }}: x\n{% endfor %}\nz: 1\n";
-        let map = SourceMap::new(src, "s1: x\ns2: x\nz: 1\n");
-        let z = map.location(3, 1).unwrap();
-        assert_eq!((z.line, z.rendered), (4, false));
-        let s2 = map.location(2, 1).unwrap();
-        assert_eq!((s2.line, s2.rendered, s2.text.as_str()), (2, true, "s2: x"));
+    fn repeated_problems_are_shown_once_with_a_count() {
+        let d = Diagnostic::new(Path::new("e.yaml"), "bad");
+        let text = render_all(&[
+            d.clone(),
+            d.clone(),
+            Diagnostic::new(Path::new("e.yaml"), "other"),
+        ]);
+        assert!(text.contains("error: bad (2 times)"), "{text}");
+        assert!(text.ends_with("2 problems found"), "{text}");
     }
 
     #[test]
@@ -251,6 +168,7 @@ mod tests {
                 col: 5,
                 text: "  x: 1".into(),
                 rendered: false,
+                expanded: None,
             }))
             .hint("fix it");
         let text = d.to_string();

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
-use super::diagnostics::{did_you_mean, Diagnostic, SourceMap};
+use super::diagnostics::{did_you_mean, Diagnostic};
 use super::format::{DefinitionFile, ServiceDef};
 use super::locate::{display_path, Seg};
 use super::render::{self, RenderContext};
+use super::sourcemap::SourceMap;
 use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
 use super::units::parse_duration;
-use super::{resolve, schema, validate, LoadOptions};
+use super::{resolve, schema, validate, values, LoadOptions};
 use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
 
 /// One definition file being loaded: its text, rendering and the problems found so far.
@@ -121,25 +122,64 @@ pub fn load(
         map: SourceMap::new(&source, &rendered),
         problems: Vec::new(),
     };
-    let document: Value = match serde_yaml::from_str(&rendered) {
+    let Some((top, shape_error_service)) = parse(&mut loader, &rendered) else {
+        return Err(loader.problems);
+    };
+    let (description, ttl, instance) = top_level(&mut loader, &top, &ctx, opts);
+    let (services, unresolved) = services(
+        &mut loader,
+        &top,
+        &ctx,
+        search,
+        shape_error_service.as_deref(),
+    );
+    for problem in validate::check(&services, &unresolved) {
+        loader.at(&problem.path, problem.message, problem.hint);
+    }
+    if !loader.problems.is_empty() {
+        return Err(loader.problems);
+    }
+    let instance = instance.map_err(|e| vec![Diagnostic::new(path, e.to_string())])?;
+    Ok(Environment {
+        env: ctx.env.clone(),
+        feature: opts.feature.clone().filter(|f| !f.is_empty()),
+        instance,
+        description,
+        ttl,
+        source: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        services,
+    })
+}
+
+/// YAML parse, unknown keys (reported, then dropped) and shapes. Returns the top mapping and
+/// the service whose shape error was reported (it is skipped later); `None` when nothing
+/// further can be checked.
+fn parse(loader: &mut Loader, rendered: &str) -> Option<(Mapping, Option<String>)> {
+    let document: Value = match serde_yaml::from_str(rendered) {
         Ok(v) => v,
         Err(e) => {
             let loc = e
                 .location()
                 .and_then(|l| loader.map.location(l.line(), l.column()));
-            return Err(vec![Diagnostic::new(
-                path,
-                format!("YAML: {}", strip_location(&e.to_string())),
-            )
-            .at(loc)]);
+            loader.problems.push(
+                Diagnostic::new(
+                    loader.path,
+                    format!("YAML: {}", strip_location(&e.to_string())),
+                )
+                .at(loc),
+            );
+            return None;
         }
     };
     let Some(top) = document.as_mapping() else {
-        return Err(vec![Diagnostic::new(
-            path,
-            "a definition must be a mapping with `services:`",
-        )
-        .hint("start with `services:` and one key per service")]);
+        loader.problems.push(
+            Diagnostic::new(
+                loader.path,
+                "a definition must be a mapping with `services:`",
+            )
+            .hint("start with `services:` and one key per service"),
+        );
+        return None;
     };
     let mut top = top.clone();
 
@@ -161,7 +201,7 @@ pub fn load(
     // Shapes: the whole text first, for an exact position, when there were no unknown keys.
     let mut shape_error_service: Option<String> = None;
     if unknown.is_empty() {
-        if let Err(e) = serde_yaml::from_str::<DefinitionFile>(&rendered) {
+        if let Err(e) = serde_yaml::from_str::<DefinitionFile>(rendered) {
             let message = strip_location(&e.to_string());
             shape_error_service = message
                 .strip_prefix("services.")
@@ -171,15 +211,30 @@ pub fn load(
                 .location()
                 .and_then(|l| loader.map.location(l.line(), l.column()));
             let hint = unknown_field_hint(&message).or_else(|| shape_hint(&message));
-            loader
-                .problems
-                .push(Diagnostic::new(path, message).at(loc).maybe_hint(hint));
-            if shape_error_service.is_none() {
-                return Err(loader.problems);
-            }
+            loader.problems.push(
+                Diagnostic::new(loader.path, message)
+                    .at(loc)
+                    .maybe_hint(hint),
+            );
+            // A shape error outside one service leaves nothing reliable to check.
+            shape_error_service.as_ref()?;
         }
     }
 
+    Some((top, shape_error_service))
+}
+
+/// `name`, `description`, `ttl`, and the instance id from the name and feature.
+fn top_level(
+    loader: &mut Loader,
+    top: &Mapping,
+    ctx: &RenderContext,
+    opts: &LoadOptions,
+) -> (
+    Option<String>,
+    Option<std::time::Duration>,
+    Result<InstanceId, crate::model::NameError>,
+) {
     let description = match top.get("description") {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_str() {
@@ -217,22 +272,41 @@ pub fn load(
         if let Err(err) = check_dns_label("feature", &ctx.feature) {
             loader
                 .problems
-                .push(Diagnostic::new(path, format!("--feature: {err}")));
+                .push(Diagnostic::new(loader.path, format!("--feature: {err}")));
         }
     }
     let instance = InstanceId::new(&ctx.env, opts.feature.as_deref());
     if let (Err(err), None) = (&instance, &name_problem) {
-        loader.problems.push(Diagnostic::new(path, err.to_string()));
+        loader
+            .problems
+            .push(Diagnostic::new(loader.path, err.to_string()));
     }
     let ttl = top.get("ttl").and_then(|v| {
-        let text = resolve::scalar_text(v).unwrap_or_default();
+        let text = values::scalar_text(v).unwrap_or_default();
         parse_duration(&text)
             .map_err(|msg| loader.at(&[Seg::key("ttl")], format!("ttl: {msg}"), None))
             .ok()
     });
 
-    let base = resolve::base_dir(path);
+    (description, ttl, instance)
+}
+
+/// Every service, templates applied and resolved; also the services that exist but could
+/// not be resolved (their problems are reported already).
+fn services(
+    loader: &mut Loader,
+    top: &Mapping,
+    ctx: &RenderContext,
+    search: &[PathBuf],
+    shape_error_service: Option<&str>,
+) -> (
+    BTreeMap<ServiceName, crate::model::Service>,
+    std::collections::BTreeSet<ServiceName>,
+) {
+    let base = values::base_dir(loader.path);
     let mut services = BTreeMap::new();
+    // Services that exist but could not be resolved: others may still depend on them.
+    let mut unresolved = std::collections::BTreeSet::new();
     let service_values = match top.get("services") {
         Some(Value::Mapping(m)) => m.clone(),
         None | Some(Value::Null) => {
@@ -269,7 +343,8 @@ pub fn load(
                 continue;
             }
         };
-        if shape_error_service.as_deref() == Some(name) {
+        if shape_error_service == Some(name) {
+            unresolved.insert(service_name);
             continue;
         }
         let own = match own {
@@ -281,29 +356,20 @@ pub fn load(
                     format!("service `{name}` must be a mapping"),
                     None,
                 );
+                unresolved.insert(service_name);
                 continue;
             }
         };
-        if let Some(service) = load_service(&mut loader, &service_name, &own, &ctx, search, &base) {
-            services.insert(service_name, service);
+        match load_service(loader, &service_name, &own, ctx, search, &base) {
+            Some(service) => {
+                services.insert(service_name, service);
+            }
+            None => {
+                unresolved.insert(service_name);
+            }
         }
     }
-    for problem in validate::check(&services) {
-        loader.at(&problem.path, problem.message, problem.hint);
-    }
-    if !loader.problems.is_empty() {
-        return Err(loader.problems);
-    }
-    let instance = instance.map_err(|e| vec![Diagnostic::new(path, e.to_string())])?;
-    Ok(Environment {
-        env: ctx.env.clone(),
-        feature: opts.feature.clone().filter(|f| !f.is_empty()),
-        instance,
-        description,
-        ttl,
-        source: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
-        services,
-    })
+    (services, unresolved)
 }
 
 fn shape_hint(message: &str) -> Option<String> {
@@ -632,14 +698,15 @@ services:
     }
 
     #[test]
-    fn errors_after_a_loop_show_the_rendered_line_and_say_so() {
+    fn errors_in_a_loop_point_at_the_loop_body() {
         let f = Fixture::new(
             "services:\n{% for n in [1, 2] %}\n  s{{ n }}:\n    image: x\n    ports: [{{ n * 70000 }}]\n{% endfor %}\n",
             &[],
         );
         let text = f.errors();
         assert!(text.contains("port 140000 is out of range"), "{text}");
-        assert!(text.contains("Tera-rendered text"), "{text}");
+        assert!(text.contains("shop.yaml:5:"), "{text}");
+        assert!(text.contains("rendered as: ports: [140000]"), "{text}");
     }
 
     #[test]

@@ -9,9 +9,11 @@ mod locate;
 mod render;
 mod resolve;
 mod schema;
+mod sourcemap;
 mod templates;
 mod units;
 mod validate;
+mod values;
 mod view;
 
 use std::collections::BTreeMap;
@@ -21,7 +23,7 @@ use crate::model::Environment;
 
 pub use diagnostics::{Diagnostic, Location};
 pub use format::{ParamDef, ParamType};
-pub use render::host_port_token;
+pub use render::{expand_host_ports, host_port_refs, host_port_token};
 pub use templates::{search_path as template_search_path, TemplateInfo};
 pub use units::{format_duration, parse_duration, parse_memory};
 pub use view::{EnvironmentView, ServiceView};
@@ -37,8 +39,11 @@ pub struct LoadOptions {
 }
 
 /// Every problem found while loading, each naming the file and line:col.
+///
+/// `rendered` starts with `error: `; Display leaves that first prefix out because the binary
+/// prints every top-level error as `error: {err}`.
 #[derive(Debug, thiserror::Error)]
-#[error("{rendered}")]
+#[error("{}", rendered.strip_prefix("error: ").unwrap_or(rendered))]
 pub struct DefinitionError {
     /// The diagnostics, already formatted for a terminal.
     pub rendered: String,
@@ -111,8 +116,9 @@ pub fn render_text(env_or_path: &str, opts: &LoadOptions) -> Result<String, Defi
     load::render_text(&path, opts).map_err(DefinitionError::from_diagnostics)
 }
 
-/// Every template on the search path, with its description and params.
-pub fn list_templates() -> Result<Vec<TemplateInfo>, DefinitionError> {
+/// Every template on the search path, with its description and params, and the problems of
+/// templates whose header could not be read (the others are still listed).
+pub fn list_templates() -> (Vec<TemplateInfo>, Option<DefinitionError>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for entry in templates::list(&templates::search_path()) {
@@ -121,11 +127,8 @@ pub fn list_templates() -> Result<Vec<TemplateInfo>, DefinitionError> {
             Err(diags) => problems.extend(diags),
         }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(DefinitionError::from_diagnostics(problems))
-    }
+    let error = (!problems.is_empty()).then(|| DefinitionError::from_diagnostics(problems));
+    (out, error)
 }
 
 /// One template, found on the search path.
@@ -133,4 +136,21 @@ pub fn show_template(name: &str) -> Result<TemplateInfo, DefinitionError> {
     let path = templates::find(name, &templates::search_path())
         .map_err(|e| DefinitionError::message(format!("error: {e}")))?;
     templates::info(name, &path).map_err(DefinitionError::from_diagnostics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_leaves_the_first_error_prefix_to_the_caller() {
+        let err = DefinitionError::from_diagnostics(vec![Diagnostic::new(
+            std::path::Path::new("x.yaml"),
+            "bad",
+        )]);
+        assert!(err.rendered.starts_with("error: bad"));
+        assert!(err.to_string().starts_with("bad\n"));
+        let anyhow_err = anyhow::Error::from(err);
+        assert!(crate::errors::render_error(&anyhow_err).starts_with("error: bad\n"));
+    }
 }

@@ -33,6 +33,39 @@ pub fn host_port_token(service: &str, port: u16) -> String {
     format!("@@envctl:host_port:{service}:{port}@@")
 }
 
+const TOKEN_START: &str = "@@envctl:host_port:";
+
+/// The `(service, container port)` of every host-port token in `text`, in order.
+pub fn host_port_refs(text: &str) -> Vec<(String, u16)> {
+    let mut refs = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(TOKEN_START) {
+        let after = &rest[start + TOKEN_START.len()..];
+        let Some(end) = after.find("@@") else { break };
+        if let Some((service, port)) = after[..end].rsplit_once(':') {
+            if let Ok(port) = port.parse() {
+                refs.push((service.to_string(), port));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    refs
+}
+
+/// Replaces every host-port token with `lookup(service, container_port)`; tokens the lookup
+/// does not know are returned as `Err` with the first unknown `(service, port)`.
+pub fn expand_host_ports(
+    text: &str,
+    lookup: impl Fn(&str, u16) -> Option<u16>,
+) -> Result<String, (String, u16)> {
+    let mut out = text.to_string();
+    for (service, port) in host_port_refs(text) {
+        let host = lookup(&service, port).ok_or_else(|| (service.clone(), port))?;
+        out = out.replace(&host_port_token(&service, port), &host.to_string());
+    }
+    Ok(out)
+}
+
 fn host_port_function(
     current_service: Option<String>,
 ) -> impl Fn(Kwargs, &State) -> TeraResult<String> + Sync + Send + 'static {
@@ -197,6 +230,22 @@ mod tests {
         let err = render("{{ host_port(port=1) }}", &ctx(), &none(), None).unwrap_err();
         assert!(err.message.contains("name the service"), "{err:?}");
         assert!(render("{{ host_port(port=0) }}", &ctx(), &none(), Some("a")).is_err());
+    }
+
+    #[test]
+    fn host_port_tokens_are_found_and_expanded() {
+        let text = format!("{}:{}", host_port_token("a-b", 80), host_port_token("c", 9));
+        assert_eq!(
+            host_port_refs(&text),
+            [("a-b".to_string(), 80), ("c".to_string(), 9)]
+        );
+        let lookup = |s: &str, p: u16| (s == "a-b" && p == 80).then_some(32768);
+        assert_eq!(
+            expand_host_ports(&host_port_token("a-b", 80), lookup),
+            Ok("32768".into())
+        );
+        assert_eq!(expand_host_ports(&text, lookup), Err(("c".to_string(), 9)));
+        assert_eq!(expand_host_ports("plain", lookup), Ok("plain".into()));
     }
 
     #[test]

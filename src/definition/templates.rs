@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_yaml::{Mapping, Value};
 
-use super::diagnostics::{did_you_mean, Diagnostic, SourceMap};
+use super::diagnostics::{did_you_mean, Diagnostic};
 use super::format::{ParamDef, TemplateBody, TemplateHeader};
 use super::locate::{self, Seg};
 use super::render::{self, RenderContext};
 use super::schema;
+use super::sourcemap::SourceMap;
 
 /// Names the context already uses; params may not shadow them.
 const RESERVED: &[&str] = &[

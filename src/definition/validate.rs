@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::locate::Seg;
-use crate::model::{Condition, Protocol, Service, ServiceKind, ServiceName};
+use crate::model::{Condition, EnvValue, Protocol, Service, ServiceKind, ServiceName};
 
 /// A problem found across services; `path` is from the document root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +23,14 @@ fn dep_path(service: &ServiceName, dep: &ServiceName) -> Vec<Seg> {
     ]
 }
 
-/// Every cross-service problem.
-pub fn check(services: &BTreeMap<ServiceName, Service>) -> Vec<CrossProblem> {
+/// Every cross-service problem. `unresolved` services exist but had problems of their own;
+/// depending on them is not reported again.
+pub fn check(
+    services: &BTreeMap<ServiceName, Service>,
+    unresolved: &BTreeSet<ServiceName>,
+) -> Vec<CrossProblem> {
     let mut problems = Vec::new();
-    dependencies(services, &mut problems);
+    dependencies(services, unresolved, &mut problems);
     if let Some(cycle) = find_cycle(services) {
         let names: Vec<&str> = cycle.iter().map(|n| n.as_str()).collect();
         problems.push(CrossProblem {
@@ -36,12 +40,117 @@ pub fn check(services: &BTreeMap<ServiceName, Service>) -> Vec<CrossProblem> {
         });
     }
     pinned_ports(services, &mut problems);
+    names_on_the_network(services, &mut problems);
+    host_port_references(services, unresolved, &mut problems);
     problems
 }
 
-fn dependencies(services: &BTreeMap<ServiceName, Service>, problems: &mut Vec<CrossProblem>) {
+/// `host_port(service=x, port=N)` must name a service that publishes container port N.
+fn host_port_references(
+    services: &BTreeMap<ServiceName, Service>,
+    unresolved: &BTreeSet<ServiceName>,
+    problems: &mut Vec<CrossProblem>,
+) {
+    for (name, service) in services {
+        let env = service.env.iter().filter_map(|(key, value)| match value {
+            EnvValue::Plain(text) => Some((vec![Seg::key("env"), Seg::key(key)], text)),
+            _ => None,
+        });
+        let args = [
+            ("command", &service.command),
+            ("entrypoint", &service.entrypoint),
+        ]
+        .into_iter()
+        .flat_map(|(key, argv)| {
+            argv.iter()
+                .flatten()
+                .enumerate()
+                .map(move |(i, arg)| (vec![Seg::key(key), Seg::Index(i)], arg))
+        });
+        for (rel, text) in env.chain(args) {
+            for (target, port) in super::render::host_port_refs(text) {
+                let mut path = vec![Seg::key("services"), Seg::key(name.as_str())];
+                path.extend(rel.iter().cloned());
+                let known = services.iter().find(|(n, _)| n.as_str() == target);
+                let message = match known {
+                    None if unresolved.iter().any(|n| n.as_str() == target) => continue,
+                    None => format!("host_port refers to service `{target}`, which is not defined"),
+                    Some((_, s)) if s.ports.iter().any(|p| p.container == port) => continue,
+                    Some(_) => format!(
+                        "host_port refers to port {port} of `{target}`, which does not publish it"
+                    ),
+                };
+                problems.push(CrossProblem {
+                    path,
+                    message,
+                    hint: Some(format!("add {port} to the `ports` of `{target}`")),
+                });
+            }
+        }
+    }
+}
+
+/// Service names and aliases share the instance network's DNS: each must be unique.
+fn names_on_the_network(
+    services: &BTreeMap<ServiceName, Service>,
+    problems: &mut Vec<CrossProblem>,
+) {
+    let mut owner: BTreeMap<&str, &ServiceName> =
+        services.keys().map(|n| (n.as_str(), n)).collect();
+    for (name, service) in services {
+        for alias in &service.aliases {
+            let path = vec![
+                Seg::key("services"),
+                Seg::key(name.as_str()),
+                Seg::key("aliases"),
+            ];
+            match owner.get(alias.as_str()) {
+                Some(other) => problems.push(CrossProblem {
+                    path,
+                    message: if *other == name {
+                        format!("alias `{alias}` of `{name}` repeats a name it already has")
+                    } else {
+                        format!("alias `{alias}` of `{name}` is already the name or an alias of `{other}`")
+                    },
+                    hint: Some("names on the instance network must be unique".into()),
+                }),
+                None => {
+                    owner.insert(alias.as_str(), name);
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (i, port) in service.ports.iter().enumerate() {
+            if !seen.insert((port.container, port.protocol)) {
+                problems.push(CrossProblem {
+                    path: vec![
+                        Seg::key("services"),
+                        Seg::key(name.as_str()),
+                        Seg::key("ports"),
+                        Seg::Index(i),
+                    ],
+                    message: format!(
+                        "service `{name}` lists container port {}/{} twice",
+                        port.container,
+                        port.protocol.as_str()
+                    ),
+                    hint: None,
+                });
+            }
+        }
+    }
+}
+
+fn dependencies(
+    services: &BTreeMap<ServiceName, Service>,
+    unresolved: &BTreeSet<ServiceName>,
+    problems: &mut Vec<CrossProblem>,
+) {
     for (name, service) in services {
         for (dep, condition) in &service.depends_on {
+            if unresolved.contains(dep) {
+                continue;
+            }
             let path = dep_path(name, dep);
             let Some(target) = services.get(dep) else {
                 let hint = super::diagnostics::did_you_mean(
@@ -201,7 +310,9 @@ mod tests {
         let cycle = find_cycle(&services).unwrap();
         let names: Vec<_> = cycle.iter().map(|n| n.as_str()).collect();
         assert_eq!(names, ["a", "b", "c", "a"]);
-        assert!(check(&services)[0].message.contains("a -> b -> c -> a"));
+        assert!(check(&services, &BTreeSet::new())[0]
+            .message
+            .contains("a -> b -> c -> a"));
     }
 
     #[test]
@@ -219,7 +330,7 @@ mod tests {
             svc("cache", &[]),
             svc("init", &[]),
         ]);
-        let problems = check(&services);
+        let problems = check(&services, &BTreeSet::new());
         assert_eq!(problems.len(), 3, "{problems:#?}");
         assert_eq!(problems[0].hint.as_deref(), Some("did you mean `cache`?"));
 
@@ -229,7 +340,56 @@ mod tests {
             .get_mut(&ServiceName::new("init").unwrap())
             .unwrap()
             .kind = ServiceKind::Job;
-        assert_eq!(check(&services).len(), 1);
+        assert_eq!(check(&services, &BTreeSet::new()).len(), 1);
+    }
+
+    #[test]
+    fn aliases_and_container_ports_are_unique() {
+        let (a, mut sa) = svc("a", &[]);
+        let (b, mut sb) = svc("b", &[]);
+        sa.aliases = vec!["www".into(), "b".into()];
+        sb.aliases = vec!["www".into()];
+        let port = PortSpec {
+            container: 80,
+            host: None,
+            protocol: Protocol::Tcp,
+        };
+        sb.ports = vec![port, port];
+        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]), &BTreeSet::new());
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "alias `b` of `a` is already the name or an alias of `b`",
+                "alias `www` of `b` is already the name or an alias of `a`",
+                "service `b` lists container port 80/tcp twice",
+            ]
+        );
+    }
+
+    #[test]
+    fn host_port_references_must_be_published() {
+        let (a, mut sa) = svc("a", &[]);
+        let (b, mut sb) = svc("b", &[]);
+        sb.ports.push(PortSpec {
+            container: 80,
+            host: None,
+            protocol: Protocol::Tcp,
+        });
+        let token = |s: &str, p: u16| super::super::render::host_port_token(s, p);
+        sa.env.insert("OK".into(), EnvValue::Plain(token("b", 80)));
+        sa.env
+            .insert("NO_PORT".into(), EnvValue::Plain(token("b", 81)));
+        sa.command = Some(vec!["x".into(), format!("--p={}", token("zz", 1))]);
+        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]), &BTreeSet::new());
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "host_port refers to port 81 of `b`, which does not publish it",
+                "host_port refers to service `zz`, which is not defined",
+            ]
+        );
     }
 
     #[test]
@@ -251,7 +411,7 @@ mod tests {
             host: None,
             protocol: Protocol::Tcp,
         });
-        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]));
+        let problems = check(&BTreeMap::from([(a, sa), (b, sb)]), &BTreeSet::new());
         assert_eq!(problems.len(), 1);
         assert!(problems[0]
             .message
