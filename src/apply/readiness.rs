@@ -13,17 +13,19 @@ use crate::probe::{self, ProbeTarget};
 
 /// Where a service can be probed from the host.
 ///
-/// The container's own address wins when known: a published port on loopback is answered by
-/// docker-proxy even while nothing listens inside, so probing it would call a dead service
-/// healthy. Published ports are the fallback for hosts that cannot route to containers.
+/// For `tcp` probes the container's own address wins when known: a published port on
+/// loopback is accepted by docker-proxy even while nothing listens inside, so a bare connect
+/// there would call a dead service healthy. Protocol probes (http, zookeeper, dubbo) get both
+/// and notice a dead backend by its silence.
 pub fn probe_target(
     target: &ServiceTarget,
+    probe: &Probe,
     container_ip: Option<IpAddr>,
     registry: Option<SocketAddr>,
 ) -> ProbeTarget {
-    let host_ports = match container_ip {
-        Some(_) => Default::default(),
-        None => target
+    let host_ports = match (probe, container_ip) {
+        (Probe::Tcp { .. }, Some(_)) => Default::default(),
+        _ => target
             .ports
             .iter()
             .filter(|((_, proto), _)| *proto == Protocol::Tcp)
@@ -91,7 +93,7 @@ pub async fn wait_healthy(
                 }
             }
             (_, other) => {
-                let target = probe_target(target, ip, reach.registry);
+                let target = probe_target(target, other, ip, reach.registry);
                 probe::check(other, &target, hc.timeout).await
             }
         };
@@ -146,7 +148,12 @@ pub async fn check_once(
                 .ips
                 .get(reach.network)
                 .and_then(|ip| ip.parse().ok());
-            probe::check(other, &probe_target(target, ip, reach.registry), hc.timeout).await
+            probe::check(
+                other,
+                &probe_target(target, other, ip, reach.registry),
+                hc.timeout,
+            )
+            .await
         }
     }
 }

@@ -23,6 +23,11 @@ async fn connect_engine() -> anyhow::Result<Arc<dyn Engine>> {
     Ok(Arc::new(engine))
 }
 
+/// Planning inputs from this host.
+pub fn plan_inputs() -> anyhow::Result<crate::plan::PlanInputs<'static>> {
+    crate::plan::PlanInputs::from_host().map_err(|e| anyhow::anyhow!(e))
+}
+
 /// Loads and validates the definition for `instance` with the given inputs.
 pub fn load(instance: &InstanceArgs, inputs: &RenderInputs) -> anyhow::Result<Environment> {
     let opts = LoadOptions {

@@ -15,7 +15,7 @@ use crate::engine::{Engine, ObservedContainer};
 use crate::model::labels;
 use crate::output;
 use crate::plan::ports::decode_label;
-use crate::plan::{self, Plan, PlanInputs};
+use crate::plan::{self, Plan};
 
 use super::common;
 use super::OutputFormat;
@@ -50,7 +50,7 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<i32> {
     // The definition is optional: without it, status still reports what the labels say.
     let plan = match common::load(&args.instance, &args.render) {
         Ok(env) => match plan::observe(engine.as_ref(), &env).await {
-            Ok(observed) => plan::plan(&env, &observed, &PlanInputs::default()).ok(),
+            Ok(observed) => plan::plan(&env, &observed, &common::plan_inputs()?).ok(),
             Err(_) => None,
         },
         Err(_) => None,

@@ -8,7 +8,6 @@ use clap::Args;
 use crate::apply::{self, ApplyOptions, EventSink};
 use crate::lock::{self, WaitPolicy};
 use crate::output;
-use crate::plan::PlanInputs;
 
 use super::common::{self, parse_duration};
 use super::OutputFormat;
@@ -60,7 +59,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         wait: !args.no_wait,
         wait_timeout: args.wait_timeout,
     };
-    let outcome = apply::up(engine, &env, &PlanInputs::default(), &opts, sink).await;
+    let outcome = apply::up(engine, &env, &common::plan_inputs()?, &opts, sink).await;
     renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
     let apply::UpOutcome { plan, report, .. } = outcome?;
 

@@ -41,17 +41,17 @@ pub struct PlanInputs<'a> {
     pub now: String,
 }
 
-impl Default for PlanInputs<'static> {
+impl PlanInputs<'static> {
     /// The real host: bind checks, secrets from the environment and files, ports on all
-    /// interfaces, the range from `ENVCTL_PORT_RANGE` (or the default when unset or invalid).
-    fn default() -> Self {
-        Self {
-            range: PortRange::from_env().unwrap_or_default(),
+    /// interfaces, the range from `ENVCTL_PORT_RANGE` (an invalid value is an error).
+    pub fn from_host() -> Result<Self, String> {
+        Ok(Self {
+            range: PortRange::from_env()?,
             host_free: &host_port_free,
             resolve_secret: &resolve_secret_from_host,
             publish_address: "0.0.0.0".into(),
             now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }
+        })
     }
 }
 
