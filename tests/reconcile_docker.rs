@@ -27,6 +27,7 @@ services:
     image: envctl/busybox:1.35
     command: ["httpd", "-f", "-p", "8080", "-h", "/"]
     ports: [8080]
+    volumes: ["data:/data"]
     healthcheck: { tcp: 8080, interval: 100ms, retries: 100 }
   b:
     image: envctl/busybox:1.35
@@ -302,6 +303,20 @@ fn features_live_side_by_side_and_down_removes_exactly_one() {
         .block_on(fx.engine.find_network(&format!("envctl-{one}")))
         .unwrap();
     assert!(networks.is_none(), "network of {one} left behind");
+
+    // Named volumes survive a plain down and go with --volumes, each instance its own.
+    let volumes = |instance: &str| -> Vec<String> {
+        fx.rt
+            .block_on(fx.engine.list_volumes(&LabelFilter::instance(instance)))
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect()
+    };
+    assert_eq!(volumes(&one), [format!("{one}-data")]);
+    assert_ok(&fx.run("down", &["--feature", "one", "--volumes"]));
+    assert!(volumes(&one).is_empty());
+    assert_eq!(volumes(&two), [format!("{two}-data")]);
 }
 
 #[test]
