@@ -39,6 +39,9 @@ pub fn probe_target(
     }
 }
 
+/// The first pause between health-check attempts; it doubles up to the check's interval.
+const FIRST_PAUSE: Duration = Duration::from_millis(25);
+
 /// How the instance is reached from the host.
 #[derive(Debug, Clone, Copy)]
 pub struct Reach<'a> {
@@ -60,6 +63,11 @@ pub async fn wait_healthy(
 ) -> Result<(), String> {
     let began = Instant::now();
     let mut failures = 0u32;
+    // Services often become ready a moment after they start: poll quickly at first, backing
+    // off to the check's interval. Only attempts an interval apart count toward `retries`, so
+    // the check's own timing (retries x interval) still decides when a service is unhealthy.
+    let mut pause = FIRST_PAUSE;
+    let mut last_counted: Option<Instant> = None;
     loop {
         let observed = engine
             .inspect_container(id)
@@ -101,8 +109,10 @@ pub async fn wait_healthy(
             Ok(()) => return Ok(()),
             Err(reason) => reason,
         };
-        if began.elapsed() >= hc.start_period {
+        let spaced = last_counted.is_none_or(|t| attempt_started - t >= hc.interval);
+        if began.elapsed() >= hc.start_period && spaced {
             failures += 1;
+            last_counted = Some(attempt_started);
         }
         if failures >= hc.retries.max(1) {
             return Err(format!(
@@ -110,7 +120,8 @@ pub async fn wait_healthy(
             ));
         }
         on_wait(format!("health check: {reason}"));
-        let next = attempt_started + hc.interval;
+        let next = attempt_started + pause.min(hc.interval);
+        pause *= 2;
         if next >= deadline {
             return Err(format!("not healthy before the wait timeout: {reason}"));
         }

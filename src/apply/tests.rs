@@ -310,3 +310,27 @@ async fn up_replans_after_losing_a_host_port_to_a_concurrent_up() {
     assert_eq!(outcome.attempts, 2);
     assert!(plan_on(&engine, &env).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn early_attempts_come_fast_and_do_not_use_up_retries() {
+    let engine = Arc::new(FakeEngine::new());
+    engine.fail_exec("shop-db", 3);
+    let mut env = shop();
+    let hc = env
+        .services
+        .get_mut("db")
+        .unwrap()
+        .healthcheck
+        .as_mut()
+        .unwrap();
+    hc.interval = Duration::from_secs(5);
+    hc.retries = 2;
+    let started = std::time::Instant::now();
+    let report = up(&engine, &env, &ApplyOptions::default()).await;
+    assert!(report.ok(), "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
