@@ -8,6 +8,7 @@
 
 mod down;
 pub mod events;
+mod pull_progress;
 mod readiness;
 mod up;
 
@@ -362,7 +363,20 @@ async fn run_image(
     tx: watch::Sender<ImageResult>,
 ) {
     let last_emit = Mutex::new(None::<Instant>);
+    let layers = Mutex::new(pull_progress::PullProgress::default());
     let progress = |p: ImageProgress| {
+        let summary = match &p {
+            ImageProgress::Layer {
+                id,
+                status,
+                current,
+                total,
+            } => layers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .update(id, status, *current, *total),
+            ImageProgress::Line(_) => String::new(),
+        };
         // Layer updates come in bursts; a few per second are plenty for humans and scripts.
         let mut last = last_emit.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -371,19 +385,9 @@ async fn run_image(
         }
         *last = Some(now);
         let phase = match p {
-            ImageProgress::Layer {
-                id,
-                status,
-                current,
-                total,
-            } => Phase::Pulling {
+            ImageProgress::Layer { .. } => Phase::Pulling {
                 image: image.clone(),
-                progress: match (current, total) {
-                    (Some(c), Some(t)) if t > 0 => {
-                        format!("{id}: {status} {}%", c.saturating_mul(100) / t)
-                    }
-                    _ => format!("{id}: {status}"),
-                },
+                progress: summary,
             },
             ImageProgress::Line(line) => Phase::Building {
                 image: image.clone(),

@@ -9,7 +9,7 @@ use crate::engine::{Engine, EngineError};
 use crate::model::Environment;
 use crate::plan::{self, Plan, PlanErrors, PlanInputs};
 
-use super::{apply, ApplyOptions, ApplyReport, EventSink, Failure};
+use super::{apply, ApplyOptions, ApplyReport, EventSink, Failure, Phase, ServiceEvent};
 
 /// How often `up` re-plans after losing a host port to a concurrent `up`.
 pub const PORT_RETRIES: u32 = 2;
@@ -53,6 +53,14 @@ pub async fn up(
         let report = apply(engine.clone(), &plan, &remaining, sink.clone()).await;
         let clash = report.failures.iter().any(is_port_clash);
         if clash && attempts <= PORT_RETRIES {
+            sink(ServiceEvent {
+                service: env.instance.to_string(),
+                phase: Phase::Waiting {
+                    reason: "a host port was taken by someone else meanwhile; planning again"
+                        .into(),
+                },
+                elapsed: began.elapsed(),
+            });
             continue;
         }
         return Ok(UpOutcome {
