@@ -8,12 +8,14 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
-use crate::engine::{Engine, EngineResult, LabelFilter};
+use crate::engine::{Engine, EngineResult, LabelFilter, ObservedContainer};
 use crate::model::labels;
+use crate::plan::{SpecView, SPEC_LABEL};
 
 use super::{EventSink, Failure, Phase, ServiceEvent};
 
-/// How long a container gets to stop before it is killed.
+/// How long a container with named volumes gets to stop before it is killed, so databases
+/// can flush; containers without volumes hold nothing worth waiting for and are killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What to remove.
@@ -32,6 +34,14 @@ impl DownScope {
             DownScope::AllOf { env } => LabelFilter(vec![format!("{}={env}", labels::ENV)]),
         }
     }
+}
+
+/// Whether the container mounts volumes, per the spec recorded in its labels (unknown: yes).
+fn has_volumes(c: &ObservedContainer) -> bool {
+    c.labels
+        .get(SPEC_LABEL)
+        .and_then(|json| SpecView::from_json(json))
+        .is_none_or(|view| !view.volumes.is_empty())
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,7 +86,7 @@ pub async fn down(
             .unwrap_or_else(|| c.name.clone());
         async move {
             emit(service.clone(), Phase::Removing);
-            if c.state.is_running() {
+            if c.state.is_running() && has_volumes(c) {
                 // A stop that fails is fine: the removal below kills what is left.
                 let _ = engine.stop_container(&c.id, STOP_TIMEOUT).await;
             }

@@ -8,11 +8,14 @@
 
 mod down;
 pub mod events;
+mod pull_progress;
 mod readiness;
+mod up;
 
 pub use down::{down, DownReport, DownScope};
 pub use events::{discard, EventSink, Phase, ServiceEvent};
-pub use readiness::DEFAULT_WAIT_TIMEOUT;
+pub use readiness::{check_once, Reach, DEFAULT_WAIT_TIMEOUT};
+pub use up::{up, UpError, UpOutcome, PORT_RETRIES};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -360,7 +363,20 @@ async fn run_image(
     tx: watch::Sender<ImageResult>,
 ) {
     let last_emit = Mutex::new(None::<Instant>);
+    let layers = Mutex::new(pull_progress::PullProgress::default());
     let progress = |p: ImageProgress| {
+        let summary = match &p {
+            ImageProgress::Layer {
+                id,
+                status,
+                current,
+                total,
+            } => layers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .update(id, status, *current, *total),
+            ImageProgress::Line(_) => String::new(),
+        };
         // Layer updates come in bursts; a few per second are plenty for humans and scripts.
         let mut last = last_emit.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -369,19 +385,9 @@ async fn run_image(
         }
         *last = Some(now);
         let phase = match p {
-            ImageProgress::Layer {
-                id,
-                status,
-                current,
-                total,
-            } => Phase::Pulling {
+            ImageProgress::Layer { .. } => Phase::Pulling {
                 image: image.clone(),
-                progress: match (current, total) {
-                    (Some(c), Some(t)) if t > 0 => {
-                        format!("{id}: {status} {}%", c.saturating_mul(100) / t)
-                    }
-                    _ => format!("{id}: {status}"),
-                },
+                progress: summary,
             },
             ImageProgress::Line(line) => Phase::Building {
                 image: image.clone(),
@@ -422,7 +428,7 @@ async fn run_image(
 
 /// The host address of the instance's ZooKeeper: the published port of a service whose
 /// health check is a `zookeeper` probe.
-fn registry_address(plan: &Plan) -> Option<SocketAddr> {
+pub fn registry_address(plan: &Plan) -> Option<SocketAddr> {
     plan.services.iter().find_map(|s| match &s.healthcheck {
         Some(hc) => match hc.probe {
             Probe::Zookeeper { port } => s

@@ -6,28 +6,41 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::{ContainerState, Engine};
+use crate::engine::{ContainerState, Engine, ObservedContainer};
 use crate::model::{HealthCheck, Probe, Protocol};
 use crate::plan::ServiceTarget;
 use crate::probe::{self, ProbeTarget};
 
 /// Where a service can be probed from the host.
+///
+/// For `tcp` probes the container's own address wins when known: a published port on
+/// loopback is accepted by docker-proxy even while nothing listens inside, so a bare connect
+/// there would call a dead service healthy. Protocol probes (http, zookeeper, dubbo) get both
+/// and notice a dead backend by its silence.
 pub fn probe_target(
     target: &ServiceTarget,
+    probe: &Probe,
     container_ip: Option<IpAddr>,
     registry: Option<SocketAddr>,
 ) -> ProbeTarget {
-    ProbeTarget {
-        container_ip,
-        host_ports: target
+    let host_ports = match (probe, container_ip) {
+        (Probe::Tcp { .. }, Some(_)) => Default::default(),
+        _ => target
             .ports
             .iter()
             .filter(|((_, proto), _)| *proto == Protocol::Tcp)
             .map(|((container, _), host)| (*container, *host))
             .collect(),
+    };
+    ProbeTarget {
+        container_ip,
+        host_ports,
         registry,
     }
 }
+
+/// The first pause between health-check attempts; it doubles up to the check's interval.
+const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
 /// How the instance is reached from the host.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +63,11 @@ pub async fn wait_healthy(
 ) -> Result<(), String> {
     let began = Instant::now();
     let mut failures = 0u32;
+    // Services often become ready a moment after they start: poll quickly at first, backing
+    // off to the check's interval. Only attempts an interval apart count toward `retries`, so
+    // the check's own timing (retries x interval) still decides when a service is unhealthy.
+    let mut pause = FIRST_PAUSE;
+    let mut last_counted: Option<Instant> = None;
     loop {
         let observed = engine
             .inspect_container(id)
@@ -83,7 +101,7 @@ pub async fn wait_healthy(
                 }
             }
             (_, other) => {
-                let target = probe_target(target, ip, reach.registry);
+                let target = probe_target(target, other, ip, reach.registry);
                 probe::check(other, &target, hc.timeout).await
             }
         };
@@ -91,8 +109,10 @@ pub async fn wait_healthy(
             Ok(()) => return Ok(()),
             Err(reason) => reason,
         };
-        if began.elapsed() >= hc.start_period {
+        let spaced = last_counted.is_none_or(|t| attempt_started - t >= hc.interval);
+        if began.elapsed() >= hc.start_period && spaced {
             failures += 1;
+            last_counted = Some(attempt_started);
         }
         if failures >= hc.retries.max(1) {
             return Err(format!(
@@ -100,11 +120,52 @@ pub async fn wait_healthy(
             ));
         }
         on_wait(format!("health check: {reason}"));
-        let next = attempt_started + hc.interval;
+        let next = attempt_started + pause.min(hc.interval);
+        pause *= 2;
         if next >= deadline {
             return Err(format!("not healthy before the wait timeout: {reason}"));
         }
         tokio::time::sleep_until(next).await;
+    }
+}
+
+/// One probe attempt against a running container (for `status`): the check's own timeout,
+/// no retries.
+pub async fn check_once(
+    engine: &dyn Engine,
+    container: &ObservedContainer,
+    reach: Reach<'_>,
+    target: &ServiceTarget,
+    hc: &HealthCheck,
+) -> Result<(), String> {
+    if let Some(reason) = not_running(container.state) {
+        return Err(reason);
+    }
+    match &hc.probe {
+        Probe::Cmd(cmd) => {
+            match tokio::time::timeout(hc.timeout, engine.exec(&container.id, cmd)).await {
+                Ok(Ok(out)) if out.exit_code == 0 => Ok(()),
+                Ok(Ok(out)) => Err(format!("`{}` exited with {}", cmd.join(" "), out.exit_code)),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(_) => Err(format!(
+                    "`{}` took longer than {:?}",
+                    cmd.join(" "),
+                    hc.timeout
+                )),
+            }
+        }
+        other => {
+            let ip = container
+                .ips
+                .get(reach.network)
+                .and_then(|ip| ip.parse().ok());
+            probe::check(
+                other,
+                &probe_target(target, other, ip, reach.registry),
+                hc.timeout,
+            )
+            .await
+        }
     }
 }
 

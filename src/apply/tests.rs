@@ -286,3 +286,51 @@ fn events_serialize_as_flat_json() {
         r#"{"service":"db","phase":"waiting","reason":"for zk","elapsed":1.5}"#
     );
 }
+
+#[tokio::test]
+async fn up_replans_after_losing_a_host_port_to_a_concurrent_up() {
+    let engine = Arc::new(FakeEngine::new());
+    engine.fail_once(
+        "start",
+        "shop-db",
+        "Bind for 0.0.0.0:30001 failed: port is already allocated",
+    );
+    let env = shop();
+    let inputs = crate::plan::tests::inputs();
+    let outcome = super::up(
+        engine.clone(),
+        &env,
+        &inputs,
+        &ApplyOptions::default(),
+        discard(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.report.ok(), "{:?}", outcome.report);
+    assert_eq!(outcome.attempts, 2);
+    assert!(plan_on(&engine, &env).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn early_attempts_come_fast_and_do_not_use_up_retries() {
+    let engine = Arc::new(FakeEngine::new());
+    engine.fail_exec("shop-db", 3);
+    let mut env = shop();
+    let hc = env
+        .services
+        .get_mut("db")
+        .unwrap()
+        .healthcheck
+        .as_mut()
+        .unwrap();
+    hc.interval = Duration::from_secs(5);
+    hc.retries = 2;
+    let started = std::time::Instant::now();
+    let report = up(&engine, &env, &ApplyOptions::default()).await;
+    assert!(report.ok(), "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -19,7 +19,13 @@ pub async fn connect() -> anyhow::Result<Arc<dyn Engine>> {
 }
 
 async fn connect_engine() -> anyhow::Result<Arc<dyn Engine>> {
-    anyhow::bail!("the Docker engine is not wired in yet")
+    let engine = crate::engine::docker::DockerEngine::connect().await?;
+    Ok(Arc::new(engine))
+}
+
+/// Planning inputs from this host.
+pub fn plan_inputs() -> anyhow::Result<crate::plan::PlanInputs<'static>> {
+    crate::plan::PlanInputs::from_host().map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Loads and validates the definition for `instance` with the given inputs.

@@ -5,14 +5,18 @@ use futures_util::stream::{self, StreamExt};
 
 use super::common;
 
+/// `-f` follows here, as in `docker logs -f`; the feature is `--feature` only.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    #[command(flatten)]
-    pub instance: super::InstanceArgs,
+    /// Environment: a name found in ./environments, or a path to a definition file.
+    pub env: String,
     /// Only this service.
     pub service: Option<String>,
+    /// The isolated copy for this feature branch (instance `<env>--<feature>`).
+    #[arg(long)]
+    pub feature: Option<String>,
     /// Keep following new lines.
-    #[arg(long, short = 'F')]
+    #[arg(long, short = 'f')]
     pub follow: bool,
     /// Show only the last N lines of each service.
     #[arg(long)]
@@ -20,7 +24,10 @@ pub struct LogsArgs {
 }
 
 pub async fn run(args: LogsArgs) -> anyhow::Result<i32> {
-    let instance = common::instance_id(&args.instance)?;
+    let instance = common::instance_id(&super::InstanceArgs {
+        env: args.env.clone(),
+        feature: args.feature.clone(),
+    })?;
     let engine = common::connect().await?;
     let mut containers = common::instance_containers(engine.as_ref(), &instance).await?;
     if let Some(service) = &args.service {

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::plan::{self, PlanInputs};
+use crate::plan;
 
 use super::common;
 use super::OutputFormat;
@@ -24,7 +24,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
     let env = common::load(&args.instance, &args.render)?;
     let engine = common::connect().await?;
     let observed = plan::observe(engine.as_ref(), &env).await?;
-    let plan = plan::plan(&env, &observed, &PlanInputs::default())?;
+    let plan = plan::plan(&env, &observed, &common::plan_inputs()?)?;
     let summaries = plan.summaries();
     match args.output {
         OutputFormat::Json => println!(

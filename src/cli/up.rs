@@ -8,7 +8,6 @@ use clap::Args;
 use crate::apply::{self, ApplyOptions, EventSink};
 use crate::lock::{self, WaitPolicy};
 use crate::output;
-use crate::plan::{self, PlanInputs};
 
 use super::common::{self, parse_duration};
 use super::OutputFormat;
@@ -48,9 +47,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         }
     })?;
 
-    let observed = plan::observe(engine.as_ref(), &env).await?;
-    let plan = plan::plan(&env, &observed, &PlanInputs::default())?;
-
     let renderer = Arc::new(Mutex::new(output::renderer(json)));
     let sink_renderer = renderer.clone();
     let sink: EventSink = Arc::new(move |event| {
@@ -63,8 +59,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         wait: !args.no_wait,
         wait_timeout: args.wait_timeout,
     };
-    let report = apply::apply(engine, &plan, &opts, sink).await;
+    let outcome = apply::up(engine, &env, &common::plan_inputs()?, &opts, sink).await;
     renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    let apply::UpOutcome { plan, report, .. } = outcome?;
 
     let elapsed = began.elapsed().as_secs_f64();
     if json {
@@ -84,8 +81,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         );
     } else if report.ok() {
         let what = if args.no_wait { "started" } else { "ready" };
+        let feature = match &args.instance.feature {
+            Some(f) if !f.is_empty() => format!(" --feature {f}"),
+            _ => String::new(),
+        };
         println!(
-            "{} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {})",
+            "{} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {}{feature})",
             env.instance,
             plan.services.len(),
             args.instance.env

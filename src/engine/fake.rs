@@ -32,6 +32,8 @@ struct State {
     images: BTreeSet<String>,
     /// Operations that fail, keyed by `op:target` (e.g. `start:shop-db`, `pull:redis:7`).
     failures: BTreeMap<String, String>,
+    /// Like `failures`, but each fails only once.
+    failures_once: BTreeMap<String, String>,
     /// Exit codes of containers by name, reported when they are waited on.
     exit_codes: BTreeMap<String, i64>,
     /// How many exec calls on a container (by name) fail before one succeeds; `u32::MAX`: never.
@@ -64,6 +66,13 @@ impl FakeEngine {
     pub fn fail(&self, op: &str, target: &str, message: &str) {
         self.lock()
             .failures
+            .insert(format!("{op}:{target}"), message.to_string());
+    }
+
+    /// Makes `op` on `target` fail once, then succeed.
+    pub fn fail_once(&self, op: &str, target: &str, message: &str) {
+        self.lock()
+            .failures_once
             .insert(format!("{op}:{target}"), message.to_string());
     }
 
@@ -166,10 +175,16 @@ impl FakeEngine {
 
     /// Records a write, failing it when a failure was injected for it.
     fn write(&self, st: &mut State, op: &str, target: &str) -> EngineResult<()> {
-        if let Some(message) = st.failures.get(&format!("{op}:{target}")) {
+        let key = format!("{op}:{target}");
+        let injected = st
+            .failures
+            .get(&key)
+            .cloned()
+            .or_else(|| st.failures_once.remove(&key));
+        if let Some(message) = injected {
             return Err(EngineError::Api {
                 context: format!("{op} {target}"),
-                message: message.clone(),
+                message,
             });
         }
         self.writes.fetch_add(1, Ordering::SeqCst);

@@ -41,17 +41,17 @@ pub struct PlanInputs<'a> {
     pub now: String,
 }
 
-impl Default for PlanInputs<'static> {
+impl PlanInputs<'static> {
     /// The real host: bind checks, secrets from the environment and files, ports on all
-    /// interfaces, the range from `ENVCTL_PORT_RANGE` (or the default when unset or invalid).
-    fn default() -> Self {
-        Self {
-            range: PortRange::from_env().unwrap_or_default(),
+    /// interfaces, the range from `ENVCTL_PORT_RANGE` (an invalid value is an error).
+    pub fn from_host() -> Result<Self, String> {
+        Ok(Self {
+            range: PortRange::from_env()?,
             host_free: &host_port_free,
             resolve_secret: &resolve_secret_from_host,
             publish_address: "0.0.0.0".into(),
             now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }
+        })
     }
 }
 
@@ -268,126 +268,30 @@ pub fn plan(
     observed: &Observed,
     inputs: &PlanInputs<'_>,
 ) -> Result<Plan, PlanErrors> {
-    let instance = env.instance.as_str();
-    let mut errors = Vec::new();
+    let mut errors = ownership_errors(env, observed);
     let mut actions = Vec::new();
-
-    // Names held by someone else: an error, never a deletion.
-    for c in &observed.foreign {
-        let service = env
-            .services
-            .keys()
-            .find(|s| env.instance.container_name(s) == c.name)
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        let owner = match c.labels.get(labels::INSTANCE) {
-            Some(other) => format!(" (it belongs to envctl instance `{other}`)"),
-            None => format!(" (id {}, image {})", short_id(&c.id), c.image),
-        };
-        errors.push(PlanError::ForeignContainer {
-            name: c.name.clone(),
-            service,
-            instance: instance.to_string(),
-            owner,
+    if observed.network.is_none() {
+        actions.push(Action::CreateNetwork {
+            name: env.instance.network_name(),
+            labels: instance_labels(env, &inputs.now),
         });
     }
+    actions.extend(volume_actions(env, observed, &inputs.now));
+    let (existing, orphans) = split_existing(env, observed);
+    actions.extend(orphans);
 
-    let network = env.instance.network_name();
-    match &observed.network {
-        None => actions.push(Action::CreateNetwork {
-            name: network.clone(),
-            labels: instance_labels(env, &inputs.now),
-        }),
-        Some(n) if n.labels.get(labels::INSTANCE).map(String::as_str) != Some(instance) => errors
-            .push(PlanError::ForeignNetwork {
-                name: n.name.clone(),
-                instance: instance.to_string(),
-            }),
-        Some(_) => {}
-    }
-
-    let wanted_volumes: BTreeSet<String> = env
-        .services
-        .values()
-        .flat_map(|s| &s.volumes)
-        .filter_map(|v| match &v.source {
-            VolumeSource::Named(name) => Some(env.instance.volume_name(name)),
-            VolumeSource::Bind(_) => None,
-        })
-        .collect();
-    for name in wanted_volumes {
-        if !observed.volumes.iter().any(|v| v.name == name) {
-            actions.push(Action::CreateVolume {
-                name,
-                labels: instance_labels(env, &inputs.now),
-            });
-        }
-    }
-
-    // The container of each service; everything else of the instance is an orphan.
-    let mut existing: BTreeMap<&str, &ObservedContainer> = BTreeMap::new();
-    for c in &observed.containers {
-        let service = c.labels.get(labels::SERVICE).map(String::as_str);
-        let owned = service.and_then(|s| env.services.keys().find(|k| k.as_str() == s));
-        match owned {
-            Some(s) if env.instance.container_name(s) == c.name => {
-                existing.insert(s.as_str(), c);
-            }
-            _ => actions.push(Action::RemoveOrphan {
-                service: service.unwrap_or("?").to_string(),
-                id: c.id.clone(),
-                name: c.name.clone(),
-            }),
-        }
-    }
-
-    // Host ports: everything held by other instances and by orphans stays taken.
-    let mut taken = BTreeMap::new();
-    let orphans = observed
-        .containers
-        .iter()
-        .filter(|c| !existing.values().any(|e| e.id == c.id));
-    for c in observed.others.iter().chain(orphans) {
-        let holder = Holder {
-            instance: c.labels.get(labels::INSTANCE).cloned().unwrap_or_default(),
-            container: c.name.clone(),
-        };
-        let from_label = c
-            .labels
-            .get(labels::PORTS)
-            .map(|l| decode_label(l))
-            .unwrap_or_default();
-        for ((_, proto), host) in from_label {
-            taken.insert((host, proto), holder.clone());
-        }
-        for p in &c.ports {
-            taken.insert((p.host, p.protocol), holder.clone());
-        }
-    }
-    let mut allocator = Allocator::new(inputs.range, taken, inputs.host_free);
     let order = env.dependency_order();
-    let mut allocations = Allocations::new();
-    for name in &order {
-        let service = &env.services[*name];
-        let current = existing
-            .get(name.as_str())
-            .and_then(|c| c.labels.get(labels::PORTS))
-            .map(|l| decode_label(l))
-            .unwrap_or_default();
-        match allocator.allocate(instance, name.as_str(), &service.ports, &current) {
-            Ok(ports) => {
-                allocations.insert((*name).clone(), ports);
-            }
-            Err(err) => errors.push(err.into()),
+    let allocations = match allocate_ports(env, observed, &existing, &order, inputs) {
+        Ok(allocations) if errors.is_empty() => allocations,
+        Ok(_) => return Err(PlanErrors(errors)),
+        Err(more) => {
+            errors.extend(more);
+            return Err(PlanErrors(errors));
         }
-    }
-    if !errors.is_empty() {
-        return Err(PlanErrors(errors));
-    }
+    };
 
     let mut container_actions = Vec::new();
-    let mut images_needed: BTreeMap<String, (PullPolicy, Option<BuildRequest>, String)> =
-        BTreeMap::new();
+    let mut images = ImageNeeds::default();
     let mut services = Vec::new();
     for name in &order {
         let service = &env.services[*name];
@@ -405,56 +309,15 @@ pub fn plan(
                 continue;
             }
         };
-        let current = existing.get(name.as_str());
-        let action = match current {
-            None => Some(Action::CreateContainer {
-                service: (*name).clone(),
-                spec: Box::new(want.spec),
-            }),
-            Some(c) if c.labels.get(labels::SPEC_HASH) != Some(&want.hash) => {
-                Some(Action::RecreateContainer {
-                    service: (*name).clone(),
-                    old_id: c.id.clone(),
-                    changed: explain_change(c, &want.view),
-                    spec: Box::new(want.spec),
-                })
-            }
-            Some(c) if needs_start(service.kind, c.state) => Some(Action::StartContainer {
-                service: (*name).clone(),
-                id: c.id.clone(),
-                state: c.state,
-            }),
-            Some(_) => None,
-        };
-        let creates = matches!(
+        let current = existing.get(name.as_str()).copied();
+        let action = container_action(service, current, want);
+        if matches!(
             action,
             Some(Action::CreateContainer { .. } | Action::RecreateContainer { .. })
-        );
-        if creates && !observed.images.contains(&service.image) {
-            if service.build.is_none() && service.pull == PullPolicy::Never {
-                errors.push(PlanError::ImageMissing {
-                    service: name.to_string(),
-                    image: service.image.clone(),
-                });
+        ) {
+            if let Err(err) = images.need(env, service, observed, &inputs.now) {
+                errors.push(err);
             }
-            let build = service.build.as_ref().map(|b| BuildRequest {
-                tag: service.image.clone(),
-                context: b.context.clone(),
-                dockerfile: b.dockerfile.clone(),
-                args: b.args.clone(),
-                labels: instance_labels(env, &inputs.now),
-            });
-            images_needed.entry(service.image.clone()).or_insert((
-                service.pull,
-                build,
-                "not present locally".into(),
-            ));
-        } else if creates && service.pull == PullPolicy::Always && service.build.is_none() {
-            images_needed.entry(service.image.clone()).or_insert((
-                PullPolicy::Always,
-                None,
-                "pull: always".into(),
-            ));
         }
         services.push(ServiceTarget {
             name: (*name).clone(),
@@ -474,23 +337,246 @@ pub fn plan(
     if !errors.is_empty() {
         return Err(PlanErrors(errors));
     }
-
-    for (image, (policy, build, reason)) in images_needed {
-        match build {
-            Some(request) => actions.push(Action::BuildImage { request }),
-            None if policy != PullPolicy::Never => {
-                actions.push(Action::PullImage { image, reason })
-            }
-            None => {}
-        }
-    }
+    actions.extend(images.into_actions());
     actions.extend(container_actions);
     Ok(Plan {
         instance: env.instance.clone(),
-        network,
+        network: env.instance.network_name(),
         actions,
         services,
     })
+}
+
+/// Names held by someone else: errors, never deletions.
+fn ownership_errors(env: &Environment, observed: &Observed) -> Vec<PlanError> {
+    let instance = env.instance.as_str();
+    let mut errors: Vec<PlanError> = observed
+        .foreign
+        .iter()
+        .map(|c| {
+            let service = env
+                .services
+                .keys()
+                .find(|s| env.instance.container_name(s) == c.name)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            let owner = match c.labels.get(labels::INSTANCE) {
+                Some(other) => format!(" (it belongs to envctl instance `{other}`)"),
+                None => format!(" (id {}, image {})", short_id(&c.id), c.image),
+            };
+            PlanError::ForeignContainer {
+                name: c.name.clone(),
+                service,
+                instance: instance.to_string(),
+                owner,
+            }
+        })
+        .collect();
+    if let Some(n) = &observed.network {
+        if n.labels.get(labels::INSTANCE).map(String::as_str) != Some(instance) {
+            errors.push(PlanError::ForeignNetwork {
+                name: n.name.clone(),
+                instance: instance.to_string(),
+            });
+        }
+    }
+    errors
+}
+
+/// The instance's named volumes that do not exist yet.
+fn volume_actions(env: &Environment, observed: &Observed, now: &str) -> Vec<Action> {
+    let wanted: BTreeSet<String> = env
+        .services
+        .values()
+        .flat_map(|s| &s.volumes)
+        .filter_map(|v| match &v.source {
+            VolumeSource::Named(name) => Some(env.instance.volume_name(name)),
+            VolumeSource::Bind(_) => None,
+        })
+        .collect();
+    wanted
+        .into_iter()
+        .filter(|name| !observed.volumes.iter().any(|v| &v.name == name))
+        .map(|name| Action::CreateVolume {
+            name,
+            labels: instance_labels(env, now),
+        })
+        .collect()
+}
+
+/// The container of each defined service, and removals for everything else of the instance.
+fn split_existing<'o>(
+    env: &Environment,
+    observed: &'o Observed,
+) -> (BTreeMap<&'o str, &'o ObservedContainer>, Vec<Action>) {
+    let mut existing = BTreeMap::new();
+    let mut orphans = Vec::new();
+    for c in &observed.containers {
+        let service = c.labels.get(labels::SERVICE).map(String::as_str);
+        let defined = service.and_then(|s| env.services.keys().find(|k| k.as_str() == s));
+        match (service, defined) {
+            (Some(s), Some(name)) if env.instance.container_name(name) == c.name => {
+                existing.insert(s, c);
+            }
+            _ => orphans.push(Action::RemoveOrphan {
+                service: service.unwrap_or("?").to_string(),
+                id: c.id.clone(),
+                name: c.name.clone(),
+            }),
+        }
+    }
+    (existing, orphans)
+}
+
+/// Host ports for every service. What other instances (and this instance's orphans) hold
+/// stays taken; a service keeps what its current container holds.
+fn allocate_ports(
+    env: &Environment,
+    observed: &Observed,
+    existing: &BTreeMap<&str, &ObservedContainer>,
+    order: &[&ServiceName],
+    inputs: &PlanInputs<'_>,
+) -> Result<Allocations, Vec<PlanError>> {
+    let mut taken = BTreeMap::new();
+    let orphans = observed
+        .containers
+        .iter()
+        .filter(|c| !existing.values().any(|e| e.id == c.id));
+    for c in observed.others.iter().chain(orphans) {
+        let holder = Holder {
+            instance: c.labels.get(labels::INSTANCE).cloned().unwrap_or_default(),
+            container: c.name.clone(),
+        };
+        for ((_, proto), host) in label_ports(c) {
+            taken.insert((host, proto), holder.clone());
+        }
+        for p in &c.ports {
+            taken.insert((p.host, p.protocol), holder.clone());
+        }
+    }
+    let mut allocator = Allocator::new(inputs.range, taken, inputs.host_free);
+    let mut allocations = Allocations::new();
+    let mut errors = Vec::new();
+    for name in order {
+        let current = existing
+            .get(name.as_str())
+            .map(|c| label_ports(c))
+            .unwrap_or_default();
+        let ports = &env.services[*name].ports;
+        match allocator.allocate(env.instance.as_str(), name.as_str(), ports, &current) {
+            Ok(ports) => {
+                allocations.insert((*name).clone(), ports);
+            }
+            Err(err) => errors.push(err.into()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(allocations)
+    } else {
+        Err(errors)
+    }
+}
+
+fn label_ports(c: &ObservedContainer) -> BTreeMap<PortKey, u16> {
+    c.labels
+        .get(labels::PORTS)
+        .map(|l| decode_label(l))
+        .unwrap_or_default()
+}
+
+/// What a service's container needs: nothing, a start, a creation or a recreation.
+fn container_action(
+    service: &crate::model::Service,
+    current: Option<&ObservedContainer>,
+    want: Desired,
+) -> Option<Action> {
+    let name = service.name.clone();
+    match current {
+        None => Some(Action::CreateContainer {
+            service: name,
+            spec: Box::new(want.spec),
+        }),
+        Some(c) if c.labels.get(labels::SPEC_HASH) != Some(&want.hash) => {
+            Some(Action::RecreateContainer {
+                service: name,
+                old_id: c.id.clone(),
+                changed: explain_change(c, &want.view),
+                spec: Box::new(want.spec),
+            })
+        }
+        Some(c) if needs_start(service.kind, c.state) => Some(Action::StartContainer {
+            service: name,
+            id: c.id.clone(),
+            state: c.state,
+        }),
+        Some(_) => None,
+    }
+}
+
+/// Images that containers about to be created need, each pulled or built once.
+#[derive(Default)]
+struct ImageNeeds {
+    pulls: BTreeMap<String, String>,
+    builds: BTreeMap<String, BuildRequest>,
+}
+
+impl ImageNeeds {
+    fn need(
+        &mut self,
+        env: &Environment,
+        service: &crate::model::Service,
+        observed: &Observed,
+        now: &str,
+    ) -> Result<(), PlanError> {
+        let image = &service.image;
+        let present = observed.images.contains(image);
+        match (&service.build, service.pull) {
+            (Some(build), _) if !present => {
+                self.builds
+                    .entry(image.clone())
+                    .or_insert_with(|| BuildRequest {
+                        tag: image.clone(),
+                        context: build.context.clone(),
+                        dockerfile: build.dockerfile.clone(),
+                        args: build.args.clone(),
+                        labels: instance_labels(env, now),
+                    });
+            }
+            (Some(_), _) => {}
+            (None, PullPolicy::Never) if !present => {
+                return Err(PlanError::ImageMissing {
+                    service: service.name.to_string(),
+                    image: image.clone(),
+                })
+            }
+            (None, PullPolicy::Always) => {
+                self.pulls
+                    .entry(image.clone())
+                    .or_insert_with(|| "pull: always".into());
+            }
+            (None, _) if !present => {
+                self.pulls
+                    .insert(image.clone(), "not present locally".into());
+            }
+            (None, _) => {}
+        }
+        Ok(())
+    }
+
+    fn into_actions(mut self) -> impl Iterator<Item = Action> {
+        // An image built for one service serves every other service that names it.
+        self.pulls
+            .retain(|image, _| !self.builds.contains_key(image));
+        let builds = self
+            .builds
+            .into_values()
+            .map(|request| Action::BuildImage { request });
+        let pulls = self
+            .pulls
+            .into_iter()
+            .map(|(image, reason)| Action::PullImage { image, reason });
+        builds.chain(pulls)
+    }
 }
 
 /// Whether an up-to-date container must be started. A job that finished with 0 is done.
