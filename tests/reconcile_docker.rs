@@ -3,6 +3,7 @@
 //! removes everything it made (by label, plus any foreign container it planted).
 
 use std::collections::BTreeMap;
+use std::net::TcpStream;
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -63,6 +64,11 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        Self::with_definition(DEFINITION)
+    }
+
+    /// A fixture whose definition is `text`; `@ENV@` in it becomes the environment name.
+    fn with_definition(text: &str) -> Self {
         let env = format!(
             "rc{}x{}",
             std::process::id(),
@@ -72,7 +78,7 @@ impl Fixture {
         std::fs::create_dir(dir.path().join("environments")).unwrap();
         std::fs::write(
             dir.path().join("environments").join(format!("{env}.yaml")),
-            DEFINITION,
+            text.replace("@ENV@", &env),
         )
         .unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -441,4 +447,157 @@ fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
     hosts.dedup();
     assert_eq!(hosts.len(), all, "a host port was handed out twice");
     assert_eq!(all, 2);
+}
+
+/// A private registry (Debian's docker-registry) on a loopback port, stopped on drop.
+struct LocalRegistry {
+    child: std::process::Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry must be installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the local registry never listened"
+            );
+            std::thread::yield_now();
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Test scaffolding only (envctl itself never shells out to docker): push and remove images.
+fn docker_cli(args: &[&str]) -> Output {
+    std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI")
+}
+
+/// Removes images by name on drop.
+struct ImageGuard(Vec<String>);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        for image in &self.0 {
+            let _ = docker_cli(&["image", "rm", "-f", image]);
+        }
+    }
+}
+
+#[test]
+fn missing_images_are_pulled_once_with_progress_and_build_contexts_built() {
+    let registry = LocalRegistry::start();
+    let fx = Fixture::with_definition(
+        r#"
+services:
+  p1:
+    image: "{{ set.image }}"
+    command: ["sleep", "3600"]
+  p2:
+    image: "{{ set.image }}"
+    command: ["sleep", "3600"]
+  built:
+    build: { context: ../ctx }
+"#,
+    );
+    let image = format!("127.0.0.1:{}/envctl-test/{}:1", registry.port, fx.env);
+    let built_tag = format!("envctl-build/{}-built:latest", fx.env);
+    let _images = ImageGuard(vec![image.clone(), built_tag.clone()]);
+    // Seed the registry with an image that has a layer of its own, then forget the local copy.
+    let seed = fx.dir.path().join("seed");
+    std::fs::create_dir(&seed).unwrap();
+    std::fs::write(
+        seed.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN head -c 300000 /dev/urandom > /noise\n"),
+    )
+    .unwrap();
+    assert_ok(&docker_cli(&[
+        "build",
+        "-q",
+        "-t",
+        &image,
+        seed.to_str().unwrap(),
+    ]));
+    assert_ok(&docker_cli(&["push", &image]));
+    assert_ok(&docker_cli(&["image", "rm", &image]));
+    let ctx = fx.dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {IMAGE}\nCMD [\"sleep\", \"3600\"]\n"),
+    )
+    .unwrap();
+
+    let set = format!("image={image}");
+    let out = fx.run("plan", &["--set", &set]);
+    let plan = text(&out.stdout);
+    assert_eq!(plan.matches(&format!("pull {image}")).count(), 1, "{plan}");
+    assert!(plan.contains(&format!("build {built_tag}")), "{plan}");
+
+    let out = fx.run("up", &["--set", &set, "--output", "json"]);
+    assert_ok(&out);
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let pulling = |service: &str| {
+        events
+            .iter()
+            .filter(|e| e["service"] == service && e["phase"] == "pulling")
+            .count()
+    };
+    // Both users of the image hear about the one pull, with layer progress.
+    assert!(pulling("p1") > 0 && pulling("p2") > 0, "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["phase"] == "pulling"
+                && e["progress"].as_str().unwrap_or("").contains("layers")),
+        "{events:#?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e["service"] == "built" && e["phase"] == "building"));
+    let containers = fx.containers(&fx.instance(None));
+    assert_eq!(containers.len(), 3);
+    assert!(containers.values().all(|c| c.state.is_running()));
+    assert_eq!(containers["built"].image, built_tag);
 }
