@@ -41,9 +41,19 @@ pub fn load(instance: &InstanceArgs, inputs: &RenderInputs) -> anyhow::Result<En
     Ok(definition::load(&instance.env, &opts)?)
 }
 
-/// The instance id from the command line alone (no definition file needed): the environment
-/// is a name, or a path whose file stem is the name.
+/// The instance id for commands that act by labels. The definition's `name:` wins when the
+/// file is there and loads; without it (or when it is broken) the environment is the name
+/// given, or the file stem of the path given.
 pub fn instance_id(instance: &InstanceArgs) -> anyhow::Result<InstanceId> {
+    if definition::locate(&instance.env).is_ok() {
+        let inputs = RenderInputs {
+            set: Vec::new(),
+            advertise_host: Some("127.0.0.1".into()),
+        };
+        if let Ok(env) = load(instance, &inputs) {
+            return Ok(env.instance);
+        }
+    }
     let env = env_name(&instance.env);
     InstanceId::new(&env, instance.feature.as_deref())
         .with_context(|| format!("`{}` does not name an instance", instance.env))
