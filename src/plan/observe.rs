@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::future::join_all;
+
 use crate::engine::{
     Engine, EngineResult, LabelFilter, ObservedContainer, ObservedNetwork, ObservedVolume,
 };
@@ -27,28 +29,33 @@ pub struct Observed {
 /// Reads the engine state `plan` needs for `env`.
 pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Observed> {
     let instance = env.instance.as_str();
-    let all = engine.list_containers(&LabelFilter::envctl()).await?;
+    let network_name = env.instance.network_name();
+    let (envctl, mine) = (LabelFilter::envctl(), LabelFilter::instance(instance));
+    let (all, network, volumes) = tokio::try_join!(
+        engine.list_containers(&envctl),
+        engine.find_network(&network_name),
+        engine.list_volumes(&mine),
+    )?;
     let (containers, others): (Vec<_>, Vec<_>) = all
         .into_iter()
         .partition(|c| c.labels.get(labels::INSTANCE).map(String::as_str) == Some(instance));
+    // Names not held by our own containers may be held by someone else's: ask for each, at once.
+    let unclaimed: Vec<String> = env
+        .services
+        .keys()
+        .map(|name| env.instance.container_name(name))
+        .filter(|name| !containers.iter().any(|c| &c.name == name))
+        .collect();
+    let found = join_all(unclaimed.iter().map(|name| engine.find_container(name))).await;
     let mut foreign = Vec::new();
-    for name in env.services.keys() {
-        let container_name = env.instance.container_name(name);
-        if containers.iter().any(|c| c.name == container_name) {
-            continue;
-        }
-        if let Some(found) = engine.find_container(&container_name).await? {
-            foreign.push(found);
-        }
+    for result in found {
+        foreign.extend(result?);
     }
-    let network = engine.find_network(&env.instance.network_name()).await?;
-    let volumes = engine
-        .list_volumes(&LabelFilter::instance(instance))
-        .await?;
-    let mut images = BTreeSet::new();
     let wanted: BTreeSet<&str> = env.services.values().map(|s| s.image.as_str()).collect();
-    for image in wanted {
-        if engine.image_exists(image).await? {
+    let exists = join_all(wanted.iter().map(|image| engine.image_exists(image))).await;
+    let mut images = BTreeSet::new();
+    for (image, exists) in wanted.into_iter().zip(exists) {
+        if exists? {
             images.insert(image.to_string());
         }
     }
