@@ -95,9 +95,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         eprint!("{}", output::failure_report(&report.failures));
         eprintln!(
             "error: {} of {} failed; fix the cause and run `envctl up` again: it resumes where this stopped",
-            env.instance,
-            report.failures.len()
+            plural(report.failures.len(), "service"),
+            env.instance
         );
     }
     Ok(if report.ok() { 0 } else { 1 })
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
