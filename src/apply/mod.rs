@@ -98,8 +98,7 @@ type ImageResult = Option<Result<(), String>>;
 
 struct Ctx {
     engine: Arc<dyn Engine>,
-    sink: EventSink,
-    began: Instant,
+    reporter: Reporter,
     deadline: Instant,
     network: String,
     statuses: BTreeMap<String, watch::Receiver<Status>>,
@@ -113,29 +112,15 @@ struct Ctx {
 
 impl Ctx {
     fn emit(&self, service: &str, phase: Phase) {
-        (self.sink)(ServiceEvent {
-            service: service.to_string(),
-            phase,
-            elapsed: self.began.elapsed(),
-        });
+        self.reporter.emit(service, phase);
     }
 
     fn fail(&self, service: &str, reason: String, logs: Vec<String>) {
-        self.emit(
-            service,
-            Phase::Failed {
-                reason: reason.clone(),
-                logs: logs.clone(),
-            },
-        );
+        let failure = self.reporter.fail(service, reason, logs);
         self.failures
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(Failure {
-                service: service.to_string(),
-                reason,
-                logs,
-            });
+            .push(failure);
     }
 
     async fn last_logs(&self, id: &str) -> Vec<String> {
@@ -155,139 +140,25 @@ pub async fn apply(
 ) -> ApplyReport {
     let began = Instant::now();
     let deadline = began + opts.wait_timeout;
-    let mut failures = Vec::new();
+    let reporter = Reporter {
+        sink: sink.clone(),
+        began,
+    };
 
     // Instance resources first: everything else needs them.
-    let mut infra_failed = None;
-    for action in &plan.actions {
-        let (label, result) = match action {
-            Action::CreateNetwork { name, labels } => (
-                format!("network {name}"),
-                engine.create_network(name, labels).await.map(|_| ()),
-            ),
-            Action::CreateVolume { name, labels } => (
-                format!("volume {name}"),
-                engine.create_volume(name, labels).await,
-            ),
-            _ => continue,
-        };
-        let event = |phase| {
-            sink(ServiceEvent {
-                service: label.clone(),
-                phase,
-                elapsed: began.elapsed(),
-            })
-        };
-        match result {
-            Ok(()) => event(Phase::Created),
-            Err(err) => {
-                let reason = err.to_string();
-                event(Phase::Failed {
-                    reason: reason.clone(),
-                    logs: Vec::new(),
-                });
-                failures.push(Failure {
-                    service: label.clone(),
-                    reason: reason.clone(),
-                    logs: Vec::new(),
-                });
-                infra_failed = Some(format!("{label}: {reason}"));
-            }
-        }
-    }
-
-    let orphans = plan.actions.iter().filter_map(|a| match a {
-        Action::RemoveOrphan { id, name, .. } => Some((id.clone(), name.clone())),
-        _ => None,
-    });
-    let orphan_removals = join_all(orphans.map(|(id, name)| {
-        let engine = engine.clone();
-        let sink = sink.clone();
-        async move {
-            let label = format!("orphan {name}");
-            let emit = |phase| {
-                sink(ServiceEvent {
-                    service: label.clone(),
-                    phase,
-                    elapsed: began.elapsed(),
-                })
-            };
-            emit(Phase::Removing);
-            match engine.remove_container(&id).await {
-                Ok(()) => {
-                    emit(Phase::Removed);
-                    None
-                }
-                Err(err) => {
-                    let reason = err.to_string();
-                    emit(Phase::Failed {
-                        reason: reason.clone(),
-                        logs: Vec::new(),
-                    });
-                    Some(Failure {
-                        service: label.clone(),
-                        reason,
-                        logs: Vec::new(),
-                    })
-                }
-            }
-        }
-    }));
-    failures.extend(orphan_removals.await.into_iter().flatten());
-
+    let (mut failures, infra_failed) = create_resources(engine.as_ref(), plan, &reporter).await;
+    failures.extend(remove_orphans(engine.as_ref(), plan, &reporter).await);
     if let Some(reason) = infra_failed {
         for s in &plan.services {
-            let reason = format!("not started: {reason}");
-            sink(ServiceEvent {
-                service: s.name.to_string(),
-                phase: Phase::Failed {
-                    reason: reason.clone(),
-                    logs: Vec::new(),
-                },
-                elapsed: began.elapsed(),
-            });
-            failures.push(Failure {
-                service: s.name.to_string(),
-                reason,
-                logs: Vec::new(),
-            });
+            failures.push(reporter.fail(
+                s.name.as_str(),
+                format!("not started: {reason}"),
+                Vec::new(),
+            ));
         }
         return ApplyReport { failures };
     }
-
-    // Images: one task per image, started now, awaited by the services that need them.
-    let mut images = BTreeMap::new();
-    for action in &plan.actions {
-        let image = match action {
-            Action::PullImage { image, .. } => image.clone(),
-            Action::BuildImage { request } => request.tag.clone(),
-            _ => continue,
-        };
-        let users: Vec<String> = plan
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::CreateContainer { service, spec }
-                | Action::RecreateContainer { service, spec, .. }
-                    if spec.image == image =>
-                {
-                    Some(service.to_string())
-                }
-                _ => None,
-            })
-            .collect();
-        let (tx, rx) = watch::channel(None);
-        images.insert(image.clone(), rx);
-        tokio::spawn(run_image(
-            engine.clone(),
-            action.clone(),
-            image,
-            users,
-            sink.clone(),
-            began,
-            tx,
-        ));
-    }
+    let images = start_images(&engine, plan, &sink, began);
 
     // Whose readiness matters: everyone with --wait; otherwise what dependents wait on.
     let waited: BTreeSet<String> = plan
@@ -314,8 +185,7 @@ pub async fn apply(
     }
     let ctx = Arc::new(Ctx {
         engine,
-        sink,
-        began,
+        reporter,
         deadline,
         network: plan.network.clone(),
         statuses,
@@ -350,6 +220,133 @@ pub async fn apply(
     }
     let failures = std::mem::take(&mut *ctx.failures.lock().unwrap_or_else(|p| p.into_inner()));
     ApplyReport { failures }
+}
+
+/// Sends events stamped with the time since the operation began.
+#[derive(Clone)]
+struct Reporter {
+    sink: EventSink,
+    began: Instant,
+}
+
+impl Reporter {
+    fn emit(&self, target: &str, phase: Phase) {
+        (self.sink)(ServiceEvent {
+            service: target.to_string(),
+            phase,
+            elapsed: self.began.elapsed(),
+        });
+    }
+
+    /// Reports a failure and returns it for the report.
+    fn fail(&self, target: &str, reason: String, logs: Vec<String>) -> Failure {
+        self.emit(
+            target,
+            Phase::Failed {
+                reason: reason.clone(),
+                logs: logs.clone(),
+            },
+        );
+        Failure {
+            service: target.to_string(),
+            reason,
+            logs,
+        }
+    }
+}
+
+/// Creates the instance's network and volumes. Returns the failures, and the first of them
+/// as the reason nothing else can start.
+async fn create_resources(
+    engine: &dyn Engine,
+    plan: &Plan,
+    reporter: &Reporter,
+) -> (Vec<Failure>, Option<String>) {
+    let mut failures = Vec::new();
+    let mut blocking = None;
+    for action in &plan.actions {
+        let (target, result) = match action {
+            Action::CreateNetwork { name, labels } => (
+                format!("network {name}"),
+                engine.create_network(name, labels).await.map(|_| ()),
+            ),
+            Action::CreateVolume { name, labels } => (
+                format!("volume {name}"),
+                engine.create_volume(name, labels).await,
+            ),
+            _ => continue,
+        };
+        match result {
+            Ok(()) => reporter.emit(&target, Phase::Created),
+            Err(err) => {
+                let failure = reporter.fail(&target, err.to_string(), Vec::new());
+                blocking.get_or_insert_with(|| format!("{target}: {}", failure.reason));
+                failures.push(failure);
+            }
+        }
+    }
+    (failures, blocking)
+}
+
+/// Removes the instance's orphans, all at once.
+async fn remove_orphans(engine: &dyn Engine, plan: &Plan, reporter: &Reporter) -> Vec<Failure> {
+    let removals = plan.actions.iter().filter_map(|a| match a {
+        Action::RemoveOrphan { id, name, .. } => Some(async move {
+            let target = format!("orphan {name}");
+            reporter.emit(&target, Phase::Removing);
+            match engine.remove_container(id).await {
+                Ok(()) => {
+                    reporter.emit(&target, Phase::Removed);
+                    None
+                }
+                Err(err) => Some(reporter.fail(&target, err.to_string(), Vec::new())),
+            }
+        }),
+        _ => None,
+    });
+    join_all(removals).await.into_iter().flatten().collect()
+}
+
+/// Starts one pull or build per image; services wait on the returned channels.
+fn start_images(
+    engine: &Arc<dyn Engine>,
+    plan: &Plan,
+    sink: &EventSink,
+    began: Instant,
+) -> BTreeMap<String, watch::Receiver<ImageResult>> {
+    let mut images = BTreeMap::new();
+    for action in &plan.actions {
+        let image = match action {
+            Action::PullImage { image, .. } => image.clone(),
+            Action::BuildImage { request } => request.tag.clone(),
+            _ => continue,
+        };
+        let users: Vec<String> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreateContainer { service, spec }
+                | Action::RecreateContainer { service, spec, .. }
+                    if spec.image == image =>
+                {
+                    Some(service.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        let (tx, rx) = watch::channel(None);
+        images.insert(image.clone(), rx);
+        tokio::spawn(run_image(
+            engine.clone(),
+            action.clone(),
+            image,
+            users,
+            sink.clone(),
+            began,
+            tx,
+        ));
+    }
+    images
 }
 
 /// Pulls or builds one image, reporting progress to every service that uses it.
