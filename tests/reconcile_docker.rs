@@ -32,7 +32,7 @@ services:
     healthcheck: { tcp: 8080, interval: 100ms, retries: 100 }
   b:
     image: envctl/busybox:1.35
-    command: ["sleep", "3600"]
+    command: ["sh", "-c", "echo b is up; exec sleep 3600"]
     env: { MSG: "{{ set.msg | default(value='one') }}" }
     depends_on: { a: healthy }
     healthcheck: { cmd: ["sh", "-c", "test -n \"$MSG\""], interval: 100ms }
@@ -415,6 +415,21 @@ fn status_ports_and_ls_describe_the_instance() {
         .find(|i| i["instance"] == instance.as_str())
         .expect("instance listed");
     assert_eq!(mine["total"], 2);
+
+    // exec passes the command's exit code through; logs prefix each line with its service.
+    let out = fx.run("exec", &["b", "--", "sh", "-c", "echo to-b; exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(text(&out.stdout), "to-b\n");
+    let out = fx.run("logs", &[]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("b | b is up\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = fx.run("plan", &["--output", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["converged"], true, "{plan}");
 }
 
 #[test]
