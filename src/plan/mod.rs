@@ -428,8 +428,7 @@ fn split_existing<'o>(
     (existing, orphans)
 }
 
-/// Host ports for every service. What other instances (and this instance's orphans) hold
-/// stays taken; a service keeps what its current container holds.
+/// Host ports for every service; a service keeps what its current container holds.
 fn allocate_ports(
     env: &Environment,
     observed: &Observed,
@@ -437,24 +436,26 @@ fn allocate_ports(
     order: &[&ServiceName],
     inputs: &PlanInputs<'_>,
 ) -> Result<Allocations, Vec<PlanError>> {
+    // What other instances hold stays taken; what this instance's orphans hold is freed
+    // before any container starts, so it may be handed out again.
     let mut taken = BTreeMap::new();
-    let orphans = observed
-        .containers
-        .iter()
-        .filter(|c| !existing.values().any(|e| e.id == c.id));
-    for c in observed.others.iter().chain(orphans) {
+    for c in &observed.others {
         let holder = Holder {
             instance: c.labels.get(labels::INSTANCE).cloned().unwrap_or_default(),
             container: c.name.clone(),
         };
-        for ((_, proto), host) in label_ports(c) {
-            taken.insert((host, proto), holder.clone());
-        }
-        for p in &c.ports {
-            taken.insert((p.host, p.protocol), holder.clone());
+        for key in held_ports(c) {
+            taken.insert(key, holder.clone());
         }
     }
     let mut allocator = Allocator::new(inputs.range, taken, inputs.host_free);
+    allocator.reclaimable = observed
+        .containers
+        .iter()
+        .filter(|c| !existing.values().any(|e| e.id == c.id))
+        .flat_map(held_ports)
+        .collect();
+    allocator.reserved = existing.values().flat_map(|c| held_ports(c)).collect();
     let mut allocations = Allocations::new();
     let mut errors = Vec::new();
     for name in order {
@@ -475,6 +476,15 @@ fn allocate_ports(
     } else {
         Err(errors)
     }
+}
+
+/// Host ports a container holds: recorded in its label or published right now.
+fn held_ports(c: &ObservedContainer) -> Vec<(u16, Protocol)> {
+    let recorded = label_ports(c)
+        .into_iter()
+        .map(|((_, proto), host)| (host, proto));
+    let published = c.ports.iter().map(|p| (p.host, p.protocol));
+    recorded.chain(published).collect()
 }
 
 fn label_ports(c: &ObservedContainer) -> BTreeMap<PortKey, u16> {

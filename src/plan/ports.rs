@@ -154,6 +154,12 @@ pub struct Allocator<'a> {
     pub taken: BTreeMap<(u16, Protocol), Holder>,
     /// Whether the host can bind a port (skipped for ports a service already holds).
     pub host_free: &'a dyn Fn(u16, Protocol) -> bool,
+    /// Ports held by containers this plan removes first (orphans): free to hand out, even
+    /// though the host still reports them bound.
+    pub reclaimable: BTreeSet<(u16, Protocol)>,
+    /// Ports this instance's existing containers hold: kept for them, never searched into
+    /// by another service (a stopped container does not bind its port on the host).
+    pub reserved: BTreeSet<(u16, Protocol)>,
     /// Ports handed out in this plan so far.
     given: BTreeSet<(u16, Protocol)>,
 }
@@ -168,6 +174,8 @@ impl<'a> Allocator<'a> {
             range,
             taken,
             host_free,
+            reclaimable: BTreeSet::new(),
+            reserved: BTreeSet::new(),
             given: BTreeSet::new(),
         }
     }
@@ -201,7 +209,8 @@ impl<'a> Allocator<'a> {
                     host,
                 });
             }
-            if !held.contains(&host) && !(self.host_free)(host, port.protocol) {
+            let ours = held.contains(&host) || self.reclaimable.contains(&key);
+            if !ours && !(self.host_free)(host, port.protocol) {
                 return Err(PortError::PinnedInUse {
                     service: service.into(),
                     host,
@@ -234,7 +243,8 @@ impl<'a> Allocator<'a> {
         let key = (host, protocol);
         !self.taken.contains_key(&key)
             && !self.given.contains(&key)
-            && (held || (self.host_free)(host, protocol))
+            && (held || !self.reserved.contains(&key))
+            && (held || self.reclaimable.contains(&key) || (self.host_free)(host, protocol))
     }
 
     fn search(&self, instance: &str, service: &str, port: &PortSpec) -> Result<u16, PortError> {

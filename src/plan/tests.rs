@@ -373,3 +373,66 @@ async fn network_of_someone_else_is_an_error() {
     let err = plan_on(&engine, &shop()).await.unwrap_err().to_string();
     assert!(err.contains("network `envctl-shop`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_pinned_port_moves_from_an_orphan_to_a_new_service() {
+    let engine = FakeEngine::new();
+    let pinned = |n: &str| {
+        let mut s = svc(n, "web:1");
+        s.ports = vec![PortSpec {
+            container: 80,
+            host: Some(8089),
+            protocol: Protocol::Tcp,
+        }];
+        s
+    };
+    realize(
+        &engine,
+        &plan_on(&engine, &env_of("shop", None, vec![pinned("old")]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    // The host reports the port bound (the orphan holds it); it is ours to reuse all the same.
+    let observed_env = env_of("shop", None, vec![pinned("new")]);
+    let observed = observe(&engine, &observed_env).await.unwrap();
+    let busy = |_: u16, _: Protocol| false;
+    let inputs = PlanInputs {
+        host_free: &busy,
+        ..inputs()
+    };
+    let plan = super::plan(&observed_env, &observed, &inputs).unwrap();
+    assert_eq!(kinds(&plan), ["remove-orphan shop-old", "create new"]);
+}
+
+#[tokio::test]
+async fn a_new_service_never_takes_the_port_of_a_stopped_one() {
+    // Two ports for two services: whichever the new one prefers, it must leave zeta its own.
+    for instance in ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"] {
+        let engine = FakeEngine::new();
+        let mut zeta = svc("zeta", "web:1");
+        zeta.ports = vec![port(80)];
+        let before = env_of(instance, None, vec![zeta.clone()]);
+        let range_inputs = || PlanInputs {
+            range: PortRange::parse("30000-30001").unwrap(),
+            ..inputs()
+        };
+        let observed = observe(&engine, &before).await.unwrap();
+        realize(
+            &engine,
+            &super::plan(&before, &observed, &range_inputs()).unwrap(),
+        )
+        .await;
+        engine.set_state(
+            &format!("{instance}-zeta"),
+            ContainerState::Exited { code: 0 },
+        );
+
+        let mut alpha = svc("alpha", "web:1");
+        alpha.ports = vec![port(80)];
+        let after = env_of(instance, None, vec![alpha, zeta]);
+        let observed = observe(&engine, &after).await.unwrap();
+        let plan = super::plan(&after, &observed, &range_inputs()).unwrap();
+        assert_eq!(kinds(&plan), ["create alpha", "start zeta"], "{instance}");
+    }
+}
