@@ -31,7 +31,11 @@ impl DownScope {
     fn filter(&self) -> LabelFilter {
         match self {
             DownScope::Instance(instance) => LabelFilter::instance(instance),
-            DownScope::AllOf { env } => LabelFilter(vec![format!("{}={env}", labels::ENV)]),
+            // The instance label too: nothing without it is ever removed.
+            DownScope::AllOf { env } => LabelFilter(vec![
+                labels::INSTANCE.to_string(),
+                format!("{}={env}", labels::ENV),
+            ]),
         }
     }
 }
