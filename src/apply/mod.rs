@@ -571,6 +571,10 @@ async fn converge_container(
         }) => {
             wait_image(ctx, &spec.image).await?;
             ctx.emit(name, Phase::Recreating { changed });
+            if !spec.mounts.is_empty() {
+                // Let a service with data flush it; a failed stop is fine, removal kills.
+                let _ = engine.stop_container(&old_id, down::STOP_TIMEOUT).await;
+            }
             engine
                 .remove_container(&old_id)
                 .await
