@@ -310,7 +310,7 @@ pub fn plan(
             }
         };
         let current = existing.get(name.as_str()).copied();
-        let action = container_action(service, current, want);
+        let action = container_action(service, current, want, observed.network.is_none());
         if matches!(
             action,
             Some(Action::CreateContainer { .. } | Action::RecreateContainer { .. })
@@ -495,15 +495,23 @@ fn label_ports(c: &ObservedContainer) -> BTreeMap<PortKey, u16> {
 }
 
 /// What a service's container needs: nothing, a start, a creation or a recreation.
+/// A container whose network is gone cannot start again: it is recreated on the new one.
 fn container_action(
     service: &crate::model::Service,
     current: Option<&ObservedContainer>,
     want: Desired,
+    network_missing: bool,
 ) -> Option<Action> {
     let name = service.name.clone();
     match current {
         None => Some(Action::CreateContainer {
             service: name,
+            spec: Box::new(want.spec),
+        }),
+        Some(c) if network_missing => Some(Action::RecreateContainer {
+            service: name,
+            old_id: c.id.clone(),
+            changed: vec!["network (it no longer exists)".into()],
             spec: Box::new(want.spec),
         }),
         Some(c) if c.labels.get(labels::SPEC_HASH) != Some(&want.hash) => {

@@ -436,3 +436,14 @@ async fn a_new_service_never_takes_the_port_of_a_stopped_one() {
         assert_eq!(kinds(&plan), ["create alpha", "start zeta"], "{instance}");
     }
 }
+
+#[tokio::test]
+async fn containers_are_recreated_when_their_network_is_gone() {
+    let engine = FakeEngine::new();
+    let env = env_of("shop", None, vec![svc("db", "db:1")]);
+    realize(&engine, &plan_on(&engine, &env).await.unwrap()).await;
+    engine.remove_network("envctl-shop").await.unwrap();
+    let plan = plan_on(&engine, &env).await.unwrap();
+    assert_eq!(kinds(&plan), ["create-network envctl-shop", "recreate db"]);
+    assert!(plan.summaries()[1].reason.contains("network"));
+}
