@@ -424,17 +424,26 @@ async fn run_image(
 }
 
 /// The host address of the instance's ZooKeeper: the published port of a service whose
-/// health check is a `zookeeper` probe.
+/// health check is a `zookeeper` probe, else the published 2181 of a service named
+/// `zookeeper`.
 pub fn registry_address(plan: &Plan) -> Option<SocketAddr> {
-    plan.services.iter().find_map(|s| match &s.healthcheck {
-        Some(hc) => match hc.probe {
-            Probe::Zookeeper { port } => s
-                .ports
-                .get(&(port, crate::model::Protocol::Tcp))
-                .map(|host| SocketAddr::from(([127, 0, 0, 1], *host))),
+    let published = |s: &ServiceTarget, port: u16| {
+        s.ports
+            .get(&(port, crate::model::Protocol::Tcp))
+            .map(|host| SocketAddr::from(([127, 0, 0, 1], *host)))
+    };
+    let by_probe = plan
+        .services
+        .iter()
+        .find_map(|s| match s.healthcheck.as_ref()?.probe {
+            Probe::Zookeeper { port } => published(s, port),
             _ => None,
-        },
-        None => None,
+        });
+    by_probe.or_else(|| {
+        plan.services
+            .iter()
+            .find(|s| s.name.as_str() == "zookeeper")
+            .and_then(|s| published(s, 2181))
     })
 }
 
