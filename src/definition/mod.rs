@@ -3,7 +3,9 @@
 //! YAML and Tera types stay inside this module.
 
 mod diagnostics;
+mod extends;
 mod format;
+mod libraries;
 mod load;
 mod locate;
 mod render;
@@ -107,7 +109,58 @@ pub fn list_environments() -> Vec<PathBuf> {
 /// Loads, renders, parses, resolves and validates one environment.
 pub fn load(env_or_path: &str, opts: &LoadOptions) -> Result<Environment, DefinitionError> {
     let path = locate(env_or_path)?;
-    load::load(&path, opts, &templates::search_path()).map_err(DefinitionError::from_diagnostics)
+    load::load_with(
+        &path,
+        opts,
+        &templates::search_path(),
+        libraries::Mode::Locked,
+    )
+    .map_err(DefinitionError::from_diagnostics)
+}
+
+/// One library pin that `update_libraries` changed (or added).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LibraryUpdate {
+    pub git: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The commit before, when the ref was locked already.
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// Re-resolves every library ref of one environment (fetching), rewrites its `envctl.lock`,
+/// and says what changed. The environment is loaded in full, so its other problems are
+/// reported too (after the lock is written).
+pub fn update_libraries(
+    env_or_path: &str,
+    opts: &LoadOptions,
+) -> Result<(PathBuf, Vec<LibraryUpdate>), DefinitionError> {
+    let path = locate(env_or_path)?;
+    let lock_path = libraries::lockfile::path_for(&path);
+    let before = libraries::lockfile::LockFile::read(&lock_path).unwrap_or_default();
+    let loaded = load::load_with(
+        &path,
+        opts,
+        &templates::search_path(),
+        libraries::Mode::Update,
+    );
+    let after = libraries::lockfile::LockFile::read(&lock_path).unwrap_or_default();
+    let changes = after
+        .libraries
+        .iter()
+        .filter_map(|entry| {
+            let from = before.commit(&entry.git, &entry.git_ref);
+            (from != Some(entry.commit.as_str())).then(|| LibraryUpdate {
+                git: entry.git.clone(),
+                git_ref: entry.git_ref.clone(),
+                from: from.map(str::to_string),
+                to: entry.commit.clone(),
+            })
+        })
+        .collect();
+    loaded.map_err(DefinitionError::from_diagnostics)?;
+    Ok((lock_path, changes))
 }
 
 /// The file after Tera rendering, before YAML parsing (for debugging templates).
