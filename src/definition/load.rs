@@ -198,6 +198,29 @@ pub fn load_with(
     })
 }
 
+/// The libraries one definition declares (itself and its bases), resolved from the lock file.
+pub fn libraries_of(
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<BTreeMap<String, Library>, Vec<Diagnostic>> {
+    let source = read(path)?;
+    let ctx = context(path, &source, opts);
+    let rendered = render_source(path, &source, &ctx)?;
+    let mut loader = Loader::new(path, SourceMap::new(&source, &rendered));
+    let Some((own, _)) = parse(&mut loader, &rendered) else {
+        return Err(loader.problems);
+    };
+    loader.own = Value::Mapping(own.clone());
+    loader.bases = extends::load_bases(&mut loader, &own, &ctx, &mut BTreeSet::new());
+    let top = extends::merge(&own, &loader.bases);
+    let libraries = resolve_libraries(&mut loader, &top, libraries::Mode::Locked);
+    if loader.problems.is_empty() {
+        Ok(libraries)
+    } else {
+        Err(loader.problems)
+    }
+}
+
 /// `libraries:` declared here or in a base, resolved (lock file next to this file).
 fn resolve_libraries(
     loader: &mut Loader,

@@ -91,6 +91,9 @@ pub struct TemplateInfo {
     pub path: PathBuf,
     pub description: Option<String>,
     pub params: BTreeMap<String, ParamDef>,
+    /// For library templates: `LIB/NAME@<short commit>` (what the label records).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Every template on the search path; a name found earlier shadows later ones.
@@ -132,6 +135,7 @@ pub fn info(name: &str, path: &Path) -> Result<TemplateInfo, Vec<Diagnostic>> {
         path: path.to_path_buf(),
         description: header.description,
         params: header.params,
+        source: None,
     })
 }
 
