@@ -213,7 +213,7 @@ pub fn libraries_of(
     loader.own = Value::Mapping(own.clone());
     loader.bases = extends::load_bases(&mut loader, &own, &ctx, &mut BTreeSet::new());
     let top = extends::merge(&own, &loader.bases);
-    let libraries = resolve_libraries(&mut loader, &top, libraries::Mode::Locked);
+    let (libraries, _) = resolve_libraries(&mut loader, &top, libraries::Mode::Locked);
     if loader.problems.is_empty() {
         Ok(libraries)
     } else {
@@ -226,7 +226,7 @@ fn resolve_libraries(
     loader: &mut Loader,
     top: &Mapping,
     mode: libraries::Mode,
-) -> BTreeMap<String, Library> {
+) -> (BTreeMap<String, Library>, BTreeSet<String>) {
     let (declared, mut problems) = libraries::declarations(top.get("libraries"), |name| {
         let (file, _) = loader.blame(&[Seg::key("libraries"), Seg::key(name)]);
         values::base_dir(&file)
@@ -234,6 +234,11 @@ fn resolve_libraries(
     let lock_path = libraries::lockfile::path_for(loader.path);
     let (resolved, more) = libraries::resolve(&declared, &lock_path, mode);
     problems.extend(more);
+    let failed = problems
+        .iter()
+        .map(|p| p.library.clone())
+        .filter(|name| !name.is_empty() && !resolved.contains_key(name))
+        .collect();
     for p in problems {
         let mut at = vec![Seg::key("libraries")];
         if !p.library.is_empty() {
@@ -244,7 +249,7 @@ fn resolve_libraries(
         }
         loader.at(&at, p.message, p.hint);
     }
-    resolved
+    (resolved, failed)
 }
 
 /// YAML parse, unknown keys (reported, then dropped) and shapes. Returns the top mapping and
@@ -394,7 +399,7 @@ fn services(
     top: &Mapping,
     ctx: &RenderContext,
     search: &[PathBuf],
-    libraries: &BTreeMap<String, Library>,
+    libraries: &(BTreeMap<String, Library>, BTreeSet<String>),
     broken_services: &BTreeSet<String>,
 ) -> (
     BTreeMap<ServiceName, crate::model::Service>,
@@ -463,7 +468,11 @@ fn services(
             .find(|p| has_path(&Value::Mapping(top.clone()), p))
             .map_or_else(|| loader.path.to_path_buf(), |p| loader.blame(&p).0);
         let base = values::base_dir(&base);
-        let found = TemplateSources { search, libraries };
+        let found = TemplateSources {
+            search,
+            libraries: &libraries.0,
+            failed: &libraries.1,
+        };
         match load_service(loader, &service_name, &own, ctx, &found, &base) {
             Some(service) => {
                 services.insert(service_name, service);
@@ -491,6 +500,8 @@ fn shape_hint(message: &str) -> Option<String> {
 struct TemplateSources<'a> {
     search: &'a [PathBuf],
     libraries: &'a BTreeMap<String, Library>,
+    /// Declared libraries that could not be resolved (their templates are skipped).
+    failed: &'a BTreeSet<String>,
 }
 
 /// Applies the service's template (if any), then resolves it.
@@ -561,21 +572,21 @@ fn load_service(
     if let (Some((lib, rest)), Some(template)) = (library, &template_name) {
         let found = templates::find(rest, std::slice::from_ref(&lib.root)).map_err(|err| {
             let message = match err {
-                templates::LookupError::NotFound { .. } => format!(
-                    "template `{rest}` not found in {} (no {})",
-                    lib.describe(),
-                    lib.root.join(format!("{rest}.yaml")).display()
-                ),
+                templates::LookupError::NotFound { .. } => {
+                    format!("template `{rest}` not found in {}", lib.describe())
+                }
                 other => other.to_string(),
             };
             let known: Vec<String> = templates::list(std::slice::from_ref(&lib.root))
                 .into_iter()
                 .filter_map(Result::ok)
-                .map(|t| format!("{}/{}", lib.name, t.name))
+                .map(|t| t.name)
                 .collect();
-            let hint = did_you_mean(template, known.iter().map(String::as_str)).or_else(|| {
-                (!known.is_empty()).then(|| format!("its templates: {}", known.join(", ")))
-            });
+            let hint = did_you_mean(rest, known.iter().map(String::as_str))
+                .map(|h| h.replacen('`', &format!("`{}/", lib.name), 1))
+                .or_else(|| {
+                    (!known.is_empty()).then(|| format!("its templates: {}", known.join(", ")))
+                });
             loader.at(&svc_path(&[Seg::key("template")]), message, hint);
         });
         let found = found.ok()?;
@@ -595,6 +606,13 @@ fn load_service(
                 return None;
             }
         }
+    } else if template_name
+        .as_deref()
+        .and_then(|t| t.split_once('/'))
+        .is_some_and(|(lib, _)| sources.failed.contains(lib))
+    {
+        // Its library could not be resolved; that problem is reported already.
+        return None;
     } else if let Some(template) = &template_name {
         let search = sources.search;
         let found = templates::find(template, search).map_err(|err| {
