@@ -128,7 +128,11 @@ fn update(args: UpdateArgs) -> anyhow::Result<i32> {
 
 fn print_changes(env: &str, lock_file: &std::path::Path, changes: &[LibraryUpdate]) {
     if changes.is_empty() {
-        println!("{env}: up to date ({})", lock_file.display());
+        if lock_file.exists() {
+            println!("{env}: up to date ({})", lock_file.display());
+        } else {
+            println!("{env}: no git libraries, nothing to lock");
+        }
         return;
     }
     println!("{env}: updated {}", lock_file.display());

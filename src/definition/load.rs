@@ -995,4 +995,46 @@ services:
         );
         assert!(text.contains("m.yaml:1:1"), "{text}");
     }
+
+    #[test]
+    fn directory_libraries_declared_in_a_base_are_relative_to_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let base_dir = dir.path().join("team");
+        std::fs::create_dir_all(base_dir.join("lib/templates")).unwrap();
+        std::fs::write(
+            base_dir.join("lib/templates/kv.yaml"),
+            "params:\n  mode: { values: [a, b], default: a }\nservice:\n  image: \"kv:{{ mode }}\"\n",
+        )
+        .unwrap();
+        write(
+            &base_dir,
+            "infra.yaml",
+            "libraries:\n  team: { path: lib }\nservices:\n  kv:\n    template: team/kv\n",
+        );
+        let child = write(
+            dir.path(),
+            "shop.yaml",
+            "extends: team/infra.yaml\nservices:\n  kv:\n    with: { mode: b }\n  other:\n    template: team/kv\n    with: { mode: c }\n",
+        );
+        let err = load(&child, &LoadOptions::default(), &[]).err().unwrap();
+        let text = super::super::diagnostics::render_all(&err);
+        assert!(
+            text.contains("param `mode` must be one of `a`, `b`, got c"),
+            "{text}"
+        );
+        assert!(text.contains("shop.yaml:7:"), "{text}");
+        std::fs::write(
+            &child,
+            "extends: team/infra.yaml\nservices:\n  kv:\n    with: { mode: b }\n",
+        )
+        .unwrap();
+        let env = load(&child, &LoadOptions::default(), &[]).unwrap();
+        let kv = &env.services["kv"];
+        assert_eq!(kv.image, "kv:b");
+        assert_eq!(kv.template.as_deref(), Some("team/kv"));
+        assert!(
+            !dir.path().join("envctl.lock").exists(),
+            "directory libraries need no lock"
+        );
+    }
 }

@@ -202,6 +202,7 @@ pub fn declarations(
                 let root = relative_to(&base_of(name), &path);
                 Source::Dir(match &dir {
                     Some(d) => root.join(d),
+                    None if root.join("templates").is_dir() => root.join("templates"),
                     None => root,
                 })
             }
