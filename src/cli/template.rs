@@ -88,16 +88,20 @@ fn update(args: UpdateArgs) -> anyhow::Result<i32> {
     let mut reports = Vec::new();
     for env in &envs {
         let report = match definition::update_libraries(env, &opts) {
-            Ok((lock_file, changes)) => {
+            Ok(outcome) => {
                 if !json {
-                    print_changes(env, &lock_file, &changes);
+                    print_changes(env, &outcome.lock_file, &outcome.changes);
+                    if let Some(err) = &outcome.problems {
+                        eprintln!("{}\n", err.rendered);
+                        eprintln!("FAILED {env}");
+                    }
                 }
                 UpdateReport {
                     env: env.clone(),
-                    ok: true,
-                    lock_file: Some(lock_file.display().to_string()),
-                    changes,
-                    error: None,
+                    ok: outcome.problems.is_none(),
+                    lock_file: Some(outcome.lock_file.display().to_string()),
+                    changes: outcome.changes,
+                    error: outcome.problems.map(|e| e.to_string()),
                 }
             }
             Err(err) => {

@@ -142,13 +142,23 @@ pub struct LibraryUpdate {
     pub to: String,
 }
 
+/// What `update_libraries` did to one environment's lock file.
+#[derive(Debug)]
+pub struct UpdateOutcome {
+    pub lock_file: PathBuf,
+    pub changes: Vec<LibraryUpdate>,
+    /// Problems found while loading the environment (the lock is written regardless, for the
+    /// refs that resolved).
+    pub problems: Option<DefinitionError>,
+}
+
 /// Re-resolves every library ref of one environment (fetching), rewrites its `envctl.lock`,
 /// and says what changed. The environment is loaded in full, so its other problems are
-/// reported too (after the lock is written).
+/// reported too.
 pub fn update_libraries(
     env_or_path: &str,
     opts: &LoadOptions,
-) -> Result<(PathBuf, Vec<LibraryUpdate>), DefinitionError> {
+) -> Result<UpdateOutcome, DefinitionError> {
     let path = locate(env_or_path)?;
     let lock_path = libraries::lockfile::path_for(&path);
     let before = libraries::lockfile::LockFile::read(&lock_path).unwrap_or_default();
@@ -172,8 +182,11 @@ pub fn update_libraries(
             })
         })
         .collect();
-    loaded.map_err(DefinitionError::from_diagnostics)?;
-    Ok((lock_path, changes))
+    Ok(UpdateOutcome {
+        lock_file: lock_path,
+        changes,
+        problems: loaded.err().map(DefinitionError::from_diagnostics),
+    })
 }
 
 /// The file after Tera rendering, before YAML parsing (for debugging templates).
