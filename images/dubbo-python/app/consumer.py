@@ -1,0 +1,222 @@
+"""A Dubbo consumer: finds providers of an interface in ZooKeeper and calls them (triple).
+
+  consumer.py list    --interface X [--registry zookeeper://h:2181]
+  consumer.py call    --interface X [--registry ... | --address host:port]
+                      [--method greet] [--data TEXT] [--timeout 20]
+  consumer.py gateway --listen 0.0.0.0:8080 [--registry ...]
+        HTTP: GET /call/<interface>/<method>?data=TEXT -> the provider's reply (JSON)
+              GET /providers/<interface>             -> the registered providers (JSON)
+              GET /health                            -> 200
+
+--registry defaults to DUBBO_REGISTRY_ADDRESS. `call` waits up to --timeout for a provider
+to be registered, then calls the first one (sorted by address) and prints one JSON object:
+{"provider": "host:port", "url": ..., "reply": ...}. Exit status 1 when no call succeeded.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+
+import dubbo
+from dubbo.configs import ReferenceConfig
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+
+import contract
+
+_clients = {}
+_clients_lock = threading.Lock()
+
+
+def connect_registry(address: str, timeout: float) -> tuple:
+    registry = contract.parse_registry(address)
+    if registry is None:
+        raise contract.ContractError("no registry: pass --registry or --address")
+    client = KazooClient(hosts=registry.hosts, timeout=10.0)
+    client.start(timeout=timeout)
+    return client, registry
+
+
+def list_providers(zk: KazooClient, registry: contract.Registry, interface: str) -> list:
+    try:
+        nodes = zk.get_children(contract.providers_path(registry.group, interface))
+    except NoNodeError:
+        return []
+    providers = []
+    for node in nodes:
+        try:
+            providers.append((contract.decode_registration(node), node))
+        except contract.ContractError:
+            continue
+    providers.sort(key=lambda p: (p[0].host, p[0].port))
+    return providers
+
+
+def wait_for_provider(zk, registry, interface: str, deadline: float):
+    while True:
+        providers = list_providers(zk, registry, interface)
+        if providers:
+            return providers[0]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.3)
+
+
+def invoke(host: str, port: int, interface: str, method: str, data: bytes, timeout: float) -> bytes:
+    """One unary call, bounded by `timeout` (the library itself waits forever)."""
+    key = (host, port, interface)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            reference = ReferenceConfig(protocol=contract.PROTOCOL, service=interface, host=host, port=port)
+            client = dubbo.Client(reference, dubbo.Dubbo())
+            _clients[key] = client
+    result = {}
+
+    def run():
+        try:
+            result["reply"] = client.unary(method_name=method)(data)
+        except Exception as err:  # noqa: BLE001 - reported to the caller below
+            result["error"] = err
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"no reply from {host}:{port} within {timeout}s")
+    if "error" in result:
+        raise result["error"]
+    return result["reply"]
+
+
+def decode_reply(reply: bytes):
+    try:
+        return json.loads(reply)
+    except ValueError:
+        return reply.decode("utf-8", errors="replace")
+
+
+def provider_json(provider: contract.Provider, node: str) -> dict:
+    return {
+        "interface": provider.interface,
+        "protocol": provider.protocol,
+        "host": provider.host,
+        "port": provider.port,
+        "params": provider.params,
+        "node": node,
+    }
+
+
+def cmd_list(args) -> int:
+    zk, registry = connect_registry(args.registry, args.timeout)
+    try:
+        found = list_providers(zk, registry, args.interface)
+        print(json.dumps([provider_json(p, n) for p, n in found]))
+        return 0
+    finally:
+        zk.stop()
+
+
+def cmd_call(args) -> int:
+    deadline = time.monotonic() + args.timeout
+    url = None
+    if args.address:
+        host, port = contract.split_host_port(args.address)
+    else:
+        zk, registry = connect_registry(args.registry, args.timeout)
+        try:
+            found = wait_for_provider(zk, registry, args.interface, deadline)
+        finally:
+            zk.stop()
+        if found is None:
+            print(f"consumer: no provider of {args.interface} registered", file=sys.stderr)
+            return 1
+        provider, node = found
+        host, port, url = provider.host, provider.port, unquote(node)
+    remaining = max(1.0, deadline - time.monotonic())
+    try:
+        reply = invoke(host, port, args.interface, args.method, args.data.encode(), remaining)
+    except Exception as err:  # noqa: BLE001 - one line for the caller
+        print(f"consumer: calling {args.interface}.{args.method} at {host}:{port} failed: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({"provider": f"{host}:{port}", "url": url, "reply": decode_reply(reply)}))
+    return 0
+
+
+def cmd_gateway(args) -> int:
+    zk, registry = connect_registry(args.registry, 60.0)
+    timeout = args.timeout
+
+    class Handler(BaseHTTPRequestHandler):
+        def reply(self, status: int, body) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            url = urlparse(self.path)
+            parts = [p for p in url.path.split("/") if p]
+            if parts == ["health"]:
+                return self.reply(200, {"status": "ok"})
+            if len(parts) == 2 and parts[0] == "providers":
+                found = list_providers(zk, registry, parts[1])
+                return self.reply(200, [provider_json(p, n) for p, n in found])
+            if len(parts) == 3 and parts[0] == "call":
+                interface, method = parts[1], parts[2]
+                data = parse_qs(url.query).get("data", [""])[0].encode()
+                found = list_providers(zk, registry, interface)
+                if not found:
+                    return self.reply(503, {"error": f"no provider of {interface} registered"})
+                provider = found[0][0]
+                try:
+                    raw = invoke(provider.host, provider.port, interface, method, data, timeout)
+                except Exception as err:  # noqa: BLE001 - reported as 502
+                    return self.reply(502, {"error": str(err), "provider": f"{provider.host}:{provider.port}"})
+                return self.reply(200, {"provider": f"{provider.host}:{provider.port}", "reply": decode_reply(raw)})
+            return self.reply(404, {"error": "try /call/<interface>/<method>?data=x or /providers/<interface>"})
+
+        def log_message(self, fmt, *fmt_args):
+            print("gateway: " + fmt % fmt_args, flush=True)
+
+    host, port = contract.split_host_port(args.listen)
+    server = ThreadingHTTPServer((host, port), Handler)
+    print(f"gateway: listening on {host}:{port}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    server.serve_forever()
+    zk.stop()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--registry", default=os.environ.get("DUBBO_REGISTRY_ADDRESS", ""))
+    parser.add_argument("--timeout", type=float, default=20.0)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list")
+    p_list.add_argument("--interface", required=True)
+    p_call = sub.add_parser("call")
+    p_call.add_argument("--interface", required=True)
+    p_call.add_argument("--address")
+    p_call.add_argument("--method", default="greet")
+    p_call.add_argument("--data", default="world")
+    p_gw = sub.add_parser("gateway")
+    p_gw.add_argument("--listen", default="0.0.0.0:8080")
+    args = parser.parse_args()
+    try:
+        return {"list": cmd_list, "call": cmd_call, "gateway": cmd_gateway}[args.command](args)
+    except contract.ContractError as err:
+        print(f"consumer: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
