@@ -3,6 +3,7 @@
 
 mod args;
 mod down;
+mod endpoints;
 mod exec;
 mod logs;
 mod ls;
@@ -49,6 +50,8 @@ pub enum Command {
     Ports(ports::PortsArgs),
     /// Show (or follow) the logs of an instance's services.
     Logs(logs::LogsArgs),
+    /// Show the Dubbo providers and published ports of an instance, as outsiders reach them.
+    Endpoints(endpoints::EndpointsArgs),
     /// Run a command inside a service's container.
     Exec(exec::ExecArgs),
     /// Work with service templates.
@@ -69,6 +72,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ports(args) => ports::run(args).await,
         Command::Logs(args) => logs::run(args).await,
         Command::Exec(args) => exec::run(args).await,
+        Command::Endpoints(args) => endpoints::run(args).await,
         Command::Template(cmd) => template::run(cmd),
     }
 }

@@ -1,5 +1,6 @@
 //! Dubbo's view of ZooKeeper: which providers are registered for which interface.
 
+pub mod endpoints;
 mod registration;
 
 pub use registration::{
