@@ -39,7 +39,11 @@ need_tool() { # need_tool COMMAND DEBIAN_PACKAGE
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-base_key=$(sha256sum "$0" | cut -c1-12)
+# The cached rootfs depends only on this recipe (bump RECIPE when the steps below change), so
+# editing app/ or the verification does not re-run debootstrap.
+RECIPE=1
+base_key=$(printf '%s\n' "$RECIPE" bookworm python3 "${PY_PACKAGES[@]}" "${PY_TARGET[@]}" |
+    sha256sum | cut -c1-12)
 base="$CACHE/dubbo-python-base-$base_key.tar"
 if [[ -s $base ]]; then
     log "reusing cached rootfs $base"
@@ -104,7 +108,7 @@ until docker exec "$verify" python3 -c \
     ((SECONDS < deadline)) || fail "the provider did not listen on 20880 within 30s"
     sleep 0.3
 done
-reply=$(docker exec "$verify" python3 consumer.py --timeout 30 call \
+reply=$(docker exec "$verify" python3 consumer.py call --timeout 30 \
     --interface org.envctl.Verify --address 127.0.0.1:20880 --data build 2>&1) ||
     fail "consumer call: $reply"
 grep -q '"message": "Hello, build"' <<<"$reply" || fail "unexpected reply: $reply"

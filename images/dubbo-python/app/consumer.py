@@ -5,8 +5,12 @@
                       [--method greet] [--data TEXT] [--timeout 20]
   consumer.py gateway --listen 0.0.0.0:8080 [--registry ...]
         HTTP: GET /call/<interface>/<method>?data=TEXT -> the provider's reply (JSON)
+              GET /call/<method>?data=TEXT           -> the same for DUBBO_SERVICE_INTERFACE
               GET /providers/<interface>             -> the registered providers (JSON)
-              GET /health                            -> 200
+              GET /health                            -> 200 while connected to ZooKeeper
+
+--interface defaults to DUBBO_SERVICE_INTERFACE; --version (DUBBO_SERVICE_VERSION) selects
+providers registered with that version, as Java Dubbo does (`*` or empty: any).
 
 --registry defaults to DUBBO_REGISTRY_ADDRESS. `call` waits up to --timeout for a provider
 to be registered, then calls the first one (sorted by address) and prints one JSON object:
@@ -29,6 +33,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
 import contract
+import runtime
 
 _clients = {}
 _clients_lock = threading.Lock()
@@ -43,7 +48,11 @@ def connect_registry(address: str, timeout: float) -> tuple:
     return client, registry
 
 
-def list_providers(zk: KazooClient, registry: contract.Registry, interface: str) -> list:
+def version_matches(wanted: str, provider: contract.Provider) -> bool:
+    return wanted in ("", "*") or provider.params.get("version", "") == wanted
+
+
+def list_providers(zk: KazooClient, registry: contract.Registry, interface: str, version: str = "") -> list:
     try:
         nodes = zk.get_children(contract.providers_path(registry.group, interface))
     except NoNodeError:
@@ -51,16 +60,18 @@ def list_providers(zk: KazooClient, registry: contract.Registry, interface: str)
     providers = []
     for node in nodes:
         try:
-            providers.append((contract.decode_registration(node), node))
+            provider = contract.decode_registration(node)
         except contract.ContractError:
             continue
+        if version_matches(version, provider):
+            providers.append((provider, node))
     providers.sort(key=lambda p: (p[0].host, p[0].port))
     return providers
 
 
-def wait_for_provider(zk, registry, interface: str, deadline: float):
+def wait_for_provider(zk, registry, interface: str, version: str, deadline: float):
     while True:
-        providers = list_providers(zk, registry, interface)
+        providers = list_providers(zk, registry, interface, version)
         if providers:
             return providers[0]
         if time.monotonic() >= deadline:
@@ -75,7 +86,7 @@ def invoke(host: str, port: int, interface: str, method: str, data: bytes, timeo
         client = _clients.get(key)
         if client is None:
             reference = ReferenceConfig(protocol=contract.PROTOCOL, service=interface, host=host, port=port)
-            client = dubbo.Client(reference, dubbo.Dubbo())
+            client = dubbo.Client(reference, runtime.bootstrap())
             _clients[key] = client
     result = {}
 
@@ -116,7 +127,7 @@ def provider_json(provider: contract.Provider, node: str) -> dict:
 def cmd_list(args) -> int:
     zk, registry = connect_registry(args.registry, args.timeout)
     try:
-        found = list_providers(zk, registry, args.interface)
+        found = list_providers(zk, registry, args.interface, args.version)
         print(json.dumps([provider_json(p, n) for p, n in found]))
         return 0
     finally:
@@ -131,7 +142,7 @@ def cmd_call(args) -> int:
     else:
         zk, registry = connect_registry(args.registry, args.timeout)
         try:
-            found = wait_for_provider(zk, registry, args.interface, deadline)
+            found = wait_for_provider(zk, registry, args.interface, args.version, deadline)
         finally:
             zk.stop()
         if found is None:
@@ -166,14 +177,18 @@ def cmd_gateway(args) -> int:
             url = urlparse(self.path)
             parts = [p for p in url.path.split("/") if p]
             if parts == ["health"]:
-                return self.reply(200, {"status": "ok"})
+                if zk.connected:
+                    return self.reply(200, {"status": "ok"})
+                return self.reply(503, {"status": "not connected to ZooKeeper"})
             if len(parts) == 2 and parts[0] == "providers":
-                found = list_providers(zk, registry, parts[1])
+                found = list_providers(zk, registry, parts[1], args.version)
                 return self.reply(200, [provider_json(p, n) for p, n in found])
+            if len(parts) == 2 and parts[0] == "call" and args.interface:
+                parts = ["call", args.interface, parts[1]]
             if len(parts) == 3 and parts[0] == "call":
                 interface, method = parts[1], parts[2]
                 data = parse_qs(url.query).get("data", [""])[0].encode()
-                found = list_providers(zk, registry, interface)
+                found = list_providers(zk, registry, interface, args.version)
                 if not found:
                     return self.reply(503, {"error": f"no provider of {interface} registered"})
                 provider = found[0][0]
@@ -182,7 +197,7 @@ def cmd_gateway(args) -> int:
                 except Exception as err:  # noqa: BLE001 - reported as 502
                     return self.reply(502, {"error": str(err), "provider": f"{provider.host}:{provider.port}"})
                 return self.reply(200, {"provider": f"{provider.host}:{provider.port}", "reply": decode_reply(raw)})
-            return self.reply(404, {"error": "try /call/<interface>/<method>?data=x or /providers/<interface>"})
+            return self.reply(404, {"error": "try /call/<interface>/<method>?data=x, /call/<method> or /providers/<interface>"})
 
         def log_message(self, fmt, *fmt_args):
             print("gateway: " + fmt % fmt_args, flush=True)
@@ -197,20 +212,23 @@ def cmd_gateway(args) -> int:
 
 
 def main() -> int:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--registry", default=os.environ.get("DUBBO_REGISTRY_ADDRESS", ""))
+    common.add_argument("--timeout", type=float, default=20.0)
+    common.add_argument("--interface", default=os.environ.get("DUBBO_SERVICE_INTERFACE", ""))
+    common.add_argument("--version", default=os.environ.get("DUBBO_SERVICE_VERSION", ""))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--registry", default=os.environ.get("DUBBO_REGISTRY_ADDRESS", ""))
-    parser.add_argument("--timeout", type=float, default=20.0)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_list = sub.add_parser("list")
-    p_list.add_argument("--interface", required=True)
-    p_call = sub.add_parser("call")
-    p_call.add_argument("--interface", required=True)
+    sub.add_parser("list", parents=[common])
+    p_call = sub.add_parser("call", parents=[common])
     p_call.add_argument("--address")
     p_call.add_argument("--method", default="greet")
     p_call.add_argument("--data", default="world")
-    p_gw = sub.add_parser("gateway")
+    p_gw = sub.add_parser("gateway", parents=[common])
     p_gw.add_argument("--listen", default="0.0.0.0:8080")
     args = parser.parse_args()
+    if args.command in ("list", "call") and not args.interface:
+        parser.error("--interface (or DUBBO_SERVICE_INTERFACE) is required")
     try:
         return {"list": cmd_list, "call": cmd_call, "gateway": cmd_gateway}[args.command](args)
     except contract.ContractError as err:

@@ -10,7 +10,6 @@ a ZooKeeper session expires.
 """
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -24,6 +23,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 import contract
+import runtime
 
 METHODS = ("echo", "greet")
 
@@ -105,7 +105,6 @@ class Registration:
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("DUBBO_LOG_LEVEL", "WARNING"))
     env = os.environ
     interface = env.get("DUBBO_SERVICE_INTERFACE", "").strip()
     if not interface:
@@ -127,7 +126,7 @@ def main() -> int:
         port=addresses.bind_port,
         protocol=contract.PROTOCOL,
     )
-    dubbo.Server(server_config, dubbo.Dubbo()).start()
+    dubbo.Server(server_config, runtime.bootstrap()).start()
     log(f"serving {interface} ({', '.join(METHODS)}) on {addresses.bind_ip}:{addresses.bind_port}")
 
     done = threading.Event()
