@@ -2,10 +2,31 @@
 //! file --render (Tera)--> text --parse (YAML)--> Definition --resolve--> Environment.
 //! YAML and Tera types stay inside this module.
 
+mod diagnostics;
+mod format;
+mod load;
+mod locate;
+mod render;
+mod resolve;
+mod schema;
+mod sourcemap;
+mod templates;
+mod units;
+mod validate;
+mod values;
+mod view;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::model::Environment;
+
+pub use diagnostics::{Diagnostic, Location};
+pub use format::{ParamDef, ParamType};
+pub use render::{expand_host_ports, host_port_refs, host_port_token};
+pub use templates::{search_path as template_search_path, TemplateInfo};
+pub use units::{format_duration, parse_duration, parse_memory};
+pub use view::{EnvironmentView, ServiceView};
 
 /// Inputs that are not in the file.
 #[derive(Debug, Clone, Default)]
@@ -18,11 +39,32 @@ pub struct LoadOptions {
 }
 
 /// Every problem found while loading, each naming the file and line:col.
+///
+/// `rendered` starts with `error: `; Display leaves that first prefix out because the binary
+/// prints every top-level error as `error: {err}`.
 #[derive(Debug, thiserror::Error)]
-#[error("{rendered}")]
+#[error("{}", rendered.strip_prefix("error: ").unwrap_or(rendered))]
 pub struct DefinitionError {
     /// The diagnostics, already formatted for a terminal.
     pub rendered: String,
+    /// The problems, one by one (empty when the file itself was not found).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl DefinitionError {
+    fn from_diagnostics(diagnostics: Vec<Diagnostic>) -> Self {
+        Self {
+            rendered: diagnostics::render_all(&diagnostics),
+            diagnostics,
+        }
+    }
+
+    fn message(rendered: String) -> Self {
+        Self {
+            rendered,
+            diagnostics: Vec::new(),
+        }
+    }
 }
 
 /// Finds the definition file: a path to a file, or a name in ./environments.
@@ -35,21 +77,80 @@ pub fn locate(env_or_path: &str) -> Result<PathBuf, DefinitionError> {
     if in_dir.is_file() {
         return Ok(in_dir);
     }
-    Err(DefinitionError {
-        rendered: format!(
-            "no environment `{env_or_path}`: neither a file nor {}",
-            in_dir.display()
-        ),
-    })
+    let known: Vec<String> = list_environments()
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    let hint =
+        diagnostics::did_you_mean(env_or_path, known.iter().map(String::as_str)).or_else(|| {
+            (!known.is_empty()).then(|| format!("known environments: {}", known.join(", ")))
+        });
+    Err(DefinitionError::message(format!(
+        "error: no environment `{env_or_path}`: neither a file nor {}{}",
+        in_dir.display(),
+        hint.map(|h| format!("\n  = help: {h}")).unwrap_or_default()
+    )))
+}
+
+/// The definition files in ./environments, sorted.
+pub fn list_environments() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("environments")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    files
 }
 
 /// Loads, renders, parses, resolves and validates one environment.
-pub fn load(env_or_path: &str, _opts: &LoadOptions) -> Result<Environment, DefinitionError> {
+pub fn load(env_or_path: &str, opts: &LoadOptions) -> Result<Environment, DefinitionError> {
     let path = locate(env_or_path)?;
-    Err(DefinitionError {
-        rendered: format!(
-            "{}: loading definitions is not implemented yet",
-            path.display()
-        ),
-    })
+    load::load(&path, opts, &templates::search_path()).map_err(DefinitionError::from_diagnostics)
+}
+
+/// The file after Tera rendering, before YAML parsing (for debugging templates).
+pub fn render_text(env_or_path: &str, opts: &LoadOptions) -> Result<String, DefinitionError> {
+    let path = locate(env_or_path)?;
+    load::render_text(&path, opts).map_err(DefinitionError::from_diagnostics)
+}
+
+/// Every template on the search path, with its description and params, and the problems of
+/// templates whose header could not be read (the others are still listed).
+pub fn list_templates() -> (Vec<TemplateInfo>, Option<DefinitionError>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for entry in templates::list(&templates::search_path()) {
+        match entry {
+            Ok(info) => out.push(info),
+            Err(diags) => problems.extend(diags),
+        }
+    }
+    let error = (!problems.is_empty()).then(|| DefinitionError::from_diagnostics(problems));
+    (out, error)
+}
+
+/// One template, found on the search path.
+pub fn show_template(name: &str) -> Result<TemplateInfo, DefinitionError> {
+    let path = templates::find(name, &templates::search_path())
+        .map_err(|e| DefinitionError::message(format!("error: {e}")))?;
+    templates::info(name, &path).map_err(DefinitionError::from_diagnostics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_leaves_the_first_error_prefix_to_the_caller() {
+        let err = DefinitionError::from_diagnostics(vec![Diagnostic::new(
+            std::path::Path::new("x.yaml"),
+            "bad",
+        )]);
+        assert!(err.rendered.starts_with("error: bad"));
+        assert!(err.to_string().starts_with("bad\n"));
+        let anyhow_err = anyhow::Error::from(err);
+        assert!(crate::errors::render_error(&anyhow_err).starts_with("error: bad\n"));
+    }
 }

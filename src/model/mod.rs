@@ -5,7 +5,7 @@ pub mod labels;
 mod names;
 mod service;
 
-pub use names::{InstanceId, NameError, ServiceName};
+pub use names::{check_dns_label, InstanceId, NameError, ServiceName};
 pub use service::*;
 
 use std::collections::BTreeMap;

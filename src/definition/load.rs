@@ -1,0 +1,730 @@
+//! The pipeline: read -> render (Tera) -> parse (YAML) -> check keys and shapes -> apply
+//! templates -> resolve -> validate, collecting every problem on the way.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use super::diagnostics::{did_you_mean, Diagnostic};
+use super::format::{DefinitionFile, ServiceDef};
+use super::locate::{display_path, Seg};
+use super::render::{self, RenderContext};
+use super::sourcemap::SourceMap;
+use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
+use super::units::parse_duration;
+use super::{resolve, schema, validate, values, LoadOptions};
+use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
+
+/// One definition file being loaded: its text, rendering and the problems found so far.
+struct Loader<'a> {
+    path: &'a Path,
+    map: SourceMap,
+    problems: Vec<Diagnostic>,
+}
+
+impl Loader<'_> {
+    fn at(&mut self, path: &[Seg], message: impl Into<String>, hint: Option<String>) {
+        let location = self.map.location_of(path);
+        self.problems.push(
+            Diagnostic::new(self.path, message)
+                .at(location)
+                .maybe_hint(hint),
+        );
+    }
+}
+
+/// The environment name before rendering: a plain `name:` line, else the file stem.
+fn env_name(path: &Path, source: &str) -> String {
+    let plain = source.lines().find_map(|l| {
+        let value = l.strip_prefix("name:")?.split(" #").next()?.trim();
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        (!value.is_empty() && !value.contains("{{") && !value.contains("{%"))
+            .then(|| value.to_string())
+    });
+    plain.unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// The Tera context for one file.
+pub fn context(path: &Path, source: &str, opts: &LoadOptions) -> RenderContext {
+    let env = env_name(path, source);
+    let feature = opts.feature.clone().unwrap_or_default();
+    let instance = if feature.is_empty() {
+        env.clone()
+    } else {
+        format!("{env}--{feature}")
+    };
+    RenderContext {
+        env,
+        feature,
+        instance,
+        set: opts.set.clone(),
+        advertise_host: opts.advertise_host.clone(),
+    }
+}
+
+/// Renders the file with Tera only.
+pub fn render_text(path: &Path, opts: &LoadOptions) -> Result<String, Vec<Diagnostic>> {
+    let source = read(path)?;
+    let ctx = context(path, &source, opts);
+    render_source(path, &source, &ctx)
+}
+
+fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::new(
+            path,
+            format!("cannot read the definition: {e}"),
+        )]
+    })
+}
+
+fn render_source(
+    path: &Path,
+    source: &str,
+    ctx: &RenderContext,
+) -> Result<String, Vec<Diagnostic>> {
+    render::render(source, ctx, &BTreeMap::new(), None).map_err(|failure| {
+        let map = SourceMap::new(source, source);
+        vec![Diagnostic::new(path, format!("Tera: {}", failure.message))
+            .at(failure
+                .position
+                .and_then(|(l, c)| map.source_location(l, c)))
+            .maybe_hint(tera_hint(&failure.message))]
+    })
+}
+
+fn tera_hint(message: &str) -> Option<String> {
+    if message.contains("not defined") || message.contains("not found in") {
+        Some("define it with `{% set NAME = set.NAME | default(value=\"...\") %}` or pass `--set NAME=VALUE`".into())
+    } else if message.contains("Unexpected end of input") {
+        Some("a Tera tag is not closed: check `{{ }}` and `{% %}`, and that every `{% for %}`/`{% if %}` has its `{% endfor %}`/`{% endif %}`".into())
+    } else {
+        None
+    }
+}
+
+/// Loads and validates one file, finding templates on `search`.
+pub fn load(
+    path: &Path,
+    opts: &LoadOptions,
+    search: &[PathBuf],
+) -> Result<Environment, Vec<Diagnostic>> {
+    let source = read(path)?;
+    let ctx = context(path, &source, opts);
+    let rendered = render_source(path, &source, &ctx)?;
+    let mut loader = Loader {
+        path,
+        map: SourceMap::new(&source, &rendered),
+        problems: Vec::new(),
+    };
+    let Some((top, shape_error_service)) = parse(&mut loader, &rendered) else {
+        return Err(loader.problems);
+    };
+    let (description, ttl, instance) = top_level(&mut loader, &top, &ctx, opts);
+    let (services, unresolved) = services(
+        &mut loader,
+        &top,
+        &ctx,
+        search,
+        shape_error_service.as_deref(),
+    );
+    for problem in validate::check(&services, &unresolved) {
+        loader.at(&problem.path, problem.message, problem.hint);
+    }
+    if !loader.problems.is_empty() {
+        return Err(loader.problems);
+    }
+    let instance = instance.map_err(|e| vec![Diagnostic::new(path, e.to_string())])?;
+    Ok(Environment {
+        env: ctx.env.clone(),
+        feature: opts.feature.clone().filter(|f| !f.is_empty()),
+        instance,
+        description,
+        ttl,
+        source: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        services,
+    })
+}
+
+/// YAML parse, unknown keys (reported, then dropped) and shapes. Returns the top mapping and
+/// the service whose shape error was reported (it is skipped later); `None` when nothing
+/// further can be checked.
+fn parse(loader: &mut Loader, rendered: &str) -> Option<(Mapping, Option<String>)> {
+    let document: Value = match serde_yaml::from_str(rendered) {
+        Ok(v) => v,
+        Err(e) => {
+            let loc = e
+                .location()
+                .and_then(|l| loader.map.location(l.line(), l.column()));
+            loader.problems.push(
+                Diagnostic::new(
+                    loader.path,
+                    format!("YAML: {}", strip_location(&e.to_string())),
+                )
+                .at(loc),
+            );
+            return None;
+        }
+    };
+    let Some(top) = document.as_mapping() else {
+        loader.problems.push(
+            Diagnostic::new(
+                loader.path,
+                "a definition must be a mapping with `services:`",
+            )
+            .hint("start with `services:` and one key per service"),
+        );
+        return None;
+    };
+    let mut top = top.clone();
+
+    // Unknown keys: all of them, then drop them so the rest can still be checked.
+    let unknown = schema::unknown_keys(&document, &schema::DEFINITION);
+    for u in &unknown {
+        let mut key_path = u.path.clone();
+        key_path.push(Seg::key(&u.key));
+        let place = if u.path.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in `{}`", display_path(&u.path))
+        };
+        let hint = did_you_mean(&u.key, u.known.iter().copied())
+            .or_else(|| Some(format!("known keys: {}", u.known.join(", "))));
+        loader.at(&key_path, format!("unknown key `{}` {place}", u.key), hint);
+        remove_path(&mut top, &key_path);
+    }
+    // Shapes: the whole text first, for an exact position, when there were no unknown keys.
+    let mut shape_error_service: Option<String> = None;
+    if unknown.is_empty() {
+        if let Err(e) = serde_yaml::from_str::<DefinitionFile>(rendered) {
+            let message = strip_location(&e.to_string());
+            shape_error_service = message
+                .strip_prefix("services.")
+                .and_then(|r| r.split(['.', ':', '[']).next())
+                .map(str::to_string);
+            let loc = e
+                .location()
+                .and_then(|l| loader.map.location(l.line(), l.column()));
+            let hint = unknown_field_hint(&message).or_else(|| shape_hint(&message));
+            loader.problems.push(
+                Diagnostic::new(loader.path, message)
+                    .at(loc)
+                    .maybe_hint(hint),
+            );
+            // A shape error outside one service leaves nothing reliable to check.
+            shape_error_service.as_ref()?;
+        }
+    }
+
+    Some((top, shape_error_service))
+}
+
+/// `name`, `description`, `ttl`, and the instance id from the name and feature.
+fn top_level(
+    loader: &mut Loader,
+    top: &Mapping,
+    ctx: &RenderContext,
+    opts: &LoadOptions,
+) -> (
+    Option<String>,
+    Option<std::time::Duration>,
+    Result<InstanceId, crate::model::NameError>,
+) {
+    let description = match top.get("description") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                loader.at(
+                    &[Seg::key("description")],
+                    "`description` must be a string",
+                    None,
+                );
+                None
+            }
+        },
+    };
+    if let Some(name) = top.get("name") {
+        match name.as_str() {
+            Some(name) if name == ctx.env => {}
+            Some(name) => loader.at(
+                &[Seg::key("name")],
+                format!("`name: {name}` must be written plainly (no Tera) on its own line"),
+                None,
+            ),
+            None => loader.at(&[Seg::key("name")], "`name` must be a string", None),
+        }
+    }
+    let name_problem = check_dns_label("environment", &ctx.env).err();
+    if let Some(err) = &name_problem {
+        loader.at(
+            &[Seg::key("name")],
+            err.to_string(),
+            Some("rename the file or set `name:` to a DNS-safe name".into()),
+        );
+    }
+    if !ctx.feature.is_empty() {
+        if let Err(err) = check_dns_label("feature", &ctx.feature) {
+            loader
+                .problems
+                .push(Diagnostic::new(loader.path, format!("--feature: {err}")));
+        }
+    }
+    let instance = InstanceId::new(&ctx.env, opts.feature.as_deref());
+    if let (Err(err), None) = (&instance, &name_problem) {
+        loader
+            .problems
+            .push(Diagnostic::new(loader.path, err.to_string()));
+    }
+    let ttl = top.get("ttl").and_then(|v| {
+        let text = values::scalar_text(v).unwrap_or_default();
+        parse_duration(&text)
+            .map_err(|msg| loader.at(&[Seg::key("ttl")], format!("ttl: {msg}"), None))
+            .ok()
+    });
+
+    (description, ttl, instance)
+}
+
+/// Every service, templates applied and resolved; also the services that exist but could
+/// not be resolved (their problems are reported already).
+fn services(
+    loader: &mut Loader,
+    top: &Mapping,
+    ctx: &RenderContext,
+    search: &[PathBuf],
+    shape_error_service: Option<&str>,
+) -> (
+    BTreeMap<ServiceName, crate::model::Service>,
+    std::collections::BTreeSet<ServiceName>,
+) {
+    let base = values::base_dir(loader.path);
+    let mut services = BTreeMap::new();
+    // Services that exist but could not be resolved: others may still depend on them.
+    let mut unresolved = std::collections::BTreeSet::new();
+    let service_values = match top.get("services") {
+        Some(Value::Mapping(m)) => m.clone(),
+        None | Some(Value::Null) => {
+            loader.at(
+                &[],
+                "the definition has no `services`",
+                Some("add `services:` with at least one service".into()),
+            );
+            Mapping::new()
+        }
+        Some(_) => Mapping::new(), // reported by the typed parse
+    };
+    for (key, own) in &service_values {
+        let Some(name) = key.as_str() else {
+            loader.at(
+                &[Seg::key("services")],
+                "service names must be strings",
+                None,
+            );
+            continue;
+        };
+        let svc_path = vec![Seg::key("services"), Seg::key(name)];
+        let service_name = match ServiceName::new(name) {
+            Ok(n) => n,
+            Err(err) => {
+                loader.at(
+                    &svc_path,
+                    err.to_string(),
+                    Some(
+                        "service names become DNS names: use lowercase letters, digits and `-`"
+                            .into(),
+                    ),
+                );
+                continue;
+            }
+        };
+        if shape_error_service == Some(name) {
+            unresolved.insert(service_name);
+            continue;
+        }
+        let own = match own {
+            Value::Mapping(m) => m.clone(),
+            Value::Null => Mapping::new(),
+            _ => {
+                loader.at(
+                    &svc_path,
+                    format!("service `{name}` must be a mapping"),
+                    None,
+                );
+                unresolved.insert(service_name);
+                continue;
+            }
+        };
+        match load_service(loader, &service_name, &own, ctx, search, &base) {
+            Some(service) => {
+                services.insert(service_name, service);
+            }
+            None => {
+                unresolved.insert(service_name);
+            }
+        }
+    }
+    (services, unresolved)
+}
+
+fn shape_hint(message: &str) -> Option<String> {
+    if message.contains("unknown variant") {
+        let rest = message.split("unknown variant `").nth(1)?;
+        let (got, rest) = rest.split_once('`')?;
+        let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        did_you_mean(got, known)
+    } else {
+        None
+    }
+}
+
+/// Applies the service's template (if any), then resolves it.
+fn load_service(
+    loader: &mut Loader,
+    name: &ServiceName,
+    own: &Mapping,
+    ctx: &RenderContext,
+    search: &[PathBuf],
+    base: &Path,
+) -> Option<crate::model::Service> {
+    let svc_path = |rest: &[Seg]| -> Vec<Seg> {
+        let mut p = vec![Seg::key("services"), Seg::key(name.as_str())];
+        p.extend_from_slice(rest);
+        p
+    };
+    let template_name = match own.get("template") {
+        None => None,
+        Some(v) => match v.as_str() {
+            Some(t) => Some(t.to_string()),
+            None => {
+                loader.at(
+                    &svc_path(&[Seg::key("template")]),
+                    "`template` must be a template name",
+                    None,
+                );
+                return None;
+            }
+        },
+    };
+    let with = match own.get("with") {
+        None | Some(Value::Null) => Mapping::new(),
+        Some(Value::Mapping(m)) => m.clone(),
+        Some(_) => {
+            loader.at(
+                &svc_path(&[Seg::key("with")]),
+                "`with` must be a mapping of template params",
+                None,
+            );
+            return None;
+        }
+    };
+    if template_name.is_none() && !with.is_empty() {
+        loader.at(
+            &svc_path(&[Seg::key("with")]),
+            "`with` sets template params, but the service has no `template`",
+            Some("add `template: NAME` or remove `with`".into()),
+        );
+    }
+    let mut own_body = own.clone();
+    own_body.remove("template");
+    own_body.remove("with");
+    let own_value = Value::Mapping(own_body);
+
+    let mut instantiated = None;
+    if let Some(template) = &template_name {
+        let found = templates::find(template, search).map_err(|err| {
+            loader.at(
+                &svc_path(&[Seg::key("template")]),
+                err.to_string(),
+                match err {
+                    templates::LookupError::NotFound { .. } => Some(
+                        "add the file to one of these directories, or set ENVCTL_TEMPLATE_PATH"
+                            .into(),
+                    ),
+                    templates::LookupError::InvalidName(_) => None,
+                },
+            );
+        });
+        let found = found.ok()?;
+        match templates::instantiate(template, &found, name.as_str(), &with, ctx) {
+            Ok(i) => instantiated = Some(i),
+            Err(InstantiateError::Params(problems)) => {
+                for p in problems {
+                    loader.at(&svc_path(&p.path), p.message, p.hint);
+                }
+                return None;
+            }
+            Err(InstantiateError::Template(diags)) => {
+                loader.problems.extend(diags);
+                return None;
+            }
+        }
+    }
+    let merged = match &instantiated {
+        Some(i) => templates::deep_merge(&i.service, &own_value),
+        None => own_value.clone(),
+    };
+    let def: ServiceDef = match serde_yaml::from_value(merged) {
+        Ok(d) => d,
+        Err(e) => {
+            let message = strip_location(&e.to_string());
+            let hint = unknown_field_hint(&message).or_else(|| shape_hint(&message));
+            loader.at(&svc_path(&[]), format!("service `{name}`: {message}"), hint);
+            return None;
+        }
+    };
+    let (service, problems) =
+        resolve::service(name, &def, template_name.as_deref(), &ctx.env, base);
+    for problem in problems {
+        let in_own = problem.path.is_empty() || has_path(&own_value, &problem.path);
+        match (&instantiated, in_own) {
+            (Some(t), false) => {
+                let mut p = vec![Seg::key("service")];
+                p.extend(problem.path.iter().cloned());
+                let location = t.map.location_of(&p);
+                loader.problems.push(
+                    Diagnostic::new(
+                        &t.path,
+                        format!(
+                            "{} (from template `{}`, for service `{name}`)",
+                            problem.message,
+                            template_name.as_deref().unwrap_or("")
+                        ),
+                    )
+                    .at(location)
+                    .maybe_hint(problem.hint),
+                );
+            }
+            _ => loader.at(&svc_path(&problem.path), problem.message, problem.hint),
+        }
+    }
+    Some(service)
+}
+
+/// Whether `path` exists in `value` (keys and indices).
+fn has_path(value: &Value, path: &[Seg]) -> bool {
+    let mut current = value;
+    for seg in path {
+        let next = match seg {
+            Seg::Key(k) => current.as_mapping().and_then(|m| m.get(k.as_str())),
+            Seg::Index(i) => current.as_sequence().and_then(|s| s.get(*i)),
+        };
+        match next {
+            Some(v) => current = v,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Removes the key at `path` (used to drop unknown keys after reporting them).
+fn remove_path(top: &mut Mapping, path: &[Seg]) {
+    let Some((Seg::Key(last), parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = top;
+    for seg in parents {
+        let Seg::Key(k) = seg else { return };
+        match current.get_mut(k.as_str()).and_then(Value::as_mapping_mut) {
+            Some(m) => current = m,
+            None => return,
+        }
+    }
+    current.remove(last.as_str());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Condition, EnvValue, Probe, VolumeSource};
+
+    /// A temp dir with `env.yaml` and templates under `tpl/`.
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new(definition: &str, templates: &[(&str, &str)]) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("shop.yaml"), definition).unwrap();
+            std::fs::create_dir(dir.path().join("tpl")).unwrap();
+            for (name, text) in templates {
+                std::fs::write(dir.path().join("tpl").join(format!("{name}.yaml")), text).unwrap();
+            }
+            Self { dir }
+        }
+
+        fn load(&self, opts: &LoadOptions) -> Result<Environment, Vec<Diagnostic>> {
+            load(
+                &self.dir.path().join("shop.yaml"),
+                opts,
+                &[self.dir.path().join("tpl")],
+            )
+        }
+
+        fn errors(&self) -> String {
+            match self.load(&LoadOptions::default()) {
+                Ok(_) => panic!("expected problems"),
+                Err(d) => super::super::diagnostics::render_all(&d),
+            }
+        }
+    }
+
+    const PROVIDER: &str = r#"description: a provider
+params:
+  interface: { required: true, type: string, description: the interface }
+  port: { default: 20880, type: int }
+  advertise: { default: true, type: bool }
+service:
+  image: envctl/dubbo-python:3.0
+  ports: [{{ port }}]
+  env:
+    IFACE: "{{ interface }}"
+{% if advertise %}
+    HOST: "{{ advertise_host }}"
+    PORT: "{{ host_port(port=port) }}"
+{% endif %}
+  healthcheck: { dubbo: { interface: "{{ interface }}" }, retries: 5 }
+"#;
+
+    #[test]
+    fn renders_merges_and_resolves() {
+        let f = Fixture::new(
+            r#"{% set tag = set.tag | default(value="latest") %}
+description: shop for {{ feature }}
+ttl: 2h
+services:
+  zk:
+    image: "envctl/zookeeper:{{ tag }}"
+    healthcheck: { zookeeper: 2181 }
+{% for name in ["order", "pay"] %}
+  {{ name }}:
+    template: provider
+    with: { interface: "com.shop.{{ name }}" }
+    env: { IFACE: overridden, EXTRA: "1" }
+    healthcheck: { retries: 9 }
+    depends_on: { zk: healthy }
+{% endfor %}
+  web:
+    image: envctl/nginx:1.22
+    volumes: ["./conf:/etc/nginx:ro", "data:/var/www"]
+    depends_on: [order, pay]
+"#,
+            &[("provider", PROVIDER)],
+        );
+        let opts = LoadOptions {
+            feature: Some("f1".into()),
+            set: BTreeMap::from([("tag".into(), "3.8".into())]),
+            advertise_host: "10.1.2.3".into(),
+        };
+        let env = f.load(&opts).unwrap();
+        assert_eq!(env.instance.as_str(), "shop--f1");
+        assert_eq!(env.description.as_deref(), Some("shop for f1"));
+        assert_eq!(env.ttl, Some(std::time::Duration::from_secs(7200)));
+        let get = |n: &str| &env.services[n];
+        assert_eq!(get("zk").image, "envctl/zookeeper:3.8");
+        let order = get("order");
+        assert_eq!(order.template.as_deref(), Some("provider"));
+        assert_eq!(order.image, "envctl/dubbo-python:3.0");
+        assert_eq!(order.env["IFACE"], EnvValue::Plain("overridden".into()));
+        assert_eq!(order.env["EXTRA"], EnvValue::Plain("1".into()));
+        assert_eq!(order.env["HOST"], EnvValue::Plain("10.1.2.3".into()));
+        assert_eq!(
+            order.env["PORT"],
+            EnvValue::Plain("@@envctl:host_port:order:20880@@".into())
+        );
+        let hc = order.healthcheck.as_ref().unwrap();
+        assert_eq!(hc.retries, 9, "own keys win in the deep merge");
+        assert_eq!(
+            hc.probe,
+            Probe::Dubbo {
+                interface: "com.shop.order".into()
+            }
+        );
+        assert_eq!(
+            order.depends_on[&ServiceName::new("zk").unwrap()],
+            Condition::Healthy
+        );
+        let web = get("web");
+        let base = std::path::absolute(f.dir.path()).unwrap();
+        assert_eq!(web.volumes[0].source, VolumeSource::Bind(base.join("conf")));
+        assert_eq!(web.volumes[1].source, VolumeSource::Named("data".into()));
+        let order_pos = env
+            .dependency_order()
+            .iter()
+            .position(|n| n.as_str() == "order");
+        let web_pos = env
+            .dependency_order()
+            .iter()
+            .position(|n| n.as_str() == "web");
+        assert!(order_pos < web_pos);
+    }
+
+    #[test]
+    fn a_false_bool_param_drops_the_block() {
+        let f = Fixture::new(
+            "services:\n  p:\n    template: provider\n    with: { interface: x, advertise: false }\n",
+            &[("provider", PROVIDER)],
+        );
+        let env = f.load(&LoadOptions::default()).unwrap();
+        assert!(!env.services["p"].env.contains_key("PORT"));
+    }
+
+    #[test]
+    fn collects_problems_from_every_service_in_one_run() {
+        let f = Fixture::new(
+            "services:\n  a:\n    image: x\n    imagee: y\n  b:\n    template: provider\n  c:\n    image: x\n    depends_on: [zz]\n  d:\n    image: x\n    resources: { memory: 1q }\n",
+            &[("provider", PROVIDER)],
+        );
+        let text = f.errors();
+        for needle in [
+            "unknown key `imagee`",
+            "shop.yaml:4:5",
+            "template `provider` needs param `interface`",
+            "shop.yaml:6:5",
+            "depends on `zz`",
+            "shop.yaml:9:",
+            "`1q` is not a memory size",
+            "shop.yaml:12:",
+            "4 problems found",
+        ] {
+            assert!(text.contains(needle), "no {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn errors_in_a_loop_point_at_the_loop_body() {
+        let f = Fixture::new(
+            "services:\n{% for n in [1, 2] %}\n  s{{ n }}:\n    image: x\n    ports: [{{ n * 70000 }}]\n{% endfor %}\n",
+            &[],
+        );
+        let text = f.errors();
+        assert!(text.contains("port 140000 is out of range"), "{text}");
+        assert!(text.contains("shop.yaml:5:"), "{text}");
+        assert!(text.contains("rendered as: ports: [140000]"), "{text}");
+    }
+
+    #[test]
+    fn template_header_cannot_use_tera() {
+        let f = Fixture::new(
+            "services:\n  a:\n    template: t\n",
+            &[("t", "description: \"{{ env }}\"\nservice:\n  image: x\n")],
+        );
+        let text = f.errors();
+        assert!(text.contains("header"), "{text}");
+        assert!(text.contains("t.yaml:1:"), "{text}");
+    }
+
+    #[test]
+    fn name_must_match_what_was_rendered() {
+        let f = Fixture::new("name: other\nservices:\n  a:\n    image: x\n", &[]);
+        let env = f.load(&LoadOptions::default()).unwrap();
+        assert_eq!(env.env, "other");
+        assert_eq!(env.instance.as_str(), "other");
+    }
+}

@@ -1,0 +1,262 @@
+//! Tera rendering of definition files and service templates.
+//!
+//! Tera 2 is sandboxed: no environment or file access from templates, and undefined variables
+//! are errors. We add one function, `host_port`, which renders the placeholder token the
+//! planner replaces with the allocated host port.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tera::{Context, ErrorKind, Kwargs, State, Tera, TeraResult, Value};
+
+/// What every definition and template sees.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RenderContext {
+    pub env: String,
+    /// Empty when there is no feature.
+    pub feature: String,
+    pub instance: String,
+    pub set: BTreeMap<String, String>,
+    pub advertise_host: String,
+}
+
+/// A Tera failure, with its position in the Tera source when Tera knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderFailure {
+    pub message: String,
+    /// 1-based line and column in the source.
+    pub position: Option<(usize, usize)>,
+}
+
+/// The token that stands for the host port of `service`'s container `port`.
+pub fn host_port_token(service: &str, port: u16) -> String {
+    format!("@@envctl:host_port:{service}:{port}@@")
+}
+
+const TOKEN_START: &str = "@@envctl:host_port:";
+
+/// The `(service, container port)` of every host-port token in `text`, in order.
+pub fn host_port_refs(text: &str) -> Vec<(String, u16)> {
+    let mut refs = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(TOKEN_START) {
+        let after = &rest[start + TOKEN_START.len()..];
+        let Some(end) = after.find("@@") else { break };
+        if let Some((service, port)) = after[..end].rsplit_once(':') {
+            if let Ok(port) = port.parse() {
+                refs.push((service.to_string(), port));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    refs
+}
+
+/// Replaces every host-port token with `lookup(service, container_port)`; tokens the lookup
+/// does not know are returned as `Err` with the first unknown `(service, port)`.
+pub fn expand_host_ports(
+    text: &str,
+    lookup: impl Fn(&str, u16) -> Option<u16>,
+) -> Result<String, (String, u16)> {
+    let mut out = text.to_string();
+    for (service, port) in host_port_refs(text) {
+        let host = lookup(&service, port).ok_or_else(|| (service.clone(), port))?;
+        out = out.replace(&host_port_token(&service, port), &host.to_string());
+    }
+    Ok(out)
+}
+
+fn host_port_function(
+    current_service: Option<String>,
+) -> impl Fn(Kwargs, &State) -> TeraResult<String> + Sync + Send + 'static {
+    move |kwargs: Kwargs, _: &State| {
+        let port_value = kwargs.must_get::<Value>("port")?;
+        let port = port_value
+            .as_i64()
+            .or_else(|| port_value.as_str().and_then(|s| s.parse().ok()))
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| {
+                tera::Error::message(format!(
+                    "host_port: `port` must be a port number (1-65535), got `{port_value}`"
+                ))
+            })?;
+        let service = match kwargs.get::<String>("service")? {
+            Some(service) => service,
+            None => current_service.clone().ok_or_else(|| {
+                tera::Error::message(
+                    "host_port: outside a service template, name the service: host_port(service=\"NAME\", port=N)",
+                )
+            })?,
+        };
+        Ok(host_port_token(&service, port))
+    }
+}
+
+/// Renders `source` with the context, plus `extra` variables (template params) and, inside a
+/// service template, the name of the service being made (for `host_port(port=N)` and as
+/// `service`).
+pub fn render(
+    source: &str,
+    ctx: &RenderContext,
+    extra: &BTreeMap<String, serde_json::Value>,
+    service: Option<&str>,
+) -> Result<String, RenderFailure> {
+    let mut tera = Tera::new();
+    tera.register_function("host_port", host_port_function(service.map(str::to_string)));
+    let mut context = Context::new();
+    context.insert("env", &ctx.env);
+    context.insert("feature", &ctx.feature);
+    context.insert("instance", &ctx.instance);
+    context.insert("set", &ctx.set);
+    context.insert("advertise_host", &ctx.advertise_host);
+    if let Some(service) = service {
+        context.insert("service", service);
+    }
+    for (key, value) in extra {
+        context.insert(key.clone(), value);
+    }
+    tera.render_str(source, &context, false)
+        .map_err(failure_from)
+}
+
+fn failure_from(err: tera::Error) -> RenderFailure {
+    match err.kind() {
+        ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
+            let span = report.span();
+            RenderFailure {
+                message: first_line(report.message()),
+                position: Some((span.start_line.max(1), span.start_col + 1)),
+            }
+        }
+        _ => {
+            // Reports about unknown filters/functions come pre-rendered; recover the position.
+            let text = err.to_string();
+            RenderFailure {
+                message: text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+                    .to_string(),
+                position: position_in_report(&text),
+            }
+        }
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").to_string()
+}
+
+/// Parses ` --> name:LINE:COL` out of a Tera report.
+fn position_in_report(text: &str) -> Option<(usize, usize)> {
+    let arrow = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))?;
+    let mut parts = arrow.rsplitn(3, ':');
+    let col = parts.next()?.trim().parse().ok()?;
+    let line = parts.next()?.trim().parse().ok()?;
+    Some((line, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> RenderContext {
+        RenderContext {
+            env: "shop".into(),
+            feature: "pay-v2".into(),
+            instance: "shop--pay-v2".into(),
+            set: BTreeMap::from([("tag".to_string(), "v9".to_string())]),
+            advertise_host: "10.0.0.5".into(),
+        }
+    }
+
+    fn none() -> BTreeMap<String, serde_json::Value> {
+        BTreeMap::new()
+    }
+
+    #[test]
+    fn renders_the_context() {
+        let out = render(
+            "{{ env }} {{ feature }} {{ instance }} {{ set.tag }} {{ advertise_host }}",
+            &ctx(),
+            &none(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(out, "shop pay-v2 shop--pay-v2 v9 10.0.0.5");
+    }
+
+    #[test]
+    fn defaults_come_from_the_file() {
+        let src = "{% set tag = set.tag | default(value=\"latest\") %}{% set other = set.other | default(value=\"x\") %}{{ tag }} {{ other }}";
+        assert_eq!(render(src, &ctx(), &none(), None).unwrap(), "v9 x");
+    }
+
+    #[test]
+    fn undefined_variables_are_errors_with_a_position() {
+        let err = render("a: 1\nb: {{ nope }}\n", &ctx(), &none(), None).unwrap_err();
+        assert!(err.message.contains("nope"), "{err:?}");
+        assert_eq!(err.position, Some((2, 7)));
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let err = render("a: 1\n{% for x in y %}\n", &ctx(), &none(), None).unwrap_err();
+        assert!(err.position.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn host_port_renders_the_placeholder_token() {
+        let out = render(
+            "{{ host_port(port=20880) }}",
+            &ctx(),
+            &none(),
+            Some("order"),
+        )
+        .unwrap();
+        assert_eq!(out, "@@envctl:host_port:order:20880@@");
+        let out = render(
+            "{{ host_port(service=\"db\", port=3306) }}",
+            &ctx(),
+            &none(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(out, "@@envctl:host_port:db:3306@@");
+        let err = render("{{ host_port(port=1) }}", &ctx(), &none(), None).unwrap_err();
+        assert!(err.message.contains("name the service"), "{err:?}");
+        assert!(render("{{ host_port(port=0) }}", &ctx(), &none(), Some("a")).is_err());
+    }
+
+    #[test]
+    fn host_port_tokens_are_found_and_expanded() {
+        let text = format!("{}:{}", host_port_token("a-b", 80), host_port_token("c", 9));
+        assert_eq!(
+            host_port_refs(&text),
+            [("a-b".to_string(), 80), ("c".to_string(), 9)]
+        );
+        let lookup = |s: &str, p: u16| (s == "a-b" && p == 80).then_some(32768);
+        assert_eq!(
+            expand_host_ports(&host_port_token("a-b", 80), lookup),
+            Ok("32768".into())
+        );
+        assert_eq!(expand_host_ports(&text, lookup), Err(("c".to_string(), 9)));
+        assert_eq!(expand_host_ports("plain", lookup), Ok("plain".into()));
+    }
+
+    #[test]
+    fn params_are_variables() {
+        let extra = BTreeMap::from([("port".to_string(), serde_json::json!(20880))]);
+        let out = render("{{ port }} {{ service }}", &ctx(), &extra, Some("svc")).unwrap();
+        assert_eq!(out, "20880 svc");
+    }
+
+    #[test]
+    fn no_environment_access() {
+        assert!(render("{{ get_env(name=\"HOME\") }}", &ctx(), &none(), None).is_err());
+    }
+}

@@ -1,0 +1,551 @@
+//! Service templates: the search path, their params, rendering and the deep merge.
+//!
+//! A template file has a plain-YAML header (`description`, `params`) and a Tera-rendered
+//! `service:` body, which must be the last top-level key. The header is read first so params
+//! are known before rendering; header lines are blanked (not removed) before rendering so line
+//! numbers in errors stay those of the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_yaml::{Mapping, Value};
+
+use super::diagnostics::{did_you_mean, Diagnostic};
+use super::format::{ParamDef, TemplateBody, TemplateHeader};
+use super::locate::{self, Seg};
+use super::render::{self, RenderContext};
+use super::schema;
+use super::sourcemap::SourceMap;
+
+/// Names the context already uses; params may not shadow them.
+const RESERVED: &[&str] = &[
+    "env",
+    "feature",
+    "instance",
+    "set",
+    "advertise_host",
+    "service",
+];
+
+/// The directories searched for `<name>.yaml`, in order.
+pub fn search_path() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("templates")];
+    if let Some(extra) = std::env::var_os("ENVCTL_TEMPLATE_PATH") {
+        dirs.extend(std::env::split_paths(&extra).filter(|p| !p.as_os_str().is_empty()));
+    }
+    if let Some(config) = dirs::config_dir() {
+        dirs.push(config.join("envctl").join("templates"));
+    }
+    dirs
+}
+
+/// Why a template could not be found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("template name `{0}` is not allowed: use letters, digits, `-`, `_` and `/` between names, never `..` or a leading `/`")]
+    InvalidName(String),
+    #[error("template `{name}` not found; searched {}", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound { name: String, tried: Vec<PathBuf> },
+}
+
+/// Template names are relative paths without `.`/`..`, so they cannot escape the search path.
+pub fn check_name(name: &str) -> Result<(), LookupError> {
+    let ok = !name.is_empty()
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(LookupError::InvalidName(name.to_string()))
+    }
+}
+
+/// Finds `<name>.yaml` on the search path.
+pub fn find(name: &str, search: &[PathBuf]) -> Result<PathBuf, LookupError> {
+    check_name(name)?;
+    let tried: Vec<PathBuf> = search
+        .iter()
+        .map(|d| d.join(format!("{name}.yaml")))
+        .collect();
+    tried
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| LookupError::NotFound {
+            name: name.to_string(),
+            tried,
+        })
+}
+
+/// A template as listed and shown to users.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub description: Option<String>,
+    pub params: BTreeMap<String, ParamDef>,
+}
+
+/// Every template on the search path; a name found earlier shadows later ones.
+pub fn list(search: &[PathBuf]) -> Vec<Result<TemplateInfo, Vec<Diagnostic>>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for dir in search {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml") && p.is_file())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if seen.insert(name.clone()) {
+                out.push(info(&name, &path));
+            }
+        }
+    }
+    out
+}
+
+/// Reads one template's header.
+pub fn info(name: &str, path: &Path) -> Result<TemplateInfo, Vec<Diagnostic>> {
+    let source = read(path)?;
+    let (header, _) = split(&source);
+    let header = parse_header(path, &source, &header)?;
+    Ok(TemplateInfo {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        description: header.description,
+        params: header.params,
+    })
+}
+
+fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(path)
+        .map_err(|e| vec![Diagnostic::new(path, format!("cannot read template: {e}"))])
+}
+
+/// Splits at the top-level `service:` line: (header text, body with header lines blanked).
+fn split(source: &str) -> (String, String) {
+    let lines: Vec<&str> = source.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("service:"))
+        .unwrap_or(lines.len());
+    let header = lines[..at].join("\n");
+    let body = std::iter::repeat_n("", at)
+        .chain(lines[at..].iter().copied())
+        .collect::<Vec<_>>()
+        .join("\n");
+    (header, body)
+}
+
+fn parse_header(
+    path: &Path,
+    source: &str,
+    header: &str,
+) -> Result<TemplateHeader, Vec<Diagnostic>> {
+    let map = SourceMap::new(source, source);
+    if header.trim().is_empty() {
+        return Ok(TemplateHeader::default());
+    }
+    if let Some((i, line)) = header
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("{{") || l.contains("{%"))
+    {
+        return Err(vec![Diagnostic::new(path, "template header (description, params) is plain YAML; Tera is only rendered under `service:`")
+            .at(map.source_location(i + 1, line.find('{').unwrap_or(0) + 1))]);
+    }
+    let parsed: TemplateHeader = serde_yaml::from_str(header).map_err(|e| {
+        let loc = e
+            .location()
+            .and_then(|l| map.source_location(l.line(), l.column()));
+        let message = strip_location(&e.to_string());
+        let hint = unknown_field_hint(&message);
+        vec![Diagnostic::new(path, format!("template header: {message}"))
+            .at(loc)
+            .maybe_hint(hint)]
+    })?;
+    let mut problems = Vec::new();
+    for (name, param) in &parsed.params {
+        let at = || map.location_of(&[Seg::key("params"), Seg::key(name)]);
+        if RESERVED.contains(&name.as_str()) {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    format!("param `{name}` shadows the context variable of the same name"),
+                )
+                .at(at())
+                .hint("rename the param"),
+            );
+        }
+        if let (Some(kind), Some(default)) = (param.kind, &param.default) {
+            if !kind.accepts(default) {
+                problems.push(
+                    Diagnostic::new(
+                        path,
+                        format!("param `{name}`: default is not of type {}", kind.as_str()),
+                    )
+                    .at(at()),
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(problems)
+    }
+}
+
+/// serde_yaml messages carry " at line L column C"; the first is printed as our location, so it
+/// is dropped, later ones (where a flow or block started) become "(started on line L)".
+pub fn strip_location(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    let mut first = true;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let line: String = after.chars().take_while(char::is_ascii_digit).collect();
+        let tail = after[line.len()..].strip_prefix(" column ").unwrap_or("");
+        let col_len = tail.chars().take_while(char::is_ascii_digit).count();
+        if line.is_empty() || col_len == 0 {
+            out.push_str(" at line ");
+            rest = after;
+            continue;
+        }
+        if !first {
+            out.push_str(&format!(" (started on line {line})"));
+        }
+        first = false;
+        rest = &tail[col_len..];
+    }
+    out.push_str(rest);
+    // serde names our structs; users know these as mappings.
+    let mut friendly = out;
+    for internal in [
+        "ServiceDef",
+        "HealthcheckDef",
+        "BuildDef",
+        "ResourcesDef",
+        "HttpProbeDef",
+        "DubboProbeDef",
+        "DefinitionFile",
+        "TemplateHeader",
+        "TemplateBody",
+        "ParamDef",
+    ] {
+        friendly = friendly.replace(&format!("struct {internal}"), "a mapping");
+    }
+    friendly
+}
+
+/// Turns serde's "unknown field `x`, expected one of `a`, `b`" into a suggestion.
+pub fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (field, rest) = rest.split_once('`')?;
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    did_you_mean(field, known)
+}
+
+/// The rendered service of one template, for one service, ready to merge.
+pub struct Instantiated {
+    pub path: PathBuf,
+    pub service: Value,
+    pub map: SourceMap,
+}
+
+/// Where a problem with the `with:` params lies, in the definition file.
+pub struct ParamProblem {
+    pub path: Vec<Seg>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// The outcome of instantiating a template: problems either in the definition's `with:` or in
+/// the template file itself.
+pub enum InstantiateError {
+    Params(Vec<ParamProblem>),
+    Template(Vec<Diagnostic>),
+}
+
+/// Checks `with` against the params, renders the body and returns its `service` value.
+pub fn instantiate(
+    template: &str,
+    path: &Path,
+    service: &str,
+    with: &Mapping,
+    ctx: &RenderContext,
+) -> Result<Instantiated, InstantiateError> {
+    let source = read(path).map_err(InstantiateError::Template)?;
+    let (header_text, body) = split(&source);
+    let header = parse_header(path, &source, &header_text).map_err(InstantiateError::Template)?;
+    let values = param_values(template, &header, with).map_err(InstantiateError::Params)?;
+    let rendered = render::render(&body, ctx, &values, Some(service)).map_err(|f| {
+        let map = SourceMap::new(&source, &source);
+        InstantiateError::Template(vec![Diagnostic::new(
+            path,
+            format!(
+                "template `{template}` (for service `{service}`): {}",
+                f.message
+            ),
+        )
+        .at(f.position.and_then(|(l, c)| map.source_location(l, c)))])
+    })?;
+    let map = SourceMap::new(&source, &rendered);
+    let fail = |message: String, loc, hint| {
+        InstantiateError::Template(vec![Diagnostic::new(path, message)
+            .at(loc)
+            .maybe_hint(hint)])
+    };
+    let value: Value = serde_yaml::from_str(&rendered).map_err(|e| {
+        let loc = e
+            .location()
+            .and_then(|l| map.location(l.line(), l.column()));
+        fail(
+            format!("template `{template}`: {}", strip_location(&e.to_string())),
+            loc,
+            None,
+        )
+    })?;
+    let unknown = schema::unknown_keys(&value, &schema::TEMPLATE_BODY);
+    if !unknown.is_empty() {
+        return Err(InstantiateError::Template(
+            unknown
+                .into_iter()
+                .map(|u| {
+                    let mut key_path = u.path.clone();
+                    key_path.push(Seg::key(&u.key));
+                    Diagnostic::new(
+                        path,
+                        format!(
+                            "template `{template}`: unknown key `{}` in `{}`",
+                            u.key,
+                            display_or_top(&u.path)
+                        ),
+                    )
+                    .at(map.location_of(&key_path))
+                    .maybe_hint(did_you_mean(&u.key, u.known.iter().copied()))
+                })
+                .collect(),
+        ));
+    }
+    if let Err(e) = serde_yaml::from_str::<TemplateBody>(&rendered) {
+        let loc = e
+            .location()
+            .and_then(|l| map.location(l.line(), l.column()));
+        let message = strip_location(&e.to_string());
+        let hint = unknown_field_hint(&message);
+        return Err(fail(format!("template `{template}`: {message}"), loc, hint));
+    }
+    let service_value = value
+        .as_mapping()
+        .and_then(|m| m.get("service"))
+        .cloned()
+        .unwrap_or(Value::Mapping(Mapping::new()));
+    Ok(Instantiated {
+        path: path.to_path_buf(),
+        service: service_value,
+        map,
+    })
+}
+
+fn display_or_top(path: &[Seg]) -> String {
+    if path.is_empty() {
+        "the top level".into()
+    } else {
+        locate::display_path(path)
+    }
+}
+
+/// The params' values: defaults overridden by `with`, checked for unknown, missing and
+/// mistyped params.
+fn param_values(
+    template: &str,
+    header: &TemplateHeader,
+    with: &Mapping,
+) -> Result<BTreeMap<String, serde_json::Value>, Vec<ParamProblem>> {
+    let mut problems = Vec::new();
+    let mut values = BTreeMap::new();
+    for (key, value) in with {
+        let Some(key) = key.as_str() else {
+            problems.push(ParamProblem {
+                path: vec![Seg::key("with")],
+                message: format!("template `{template}`: param names must be strings"),
+                hint: None,
+            });
+            continue;
+        };
+        let at = vec![Seg::key("with"), Seg::key(key)];
+        match header.params.get(key) {
+            None => problems.push(ParamProblem {
+                path: at,
+                message: format!("template `{template}` has no param `{key}`"),
+                hint: did_you_mean(key, header.params.keys().map(String::as_str)).or_else(|| {
+                    Some(format!(
+                        "its params are: {}",
+                        header.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                }),
+            }),
+            Some(def) => match def.kind {
+                Some(kind) if !kind.accepts(value) => problems.push(ParamProblem {
+                    path: at,
+                    message: format!(
+                        "template `{template}`: param `{key}` must be of type {}",
+                        kind.as_str()
+                    ),
+                    hint: def.description.clone().map(|d| format!("`{key}`: {d}")),
+                }),
+                _ => {
+                    values.insert(key.to_string(), to_json(value));
+                }
+            },
+        }
+    }
+    for (name, def) in &header.params {
+        if values.contains_key(name) || with.contains_key(name.as_str()) {
+            continue;
+        }
+        match &def.default {
+            Some(default) => {
+                values.insert(name.clone(), to_json(default));
+            }
+            None if def.required => problems.push(ParamProblem {
+                path: vec![Seg::key("template")],
+                message: format!("template `{template}` needs param `{name}`"),
+                hint: Some(format!(
+                    "add `with: {{ {name}: ... }}`{}",
+                    def.description
+                        .as_ref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                )),
+            }),
+            // Optional without default: defined as none so `{% if name %}` works.
+            None => {
+                values.insert(name.clone(), serde_json::Value::Null);
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        Err(problems)
+    }
+}
+
+fn to_json(value: &Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Deep merge: mappings merge key by key, `over` wins; anything else is replaced by `over`.
+pub fn deep_merge(under: &Value, over: &Value) -> Value {
+    match (under, over) {
+        (Value::Mapping(u), Value::Mapping(o)) => {
+            let mut merged = u.clone();
+            for (key, value) in o {
+                let next = match u.get(key) {
+                    Some(existing) => deep_merge(existing, value),
+                    None => value.clone(),
+                };
+                merged.insert(key.clone(), next);
+            }
+            Value::Mapping(merged)
+        }
+        (_, over) => over.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Value {
+        serde_yaml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn merge_keeps_own_keys_and_merges_maps() {
+        let template = yaml("image: redis:7\nenv: { A: 1, B: 2 }\nports: [6379]\nhealthcheck: { tcp: 6379, retries: 5 }\n");
+        let own = yaml("env: { B: 3 }\nports: [1]\nhealthcheck: { retries: 9 }\n");
+        let merged = deep_merge(&template, &own);
+        let expected = yaml("image: redis:7\nenv: { A: 1, B: 3 }\nports: [1]\nhealthcheck: { tcp: 6379, retries: 9 }\n");
+        assert_eq!(merged, expected);
+    }
+
+    #[test]
+    fn yaml_locations_are_dropped_from_messages() {
+        assert_eq!(
+            strip_location("did not find ']' at line 6 column 6, while parsing a flow sequence at line 5 column 12"),
+            "did not find ']', while parsing a flow sequence (started on line 5)"
+        );
+        assert_eq!(
+            strip_location("unknown field `x` at line 2 column 3"),
+            "unknown field `x`"
+        );
+    }
+
+    #[test]
+    fn names_cannot_escape_the_search_path() {
+        for bad in ["../x", "a/../../b", "/etc/passwd", "", "a//b", "./a", "a b"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["redis", "team/redis", "dubbo-provider", "a_b.c"] {
+            assert!(check_name(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn split_blanks_the_header_but_keeps_line_numbers() {
+        let (header, body) = split("description: x\nparams: {}\nservice:\n  image: a\n");
+        assert_eq!(header, "description: x\nparams: {}");
+        assert_eq!(body, "\n\nservice:\n  image: a");
+    }
+
+    fn header(text: &str) -> TemplateHeader {
+        serde_yaml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn params_defaults_required_unknown_and_types() {
+        let h = header(
+            "params:\n  port: { default: 1, type: int }\n  iface: { required: true }\n  opt: {}\n",
+        );
+        let with: Mapping = serde_yaml::from_str("iface: a.B\n").unwrap();
+        let values = param_values("t", &h, &with).ok().unwrap();
+        assert_eq!(values["port"], serde_json::json!(1));
+        assert_eq!(values["iface"], serde_json::json!("a.B"));
+        assert_eq!(values["opt"], serde_json::Value::Null);
+
+        let with: Mapping = serde_yaml::from_str("prot: 2\nport: x\n").unwrap();
+        let problems = param_values("t", &h, &with).err().unwrap();
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "template `t` has no param `prot`",
+                "template `t`: param `port` must be of type int",
+                "template `t` needs param `iface`"
+            ]
+        );
+        assert_eq!(problems[0].hint.as_deref(), Some("did you mean `port`?"));
+    }
+}

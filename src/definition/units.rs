@@ -1,0 +1,135 @@
+//! Durations (`500ms`, `1s`, `2h`, `3d`, `1m30s`) and memory sizes (`256m`, `1g`).
+
+use std::time::Duration;
+
+/// Parses a duration: one or more `<number><unit>` with unit ms, s, m, h or d; `0` alone is
+/// allowed.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let bad = || {
+        format!("`{text}` is not a duration; write a number and a unit, e.g. 500ms, 1s, 2m, 2h, 3d")
+    };
+    if text.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            "d" => Duration::from_secs(number.saturating_mul(86_400)),
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(part);
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way it would be written in a definition.
+pub fn format_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let mut secs = duration.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+/// Parses a memory size: bytes, or a number with k, m or g (optionally followed by `b`),
+/// binary multiples as Docker uses them.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a memory size; write e.g. 256m, 1g or 512k");
+    let lower = text.to_ascii_lowercase();
+    let digits = lower.len() - lower.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return Err(bad());
+    }
+    let number: u64 = lower[..digits].parse().map_err(|_| bad())?;
+    let multiplier: u64 = match &lower[digits..] {
+        "" | "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    let bytes = number.checked_mul(multiplier).ok_or_else(bad)?;
+    if bytes == 0 {
+        return Err(format!("memory `{text}` must be more than zero"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in [
+            "",
+            "1",
+            "1x",
+            "s",
+            "1.5s",
+            "-1s",
+            "1 s",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn durations_round_trip() {
+        for text in ["500ms", "1s", "1m30s", "3d", "2h"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("256m"), Ok(256 << 20));
+        assert_eq!(parse_memory("1g"), Ok(1 << 30));
+        assert_eq!(parse_memory("1GB"), Ok(1 << 30));
+        assert_eq!(parse_memory("512k"), Ok(512 << 10));
+        assert_eq!(parse_memory("1024"), Ok(1024));
+        for bad in ["", "m", "1x", "0", "1.5g", "-1m", "99999999999999g"] {
+            assert!(parse_memory(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Single values with several spellings: scalars, ports, env values, volumes, command
+//! strings, and paths relative to the definition file.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde_yaml::Value;
+
+use crate::model::{check_dns_label, EnvValue, PortSpec, Protocol, VolumeMount, VolumeSource};
+
+/// Text of a YAML scalar (strings, numbers, booleans), or `None` for anything else.
+pub fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Where relative paths are resolved: the directory of the definition file, made absolute.
+pub fn base_dir(definition: &Path) -> PathBuf {
+    let dir = definition.parent().unwrap_or(Path::new("."));
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    normalize(&absolute)
+}
+
+/// Removes `.` and resolves `..` lexically (without touching the file system).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+pub fn relative_to(base: &Path, path: &str) -> PathBuf {
+    let expanded = match path.strip_prefix("~/") {
+        Some(rest) => dirs::home_dir().map(|h| h.join(rest)),
+        None => None,
+    };
+    let p = expanded.unwrap_or_else(|| PathBuf::from(path));
+    if p.is_absolute() {
+        normalize(&p)
+    } else {
+        normalize(&base.join(p))
+    }
+}
+
+/// `6379`, `"6379"`, `"8080:80"`, `"53/udp"`, `"5353:53/udp"`.
+pub fn parse_port(value: &Value) -> Result<PortSpec, String> {
+    let text =
+        scalar_text(value).ok_or_else(|| "a port must be a number or a string".to_string())?;
+    let (spec, protocol) = match text.rsplit_once('/') {
+        Some((spec, "tcp")) => (spec, Protocol::Tcp),
+        Some((spec, "udp")) => (spec, Protocol::Udp),
+        Some((_, other)) => {
+            return Err(format!(
+                "unknown protocol `{other}` in port `{text}`; use tcp or udp"
+            ))
+        }
+        None => (text.as_str(), Protocol::Tcp),
+    };
+    let number = |s: &str| -> Result<u16, String> {
+        match s.trim().parse::<u32>() {
+            Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
+            Ok(p) => Err(format!("port {p} is out of range (1-65535)")),
+            Err(_) => Err(format!("`{text}` is not a port")),
+        }
+    };
+    let (host, container) = match spec.split_once(':') {
+        Some((host, container)) => (Some(number(host)?), number(container)?),
+        None => (None, number(spec)?),
+    };
+    Ok(PortSpec {
+        container,
+        host,
+        protocol,
+    })
+}
+
+pub fn parse_env_value(value: &Value, base: &Path) -> Result<EnvValue, String> {
+    if let Some(text) = scalar_text(value) {
+        return Ok(EnvValue::Plain(text));
+    }
+    let map = value.as_mapping().ok_or_else(|| {
+        "a value must be a scalar or a `from_env`/`from_file` mapping".to_string()
+    })?;
+    if map.len() != 1 {
+        return Err("use exactly one of `from_env` or `from_file`".into());
+    }
+    let (key, inner) = map.iter().next().expect("one entry");
+    let inner = inner
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "`from_env`/`from_file` takes a non-empty string".to_string())?;
+    match key.as_str() {
+        Some("from_env") => Ok(EnvValue::FromEnv(inner.to_string())),
+        Some("from_file") => Ok(EnvValue::FromFile(relative_to(base, inner))),
+        other => Err(format!(
+            "unknown key `{}`; use `from_env` or `from_file`",
+            other.unwrap_or("?")
+        )),
+    }
+}
+
+/// `data:/var/lib/x`, `./conf:/etc/x:ro`, `/abs:/x:rw`.
+pub fn parse_volume(text: &str, base: &Path) -> Result<VolumeMount, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [s, t] => (*s, *t, None),
+        [s, t, m] => (*s, *t, Some(*m)),
+        _ => {
+            return Err(format!(
+                "volume `{text}` must be `SOURCE:TARGET` or `SOURCE:TARGET:ro`"
+            ))
+        }
+    };
+    let read_only = match mode {
+        None | Some("rw") => false,
+        Some("ro") => true,
+        Some(other) => {
+            return Err(format!(
+                "volume `{text}`: unknown mode `{other}`; use ro or rw"
+            ))
+        }
+    };
+    if !target.starts_with('/') {
+        return Err(format!(
+            "volume `{text}`: the target `{target}` must be an absolute path"
+        ));
+    }
+    let source = if source.starts_with('.') || source.starts_with('/') || source.starts_with('~') {
+        VolumeSource::Bind(relative_to(base, source))
+    } else {
+        check_dns_label("volume", source).map_err(|e| format!("volume `{text}`: {e}"))?;
+        VolumeSource::Named(source.to_string())
+    };
+    Ok(VolumeMount {
+        source,
+        target: target.to_string(),
+        read_only,
+    })
+}
+
+/// Splits on whitespace, keeping single- and double-quoted parts together.
+pub fn split_words(text: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return None;
+    }
+    if in_word {
+        words.push(current);
+    }
+    Some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports() {
+        let p = |s: &str| parse_port(&Value::String(s.into()));
+        assert_eq!(
+            p("80").unwrap(),
+            PortSpec {
+                container: 80,
+                host: None,
+                protocol: Protocol::Tcp
+            }
+        );
+        assert_eq!(
+            p("5353:53/udp").unwrap(),
+            PortSpec {
+                container: 53,
+                host: Some(5353),
+                protocol: Protocol::Udp
+            }
+        );
+        for bad in ["0", "65536", "a", "1:2:3", "80/sctp", ""] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(split_words("a 'b c' \"d\"").unwrap(), ["a", "b c", "d"]);
+        assert_eq!(split_words("x ''").unwrap(), ["x", ""]);
+        assert!(split_words("'open").is_none());
+    }
+
+    #[test]
+    fn paths_resolve_against_the_base() {
+        assert_eq!(
+            relative_to(Path::new("/d/e"), "../x/./y"),
+            PathBuf::from("/d/x/y")
+        );
+        assert_eq!(relative_to(Path::new("/d"), "/abs"), PathBuf::from("/abs"));
+    }
+}
