@@ -102,6 +102,9 @@ impl Instance {
     fn run(&mut self, service: &str, args: &[&str], image: &str, command: &[&str]) -> String {
         let name = format!("{}-{service}", self.name);
         self.containers.push(name.clone());
+        // envctl's own labels, so `envctl endpoints` finds these containers as an instance.
+        let instance_label = format!("io.envctl.instance={}", self.name);
+        let service_label = format!("io.envctl.service={service}");
         let mut all = vec![
             "run",
             "-d",
@@ -109,6 +112,10 @@ impl Instance {
             &name,
             "--label",
             "io.envctl.test=1",
+            "--label",
+            &instance_label,
+            "--label",
+            &service_label,
             "--network",
             &self.name,
             "--network-alias",
