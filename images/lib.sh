@@ -1,0 +1,126 @@
+# Shared helpers for images/<name>/build.sh. Sourced, not executed.
+#
+# Debian-based images are a debootstrap --variant=minbase rootfs with a few packages plus our
+# own files, imported with `docker import`. Two caches keep CI fast:
+#   $CACHE/debs           .deb files shared by every debootstrap run (download once)
+#   $CACHE/bookworm-<key>.tar  a trimmed rootfs per package set, keyed by a hash of the
+#                              package list, so re-creating a deleted image is unpack+import.
+set -euo pipefail
+
+CACHE=${ENVCTL_IMAGE_CACHE:-/var/cache/envctl-images}
+MIRROR=${ENVCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SUITE=bookworm
+
+log() { printf '[%s] %s\n' "${IMAGE:-images}" "$*" >&2; }
+
+# True when the image exists locally; build scripts exit early then (idempotent).
+# ENVCTL_REBUILD=1 rebuilds anyway; the import moves the tag, so users never see it missing.
+image_present() {
+    PREVIOUS_ID=$(docker image inspect -f '{{.Id}}' "$1" 2>/dev/null) || PREVIOUS_ID=
+    [[ -z ${ENVCTL_REBUILD:-} && -n $PREVIOUS_ID ]]
+}
+
+need_tool() { # need_tool COMMAND DEBIAN_PACKAGE
+    command -v "$1" >/dev/null 2>&1 && return 0
+    log "installing $2 (provides $1)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
+        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; }
+}
+
+# debian_rootfs "PKG,PKG" -> prints the path of a cached, trimmed rootfs tarball with these
+# packages. Keyed by the package list and this recipe, so images sharing a package set share it.
+debian_rootfs() {
+    local pkgs=$1
+    local key
+    key=$({ echo "$SUITE $pkgs"; declare -f debian_rootfs; } | sha256sum | cut -c1-12)
+    local tarball="$CACHE/$SUITE-$key.tar"
+    if [[ -s $tarball ]]; then
+        log "reusing cached rootfs $tarball ($pkgs)"
+        printf '%s\n' "$tarball"
+        return 0
+    fi
+    need_tool debootstrap debootstrap
+    mkdir -p "$CACHE/debs"
+    # One debootstrap at a time: parallel builds would race on the shared .deb cache.
+    local lock
+    exec {lock}>"$CACHE/debootstrap.lock"
+    flock "$lock"
+    local dir
+    dir=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+    log "debootstrap $SUITE minbase + $pkgs"
+    if ! debootstrap --variant=minbase --include="$pkgs" --cache-dir="$CACHE/debs" \
+        "$SUITE" "$dir" "$MIRROR" >"$dir.log" 2>&1; then
+        tail -n 30 "$dir.log" >&2
+        log "debootstrap failed (full log: $dir.log)"
+        rm -rf "$dir"
+        return 1
+    fi
+    rm -f "$dir.log"
+    # Trim what a container never needs.
+    rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* \
+        "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/locale/* \
+        "$dir"/var/log/*.log "$dir"/var/log/apt/* "$dir"/tmp/*
+    tar --numeric-owner -C "$dir" -cf "$tarball.part" .
+    mv "$tarball.part" "$tarball"
+    rm -rf "$dir"
+    exec {lock}>&-
+    printf '%s\n' "$tarball"
+}
+
+# debian_image IMAGE "PKG,PKG" CUSTOMIZE_FN [docker import -c CHANGE]...
+# Unpacks the cached rootfs, lets CUSTOMIZE_FN add files (called with the directory), imports it.
+# Customising after the cache keeps recipe tweaks cheap: no new debootstrap.
+debian_image() {
+    local image=$1 pkgs=$2 customize=$3
+    shift 3
+    local tarball dir
+    tarball=$(debian_rootfs "$pkgs")
+    dir=$(mktemp -d "$CACHE/image.XXXXXX")
+    WORK_DIRS+=("$dir")
+    tar --numeric-owner -C "$dir" -xf "$tarball"
+    "$customize" "$dir"
+    tar --numeric-owner -C "$dir" -c . | docker import "$@" - "$image" >/dev/null
+    rm -rf "$dir"
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND... : polls COMMAND until it succeeds or the deadline passes.
+wait_for() {
+    local what=$1 secs=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${secs}s waiting for $what"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# Throwaway containers for verification carry this build's label and are removed on exit
+# (by label: verify_run runs in a command substitution, a subshell).
+VERIFY_LABEL="io.envctl.verify=$$"
+WORK_DIRS=()
+verify_cleanup() {
+    ((${#WORK_DIRS[@]} == 0)) || rm -rf "${WORK_DIRS[@]}"
+    local ids
+    ids=$(docker ps -aq --filter "label=$VERIFY_LABEL" 2>/dev/null) || return 0
+    [[ -z $ids ]] || docker rm -f -v $ids >/dev/null 2>&1 || true
+}
+trap verify_cleanup EXIT
+verify_run() { # verify_run IMAGE [docker run args...] -> container id
+    local image=$1
+    shift
+    docker run -d --label "$VERIFY_LABEL" "$@" "$image"
+}
+
+# finish IMAGE START_SECONDS: reports the image size and the time the build took.
+finish() {
+    local size
+    size=$(docker image inspect -f '{{.Size}}' "$1")
+    log "built $1 in $((SECONDS - $2))s ($((size / 1000000)) MB), verified"
+    # A forced rebuild leaves the old image untagged; drop it unless a container still uses it.
+    if [[ -n ${PREVIOUS_ID:-} && $PREVIOUS_ID != "$(docker image inspect -f '{{.Id}}' "$1")" ]]; then
+        docker image rm "$PREVIOUS_ID" >/dev/null 2>&1 || true
+    fi
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: an engine, the local images, formatting, lints, every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { echo "==> $*" >&2; }
+
+step "docker engine"
+scripts/ensure-docker.sh
+step "test tools"
+# Debian's docker-registry serves a real registry on loopback for the pull tests.
+if ! command -v docker-registry >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q docker-registry >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q docker-registry >/dev/null; }
+fi
+step "local images"
+scripts/build-images.sh
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+step "cargo test"
+cargo test --all-targets
+step "all checks passed"
