@@ -258,6 +258,32 @@ fn call_from_host(
     serde_json::from_str(last).unwrap_or_else(|e| panic!("consumer output {out:?}: {e}"))
 }
 
+/// `envctl endpoints` for the test instance (no definition file: found by its labels).
+fn endpoints(instance: &Instance, advertise: IpAddr) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_envctl"))
+        .args(["endpoints", &instance.name, "--output", "json"])
+        .args(["--advertise-host", &advertise.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "envctl endpoints: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The `envctl endpoints` entry of `interface`.
+fn provider_entry<'a>(all: &'a serde_json::Value, interface: &str) -> &'a serde_json::Value {
+    let providers = all["providers"].as_array().unwrap();
+    let mut matching = providers.iter().filter(|p| p["interface"] == interface);
+    let entry = matching
+        .next()
+        .unwrap_or_else(|| panic!("{interface} missing: {all}"));
+    assert!(matching.next().is_none(), "{interface} listed twice: {all}");
+    entry
+}
+
 /// A port nobody on this host listens on right now, for the provider's published port
 /// (envctl's allocator does this for real).
 fn free_port(ip: IpAddr) -> u16 {
@@ -323,6 +349,30 @@ async fn advertised_registration_is_callable_from_the_host() {
     let reply = call_from_host(&mut instance, &r.address(), &interface, "outside");
     assert_eq!(reply["reply"]["message"], "Hello, outside", "{reply}");
     assert_eq!(reply["reply"]["interface"], interface.as_str(), "{reply}");
+
+    let all = endpoints(&instance, advertise);
+    assert_eq!(all["registry"], registry.to_string(), "{all}");
+    let entry = provider_entry(&all, &interface);
+    assert_eq!(entry["reach"], "advertised", "{all}");
+    assert_eq!(entry["service"], "greeter", "{all}");
+    assert_eq!(
+        entry["outside"],
+        format!("{advertise}:{host_port}"),
+        "{all}"
+    );
+    let ports = all["ports"].as_array().unwrap();
+    assert!(
+        ports
+            .iter()
+            .any(|p| p["service"] == "greeter" && p["host_port"] == host_port),
+        "{all}"
+    );
+    assert!(
+        ports
+            .iter()
+            .any(|p| p["service"] == "zookeeper" && p["container_port"] == 2181),
+        "{all}"
+    );
 }
 
 #[tokio::test]
@@ -386,5 +436,23 @@ async fn without_advertising_the_container_address_is_registered() {
         assert_eq!(found[0].port, 20880);
         let reply = call_from_host(&mut instance, &found[0].address(), interface, "network");
         assert_eq!(reply["reply"]["message"], "Hello, network", "{reply}");
+    }
+
+    // Outsiders are pointed at the published port instead of the container address.
+    let advertise = envctl::advertise::detect();
+    let all = endpoints(&instance, advertise);
+    for (container, interface) in &made {
+        let entry = provider_entry(&all, interface);
+        assert_eq!(entry["reach"], "published-port", "{all}");
+        assert_eq!(
+            entry["registered"],
+            format!("{}:20880", instance.container_ip(container))
+        );
+        let host_port = instance.host_port(container, 20880);
+        assert_eq!(
+            entry["outside"],
+            format!("{advertise}:{host_port}"),
+            "{all}"
+        );
     }
 }

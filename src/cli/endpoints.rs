@@ -62,9 +62,9 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<i32> {
 
 /// The engine envctl talks to.
 async fn connect_engine() -> anyhow::Result<Box<dyn Engine>> {
-    // The bollard engine (engine/docker.rs) is being written on another branch; this is wired
-    // to `DockerEngine::connect` when it lands.
-    anyhow::bail!("the Docker engine is not available in this build yet")
+    Ok(Box::new(
+        crate::engine::docker::DockerEngine::connect().await?,
+    ))
 }
 
 /// The instance id and the services known (from the definition) to be ZooKeeper.
