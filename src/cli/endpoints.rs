@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::definition::{self, LoadOptions};
-use crate::dubbo::endpoints::{self, Endpoints, Reach};
+use crate::dubbo::endpoints::{self, Endpoints, ProviderEndpoint, Reach};
 use crate::engine::{Engine, LabelFilter, ObservedContainer};
 use crate::model::{Environment, InstanceId, Probe};
 
@@ -156,7 +156,7 @@ pub async fn collect(
     }
 }
 
-/// The human-readable report.
+/// The human-readable report; columns sized to their widest entry.
 pub fn render_text(e: &Endpoints) -> String {
     let mut out = String::new();
     let registry = e.registry.as_deref().unwrap_or("none found");
@@ -168,13 +168,25 @@ pub fn render_text(e: &Endpoints) -> String {
     if e.providers.is_empty() {
         out.push_str("  (none registered)\n");
     }
+    let outside = |p: &ProviderEndpoint| p.outside.clone().unwrap_or_else(|| "unreachable".into());
+    let w_addr = e
+        .providers
+        .iter()
+        .map(|p| outside(p).len())
+        .max()
+        .unwrap_or(0);
+    let w_service = e
+        .providers
+        .iter()
+        .map(|p| p.service.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(0);
     let mut interface = "";
     for p in &e.providers {
         if p.interface != interface {
             interface = &p.interface;
             out.push_str(&format!("  {interface}\n"));
         }
-        let service = p.service.as_deref().unwrap_or("-");
         let how = match p.reach {
             Reach::Advertised => "registered for outsiders".to_string(),
             Reach::PublishedPort => format!("registered as {} (container)", p.registered),
@@ -182,21 +194,29 @@ pub fn render_text(e: &Endpoints) -> String {
             Reach::External => "registered outside this instance".to_string(),
         };
         out.push_str(&format!(
-            "    {:<24} {:<12} {:<5} {}\n",
-            p.outside.as_deref().unwrap_or("unreachable"),
-            service,
+            "    {:<w_addr$}  {:<w_service$}  {:<5} {how}\n",
+            outside(p),
+            p.service.as_deref().unwrap_or("-"),
             p.protocol,
-            how
         ));
     }
     out.push_str("\nPublished ports:\n");
     if e.ports.is_empty() {
         out.push_str("  (none)\n");
     }
+    let w_service = e.ports.iter().map(|p| p.service.len()).max().unwrap_or(0);
+    let w_port = e
+        .ports
+        .iter()
+        .map(|p| format!("{}/{}", p.container_port, p.protocol).len())
+        .max()
+        .unwrap_or(0);
+    let w_outside = e.ports.iter().map(|p| p.outside.len()).max().unwrap_or(0);
     for p in &e.ports {
+        let port = format!("{}/{}", p.container_port, p.protocol);
         out.push_str(&format!(
-            "  {:<16} {:>5}/{:<3} -> {:<24} (local {})\n",
-            p.service, p.container_port, p.protocol, p.outside, p.local
+            "  {:<w_service$}  {port:>w_port$} -> {:<w_outside$}  (local {})\n",
+            p.service, p.outside, p.local
         ));
     }
     for w in &e.warnings {
@@ -277,8 +297,18 @@ mod tests {
         assert_eq!(e.providers[1].reach, Reach::ContainerOnly);
         assert_eq!(e.warnings.len(), 1, "{:?}", e.warnings);
         let text = render_text(&e);
-        assert!(text.contains("a.Greeter\n    192.168.1.20:41002"), "{text}");
-        assert!(text.contains("zookeeper         2181/tcp"), "{text}");
+        assert!(
+            text.contains("a.Greeter\n    192.168.1.20:41002  greeter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  zookeeper   2181/tcp -> 192.168.1.20:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    unreachable         stock    tri"),
+            "{text}"
+        );
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["providers"][1]["reach"], "container-only");
     }
