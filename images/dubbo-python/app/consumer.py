@@ -69,13 +69,11 @@ def list_providers(zk: KazooClient, registry: contract.Registry, interface: str,
     return providers
 
 
-def wait_for_provider(zk, registry, interface: str, version: str, deadline: float):
+def wait_for_providers(zk, registry, interface: str, version: str, deadline: float) -> list:
     while True:
         providers = list_providers(zk, registry, interface, version)
-        if providers:
-            return providers[0]
-        if time.monotonic() >= deadline:
-            return None
+        if providers or time.monotonic() >= deadline:
+            return providers
         time.sleep(0.3)
 
 
@@ -136,28 +134,32 @@ def cmd_list(args) -> int:
 
 def cmd_call(args) -> int:
     deadline = time.monotonic() + args.timeout
-    url = None
     if args.address:
         host, port = contract.split_host_port(args.address)
+        candidates = [(host, port, None)]
     else:
         zk, registry = connect_registry(args.registry, args.timeout)
         try:
-            found = wait_for_provider(zk, registry, args.interface, args.version, deadline)
+            found = wait_for_providers(zk, registry, args.interface, args.version, deadline)
         finally:
             zk.stop()
-        if found is None:
+        if not found:
             print(f"consumer: no provider of {args.interface} registered", file=sys.stderr)
             return 1
-        provider, node = found
-        host, port, url = provider.host, provider.port, unquote(node)
-    remaining = max(1.0, deadline - time.monotonic())
-    try:
-        reply = invoke(host, port, args.interface, args.method, args.data.encode(), remaining)
-    except Exception as err:  # noqa: BLE001 - one line for the caller
-        print(f"consumer: calling {args.interface}.{args.method} at {host}:{port} failed: {err}", file=sys.stderr)
-        return 1
-    print(json.dumps({"provider": f"{host}:{port}", "url": url, "reply": decode_reply(reply)}))
-    return 0
+        candidates = [(p.host, p.port, unquote(node)) for p, node in found]
+    # A provider killed without unregistering stays listed until its session expires:
+    # try each registered provider in turn, sharing the time left.
+    for i, (host, port, url) in enumerate(candidates):
+        remaining = deadline - time.monotonic()
+        budget = max(2.0, remaining / (len(candidates) - i))
+        try:
+            reply = invoke(host, port, args.interface, args.method, args.data.encode(), budget)
+        except Exception as err:  # noqa: BLE001 - one line per failed provider
+            print(f"consumer: calling {args.interface}.{args.method} at {host}:{port} failed: {err}", file=sys.stderr)
+            continue
+        print(json.dumps({"provider": f"{host}:{port}", "url": url, "reply": decode_reply(reply)}))
+        return 0
+    return 1
 
 
 def cmd_gateway(args) -> int:
@@ -191,12 +193,16 @@ def cmd_gateway(args) -> int:
                 found = list_providers(zk, registry, interface, args.version)
                 if not found:
                     return self.reply(503, {"error": f"no provider of {interface} registered"})
-                provider = found[0][0]
-                try:
-                    raw = invoke(provider.host, provider.port, interface, method, data, timeout)
-                except Exception as err:  # noqa: BLE001 - reported as 502
-                    return self.reply(502, {"error": str(err), "provider": f"{provider.host}:{provider.port}"})
-                return self.reply(200, {"provider": f"{provider.host}:{provider.port}", "reply": decode_reply(raw)})
+                errors = []
+                for provider, _node in found:
+                    address = f"{provider.host}:{provider.port}"
+                    try:
+                        raw = invoke(provider.host, provider.port, interface, method, data, timeout)
+                    except Exception as err:  # noqa: BLE001 - reported as 502 if all fail
+                        errors.append(f"{address}: {err}")
+                        continue
+                    return self.reply(200, {"provider": address, "reply": decode_reply(raw)})
+                return self.reply(502, {"error": "; ".join(errors)})
             return self.reply(404, {"error": "try /call/<interface>/<method>?data=x, /call/<method> or /providers/<interface>"})
 
         def log_message(self, fmt, *fmt_args):
