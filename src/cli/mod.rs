@@ -5,11 +5,13 @@ mod args;
 mod down;
 mod endpoints;
 mod exec;
+mod init;
 mod logs;
 mod ls;
 mod plan;
 mod ports;
 mod render;
+mod schema;
 mod status;
 mod template;
 mod up;
@@ -57,6 +59,10 @@ pub enum Command {
     /// Work with service templates.
     #[command(subcommand)]
     Template(template::TemplateCommand),
+    /// Print the JSON Schema of definition files (for editor completion).
+    Schema(schema::SchemaArgs),
+    /// Scaffold environments/ and templates/ with a working example.
+    Init(init::InitArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -74,5 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Exec(args) => exec::run(args).await,
         Command::Endpoints(args) => endpoints::run(args).await,
         Command::Template(cmd) => template::run(cmd),
+        Command::Schema(args) => schema::run(args),
+        Command::Init(args) => init::run(args),
     }
 }

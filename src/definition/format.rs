@@ -5,22 +5,51 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
-/// Parsed only to check shapes with exact positions; values are read from the YAML tree.
+/// An environment definition file (`environments/<name>.yaml`), after Tera rendering.
+///
+/// Parsed only to check shapes with exact positions; values are read from the YAML tree. The
+/// JSON Schema printed by `envctl schema` is generated from these structs.
 #[allow(dead_code)]
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefinitionFile {
+    /// The environment's name; defaults to the file stem. Written plainly, without Tera.
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Default lifetime of feature instances, e.g. `3d`, `12h`.
+    #[schemars(with = "Option<String>")]
     pub ttl: Option<Value>,
+    /// A base environment (path relative to this file) whose services this file overlays.
+    pub extends: Option<String>,
+    /// Template libraries, addressed as `LIBRARY/NAME` in `template:`.
+    pub libraries: Option<BTreeMap<String, LibraryDef>>,
     #[serde(default)]
     pub services: BTreeMap<String, ServiceDef>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A template library: a local directory (`path`) or a git repository (`git` + `ref`).
+#[allow(dead_code)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryDef {
+    /// A local directory, relative to the file that declares the library.
+    pub path: Option<String>,
+    /// A git repository URL (https://, ssh, file://).
+    pub git: Option<String>,
+    /// A tag, branch or commit of `git`; resolved once and pinned in `envctl.lock`.
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// The directory of the templates inside the library (default: `templates` when it
+    /// exists, else the root).
+    pub dir: Option<String>,
+}
+
+/// One service. With `template`, the template's service is deep-merged under these keys.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDef {
     /// Applied before this struct is read; kept so the whole-file parse accepts them.
@@ -28,31 +57,37 @@ pub struct ServiceDef {
     pub template: Option<String>,
     #[allow(dead_code)]
     #[serde(rename = "with")]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub with_params: Option<Mapping>,
     pub kind: Option<Kind>,
     pub image: Option<String>,
     pub pull: Option<Pull>,
     pub build: Option<BuildDef>,
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub ports: Option<Vec<Value>>,
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub env: Option<BTreeMap<String, Value>>,
+    #[schemars(with = "Option<serde_json::Value>")]
     pub depends_on: Option<Value>,
     pub healthcheck: Option<HealthcheckDef>,
     pub volumes: Option<Vec<String>>,
     pub resources: Option<ResourcesDef>,
     pub restart: Option<Restart>,
+    #[schemars(with = "Option<serde_json::Value>")]
     pub command: Option<Value>,
+    #[schemars(with = "Option<serde_json::Value>")]
     pub entrypoint: Option<Value>,
     pub aliases: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Service,
     Job,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Pull {
     Missing,
@@ -60,7 +95,7 @@ pub enum Pull {
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Restart {
     No,
@@ -69,51 +104,57 @@ pub enum Restart {
     UnlessStopped,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildDef {
     pub context: String,
     pub dockerfile: Option<String>,
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub args: Option<BTreeMap<String, Value>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthcheckDef {
+    #[schemars(with = "Option<serde_json::Value>")]
     pub cmd: Option<Value>,
     pub tcp: Option<u16>,
     pub http: Option<HttpProbeDef>,
     pub zookeeper: Option<u16>,
     pub dubbo: Option<DubboProbeDef>,
+    #[schemars(with = "Option<String>")]
     pub interval: Option<Value>,
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Value>,
     pub retries: Option<u32>,
+    #[schemars(with = "Option<String>")]
     pub start_period: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpProbeDef {
     pub port: u16,
     pub path: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DubboProbeDef {
     pub interface: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesDef {
+    #[schemars(with = "Option<serde_json::Value>")]
     pub memory: Option<Value>,
     pub cpus: Option<f64>,
 }
 
 /// The header of a service template: everything before the top-level `service:` key.
 /// It is plain YAML (not rendered), so the params are known before rendering the body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateHeader {
     pub description: Option<String>,
@@ -121,10 +162,12 @@ pub struct TemplateHeader {
     pub params: BTreeMap<String, ParamDef>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+/// One template param: its type, default, whether it is required, and what it is for.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamDef {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub default: Option<Value>,
     #[serde(default)]
     pub required: bool,
@@ -132,9 +175,13 @@ pub struct ParamDef {
     pub kind: Option<ParamType>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The allowed values of an `enum` param.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
+    pub values: Option<Vec<Value>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamType {
     String,
@@ -143,6 +190,8 @@ pub enum ParamType {
     Bool,
     List,
     Map,
+    /// One of the param's `values`.
+    Enum,
 }
 
 impl ParamType {
@@ -154,11 +203,14 @@ impl ParamType {
             ParamType::Bool => "bool",
             ParamType::List => "list",
             ParamType::Map => "map",
+            ParamType::Enum => "enum",
         }
     }
 
-    pub fn accepts(self, value: &Value) -> bool {
+    /// Whether `value` has this type; `values` are the choices of an enum.
+    pub fn accepts(self, value: &Value, values: Option<&[Value]>) -> bool {
         match self {
+            ParamType::Enum => values.is_some_and(|v| v.contains(value)),
             ParamType::String => value.is_string(),
             ParamType::Int => value.is_i64() || value.is_u64(),
             ParamType::Number => value.is_number(),
@@ -171,10 +223,12 @@ impl ParamType {
 
 /// The rendered body of a service template, parsed only to check shapes with exact positions.
 #[allow(dead_code)]
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateBody {
+    #[schemars(with = "Option<String>")]
     pub description: Option<Value>,
+    #[schemars(with = "Option<BTreeMap<String, ParamDef>>")]
     pub params: Option<Value>,
     pub service: ServiceDef,
 }

@@ -1,13 +1,15 @@
 //! The pipeline: read -> render (Tera) -> parse (YAML) -> check keys and shapes -> apply
 //! templates -> resolve -> validate, collecting every problem on the way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
-use super::diagnostics::{did_you_mean, Diagnostic};
+use super::diagnostics::{did_you_mean, Diagnostic, Location};
+use super::extends::{self, Layer};
 use super::format::{DefinitionFile, ServiceDef};
+use super::libraries::{self, Library};
 use super::locate::{display_path, Seg};
 use super::render::{self, RenderContext};
 use super::sourcemap::SourceMap;
@@ -17,20 +19,51 @@ use super::{resolve, schema, validate, values, LoadOptions};
 use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
 
 /// One definition file being loaded: its text, rendering and the problems found so far.
-struct Loader<'a> {
-    path: &'a Path,
-    map: SourceMap,
-    problems: Vec<Diagnostic>,
+pub(super) struct Loader<'a> {
+    pub path: &'a Path,
+    pub map: SourceMap,
+    pub problems: Vec<Diagnostic>,
+    /// This file's own top-level mapping (before merging bases), once parsed.
+    own: Value,
+    /// The environments this one extends, nearest first.
+    bases: Vec<Layer>,
 }
 
-impl Loader<'_> {
-    fn at(&mut self, path: &[Seg], message: impl Into<String>, hint: Option<String>) {
-        let location = self.map.location_of(path);
+impl<'a> Loader<'a> {
+    pub fn new(path: &'a Path, map: SourceMap) -> Self {
+        Self {
+            path,
+            map,
+            problems: Vec::new(),
+            own: Value::Null,
+            bases: Vec::new(),
+        }
+    }
+
+    pub fn at(&mut self, path: &[Seg], message: impl Into<String>, hint: Option<String>) {
+        let (file, location) = self.blame(path);
         self.problems.push(
-            Diagnostic::new(self.path, message)
+            Diagnostic::new(&file, message)
                 .at(location)
                 .maybe_hint(hint),
         );
+    }
+
+    /// The file that wrote `path` (this one or a base) and where: the longest prefix of `path`
+    /// found, this file first, so an overlay is blamed for what it overrides and a base for
+    /// what it alone provides.
+    fn blame(&self, path: &[Seg]) -> (PathBuf, Option<Location>) {
+        if !self.bases.is_empty() {
+            for n in (1..=path.len()).rev() {
+                if has_path(&self.own, &path[..n]) {
+                    break;
+                }
+                if let Some(layer) = self.bases.iter().find(|l| has_path(&l.top, &path[..n])) {
+                    return (layer.path.clone(), layer.map.location_of(path));
+                }
+            }
+        }
+        (self.path.to_path_buf(), self.map.location_of(path))
     }
 }
 
@@ -74,7 +107,7 @@ pub fn render_text(path: &Path, opts: &LoadOptions) -> Result<String, Vec<Diagno
     render_source(path, &source, &ctx)
 }
 
-fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
+pub(super) fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
     std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic::new(
             path,
@@ -83,7 +116,7 @@ fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
     })
 }
 
-fn render_source(
+pub(super) fn render_source(
     path: &Path,
     source: &str,
     ctx: &RenderContext,
@@ -109,29 +142,43 @@ fn tera_hint(message: &str) -> Option<String> {
 }
 
 /// Loads and validates one file, finding templates on `search`.
+#[cfg(test)]
 pub fn load(
     path: &Path,
     opts: &LoadOptions,
     search: &[PathBuf],
 ) -> Result<Environment, Vec<Diagnostic>> {
+    load_with(path, opts, search, libraries::Mode::Locked)
+}
+
+/// Loads and validates one file, finding templates on `search` and in its libraries, which
+/// are resolved from the lock file or, with `Mode::Update`, re-resolved.
+pub fn load_with(
+    path: &Path,
+    opts: &LoadOptions,
+    search: &[PathBuf],
+    mode: libraries::Mode,
+) -> Result<Environment, Vec<Diagnostic>> {
     let source = read(path)?;
     let ctx = context(path, &source, opts);
     let rendered = render_source(path, &source, &ctx)?;
-    let mut loader = Loader {
-        path,
-        map: SourceMap::new(&source, &rendered),
-        problems: Vec::new(),
-    };
-    let Some((top, shape_error_service)) = parse(&mut loader, &rendered) else {
+    let mut loader = Loader::new(path, SourceMap::new(&source, &rendered));
+    let Some((own, shape_error_service)) = parse(&mut loader, &rendered) else {
         return Err(loader.problems);
     };
+    let mut broken_services: BTreeSet<String> = shape_error_service.into_iter().collect();
+    loader.own = Value::Mapping(own.clone());
+    loader.bases = extends::load_bases(&mut loader, &own, &ctx, &mut broken_services);
+    let top = extends::merge(&own, &loader.bases);
     let (description, ttl, instance) = top_level(&mut loader, &top, &ctx, opts);
+    let libraries = resolve_libraries(&mut loader, &top, mode);
     let (services, unresolved) = services(
         &mut loader,
         &top,
         &ctx,
         search,
-        shape_error_service.as_deref(),
+        &libraries,
+        &broken_services,
     );
     for problem in validate::check(&services, &unresolved) {
         loader.at(&problem.path, problem.message, problem.hint);
@@ -151,10 +198,64 @@ pub fn load(
     })
 }
 
+/// The libraries one definition declares (itself and its bases), resolved from the lock file.
+pub fn libraries_of(
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<BTreeMap<String, Library>, Vec<Diagnostic>> {
+    let source = read(path)?;
+    let ctx = context(path, &source, opts);
+    let rendered = render_source(path, &source, &ctx)?;
+    let mut loader = Loader::new(path, SourceMap::new(&source, &rendered));
+    let Some((own, _)) = parse(&mut loader, &rendered) else {
+        return Err(loader.problems);
+    };
+    loader.own = Value::Mapping(own.clone());
+    loader.bases = extends::load_bases(&mut loader, &own, &ctx, &mut BTreeSet::new());
+    let top = extends::merge(&own, &loader.bases);
+    let (libraries, _) = resolve_libraries(&mut loader, &top, libraries::Mode::Locked);
+    if loader.problems.is_empty() {
+        Ok(libraries)
+    } else {
+        Err(loader.problems)
+    }
+}
+
+/// `libraries:` declared here or in a base, resolved (lock file next to this file).
+fn resolve_libraries(
+    loader: &mut Loader,
+    top: &Mapping,
+    mode: libraries::Mode,
+) -> (BTreeMap<String, Library>, BTreeSet<String>) {
+    let (declared, mut problems) = libraries::declarations(top.get("libraries"), |name| {
+        let (file, _) = loader.blame(&[Seg::key("libraries"), Seg::key(name)]);
+        values::base_dir(&file)
+    });
+    let lock_path = libraries::lockfile::path_for(loader.path);
+    let (resolved, more) = libraries::resolve(&declared, &lock_path, mode);
+    problems.extend(more);
+    let failed = problems
+        .iter()
+        .map(|p| p.library.clone())
+        .filter(|name| !name.is_empty() && !resolved.contains_key(name))
+        .collect();
+    for p in problems {
+        let mut at = vec![Seg::key("libraries")];
+        if !p.library.is_empty() {
+            at.push(Seg::key(&p.library));
+        }
+        if let Some(key) = p.key {
+            at.push(Seg::key(key));
+        }
+        loader.at(&at, p.message, p.hint);
+    }
+    (resolved, failed)
+}
+
 /// YAML parse, unknown keys (reported, then dropped) and shapes. Returns the top mapping and
 /// the service whose shape error was reported (it is skipped later); `None` when nothing
 /// further can be checked.
-fn parse(loader: &mut Loader, rendered: &str) -> Option<(Mapping, Option<String>)> {
+pub(super) fn parse(loader: &mut Loader, rendered: &str) -> Option<(Mapping, Option<String>)> {
     let document: Value = match serde_yaml::from_str(rendered) {
         Ok(v) => v,
         Err(e) => {
@@ -298,12 +399,12 @@ fn services(
     top: &Mapping,
     ctx: &RenderContext,
     search: &[PathBuf],
-    shape_error_service: Option<&str>,
+    libraries: &(BTreeMap<String, Library>, BTreeSet<String>),
+    broken_services: &BTreeSet<String>,
 ) -> (
     BTreeMap<ServiceName, crate::model::Service>,
     std::collections::BTreeSet<ServiceName>,
 ) {
-    let base = values::base_dir(loader.path);
     let mut services = BTreeMap::new();
     // Services that exist but could not be resolved: others may still depend on them.
     let mut unresolved = std::collections::BTreeSet::new();
@@ -343,7 +444,7 @@ fn services(
                 continue;
             }
         };
-        if shape_error_service == Some(name) {
+        if broken_services.contains(name) {
             unresolved.insert(service_name);
             continue;
         }
@@ -360,7 +461,19 @@ fn services(
                 continue;
             }
         };
-        match load_service(loader, &service_name, &own, ctx, search, &base) {
+        // Relative paths are relative to the file that wrote them (this one or a base).
+        let base = ["volumes", "build", "env"]
+            .iter()
+            .map(|key| vec![Seg::key("services"), Seg::key(name), Seg::key(key)])
+            .find(|p| has_path(&Value::Mapping(top.clone()), p))
+            .map_or_else(|| loader.path.to_path_buf(), |p| loader.blame(&p).0);
+        let base = values::base_dir(&base);
+        let found = TemplateSources {
+            search,
+            libraries: &libraries.0,
+            failed: &libraries.1,
+        };
+        match load_service(loader, &service_name, &own, ctx, &found, &base) {
             Some(service) => {
                 services.insert(service_name, service);
             }
@@ -383,13 +496,21 @@ fn shape_hint(message: &str) -> Option<String> {
     }
 }
 
+/// Where templates come from: the search path, and `LIB/NAME` from declared libraries.
+struct TemplateSources<'a> {
+    search: &'a [PathBuf],
+    libraries: &'a BTreeMap<String, Library>,
+    /// Declared libraries that could not be resolved (their templates are skipped).
+    failed: &'a BTreeSet<String>,
+}
+
 /// Applies the service's template (if any), then resolves it.
 fn load_service(
     loader: &mut Loader,
     name: &ServiceName,
     own: &Mapping,
     ctx: &RenderContext,
-    search: &[PathBuf],
+    sources: &TemplateSources,
     base: &Path,
 ) -> Option<crate::model::Service> {
     let svc_path = |rest: &[Seg]| -> Vec<Seg> {
@@ -436,7 +557,64 @@ fn load_service(
     let own_value = Value::Mapping(own_body);
 
     let mut instantiated = None;
-    if let Some(template) = &template_name {
+    // For a library template: the library, and a prefix for problems in its files.
+    let library = template_name
+        .as_deref()
+        .and_then(|t| libraries::split(t, sources.libraries));
+    let in_library = |message: String| match library {
+        Some((lib, _)) => format!("{}: {message}", lib.describe()),
+        None => message,
+    };
+    let label = match (&library, &template_name) {
+        (Some((lib, rest)), _) => Some(lib.label(rest)),
+        (None, t) => t.clone(),
+    };
+    if let (Some((lib, rest)), Some(template)) = (library, &template_name) {
+        let found = templates::find(rest, std::slice::from_ref(&lib.root)).map_err(|err| {
+            let message = match err {
+                templates::LookupError::NotFound { .. } => {
+                    format!("template `{rest}` not found in {}", lib.describe())
+                }
+                other => other.to_string(),
+            };
+            let known: Vec<String> = templates::list(std::slice::from_ref(&lib.root))
+                .into_iter()
+                .filter_map(Result::ok)
+                .map(|t| t.name)
+                .collect();
+            let hint = did_you_mean(rest, known.iter().map(String::as_str))
+                .map(|h| h.replacen('`', &format!("`{}/", lib.name), 1))
+                .or_else(|| {
+                    (!known.is_empty()).then(|| format!("its templates: {}", known.join(", ")))
+                });
+            loader.at(&svc_path(&[Seg::key("template")]), message, hint);
+        });
+        let found = found.ok()?;
+        match templates::instantiate(template, &found, name.as_str(), &with, ctx) {
+            Ok(i) => instantiated = Some(i),
+            Err(InstantiateError::Params(problems)) => {
+                for p in problems {
+                    loader.at(&svc_path(&p.path), p.message, p.hint);
+                }
+                return None;
+            }
+            Err(InstantiateError::Template(diags)) => {
+                loader.problems.extend(diags.into_iter().map(|mut d| {
+                    d.message = in_library(d.message);
+                    d
+                }));
+                return None;
+            }
+        }
+    } else if template_name
+        .as_deref()
+        .and_then(|t| t.split_once('/'))
+        .is_some_and(|(lib, _)| sources.failed.contains(lib))
+    {
+        // Its library could not be resolved; that problem is reported already.
+        return None;
+    } else if let Some(template) = &template_name {
+        let search = sources.search;
         let found = templates::find(template, search).map_err(|err| {
             loader.at(
                 &svc_path(&[Seg::key("template")]),
@@ -478,8 +656,7 @@ fn load_service(
             return None;
         }
     };
-    let (service, problems) =
-        resolve::service(name, &def, template_name.as_deref(), &ctx.env, base);
+    let (service, problems) = resolve::service(name, &def, label.as_deref(), &ctx.env, base);
     for problem in problems {
         let in_own = problem.path.is_empty() || has_path(&own_value, &problem.path);
         match (&instantiated, in_own) {
@@ -490,11 +667,11 @@ fn load_service(
                 loader.problems.push(
                     Diagnostic::new(
                         &t.path,
-                        format!(
+                        in_library(format!(
                             "{} (from template `{}`, for service `{name}`)",
                             problem.message,
                             template_name.as_deref().unwrap_or("")
-                        ),
+                        )),
                     )
                     .at(location)
                     .maybe_hint(problem.hint),
@@ -507,7 +684,7 @@ fn load_service(
 }
 
 /// Whether `path` exists in `value` (keys and indices).
-fn has_path(value: &Value, path: &[Seg]) -> bool {
+pub(super) fn has_path(value: &Value, path: &[Seg]) -> bool {
     let mut current = value;
     for seg in path {
         let next = match seg {
@@ -726,5 +903,138 @@ services:
         let env = f.load(&LoadOptions::default()).unwrap();
         assert_eq!(env.env, "other");
         assert_eq!(env.instance.as_str(), "other");
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn extends_overlays_services_of_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "infra.yaml",
+            "name: infra\ndescription: team infra\nttl: 1d\nservices:\n  zk:\n    image: envctl/zookeeper:3.8\n    env: { A: \"1\", B: \"{{ env }}\" }\n  cache:\n    image: envctl/redis:7\n",
+        );
+        let child = write(
+            dir.path(),
+            "shop.yaml",
+            "extends: infra.yaml\nservices:\n  zk:\n    env: { A: \"2\" }\n  web:\n    image: envctl/nginx:1.22\n",
+        );
+        let env = load(&child, &LoadOptions::default(), &[]).unwrap();
+        assert_eq!(env.env, "shop", "the name is never inherited");
+        assert_eq!(env.description.as_deref(), Some("team infra"));
+        assert_eq!(env.ttl, Some(std::time::Duration::from_secs(86400)));
+        let names: Vec<_> = env.services.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["cache", "web", "zk"]);
+        let zk = &env.services["zk"];
+        assert_eq!(zk.image, "envctl/zookeeper:3.8");
+        assert_eq!(zk.env["A"], EnvValue::Plain("2".into()));
+        assert_eq!(
+            zk.env["B"],
+            EnvValue::Plain("shop".into()),
+            "bases render with the extending environment's context"
+        );
+    }
+
+    #[test]
+    fn extends_cycles_name_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.yaml",
+            "extends: b.yaml\nservices:\n  x:\n    image: x\n",
+        );
+        write(dir.path(), "b.yaml", "extends: c.yaml\nservices: {}\n");
+        write(dir.path(), "c.yaml", "extends: b.yaml\nservices: {}\n");
+        let err = load(&dir.path().join("a.yaml"), &LoadOptions::default(), &[])
+            .err()
+            .unwrap();
+        let text = super::super::diagnostics::render_all(&err);
+        assert!(text.contains("`extends` cycle:"), "{text}");
+        assert!(text.contains("b.yaml -> "), "{text}");
+        assert!(text.contains("c.yaml -> "), "{text}");
+        assert!(text.contains("c.yaml:1:1"), "{text}");
+    }
+
+    #[test]
+    fn problems_in_a_base_name_the_base_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "infra.yaml",
+            "services:\n  zk:\n    image: x\n    ports: [99999]\n  db:\n    imag: y\n",
+        );
+        let child = write(
+            dir.path(),
+            "shop.yaml",
+            "extends: ./infra.yaml\nservices:\n  web:\n    image: x\n    depends_on: [zk, nope]\n",
+        );
+        let text = super::super::diagnostics::render_all(
+            &load(&child, &LoadOptions::default(), &[]).err().unwrap(),
+        );
+        assert!(text.contains("infra.yaml:4:"), "{text}");
+        assert!(text.contains("port 99999 is out of range"), "{text}");
+        assert!(text.contains("infra.yaml:6:5"), "{text}");
+        assert!(text.contains("unknown key `imag`"), "{text}");
+        assert!(text.contains("shop.yaml:5:"), "{text}");
+        let missing = write(
+            dir.path(),
+            "m.yaml",
+            "extends: nothere.yaml\nservices: {}\n",
+        );
+        let text = super::super::diagnostics::render_all(
+            &load(&missing, &LoadOptions::default(), &[]).err().unwrap(),
+        );
+        assert!(
+            text.contains("base environment `nothere.yaml` not found"),
+            "{text}"
+        );
+        assert!(text.contains("m.yaml:1:1"), "{text}");
+    }
+
+    #[test]
+    fn directory_libraries_declared_in_a_base_are_relative_to_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let base_dir = dir.path().join("team");
+        std::fs::create_dir_all(base_dir.join("lib/templates")).unwrap();
+        std::fs::write(
+            base_dir.join("lib/templates/kv.yaml"),
+            "params:\n  mode: { values: [a, b], default: a }\nservice:\n  image: \"kv:{{ mode }}\"\n",
+        )
+        .unwrap();
+        write(
+            &base_dir,
+            "infra.yaml",
+            "libraries:\n  team: { path: lib }\nservices:\n  kv:\n    template: team/kv\n",
+        );
+        let child = write(
+            dir.path(),
+            "shop.yaml",
+            "extends: team/infra.yaml\nservices:\n  kv:\n    with: { mode: b }\n  other:\n    template: team/kv\n    with: { mode: c }\n",
+        );
+        let err = load(&child, &LoadOptions::default(), &[]).err().unwrap();
+        let text = super::super::diagnostics::render_all(&err);
+        assert!(
+            text.contains("param `mode` must be one of `a`, `b`, got c"),
+            "{text}"
+        );
+        assert!(text.contains("shop.yaml:7:"), "{text}");
+        std::fs::write(
+            &child,
+            "extends: team/infra.yaml\nservices:\n  kv:\n    with: { mode: b }\n",
+        )
+        .unwrap();
+        let env = load(&child, &LoadOptions::default(), &[]).unwrap();
+        let kv = &env.services["kv"];
+        assert_eq!(kv.image, "kv:b");
+        assert_eq!(kv.template.as_deref(), Some("team/kv"));
+        assert!(
+            !dir.path().join("envctl.lock").exists(),
+            "directory libraries need no lock"
+        );
     }
 }

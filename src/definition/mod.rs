@@ -3,7 +3,9 @@
 //! YAML and Tera types stay inside this module.
 
 mod diagnostics;
+mod extends;
 mod format;
+mod libraries;
 mod load;
 mod locate;
 mod render;
@@ -25,6 +27,19 @@ pub use diagnostics::{Diagnostic, Location};
 pub use format::{ParamDef, ParamType};
 pub use render::{expand_host_ports, host_port_refs, host_port_token};
 pub use templates::{search_path as template_search_path, TemplateInfo};
+
+/// The declared type of a param (`values` without a type make an enum).
+pub fn param_kind(def: &ParamDef) -> Option<ParamType> {
+    templates::param_kind(def)
+}
+
+/// "one of `a`, `b`" for an enum param, "of type int" otherwise.
+pub fn describe_param_type(def: &ParamDef) -> String {
+    match templates::param_kind(def) {
+        Some(kind) => templates::describe_type(kind, def),
+        None => "any".into(),
+    }
+}
 pub use units::{format_duration, parse_duration, parse_memory};
 pub use view::{EnvironmentView, ServiceView};
 
@@ -107,7 +122,71 @@ pub fn list_environments() -> Vec<PathBuf> {
 /// Loads, renders, parses, resolves and validates one environment.
 pub fn load(env_or_path: &str, opts: &LoadOptions) -> Result<Environment, DefinitionError> {
     let path = locate(env_or_path)?;
-    load::load(&path, opts, &templates::search_path()).map_err(DefinitionError::from_diagnostics)
+    load::load_with(
+        &path,
+        opts,
+        &templates::search_path(),
+        libraries::Mode::Locked,
+    )
+    .map_err(DefinitionError::from_diagnostics)
+}
+
+/// One library pin that `update_libraries` changed (or added).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LibraryUpdate {
+    pub git: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The commit before, when the ref was locked already.
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// What `update_libraries` did to one environment's lock file.
+#[derive(Debug)]
+pub struct UpdateOutcome {
+    pub lock_file: PathBuf,
+    pub changes: Vec<LibraryUpdate>,
+    /// Problems found while loading the environment (the lock is written regardless, for the
+    /// refs that resolved).
+    pub problems: Option<DefinitionError>,
+}
+
+/// Re-resolves every library ref of one environment (fetching), rewrites its `envctl.lock`,
+/// and says what changed. The environment is loaded in full, so its other problems are
+/// reported too.
+pub fn update_libraries(
+    env_or_path: &str,
+    opts: &LoadOptions,
+) -> Result<UpdateOutcome, DefinitionError> {
+    let path = locate(env_or_path)?;
+    let lock_path = libraries::lockfile::path_for(&path);
+    let before = libraries::lockfile::LockFile::read(&lock_path).unwrap_or_default();
+    let loaded = load::load_with(
+        &path,
+        opts,
+        &templates::search_path(),
+        libraries::Mode::Update,
+    );
+    let after = libraries::lockfile::LockFile::read(&lock_path).unwrap_or_default();
+    let changes = after
+        .libraries
+        .iter()
+        .filter_map(|entry| {
+            let from = before.commit(&entry.git, &entry.git_ref);
+            (from != Some(entry.commit.as_str())).then(|| LibraryUpdate {
+                git: entry.git.clone(),
+                git_ref: entry.git_ref.clone(),
+                from: from.map(str::to_string),
+                to: entry.commit.clone(),
+            })
+        })
+        .collect();
+    Ok(UpdateOutcome {
+        lock_file: lock_path,
+        changes,
+        problems: loaded.err().map(DefinitionError::from_diagnostics),
+    })
 }
 
 /// The file after Tera rendering, before YAML parsing (for debugging templates).
@@ -129,6 +208,74 @@ pub fn list_templates() -> (Vec<TemplateInfo>, Option<DefinitionError>) {
     }
     let error = (!problems.is_empty()).then(|| DefinitionError::from_diagnostics(problems));
     (out, error)
+}
+
+/// The templates of every library `env_or_path` declares, named `LIB/NAME`, with the
+/// library's pin (`LIB/NAME@commit`) in `source`.
+pub fn list_library_templates(
+    env_or_path: &str,
+    opts: &LoadOptions,
+) -> Result<(Vec<TemplateInfo>, Option<DefinitionError>), DefinitionError> {
+    let path = locate(env_or_path)?;
+    let libraries = load::libraries_of(&path, opts).map_err(DefinitionError::from_diagnostics)?;
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for lib in libraries.values() {
+        for entry in templates::list(std::slice::from_ref(&lib.root)) {
+            match entry {
+                Ok(mut info) => {
+                    info.source = Some(lib.label(&info.name));
+                    info.name = format!("{}/{}", lib.name, info.name);
+                    out.push(info);
+                }
+                Err(diags) => problems.extend(diags),
+            }
+        }
+    }
+    let error = (!problems.is_empty()).then(|| DefinitionError::from_diagnostics(problems));
+    Ok((out, error))
+}
+
+/// One template of a library that `env_or_path` declares (`LIB/NAME`).
+pub fn show_library_template(
+    env_or_path: &str,
+    name: &str,
+    opts: &LoadOptions,
+) -> Result<TemplateInfo, DefinitionError> {
+    let path = locate(env_or_path)?;
+    let libraries = load::libraries_of(&path, opts).map_err(DefinitionError::from_diagnostics)?;
+    let Some((lib, rest)) = libraries::split(name, &libraries) else {
+        return show_template(name);
+    };
+    let found = templates::find(rest, std::slice::from_ref(&lib.root)).map_err(|_| {
+        DefinitionError::message(format!(
+            "error: template `{rest}` not found in {}",
+            lib.describe()
+        ))
+    })?;
+    let mut info = templates::info(name, &found).map_err(DefinitionError::from_diagnostics)?;
+    info.source = Some(lib.label(rest));
+    Ok(info)
+}
+
+/// The JSON Schema of definition files, generated from the format structs.
+pub fn definition_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(format::DefinitionFile)).unwrap_or_default();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("title".into(), "envctl environment definition (v1)".into());
+    }
+    schema
+}
+
+/// The JSON Schema of service template files.
+pub fn template_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(format::TemplateBody)).unwrap_or_default();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("title".into(), "envctl service template (v1)".into());
+    }
+    schema
 }
 
 /// One template, found on the search path.

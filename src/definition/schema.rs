@@ -60,10 +60,19 @@ pub const SERVICE_FIELDS: &[(&str, Shape)] = &[
 
 pub const SERVICE: Shape = Shape::Fields(SERVICE_FIELDS);
 
+const LIBRARY: &[(&str, Shape)] = &[
+    ("path", Shape::Any),
+    ("git", Shape::Any),
+    ("ref", Shape::Any),
+    ("dir", Shape::Any),
+];
+
 pub const DEFINITION: Shape = Shape::Fields(&[
     ("name", Shape::Any),
     ("description", Shape::Any),
     ("ttl", Shape::Any),
+    ("extends", Shape::Any),
+    ("libraries", Shape::MapOf(&Shape::Fields(LIBRARY))),
     ("services", Shape::MapOf(&SERVICE)),
 ]);
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_yaml::{Mapping, Value};
 
 use super::diagnostics::{did_you_mean, Diagnostic};
-use super::format::{ParamDef, TemplateBody, TemplateHeader};
+use super::format::{ParamDef, ParamType, TemplateBody, TemplateHeader};
 use super::locate::{self, Seg};
 use super::render::{self, RenderContext};
 use super::schema;
@@ -91,6 +91,9 @@ pub struct TemplateInfo {
     pub path: PathBuf,
     pub description: Option<String>,
     pub params: BTreeMap<String, ParamDef>,
+    /// For library templates: `LIB/NAME@<short commit>` (what the label records).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Every template on the search path; a name found earlier shadows later ones.
@@ -132,6 +135,7 @@ pub fn info(name: &str, path: &Path) -> Result<TemplateInfo, Vec<Diagnostic>> {
         path: path.to_path_buf(),
         description: header.description,
         params: header.params,
+        source: None,
     })
 }
 
@@ -195,12 +199,45 @@ fn parse_header(
                 .hint("rename the param"),
             );
         }
-        if let (Some(kind), Some(default)) = (param.kind, &param.default) {
-            if !kind.accepts(default) {
+        let kind = param_kind(param);
+        match (kind, &param.values) {
+            (Some(ParamType::Enum), None) => problems.push(
+                Diagnostic::new(path, format!("param `{name}`: type enum needs `values`"))
+                    .at(at())
+                    .hint("add `values: [a, b]`"),
+            ),
+            (Some(ParamType::Enum), Some(values)) if values.is_empty() => problems
+                .push(Diagnostic::new(path, format!("param `{name}`: `values` is empty")).at(at())),
+            (Some(other), Some(_)) if other != ParamType::Enum => problems.push(
+                Diagnostic::new(
+                    path,
+                    format!(
+                        "param `{name}`: `values` only applies to type enum, not {}",
+                        other.as_str()
+                    ),
+                )
+                .at(at()),
+            ),
+            _ => {}
+        }
+        if param.required && param.default.is_some() {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    format!("param `{name}` is required and has a default; choose one"),
+                )
+                .at(at()),
+            );
+        }
+        if let (Some(kind), Some(default)) = (kind, &param.default) {
+            if !kind.accepts(default, param.values.as_deref()) {
                 problems.push(
                     Diagnostic::new(
                         path,
-                        format!("param `{name}`: default is not of type {}", kind.as_str()),
+                        format!(
+                            "param `{name}`: default is not {}",
+                            describe_type(kind, param)
+                        ),
                     )
                     .at(at()),
                 );
@@ -248,6 +285,7 @@ pub fn strip_location(message: &str) -> String {
         "HttpProbeDef",
         "DubboProbeDef",
         "DefinitionFile",
+        "LibraryDef",
         "TemplateHeader",
         "TemplateBody",
         "ParamDef",
@@ -405,15 +443,18 @@ fn param_values(
                     ))
                 }),
             }),
-            Some(def) => match def.kind {
-                Some(kind) if !kind.accepts(value) => problems.push(ParamProblem {
-                    path: at,
-                    message: format!(
-                        "template `{template}`: param `{key}` must be of type {}",
-                        kind.as_str()
-                    ),
-                    hint: def.description.clone().map(|d| format!("`{key}`: {d}")),
-                }),
+            Some(def) => match param_kind(def) {
+                Some(kind) if !kind.accepts(value, def.values.as_deref()) => {
+                    problems.push(ParamProblem {
+                        path: at,
+                        message: format!(
+                            "template `{template}`: param `{key}` must be {}, got {}",
+                            describe_type(kind, def),
+                            inline_yaml(value)
+                        ),
+                        hint: def.description.clone().map(|d| format!("`{key}`: {d}")),
+                    })
+                }
                 _ => {
                     values.insert(key.to_string(), to_json(value));
                 }
@@ -450,6 +491,39 @@ fn param_values(
     } else {
         Err(problems)
     }
+}
+
+/// The declared type; `values` without a type makes an enum.
+pub fn param_kind(def: &ParamDef) -> Option<ParamType> {
+    def.kind
+        .or_else(|| def.values.as_ref().map(|_| ParamType::Enum))
+}
+
+/// "of type int", or "one of `a`, `b`" for an enum.
+pub fn describe_type(kind: ParamType, def: &ParamDef) -> String {
+    match kind {
+        ParamType::Enum => format!(
+            "one of {}",
+            def.values
+                .iter()
+                .flatten()
+                .map(|v| format!("`{}`", inline_yaml(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => format!("of type {}", other.as_str()),
+    }
+}
+
+/// A YAML value on one line, for messages.
+pub fn inline_yaml(value: &Value) -> String {
+    serde_json::to_string(&to_json(value)).map_or_else(
+        |_| "?".into(),
+        |s| match value {
+            Value::String(text) => text.clone(),
+            _ => s,
+        },
+    )
 }
 
 fn to_json(value: &Value) -> serde_json::Value {
@@ -542,10 +616,49 @@ mod tests {
             messages,
             [
                 "template `t` has no param `prot`",
-                "template `t`: param `port` must be of type int",
+                "template `t`: param `port` must be of type int, got x",
                 "template `t` needs param `iface`"
             ]
         );
         assert_eq!(problems[0].hint.as_deref(), Some("did you mean `port`?"));
+    }
+
+    #[test]
+    fn enum_params_accept_only_their_values() {
+        let h = header(
+            "params:\n  mode: { type: enum, values: [standalone, cluster], default: standalone }\n  size: { values: [1, 3] }\n",
+        );
+        let with: Mapping = serde_yaml::from_str("mode: cluster\nsize: 3\n").unwrap();
+        let values = param_values("t", &h, &with).ok().unwrap();
+        assert_eq!(values["mode"], serde_json::json!("cluster"));
+        let with: Mapping = serde_yaml::from_str("mode: clustr\nsize: 2\n").unwrap();
+        let problems = param_values("t", &h, &with).err().unwrap();
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "template `t`: param `mode` must be one of `standalone`, `cluster`, got clustr",
+                "template `t`: param `size` must be one of `1`, `3`, got 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn header_checks_enum_values_and_defaults() {
+        let source = "params:\n  a: { type: enum }\n  b: { type: int, values: [1] }\n  c: { type: enum, values: [x], default: y }\n  d: { required: true, default: 1 }\nservice:\n  image: x\n";
+        let (header_text, _) = split(source);
+        let problems = parse_header(Path::new("t.yaml"), source, &header_text)
+            .err()
+            .unwrap();
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "param `a`: type enum needs `values`",
+                "param `b`: `values` only applies to type enum, not int",
+                "param `c`: default is not one of `x`",
+                "param `d` is required and has a default; choose one",
+            ]
+        );
     }
 }

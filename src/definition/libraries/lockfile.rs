@@ -1,0 +1,112 @@
+//! `envctl.lock`: the commit each (repository, ref) of a template library resolved to, kept
+//! next to the definitions so every teammate and CI run uses the same templates until someone
+//! runs `envctl template update`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const FILE_NAME: &str = "envctl.lock";
+
+const HEADER: &str = "# envctl.lock: the commit each template library ref resolved to.\n\
+# Written by envctl; commit it. `envctl template update` re-resolves the refs.\n";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockFile {
+    pub version: u32,
+    #[serde(default)]
+    pub libraries: Vec<LockEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockEntry {
+    pub git: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub commit: String,
+}
+
+/// The lock file that belongs to a definition file: `envctl.lock` in its directory.
+pub fn path_for(definition: &Path) -> PathBuf {
+    super::super::values::base_dir(definition).join(FILE_NAME)
+}
+
+impl LockFile {
+    /// Reads the lock file; a missing file is an empty lock.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_yaml::from_str::<Option<LockFile>>(&text)
+                .map(Option::unwrap_or_default)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let mut sorted = self.clone();
+        sorted.version = 1;
+        sorted
+            .libraries
+            .sort_by(|a, b| (&a.git, &a.git_ref).cmp(&(&b.git, &b.git_ref)));
+        let body = serde_yaml::to_string(&sorted).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension(format!("lock.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, format!("{HEADER}{body}"))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    pub fn commit(&self, git: &str, git_ref: &str) -> Option<&str> {
+        self.libraries
+            .iter()
+            .find(|e| e.git == git && e.git_ref == git_ref)
+            .map(|e| e.commit.as_str())
+    }
+
+    /// Records a resolution; returns whether the lock changed.
+    pub fn set(&mut self, git: &str, git_ref: &str, commit: &str) -> bool {
+        match self
+            .libraries
+            .iter_mut()
+            .find(|e| e.git == git && e.git_ref == git_ref)
+        {
+            Some(e) if e.commit == commit => false,
+            Some(e) => {
+                e.commit = commit.to_string();
+                true
+            }
+            None => {
+                self.libraries.push(LockEntry {
+                    git: git.to_string(),
+                    git_ref: git_ref.to_string(),
+                    commit: commit.to_string(),
+                });
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_reports_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let mut lock = LockFile::read(&path).unwrap();
+        assert!(lock.libraries.is_empty());
+        assert!(lock.set("file:///x", "v1", "aaa"));
+        assert!(!lock.set("file:///x", "v1", "aaa"));
+        assert!(lock.set("file:///x", "v1", "bbb"));
+        lock.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# envctl.lock"), "{text}");
+        let back = LockFile::read(&path).unwrap();
+        assert_eq!(back.commit("file:///x", "v1"), Some("bbb"));
+        assert_eq!(back.commit("file:///x", "v2"), None);
+    }
+}
