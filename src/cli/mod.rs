@@ -4,6 +4,7 @@
 mod args;
 mod common;
 mod down;
+mod endpoints;
 mod exec;
 mod init;
 mod logs;
@@ -52,6 +53,8 @@ pub enum Command {
     Ports(ports::PortsArgs),
     /// Show (or follow) the logs of an instance's services.
     Logs(logs::LogsArgs),
+    /// Show the Dubbo providers and published ports of an instance, as outsiders reach them.
+    Endpoints(endpoints::EndpointsArgs),
     /// Run a command inside a service's container.
     Exec(exec::ExecArgs),
     /// Work with service templates.
@@ -76,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ports(args) => ports::run(args).await,
         Command::Logs(args) => logs::run(args).await,
         Command::Exec(args) => exec::run(args).await,
+        Command::Endpoints(args) => endpoints::run(args).await,
         Command::Template(cmd) => template::run(cmd),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),

@@ -1,6 +1,11 @@
 //! Readiness probes that envctl runs itself, so images need no tools inside.
 //! (`cmd` probes run inside the container through the engine and live in `apply`.)
 
+mod dubbo;
+mod http;
+mod tcp;
+mod zookeeper;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -27,24 +32,73 @@ impl ProbeTarget {
         self.container_ip
             .map(|ip| SocketAddr::new(ip, container_port))
     }
-}
 
-/// Runs one probe attempt. `Err` carries a short reason for progress output and failures.
-pub async fn check(probe: &Probe, target: &ProbeTarget, timeout: Duration) -> Result<(), String> {
-    match probe {
-        Probe::Tcp { port } => tcp(target, *port, timeout).await,
-        Probe::Cmd(_) => Err("cmd probes run through the engine".into()),
-        other => Err(format!("probe {other:?} is not implemented yet")),
+    fn require_address(&self, container_port: u16) -> Result<SocketAddr, String> {
+        self.address(container_port).ok_or_else(|| {
+            format!("port {container_port} is neither published nor reachable by address")
+        })
     }
 }
 
-async fn tcp(target: &ProbeTarget, port: u16, timeout: Duration) -> Result<(), String> {
-    let addr = target
-        .address(port)
-        .ok_or_else(|| format!("port {port} is neither published nor reachable by address"))?;
-    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(err)) => Err(format!("{addr}: {err}")),
-        Err(_) => Err(format!("{addr}: no answer within {timeout:?}")),
+/// Runs one probe attempt, bounded by `timeout` as a whole. `Err` carries a short reason for
+/// progress output and failures.
+pub async fn check(probe: &Probe, target: &ProbeTarget, timeout: Duration) -> Result<(), String> {
+    let attempt = async {
+        match probe {
+            Probe::Tcp { port } => tcp::check(target.require_address(*port)?, timeout).await,
+            Probe::Http { port, path } => {
+                http::check(target.require_address(*port)?, path, timeout).await
+            }
+            Probe::Zookeeper { port } => {
+                zookeeper::check(target.require_address(*port)?, timeout).await
+            }
+            Probe::Dubbo { interface } => {
+                let registry = target.registry.ok_or_else(|| {
+                    "no ZooKeeper registry is known for this instance".to_string()
+                })?;
+                dubbo::check(registry, interface, timeout).await
+            }
+            Probe::Cmd(_) => Err("cmd probes run through the engine".into()),
+        }
+    };
+    // Each step has its own bound too; this one keeps a slow multi-step probe honest.
+    tokio::time::timeout(timeout + Duration::from_millis(100), attempt)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_prefers_the_published_port() {
+        let mut target = ProbeTarget {
+            container_ip: Some("172.18.0.4".parse().unwrap()),
+            ..ProbeTarget::default()
+        };
+        assert_eq!(target.address(80).unwrap().to_string(), "172.18.0.4:80");
+        target.host_ports.insert(80, 41000);
+        assert_eq!(target.address(80).unwrap().to_string(), "127.0.0.1:41000");
+        assert!(ProbeTarget::default().require_address(80).is_err());
+    }
+
+    #[tokio::test]
+    async fn cmd_and_missing_registry_are_reported_not_run() {
+        let t = ProbeTarget::default();
+        let d = Duration::from_secs(1);
+        assert!(check(&Probe::Cmd(vec!["true".into()]), &t, d)
+            .await
+            .is_err());
+        let err = check(
+            &Probe::Dubbo {
+                interface: "a.B".into(),
+            },
+            &t,
+            d,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.contains("no ZooKeeper registry"), "{err}");
     }
 }

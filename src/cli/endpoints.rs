@@ -1,0 +1,330 @@
+//! `envctl endpoints`: the Dubbo providers registered in an instance's ZooKeeper, with the
+//! address an outsider (IDE, test runner, another machine) should use, plus every published port.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::definition::{self, LoadOptions};
+use crate::dubbo::endpoints::{self, Endpoints, ProviderEndpoint, Reach};
+use crate::engine::{Engine, LabelFilter, ObservedContainer};
+use crate::model::{Environment, InstanceId, Probe};
+
+/// How long reading the registry may take before the command reports it unreachable.
+const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Args)]
+pub struct EndpointsArgs {
+    #[command(flatten)]
+    pub instance: super::InstanceArgs,
+    /// Address outsiders use to reach published ports (default: the host's primary IPv4).
+    #[arg(long, env = "ENVCTL_ADVERTISE_HOST")]
+    pub advertise_host: Option<String>,
+    /// The Dubbo registry group (root node) providers register under.
+    #[arg(long, default_value = crate::dubbo::DEFAULT_GROUP)]
+    pub group: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: super::OutputFormat,
+}
+
+pub async fn run(args: EndpointsArgs) -> anyhow::Result<i32> {
+    let advertise_host = args
+        .advertise_host
+        .clone()
+        .unwrap_or_else(|| crate::advertise::detect().to_string());
+    let (instance, registry_hints) = resolve_instance(&args.instance, &advertise_host)?;
+    let engine = connect_engine().await?;
+    let containers = engine
+        .list_containers(&LabelFilter::instance(instance.as_str()))
+        .await
+        .context("listing the instance's containers")?;
+    if containers.is_empty() {
+        anyhow::bail!(
+            "no instance `{instance}` on this engine (start it with `envctl up {}`)",
+            args.instance.env
+        );
+    }
+    let found = collect(
+        &instance,
+        containers,
+        &registry_hints,
+        &advertise_host,
+        &args.group,
+    )
+    .await;
+    match args.output {
+        super::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&found)?),
+        super::OutputFormat::Text => print!("{}", render_text(&found)),
+    }
+    Ok(0)
+}
+
+/// The engine envctl talks to.
+async fn connect_engine() -> anyhow::Result<Box<dyn Engine>> {
+    Ok(Box::new(
+        crate::engine::docker::DockerEngine::connect().await?,
+    ))
+}
+
+/// The instance id and the services known (from the definition) to be ZooKeeper.
+/// Without a readable definition the instance is still found by name: `endpoints` must work
+/// for an instance whose file has moved on.
+fn resolve_instance(
+    args: &super::InstanceArgs,
+    advertise_host: &str,
+) -> anyhow::Result<(InstanceId, Vec<(String, u16)>)> {
+    let opts = LoadOptions {
+        feature: args.feature.clone(),
+        advertise_host: advertise_host.to_string(),
+        ..LoadOptions::default()
+    };
+    if let Ok(env) = definition::load(&args.env, &opts) {
+        let hints = zookeeper_services(&env);
+        return Ok((env.instance, hints));
+    }
+    let path = std::path::Path::new(&args.env);
+    let name = match path.extension() {
+        Some(_) => path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(&args.env),
+        None => &args.env,
+    };
+    let instance = InstanceId::new(name, args.feature.as_deref())?;
+    Ok((instance, Vec::new()))
+}
+
+/// Services whose health check or template says "ZooKeeper", with their client port.
+fn zookeeper_services(env: &Environment) -> Vec<(String, u16)> {
+    env.services
+        .values()
+        .filter_map(|s| match s.healthcheck.as_ref().map(|h| &h.probe) {
+            Some(Probe::Zookeeper { port }) => Some((s.name.to_string(), *port)),
+            _ if s.template.as_deref() == Some("zookeeper") => Some((s.name.to_string(), 2181)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reads the registry (if one is found) and matches registrations against the containers.
+/// Registry problems become warnings: published ports are still worth showing.
+pub async fn collect(
+    instance: &InstanceId,
+    containers: Vec<ObservedContainer>,
+    registry_hints: &[(String, u16)],
+    advertise_host: &str,
+    group: &str,
+) -> Endpoints {
+    let mut warnings = Vec::new();
+    let registry = endpoints::find_registry(&containers, registry_hints);
+    let mut providers = Vec::new();
+    match &registry {
+        None => warnings.push(
+            "no ZooKeeper with a published client port in this instance: no Dubbo providers shown"
+                .to_string(),
+        ),
+        Some((service, addr)) => {
+            match crate::dubbo::list_all(*addr, group, REGISTRY_TIMEOUT).await {
+                Ok(found) => providers = found,
+                Err(err) => warnings.push(format!("cannot read the registry `{service}`: {err}")),
+            }
+        }
+    }
+    for found in &providers {
+        for problem in &found.undecodable {
+            warnings.push(format!("{}: {problem}", found.interface));
+        }
+    }
+    let provider_endpoints = endpoints::provider_endpoints(&providers, &containers, advertise_host);
+    for p in &provider_endpoints {
+        if p.reach == Reach::ContainerOnly {
+            warnings.push(format!(
+                "{} registered the container address {} and its port is not published: \
+                 only consumers on the instance network can reach it",
+                p.interface, p.registered
+            ));
+        }
+    }
+    Endpoints {
+        instance: instance.to_string(),
+        advertise_host: advertise_host.to_string(),
+        registry: registry.map(|(_, addr)| addr.to_string()),
+        providers: provider_endpoints,
+        ports: endpoints::published_ports(&containers, advertise_host),
+        warnings,
+    }
+}
+
+/// The human-readable report; columns sized to their widest entry.
+pub fn render_text(e: &Endpoints) -> String {
+    let mut out = String::new();
+    let registry = e.registry.as_deref().unwrap_or("none found");
+    out.push_str(&format!(
+        "Instance {} (advertised as {}, registry {registry})\n",
+        e.instance, e.advertise_host
+    ));
+    out.push_str("\nDubbo providers:\n");
+    if e.providers.is_empty() {
+        out.push_str("  (none registered)\n");
+    }
+    let outside = |p: &ProviderEndpoint| p.outside.clone().unwrap_or_else(|| "unreachable".into());
+    let w_addr = e
+        .providers
+        .iter()
+        .map(|p| outside(p).len())
+        .max()
+        .unwrap_or(0);
+    let w_service = e
+        .providers
+        .iter()
+        .map(|p| p.service.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(0);
+    let mut interface = "";
+    for p in &e.providers {
+        if p.interface != interface {
+            interface = &p.interface;
+            out.push_str(&format!("  {interface}\n"));
+        }
+        let how = match p.reach {
+            Reach::Advertised => "registered for outsiders".to_string(),
+            Reach::PublishedPort => format!("registered as {} (container)", p.registered),
+            Reach::ContainerOnly => format!("registered as {} (container only)", p.registered),
+            Reach::External => "registered outside this instance".to_string(),
+        };
+        out.push_str(&format!(
+            "    {:<w_addr$}  {:<w_service$}  {:<5} {how}\n",
+            outside(p),
+            p.service.as_deref().unwrap_or("-"),
+            p.protocol,
+        ));
+    }
+    out.push_str("\nPublished ports:\n");
+    if e.ports.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    let w_service = e.ports.iter().map(|p| p.service.len()).max().unwrap_or(0);
+    let w_port = e
+        .ports
+        .iter()
+        .map(|p| format!("{}/{}", p.container_port, p.protocol).len())
+        .max()
+        .unwrap_or(0);
+    let w_outside = e.ports.iter().map(|p| p.outside.len()).max().unwrap_or(0);
+    for p in &e.ports {
+        let port = format!("{}/{}", p.container_port, p.protocol);
+        out.push_str(&format!(
+            "  {:<w_service$}  {port:>w_port$} -> {:<w_outside$}  (local {})\n",
+            p.service, p.outside, p.local
+        ));
+    }
+    for w in &e.warnings {
+        out.push_str(&format!("\nwarning: {w}"));
+    }
+    if !e.warnings.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ContainerState, PublishedPort};
+    use crate::model::{labels, Protocol};
+    use crate::zookeeper::fake::FakeZk;
+
+    fn container(service: &str, image: &str, ip: &str, ports: &[(u16, u16)]) -> ObservedContainer {
+        ObservedContainer {
+            id: service.to_string(),
+            name: format!("shop-{service}"),
+            image: image.to_string(),
+            labels: [
+                (labels::INSTANCE.to_string(), "shop".to_string()),
+                (labels::SERVICE.to_string(), service.to_string()),
+            ]
+            .into(),
+            state: ContainerState::Running,
+            ports: ports
+                .iter()
+                .map(|&(container, host)| PublishedPort {
+                    container,
+                    host,
+                    protocol: Protocol::Tcp,
+                })
+                .collect(),
+            ips: [("shop".to_string(), ip.to_string())].into(),
+            created: 0,
+        }
+    }
+
+    const ADVERTISED: &str = "tri%3A%2F%2F192.168.1.20%3A41002%2Fa.Greeter%3Finterface%3Da.Greeter";
+    const INTERNAL: &str = "tri%3A%2F%2F172.20.0.4%3A20880%2Fa.Stock";
+
+    #[tokio::test]
+    async fn reads_the_registry_through_its_published_port() {
+        let zk = FakeZk::start(&[
+            ("/dubbo", &["a.Greeter", "a.Stock"]),
+            ("/dubbo/a.Greeter/providers", &[ADVERTISED]),
+            ("/dubbo/a.Stock/providers", &[INTERNAL]),
+        ])
+        .await;
+        let containers = vec![
+            container(
+                "zookeeper",
+                "envctl/zookeeper:3.8",
+                "172.20.0.2",
+                &[(2181, zk.addr.port())],
+            ),
+            container(
+                "greeter",
+                "envctl/dubbo-python:3.0",
+                "172.20.0.3",
+                &[(20880, 41002)],
+            ),
+            container("stock", "envctl/dubbo-python:3.0", "172.20.0.4", &[]),
+        ];
+        let instance = InstanceId::new("shop", None).unwrap();
+        let e = collect(&instance, containers, &[], "192.168.1.20", "dubbo").await;
+        assert_eq!(e.registry, Some(zk.addr.to_string()));
+        assert_eq!(e.providers.len(), 2);
+        assert_eq!(
+            e.providers[0].outside.as_deref(),
+            Some("192.168.1.20:41002")
+        );
+        assert_eq!(e.providers[0].service.as_deref(), Some("greeter"));
+        assert_eq!(e.providers[1].reach, Reach::ContainerOnly);
+        assert_eq!(e.warnings.len(), 1, "{:?}", e.warnings);
+        let text = render_text(&e);
+        assert!(
+            text.contains("a.Greeter\n    192.168.1.20:41002  greeter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  zookeeper   2181/tcp -> 192.168.1.20:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    unreachable         stock    tri"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["providers"][1]["reach"], "container-only");
+    }
+
+    #[tokio::test]
+    async fn no_registry_still_lists_ports() {
+        let containers = vec![container(
+            "cache",
+            "envctl/redis:7",
+            "172.20.0.5",
+            &[(6379, 41010)],
+        )];
+        let instance = InstanceId::new("shop", None).unwrap();
+        let e = collect(&instance, containers, &[], "192.168.1.20", "dubbo").await;
+        assert!(e.registry.is_none() && e.providers.is_empty());
+        assert_eq!(e.ports[0].outside, "192.168.1.20:41010");
+        assert!(e.warnings[0].contains("no ZooKeeper"));
+    }
+}
