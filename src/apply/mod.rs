@@ -1,1 +1,624 @@
-//! TODO
+//! Runs a `Plan` against an engine: concurrently, in dependency order, waiting for readiness.
+//!
+//! Every service gets a task. A task waits until each of its dependencies meets its condition
+//! (started, healthy, completed), then creates/starts its container and, when someone waits on
+//! it, checks readiness. Images are pulled or built once each, concurrently, from the start.
+//! A failure stops the failed service's dependents; independent work goes on. Nothing here
+//! prints: progress goes to an `EventSink`.
+
+mod down;
+pub mod events;
+mod pull_progress;
+mod readiness;
+mod up;
+
+pub use down::{down, DownReport, DownScope};
+pub use events::{discard, EventSink, Phase, ServiceEvent};
+pub use readiness::{check_once, Reach, DEFAULT_WAIT_TIMEOUT};
+pub use up::{up, UpError, UpOutcome, PORT_RETRIES};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::engine::{Engine, ImageProgress};
+use crate::model::{Condition, Probe, ServiceKind};
+use crate::plan::{Action, Plan, ServiceTarget};
+
+/// How `apply` runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Wait for every service to be ready (false: only for what dependents need).
+    pub wait: bool,
+    /// Overall bound on waiting, from the start of `apply`.
+    pub wait_timeout: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            wait: true,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
+        }
+    }
+}
+
+/// A service (or resource) that did not reach its goal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub service: String,
+    pub reason: String,
+    /// Its last log lines, when it had a container.
+    pub logs: Vec<String>,
+}
+
+/// What `apply` achieved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApplyReport {
+    pub failures: Vec<Failure>,
+}
+
+impl ApplyReport {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// How many log lines a failure shows.
+pub const FAILURE_LOG_LINES: usize = 20;
+
+/// Where a service is, as its dependents see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Started,
+    Healthy,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    fn satisfies(self, condition: Condition) -> bool {
+        match condition {
+            Condition::Started => {
+                matches!(self, Status::Started | Status::Healthy | Status::Completed)
+            }
+            Condition::Healthy => matches!(self, Status::Healthy | Status::Completed),
+            Condition::Completed => self == Status::Completed,
+        }
+    }
+}
+
+type ImageResult = Option<Result<(), String>>;
+
+struct Ctx {
+    engine: Arc<dyn Engine>,
+    reporter: Reporter,
+    deadline: Instant,
+    network: String,
+    statuses: BTreeMap<String, watch::Receiver<Status>>,
+    images: BTreeMap<String, watch::Receiver<ImageResult>>,
+    /// Services whose readiness is waited for.
+    waited: BTreeSet<String>,
+    /// The instance's ZooKeeper as reachable from the host, for dubbo probes.
+    registry: Option<SocketAddr>,
+    failures: Mutex<Vec<Failure>>,
+}
+
+impl Ctx {
+    fn emit(&self, service: &str, phase: Phase) {
+        self.reporter.emit(service, phase);
+    }
+
+    fn fail(&self, service: &str, reason: String, logs: Vec<String>) {
+        let failure = self.reporter.fail(service, reason, logs);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(failure);
+    }
+
+    async fn last_logs(&self, id: &str) -> Vec<String> {
+        self.engine
+            .logs(id, FAILURE_LOG_LINES)
+            .await
+            .unwrap_or_default()
+    }
+}
+
+/// Applies `plan`. Returns when every service is ready, failed, or blocked by a failure.
+pub async fn apply(
+    engine: Arc<dyn Engine>,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    sink: EventSink,
+) -> ApplyReport {
+    let began = Instant::now();
+    let deadline = began + opts.wait_timeout;
+    let reporter = Reporter {
+        sink: sink.clone(),
+        began,
+    };
+
+    // Instance resources first: everything else needs them.
+    let (mut failures, infra_failed) = create_resources(engine.as_ref(), plan, &reporter).await;
+    failures.extend(remove_orphans(engine.as_ref(), plan, &reporter).await);
+    if let Some(reason) = infra_failed {
+        for s in &plan.services {
+            failures.push(reporter.fail(
+                s.name.as_str(),
+                format!("not started: {reason}"),
+                Vec::new(),
+            ));
+        }
+        return ApplyReport { failures };
+    }
+    let images = start_images(&engine, plan, &sink, began);
+
+    // Whose readiness matters: everyone with --wait; otherwise what dependents wait on.
+    let waited: BTreeSet<String> = plan
+        .services
+        .iter()
+        .filter(|s| {
+            opts.wait
+                || plan.services.iter().any(|d| {
+                    matches!(
+                        d.depends_on.get(&s.name),
+                        Some(Condition::Healthy | Condition::Completed)
+                    )
+                })
+        })
+        .map(|s| s.name.to_string())
+        .collect();
+
+    let mut senders = BTreeMap::new();
+    let mut statuses = BTreeMap::new();
+    for s in &plan.services {
+        let (tx, rx) = watch::channel(Status::Pending);
+        senders.insert(s.name.to_string(), tx);
+        statuses.insert(s.name.to_string(), rx);
+    }
+    let ctx = Arc::new(Ctx {
+        engine,
+        reporter,
+        deadline,
+        network: plan.network.clone(),
+        statuses,
+        images,
+        waited,
+        registry: registry_address(plan),
+        failures: Mutex::new(failures),
+    });
+
+    let mut tasks = Vec::new();
+    for target in &plan.services {
+        let action = plan
+            .actions
+            .iter()
+            .find(|a| a.service() == Some(&target.name))
+            .cloned();
+        let tx = senders
+            .remove(target.name.as_str())
+            .expect("one sender per service");
+        let ctx = ctx.clone();
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let status = run_service(&ctx, &target, action).await;
+            // Receivers may all be gone; nobody else needs to know then.
+            let _ = tx.send(status);
+        }));
+    }
+    for task in tasks {
+        if let Err(err) = task.await {
+            ctx.fail("envctl", format!("internal error: {err}"), Vec::new());
+        }
+    }
+    let failures = std::mem::take(&mut *ctx.failures.lock().unwrap_or_else(|p| p.into_inner()));
+    ApplyReport { failures }
+}
+
+/// Sends events stamped with the time since the operation began.
+#[derive(Clone)]
+struct Reporter {
+    sink: EventSink,
+    began: Instant,
+}
+
+impl Reporter {
+    fn emit(&self, target: &str, phase: Phase) {
+        (self.sink)(ServiceEvent {
+            service: target.to_string(),
+            phase,
+            elapsed: self.began.elapsed(),
+        });
+    }
+
+    /// Reports a failure and returns it for the report.
+    fn fail(&self, target: &str, reason: String, logs: Vec<String>) -> Failure {
+        self.emit(
+            target,
+            Phase::Failed {
+                reason: reason.clone(),
+                logs: logs.clone(),
+            },
+        );
+        Failure {
+            service: target.to_string(),
+            reason,
+            logs,
+        }
+    }
+}
+
+/// Creates the instance's network and volumes. Returns the failures, and the first of them
+/// as the reason nothing else can start.
+async fn create_resources(
+    engine: &dyn Engine,
+    plan: &Plan,
+    reporter: &Reporter,
+) -> (Vec<Failure>, Option<String>) {
+    let mut failures = Vec::new();
+    let mut blocking = None;
+    for action in &plan.actions {
+        let (target, result) = match action {
+            Action::CreateNetwork { name, labels } => (
+                format!("network {name}"),
+                engine.create_network(name, labels).await.map(|_| ()),
+            ),
+            Action::CreateVolume { name, labels } => (
+                format!("volume {name}"),
+                engine.create_volume(name, labels).await,
+            ),
+            _ => continue,
+        };
+        match result {
+            Ok(()) => reporter.emit(&target, Phase::Created),
+            Err(err) => {
+                let failure = reporter.fail(&target, err.to_string(), Vec::new());
+                blocking.get_or_insert_with(|| format!("{target}: {}", failure.reason));
+                failures.push(failure);
+            }
+        }
+    }
+    (failures, blocking)
+}
+
+/// Removes the instance's orphans, all at once.
+async fn remove_orphans(engine: &dyn Engine, plan: &Plan, reporter: &Reporter) -> Vec<Failure> {
+    let removals = plan.actions.iter().filter_map(|a| match a {
+        Action::RemoveOrphan { id, name, .. } => Some(async move {
+            let target = format!("orphan {name}");
+            reporter.emit(&target, Phase::Removing);
+            match engine.remove_container(id).await {
+                Ok(()) => {
+                    reporter.emit(&target, Phase::Removed);
+                    None
+                }
+                Err(err) => Some(reporter.fail(&target, err.to_string(), Vec::new())),
+            }
+        }),
+        _ => None,
+    });
+    join_all(removals).await.into_iter().flatten().collect()
+}
+
+/// Starts one pull or build per image; services wait on the returned channels.
+fn start_images(
+    engine: &Arc<dyn Engine>,
+    plan: &Plan,
+    sink: &EventSink,
+    began: Instant,
+) -> BTreeMap<String, watch::Receiver<ImageResult>> {
+    let mut images = BTreeMap::new();
+    for action in &plan.actions {
+        let image = match action {
+            Action::PullImage { image, .. } => image.clone(),
+            Action::BuildImage { request } => request.tag.clone(),
+            _ => continue,
+        };
+        let users: Vec<String> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreateContainer { service, spec }
+                | Action::RecreateContainer { service, spec, .. }
+                    if spec.image == image =>
+                {
+                    Some(service.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        let (tx, rx) = watch::channel(None);
+        images.insert(image.clone(), rx);
+        tokio::spawn(run_image(
+            engine.clone(),
+            action.clone(),
+            image,
+            users,
+            sink.clone(),
+            began,
+            tx,
+        ));
+    }
+    images
+}
+
+/// Pulls or builds one image, reporting progress to every service that uses it.
+async fn run_image(
+    engine: Arc<dyn Engine>,
+    action: Action,
+    image: String,
+    users: Vec<String>,
+    sink: EventSink,
+    began: Instant,
+    tx: watch::Sender<ImageResult>,
+) {
+    let last_emit = Mutex::new(None::<Instant>);
+    let layers = Mutex::new(pull_progress::PullProgress::default());
+    let progress = |p: ImageProgress| {
+        let summary = match &p {
+            ImageProgress::Layer {
+                id,
+                status,
+                current,
+                total,
+            } => layers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .update(id, status, *current, *total),
+            ImageProgress::Line(_) => String::new(),
+        };
+        // Layer updates come in bursts; a few per second are plenty for humans and scripts.
+        let mut last = last_emit.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(250)) {
+            return;
+        }
+        *last = Some(now);
+        let phase = match p {
+            ImageProgress::Layer { .. } => Phase::Pulling {
+                image: image.clone(),
+                progress: summary,
+            },
+            ImageProgress::Line(line) => Phase::Building {
+                image: image.clone(),
+                line,
+            },
+        };
+        for user in &users {
+            sink(ServiceEvent {
+                service: user.clone(),
+                phase: phase.clone(),
+                elapsed: began.elapsed(),
+            });
+        }
+    };
+    for user in &users {
+        let phase = match &action {
+            Action::BuildImage { .. } => Phase::Building {
+                image: image.clone(),
+                line: "starting".into(),
+            },
+            _ => Phase::Pulling {
+                image: image.clone(),
+                progress: "starting".into(),
+            },
+        };
+        sink(ServiceEvent {
+            service: user.clone(),
+            phase,
+            elapsed: began.elapsed(),
+        });
+    }
+    let result = match &action {
+        Action::BuildImage { request } => engine.build_image(request, &progress).await,
+        _ => engine.pull_image(&image, &progress).await,
+    };
+    let _ = tx.send(Some(result.map_err(|e| e.to_string())));
+}
+
+/// The host address of the instance's ZooKeeper: the published port of a service whose
+/// health check is a `zookeeper` probe, else the published 2181 of a service named
+/// `zookeeper`.
+pub fn registry_address(plan: &Plan) -> Option<SocketAddr> {
+    let published = |s: &ServiceTarget, port: u16| {
+        s.ports
+            .get(&(port, crate::model::Protocol::Tcp))
+            .map(|host| SocketAddr::from(([127, 0, 0, 1], *host)))
+    };
+    let by_probe = plan
+        .services
+        .iter()
+        .find_map(|s| match s.healthcheck.as_ref()?.probe {
+            Probe::Zookeeper { port } => published(s, port),
+            _ => None,
+        });
+    by_probe.or_else(|| {
+        plan.services
+            .iter()
+            .find(|s| s.name.as_str() == "zookeeper")
+            .and_then(|s| published(s, 2181))
+    })
+}
+
+/// Runs one service to its goal; returns the status its dependents see.
+async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) -> Status {
+    let name = target.name.as_str();
+    for (dep, condition) in &target.depends_on {
+        let Some(rx) = ctx.statuses.get(dep.as_str()) else {
+            continue;
+        };
+        let mut rx = rx.clone();
+        if !rx.borrow().satisfies(*condition) {
+            ctx.emit(
+                name,
+                Phase::Waiting {
+                    reason: format!("for {dep} to be {}", condition.as_str()),
+                },
+            );
+        }
+        let waited = tokio::time::timeout_at(
+            ctx.deadline,
+            rx.wait_for(|s| s.satisfies(*condition) || *s == Status::Failed),
+        )
+        .await;
+        let reason = match waited {
+            Ok(Ok(s)) if *s != Status::Failed => continue,
+            Ok(_) => format!("not started: dependency {dep} failed"),
+            Err(_) => format!(
+                "not started: {dep} was not {} before the wait timeout",
+                condition.as_str()
+            ),
+        };
+        ctx.fail(name, reason, Vec::new());
+        return Status::Failed;
+    }
+
+    let id = match converge_container(ctx, target, action).await {
+        Ok(id) => id,
+        Err((reason, id)) => {
+            let logs = match id {
+                Some(id) => ctx.last_logs(&id).await,
+                None => Vec::new(),
+            };
+            ctx.fail(name, reason, logs);
+            return Status::Failed;
+        }
+    };
+
+    if !ctx.waited.contains(name) {
+        ctx.emit(name, Phase::Started);
+        return Status::Started;
+    }
+    let ready = match (target.kind, &target.healthcheck) {
+        (ServiceKind::Job, _) => readiness::wait_completed(ctx.engine.as_ref(), &id, ctx.deadline)
+            .await
+            .map(|()| Status::Completed),
+        (ServiceKind::Service, Some(hc)) => {
+            let on_wait = |reason: String| ctx.emit(name, Phase::Waiting { reason });
+            readiness::wait_healthy(
+                ctx.engine.as_ref(),
+                &id,
+                readiness::Reach {
+                    network: &ctx.network,
+                    registry: ctx.registry,
+                },
+                target,
+                hc,
+                ctx.deadline,
+                &on_wait,
+            )
+            .await
+            .map(|()| Status::Healthy)
+        }
+        (ServiceKind::Service, None) => readiness::confirm_running(ctx.engine.as_ref(), &id)
+            .await
+            .map(|()| Status::Healthy),
+    };
+    match ready {
+        Ok(status) => {
+            let phase = if status == Status::Completed {
+                Phase::Completed
+            } else {
+                Phase::Ready
+            };
+            ctx.emit(name, phase);
+            status
+        }
+        Err(reason) => {
+            let logs = ctx.last_logs(&id).await;
+            ctx.fail(name, reason, logs);
+            Status::Failed
+        }
+    }
+}
+
+/// Makes the service's container exist and run; returns its id. On failure: the reason and
+/// the id of a container whose logs explain it.
+async fn converge_container(
+    ctx: &Ctx,
+    target: &ServiceTarget,
+    action: Option<Action>,
+) -> Result<String, (String, Option<String>)> {
+    let name = target.name.as_str();
+    let engine = ctx.engine.as_ref();
+    let spec = match action {
+        None => {
+            let id = target.existing_id.clone().ok_or_else(|| {
+                (
+                    "internal error: no container and no action".to_string(),
+                    None,
+                )
+            })?;
+            ctx.emit(name, Phase::Unchanged);
+            return Ok(id);
+        }
+        Some(Action::StartContainer { id, .. }) => {
+            ctx.emit(name, Phase::Starting);
+            engine
+                .start_container(&id)
+                .await
+                .map_err(|e| (format!("start failed: {e}"), Some(id.clone())))?;
+            return Ok(id);
+        }
+        Some(Action::CreateContainer { spec, .. }) => {
+            wait_image(ctx, &spec.image).await?;
+            ctx.emit(name, Phase::Creating);
+            spec
+        }
+        Some(Action::RecreateContainer {
+            spec,
+            old_id,
+            changed,
+            ..
+        }) => {
+            wait_image(ctx, &spec.image).await?;
+            ctx.emit(name, Phase::Recreating { changed });
+            if !spec.mounts.is_empty() {
+                // Let a service with data flush it; a failed stop is fine, removal kills.
+                let _ = engine.stop_container(&old_id, down::STOP_TIMEOUT).await;
+            }
+            engine
+                .remove_container(&old_id)
+                .await
+                .map_err(|e| (format!("removing the old container failed: {e}"), None))?;
+            spec
+        }
+        Some(other) => return Err((format!("internal error: unexpected action {other:?}"), None)),
+    };
+    let id = engine
+        .create_container(&spec)
+        .await
+        .map_err(|e| (format!("create failed: {e}"), None))?;
+    ctx.emit(name, Phase::Starting);
+    engine
+        .start_container(&id)
+        .await
+        .map_err(|e| (format!("start failed: {e}"), Some(id.clone())))?;
+    Ok(id)
+}
+
+async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Option<String>)> {
+    let Some(rx) = ctx.images.get(image) else {
+        return Ok(());
+    };
+    let mut rx = rx.clone();
+    let result = rx
+        .wait_for(|r| r.is_some())
+        .await
+        .map(|r| r.clone())
+        .unwrap_or_else(|_| Some(Err("image task ended unexpectedly".into())));
+    match result {
+        Some(Err(reason)) => Err((format!("image {image}: {reason}"), None)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

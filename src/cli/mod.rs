@@ -2,6 +2,7 @@
 //! Each command is `load -> plan -> apply -> report`; none of them prints from the core.
 
 mod args;
+mod common;
 mod down;
 mod endpoints;
 mod exec;

@@ -1,13 +1,111 @@
-//! `envctl up`.
+//! `envctl up`: load -> observe -> plan -> apply -> report.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::Args;
+
+use crate::apply::{self, ApplyOptions, EventSink};
+use crate::lock::{self, WaitPolicy};
+use crate::output;
+
+use super::common::{self, parse_duration};
+use super::OutputFormat;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
     pub instance: super::InstanceArgs,
+    #[command(flatten)]
+    pub render: super::RenderInputs,
+    /// Give up waiting for readiness after this long overall (e.g. 90s, 5m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "300s")]
+    pub wait_timeout: Duration,
+    /// Do not wait for services to become ready (dependencies are still honoured).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Fail at once when another envctl works on this instance, instead of waiting.
+    #[arg(long)]
+    pub no_wait_lock: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
-pub async fn run(_args: UpArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("`envctl up` is not implemented yet")
+pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
+    let began = Instant::now();
+    let env = common::load(&args.instance, &args.render)?;
+    let engine = common::connect().await?;
+    let policy = if args.no_wait_lock {
+        WaitPolicy::FailFast
+    } else {
+        WaitPolicy::Wait(args.wait_timeout)
+    };
+    let json = args.output == OutputFormat::Json;
+    let _lock = lock::acquire(&env.instance, "up", policy, &mut |holder| {
+        if !json {
+            eprintln!("waiting for instance {}: {holder}", env.instance);
+        }
+    })?;
+
+    let renderer = Arc::new(Mutex::new(output::renderer(json)));
+    let sink_renderer = renderer.clone();
+    let sink: EventSink = Arc::new(move |event| {
+        sink_renderer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .event(&event)
+    });
+    let opts = ApplyOptions {
+        wait: !args.no_wait,
+        wait_timeout: args.wait_timeout,
+    };
+    let outcome = apply::up(engine, &env, &common::plan_inputs()?, &opts, sink).await;
+    renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    let apply::UpOutcome { plan, report, .. } = outcome?;
+
+    let elapsed = began.elapsed().as_secs_f64();
+    if json {
+        let failures: Vec<serde_json::Value> = report
+            .failures
+            .iter()
+            .map(|f| serde_json::json!({"service": f.service, "reason": f.reason, "logs": f.logs}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "result": if report.ok() { "ready" } else { "failed" },
+                "instance": env.instance.as_str(),
+                "elapsed": (elapsed * 1000.0).round() / 1000.0,
+                "failures": failures,
+            })
+        );
+    } else if report.ok() {
+        let what = if args.no_wait { "started" } else { "ready" };
+        let feature = match &args.instance.feature {
+            Some(f) if !f.is_empty() => format!(" --feature {f}"),
+            _ => String::new(),
+        };
+        println!(
+            "{} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {}{feature})",
+            env.instance,
+            plan.services.len(),
+            args.instance.env
+        );
+    } else {
+        eprint!("{}", output::failure_report(&report.failures));
+        eprintln!(
+            "error: {} of {} failed; fix the cause and run `envctl up` again: it resumes where this stopped",
+            plural(report.failures.len(), "service"),
+            env.instance
+        );
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }

@@ -1,1 +1,233 @@
-//! TODO
+//! Draws the events of `apply` and `down`: a live line per service on a terminal (indicatif),
+//! plain lines otherwise, JSON lines for scripts. The only place progress is printed.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::apply::{Failure, Phase, ServiceEvent};
+
+/// Something that shows events as they come.
+pub trait Renderer: Send {
+    fn event(&mut self, event: &ServiceEvent);
+    /// Called once after the last event.
+    fn finish(&mut self) {}
+}
+
+/// Picks the renderer: JSON lines when asked, progress bars on a terminal, plain lines otherwise.
+pub fn renderer(json: bool) -> Box<dyn Renderer> {
+    if json {
+        Box::new(JsonLines)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(Progress::new())
+    } else {
+        Box::new(PlainLines::default())
+    }
+}
+
+/// One JSON object per event on stdout.
+pub struct JsonLines;
+
+impl Renderer for JsonLines {
+    fn event(&mut self, event: &ServiceEvent) {
+        if let Ok(line) = serde_json::to_string(event) {
+            println!("{line}");
+        }
+    }
+}
+
+/// A line per change of phase, for logs and CI.
+#[derive(Default)]
+pub struct PlainLines {
+    last: BTreeMap<String, &'static str>,
+}
+
+impl Renderer for PlainLines {
+    fn event(&mut self, event: &ServiceEvent) {
+        let word = event.phase.word();
+        // Repeated health-check attempts and pull progress would drown the log: one line each.
+        if self.last.get(&event.service) == Some(&word) {
+            return;
+        }
+        self.last.insert(event.service.clone(), word);
+        println!("{}", plain_line(event));
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// `[  1.2s] db: waiting (health check: ...)`.
+pub fn plain_line(event: &ServiceEvent) -> String {
+    let detail = event.phase.detail();
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    };
+    format!(
+        "[{:>6.1}s] {}: {}{detail}",
+        event.elapsed.as_secs_f64(),
+        event.service,
+        event.phase.word()
+    )
+}
+
+/// A live spinner line per service.
+pub struct Progress {
+    multi: MultiProgress,
+    bars: BTreeMap<String, ProgressBar>,
+    style: ProgressStyle,
+    done_style: ProgressStyle,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let style = ProgressStyle::with_template("{spinner} {prefix:<28} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let done_style = ProgressStyle::with_template("  {prefix:<28} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        Self {
+            multi: MultiProgress::new(),
+            bars: BTreeMap::new(),
+            style,
+            done_style,
+        }
+    }
+}
+
+impl Renderer for Progress {
+    fn event(&mut self, event: &ServiceEvent) {
+        let bar = self.bars.entry(event.service.clone()).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new_spinner());
+            bar.set_style(self.style.clone());
+            bar.set_prefix(event.service.clone());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let detail = event.phase.detail();
+        let message = if detail.is_empty() {
+            event.phase.word().to_string()
+        } else {
+            format!("{} {}", event.phase.word(), truncate(&detail, 70))
+        };
+        if event.phase.is_final() {
+            bar.set_style(self.done_style.clone());
+            bar.finish_with_message(format!("{message} ({:.1}s)", event.elapsed.as_secs_f64()));
+        } else {
+            bar.set_message(message);
+        }
+    }
+
+    fn finish(&mut self) {
+        for bar in self.bars.values() {
+            if !bar.is_finished() {
+                bar.abandon();
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The failures of an operation, each with its last log lines, for the error output.
+pub fn failure_report(failures: &[Failure]) -> String {
+    let mut out = String::new();
+    for f in failures {
+        out.push_str(&format!("service {} failed: {}\n", f.service, f.reason));
+        if !f.logs.is_empty() {
+            out.push_str(&format!(
+                "  last {} log lines of {}:\n",
+                f.logs.len(),
+                f.service
+            ));
+            for line in &f.logs {
+                out.push_str(&format!("  | {line}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Renders rows as an aligned table with a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = line(header.to_vec());
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether a phase means the service is in trouble (for exit codes and colouring).
+pub fn is_failure(phase: &Phase) -> bool {
+    matches!(phase, Phase::Failed { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_show_phase_and_detail() {
+        let e = ServiceEvent {
+            service: "db".into(),
+            phase: Phase::Waiting {
+                reason: "for zk to be healthy".into(),
+            },
+            elapsed: Duration::from_millis(1234),
+        };
+        assert_eq!(
+            plain_line(&e),
+            "[   1.2s] db: waiting (for zk to be healthy)"
+        );
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let t = table(
+            &["SERVICE", "PORT"],
+            &[
+                vec!["zookeeper".into(), "2181".into()],
+                vec!["db".into(), "1".into()],
+            ],
+        );
+        assert_eq!(t, "SERVICE    PORT\nzookeeper  2181\ndb         1\n");
+    }
+
+    #[test]
+    fn failure_report_shows_logs() {
+        let text = failure_report(&[Failure {
+            service: "db".into(),
+            reason: "unhealthy".into(),
+            logs: vec!["boom".into()],
+        }]);
+        assert!(text.contains("service db failed: unhealthy"));
+        assert!(text.contains("  | boom"));
+    }
+}

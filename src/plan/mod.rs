@@ -1,1 +1,635 @@
-//! TODO
+//! Pure planning: desired (`model::Environment`) x observed (engine state) -> `Plan`.
+//!
+//! A plan is a list of small actions, each with a reason, plus the target of every service
+//! (what `apply` schedules and waits on). A converged instance gives a plan without actions.
+
+mod container;
+mod observe;
+pub mod ports;
+mod spec;
+
+pub use container::{
+    desired, instance_labels, replace_tokens, resolve_secret_from_host, Allocations, Desired,
+    SecretResolver, SpecError, HOST_GATEWAY,
+};
+pub use observe::{observe, Observed};
+pub use ports::{host_port_free, PortError, PortKey, PortRange};
+pub use spec::{SpecView, KIND_LABEL, SPEC_LABEL};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::engine::{BuildRequest, ContainerSpec, ContainerState, Labels, ObservedContainer};
+use crate::model::{
+    labels, Condition, Environment, HealthCheck, InstanceId, Protocol, PullPolicy, ServiceKind,
+    ServiceName, VolumeSource,
+};
+
+use ports::{decode_label, Allocator, Holder};
+
+/// Inputs to planning that are not the environment or the engine state.
+pub struct PlanInputs<'a> {
+    pub range: PortRange,
+    /// Whether a host port can be bound now.
+    pub host_free: &'a dyn Fn(u16, Protocol) -> bool,
+    pub resolve_secret: SecretResolver<'a>,
+    /// Host address ports are published on.
+    pub publish_address: String,
+    /// RFC3339 time stamped into `io.envctl.created`.
+    pub now: String,
+}
+
+impl PlanInputs<'static> {
+    /// The real host: bind checks, secrets from the environment and files, ports on all
+    /// interfaces, the range from `ENVCTL_PORT_RANGE` (an invalid value is an error).
+    pub fn from_host() -> Result<Self, String> {
+        Ok(Self {
+            range: PortRange::from_env()?,
+            host_free: &host_port_free,
+            resolve_secret: &resolve_secret_from_host,
+            publish_address: "0.0.0.0".into(),
+            now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
+}
+
+/// One step toward the desired state.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    CreateNetwork {
+        name: String,
+        labels: Labels,
+    },
+    CreateVolume {
+        name: String,
+        labels: Labels,
+    },
+    PullImage {
+        image: String,
+        reason: String,
+    },
+    BuildImage {
+        request: BuildRequest,
+    },
+    /// A new container (none with this name existed).
+    CreateContainer {
+        service: ServiceName,
+        spec: Box<ContainerSpec>,
+    },
+    /// Remove the old container and create a new one: its spec changed.
+    RecreateContainer {
+        service: ServiceName,
+        old_id: String,
+        spec: Box<ContainerSpec>,
+        changed: Vec<String>,
+    },
+    /// Start an existing, up-to-date container that is not running.
+    StartContainer {
+        service: ServiceName,
+        id: String,
+        state: ContainerState,
+    },
+    /// A container of this instance whose service is no longer defined.
+    RemoveOrphan {
+        service: String,
+        id: String,
+        name: String,
+    },
+}
+
+/// An action as shown to users: what, on which target, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionSummary {
+    pub action: &'static str,
+    pub target: String,
+    pub reason: String,
+}
+
+impl Action {
+    /// The service this action is for, if any.
+    pub fn service(&self) -> Option<&ServiceName> {
+        match self {
+            Action::CreateContainer { service, .. }
+            | Action::RecreateContainer { service, .. }
+            | Action::StartContainer { service, .. } => Some(service),
+            _ => None,
+        }
+    }
+
+    pub fn summary(&self) -> ActionSummary {
+        let (action, target, reason) = match self {
+            Action::CreateNetwork { name, .. } => (
+                "create-network",
+                name.clone(),
+                "network does not exist".into(),
+            ),
+            Action::CreateVolume { name, .. } => (
+                "create-volume",
+                name.clone(),
+                "volume does not exist".into(),
+            ),
+            Action::PullImage { image, reason } => ("pull", image.clone(), reason.clone()),
+            Action::BuildImage { request } => (
+                "build",
+                request.tag.clone(),
+                format!(
+                    "image not present locally; building {}",
+                    request.context.display()
+                ),
+            ),
+            Action::CreateContainer { service, spec } => (
+                "create",
+                service.to_string(),
+                format!("container {} does not exist", spec.name),
+            ),
+            Action::RecreateContainer {
+                service, changed, ..
+            } => (
+                "recreate",
+                service.to_string(),
+                format!("changed: {}", changed.join(", ")),
+            ),
+            Action::StartContainer { service, state, .. } => (
+                "start",
+                service.to_string(),
+                format!("container is {}", state_word(*state)),
+            ),
+            Action::RemoveOrphan { service, name, .. } => (
+                "remove-orphan",
+                name.clone(),
+                format!("service `{service}` is no longer defined"),
+            ),
+        };
+        ActionSummary {
+            action,
+            target,
+            reason,
+        }
+    }
+}
+
+fn state_word(state: ContainerState) -> String {
+    match state {
+        ContainerState::Created => "created but never started".into(),
+        ContainerState::Exited { code } => format!("exited with code {code}"),
+        ContainerState::Paused => "paused".into(),
+        ContainerState::Dead => "dead".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+impl fmt::Display for ActionSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.action, self.target, self.reason)
+    }
+}
+
+/// What `apply` needs to know about every desired service, changed or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceTarget {
+    pub name: ServiceName,
+    pub container_name: String,
+    pub kind: ServiceKind,
+    pub image: String,
+    pub depends_on: BTreeMap<ServiceName, Condition>,
+    pub healthcheck: Option<HealthCheck>,
+    /// Host ports: (container port, protocol) -> host port.
+    pub ports: BTreeMap<PortKey, u16>,
+    /// The existing container that stays as it is (no create/recreate), if any.
+    pub existing_id: Option<String>,
+}
+
+/// The plan for one instance.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub instance: InstanceId,
+    pub network: String,
+    /// Changes, in order: network, volumes, orphans, images, containers (dependencies first).
+    pub actions: Vec<Action>,
+    /// Every desired service, in dependency order.
+    pub services: Vec<ServiceTarget>,
+}
+
+impl Plan {
+    /// Converged: nothing to change.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    pub fn summaries(&self) -> Vec<ActionSummary> {
+        self.actions.iter().map(Action::summary).collect()
+    }
+
+    pub fn service(&self, name: &str) -> Option<&ServiceTarget> {
+        self.services.iter().find(|s| s.name.as_str() == name)
+    }
+}
+
+/// Why no plan could be made. Nothing has been touched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("container `{name}` (the name of service `{service}`) exists but does not belong to instance `{instance}`{owner}; envctl leaves it untouched: remove or rename it yourself")]
+    ForeignContainer {
+        name: String,
+        service: String,
+        instance: String,
+        owner: String,
+    },
+    #[error("network `{name}` exists but was not created by envctl for instance `{instance}`; envctl leaves it untouched: remove or rename it yourself")]
+    ForeignNetwork { name: String, instance: String },
+    #[error(transparent)]
+    Ports(#[from] PortError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("service `{service}`: image {image} is not present locally and `pull: never` forbids pulling it")]
+    ImageMissing { service: String, image: String },
+}
+
+/// Every problem found while planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanErrors(pub Vec<PlanError>);
+
+impl fmt::Display for PlanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for PlanErrors {}
+
+/// Plans how to make the engine match `env`. Pure: all I/O comes through `observed`/`inputs`.
+pub fn plan(
+    env: &Environment,
+    observed: &Observed,
+    inputs: &PlanInputs<'_>,
+) -> Result<Plan, PlanErrors> {
+    let mut errors = ownership_errors(env, observed);
+    let mut actions = Vec::new();
+    if observed.network.is_none() {
+        actions.push(Action::CreateNetwork {
+            name: env.instance.network_name(),
+            labels: instance_labels(env, &inputs.now),
+        });
+    }
+    actions.extend(volume_actions(env, observed, &inputs.now));
+    let (existing, orphans) = split_existing(env, observed);
+    actions.extend(orphans);
+
+    let order = env.dependency_order();
+    let allocations = match allocate_ports(env, observed, &existing, &order, inputs) {
+        Ok(allocations) if errors.is_empty() => allocations,
+        Ok(_) => return Err(PlanErrors(errors)),
+        Err(more) => {
+            errors.extend(more);
+            return Err(PlanErrors(errors));
+        }
+    };
+
+    let mut container_actions = Vec::new();
+    let mut images = ImageNeeds::default();
+    let mut services = Vec::new();
+    for name in &order {
+        let service = &env.services[*name];
+        let want = match desired(
+            env,
+            service,
+            &allocations,
+            inputs.resolve_secret,
+            &inputs.publish_address,
+            &inputs.now,
+        ) {
+            Ok(want) => want,
+            Err(err) => {
+                errors.push(err.into());
+                continue;
+            }
+        };
+        let current = existing.get(name.as_str()).copied();
+        let action = container_action(service, current, want, observed.network.is_none());
+        if matches!(
+            action,
+            Some(Action::CreateContainer { .. } | Action::RecreateContainer { .. })
+        ) {
+            if let Err(err) = images.need(env, service, observed, &inputs.now) {
+                errors.push(err);
+            }
+        }
+        services.push(ServiceTarget {
+            name: (*name).clone(),
+            container_name: env.instance.container_name(name),
+            kind: service.kind,
+            image: service.image.clone(),
+            depends_on: service.depends_on.clone(),
+            healthcheck: service.healthcheck.clone(),
+            ports: allocations.get(*name).cloned().unwrap_or_default(),
+            existing_id: match (&action, current) {
+                (None | Some(Action::StartContainer { .. }), Some(c)) => Some(c.id.clone()),
+                _ => None,
+            },
+        });
+        container_actions.extend(action);
+    }
+    if !errors.is_empty() {
+        return Err(PlanErrors(errors));
+    }
+    actions.extend(images.into_actions());
+    actions.extend(container_actions);
+    Ok(Plan {
+        instance: env.instance.clone(),
+        network: env.instance.network_name(),
+        actions,
+        services,
+    })
+}
+
+/// Names held by someone else: errors, never deletions.
+fn ownership_errors(env: &Environment, observed: &Observed) -> Vec<PlanError> {
+    let instance = env.instance.as_str();
+    let mut errors: Vec<PlanError> = observed
+        .foreign
+        .iter()
+        .map(|c| {
+            let service = env
+                .services
+                .keys()
+                .find(|s| env.instance.container_name(s) == c.name)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            let owner = match c.labels.get(labels::INSTANCE) {
+                Some(other) => format!(" (it belongs to envctl instance `{other}`)"),
+                None => format!(" (id {}, image {})", short_id(&c.id), c.image),
+            };
+            PlanError::ForeignContainer {
+                name: c.name.clone(),
+                service,
+                instance: instance.to_string(),
+                owner,
+            }
+        })
+        .collect();
+    if let Some(n) = &observed.network {
+        if n.labels.get(labels::INSTANCE).map(String::as_str) != Some(instance) {
+            errors.push(PlanError::ForeignNetwork {
+                name: n.name.clone(),
+                instance: instance.to_string(),
+            });
+        }
+    }
+    errors
+}
+
+/// The instance's named volumes that do not exist yet.
+fn volume_actions(env: &Environment, observed: &Observed, now: &str) -> Vec<Action> {
+    let wanted: BTreeSet<String> = env
+        .services
+        .values()
+        .flat_map(|s| &s.volumes)
+        .filter_map(|v| match &v.source {
+            VolumeSource::Named(name) => Some(env.instance.volume_name(name)),
+            VolumeSource::Bind(_) => None,
+        })
+        .collect();
+    wanted
+        .into_iter()
+        .filter(|name| !observed.volumes.iter().any(|v| &v.name == name))
+        .map(|name| Action::CreateVolume {
+            name,
+            labels: instance_labels(env, now),
+        })
+        .collect()
+}
+
+/// The container of each defined service, and removals for everything else of the instance.
+fn split_existing<'o>(
+    env: &Environment,
+    observed: &'o Observed,
+) -> (BTreeMap<&'o str, &'o ObservedContainer>, Vec<Action>) {
+    let mut existing = BTreeMap::new();
+    let mut orphans = Vec::new();
+    for c in &observed.containers {
+        let service = c.labels.get(labels::SERVICE).map(String::as_str);
+        let defined = service.and_then(|s| env.services.keys().find(|k| k.as_str() == s));
+        match (service, defined) {
+            (Some(s), Some(name)) if env.instance.container_name(name) == c.name => {
+                existing.insert(s, c);
+            }
+            _ => orphans.push(Action::RemoveOrphan {
+                service: service.unwrap_or("?").to_string(),
+                id: c.id.clone(),
+                name: c.name.clone(),
+            }),
+        }
+    }
+    (existing, orphans)
+}
+
+/// Host ports for every service; a service keeps what its current container holds.
+fn allocate_ports(
+    env: &Environment,
+    observed: &Observed,
+    existing: &BTreeMap<&str, &ObservedContainer>,
+    order: &[&ServiceName],
+    inputs: &PlanInputs<'_>,
+) -> Result<Allocations, Vec<PlanError>> {
+    // What other instances hold stays taken; what this instance's orphans hold is freed
+    // before any container starts, so it may be handed out again.
+    let mut taken = BTreeMap::new();
+    for c in &observed.others {
+        let holder = Holder {
+            instance: c.labels.get(labels::INSTANCE).cloned().unwrap_or_default(),
+            container: c.name.clone(),
+        };
+        for key in held_ports(c) {
+            taken.insert(key, holder.clone());
+        }
+    }
+    let mut allocator = Allocator::new(inputs.range, taken, inputs.host_free);
+    allocator.reclaimable = observed
+        .containers
+        .iter()
+        .filter(|c| !existing.values().any(|e| e.id == c.id))
+        .flat_map(held_ports)
+        .collect();
+    allocator.reserved = existing.values().flat_map(|c| held_ports(c)).collect();
+    let mut allocations = Allocations::new();
+    let mut errors = Vec::new();
+    for name in order {
+        let current = existing
+            .get(name.as_str())
+            .map(|c| label_ports(c))
+            .unwrap_or_default();
+        let ports = &env.services[*name].ports;
+        match allocator.allocate(env.instance.as_str(), name.as_str(), ports, &current) {
+            Ok(ports) => {
+                allocations.insert((*name).clone(), ports);
+            }
+            Err(err) => errors.push(err.into()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(allocations)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Host ports a container holds: recorded in its label or published right now.
+fn held_ports(c: &ObservedContainer) -> Vec<(u16, Protocol)> {
+    let recorded = label_ports(c)
+        .into_iter()
+        .map(|((_, proto), host)| (host, proto));
+    let published = c.ports.iter().map(|p| (p.host, p.protocol));
+    recorded.chain(published).collect()
+}
+
+fn label_ports(c: &ObservedContainer) -> BTreeMap<PortKey, u16> {
+    c.labels
+        .get(labels::PORTS)
+        .map(|l| decode_label(l))
+        .unwrap_or_default()
+}
+
+/// What a service's container needs: nothing, a start, a creation or a recreation.
+/// A container whose network is gone cannot start again: it is recreated on the new one.
+fn container_action(
+    service: &crate::model::Service,
+    current: Option<&ObservedContainer>,
+    want: Desired,
+    network_missing: bool,
+) -> Option<Action> {
+    let name = service.name.clone();
+    match current {
+        None => Some(Action::CreateContainer {
+            service: name,
+            spec: Box::new(want.spec),
+        }),
+        Some(c) if network_missing => Some(Action::RecreateContainer {
+            service: name,
+            old_id: c.id.clone(),
+            changed: vec!["network (it no longer exists)".into()],
+            spec: Box::new(want.spec),
+        }),
+        Some(c) if c.labels.get(labels::SPEC_HASH) != Some(&want.hash) => {
+            Some(Action::RecreateContainer {
+                service: name,
+                old_id: c.id.clone(),
+                changed: explain_change(c, &want.view),
+                spec: Box::new(want.spec),
+            })
+        }
+        Some(c) if needs_start(service.kind, c.state) => Some(Action::StartContainer {
+            service: name,
+            id: c.id.clone(),
+            state: c.state,
+        }),
+        Some(_) => None,
+    }
+}
+
+/// Images that containers about to be created need, each pulled or built once.
+#[derive(Default)]
+struct ImageNeeds {
+    pulls: BTreeMap<String, String>,
+    builds: BTreeMap<String, BuildRequest>,
+}
+
+impl ImageNeeds {
+    fn need(
+        &mut self,
+        env: &Environment,
+        service: &crate::model::Service,
+        observed: &Observed,
+        now: &str,
+    ) -> Result<(), PlanError> {
+        let image = &service.image;
+        let present = observed.images.contains(image);
+        match (&service.build, service.pull) {
+            (Some(build), _) if !present => {
+                self.builds
+                    .entry(image.clone())
+                    .or_insert_with(|| BuildRequest {
+                        tag: image.clone(),
+                        context: build.context.clone(),
+                        dockerfile: build.dockerfile.clone(),
+                        args: build.args.clone(),
+                        labels: instance_labels(env, now),
+                    });
+            }
+            (Some(_), _) => {}
+            (None, PullPolicy::Never) if !present => {
+                return Err(PlanError::ImageMissing {
+                    service: service.name.to_string(),
+                    image: image.clone(),
+                })
+            }
+            (None, PullPolicy::Always) => {
+                self.pulls
+                    .entry(image.clone())
+                    .or_insert_with(|| "pull: always".into());
+            }
+            (None, _) if !present => {
+                self.pulls
+                    .insert(image.clone(), "not present locally".into());
+            }
+            (None, _) => {}
+        }
+        Ok(())
+    }
+
+    fn into_actions(mut self) -> impl Iterator<Item = Action> {
+        // An image built for one service serves every other service that names it.
+        self.pulls
+            .retain(|image, _| !self.builds.contains_key(image));
+        let builds = self
+            .builds
+            .into_values()
+            .map(|request| Action::BuildImage { request });
+        let pulls = self
+            .pulls
+            .into_iter()
+            .map(|(image, reason)| Action::PullImage { image, reason });
+        builds.chain(pulls)
+    }
+}
+
+/// Whether an up-to-date container must be started. A job that finished with 0 is done.
+fn needs_start(kind: ServiceKind, state: ContainerState) -> bool {
+    !matches!(
+        (kind, state),
+        (
+            _,
+            ContainerState::Running | ContainerState::Restarting | ContainerState::Removing
+        ) | (ServiceKind::Job, ContainerState::Exited { code: 0 })
+    )
+}
+
+/// The fields that changed, from the view recorded on the old container.
+fn explain_change(old: &ObservedContainer, new: &SpecView) -> Vec<String> {
+    match old
+        .labels
+        .get(SPEC_LABEL)
+        .and_then(|j| SpecView::from_json(j))
+    {
+        Some(view) => {
+            let changed = view.changed_fields(new);
+            if changed.is_empty() {
+                vec!["a secret value".into()]
+            } else {
+                changed
+            }
+        }
+        None => vec!["spec (the old container records no spec)".into()],
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,78 @@
+//! `up` as one operation: observe -> plan -> apply, retried when a host port was taken by
+//! someone else between planning and starting (another instance coming up at the same time).
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::engine::{Engine, EngineError};
+use crate::model::Environment;
+use crate::plan::{self, Plan, PlanErrors, PlanInputs};
+
+use super::{apply, ApplyOptions, ApplyReport, EventSink, Failure, Phase, ServiceEvent};
+
+/// How often `up` re-plans after losing a host port to a concurrent `up`.
+pub const PORT_RETRIES: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Plan(#[from] PlanErrors),
+}
+
+/// What `up` did.
+#[derive(Debug)]
+pub struct UpOutcome {
+    /// The last plan applied.
+    pub plan: Plan,
+    pub report: ApplyReport,
+    /// Plans applied (more than one after a port clash).
+    pub attempts: u32,
+}
+
+/// Makes the engine match `env` and waits per `opts`.
+pub async fn up(
+    engine: Arc<dyn Engine>,
+    env: &Environment,
+    inputs: &PlanInputs<'_>,
+    opts: &ApplyOptions,
+    sink: EventSink,
+) -> Result<UpOutcome, UpError> {
+    let began = Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let observed = plan::observe(engine.as_ref(), env).await?;
+        let plan = plan::plan(env, &observed, inputs)?;
+        let remaining = ApplyOptions {
+            wait_timeout: opts.wait_timeout.saturating_sub(began.elapsed()),
+            ..opts.clone()
+        };
+        let report = apply(engine.clone(), &plan, &remaining, sink.clone()).await;
+        let clash = report.failures.iter().any(is_port_clash);
+        if clash && attempts <= PORT_RETRIES {
+            sink(ServiceEvent {
+                service: env.instance.to_string(),
+                phase: Phase::Waiting {
+                    reason: "a host port was taken by someone else meanwhile; planning again"
+                        .into(),
+                },
+                elapsed: began.elapsed(),
+            });
+            continue;
+        }
+        return Ok(UpOutcome {
+            plan,
+            report,
+            attempts,
+        });
+    }
+}
+
+/// Whether a failure is the engine refusing a host port someone else bound meanwhile.
+fn is_port_clash(failure: &Failure) -> bool {
+    let reason = failure.reason.to_lowercase();
+    reason.contains("port is already allocated") || reason.contains("address already in use")
+}

@@ -1,0 +1,298 @@
+//! From a resolved service and its allocated ports to the container envctl wants: the
+//! `ContainerSpec` for the engine, the spec view and its hash.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{ContainerSpec, Labels, Mount, MountKind, PublishedPort};
+use crate::model::{
+    labels, EnvValue, Environment, Protocol, Service, ServiceKind, ServiceName, VolumeSource,
+};
+
+use super::ports::{encode_label, PortKey};
+use super::spec::{SpecView, KIND_LABEL, SPEC_LABEL};
+
+/// Lets containers reach services on the host (`host.docker.internal`), also on Linux.
+pub const HOST_GATEWAY: &str = "host.docker.internal:host-gateway";
+
+/// Host ports of every service of the instance, for token replacement.
+pub type Allocations = BTreeMap<ServiceName, BTreeMap<PortKey, u16>>;
+
+/// What resolving a secret may say.
+pub type SecretResolver<'a> = &'a dyn Fn(&EnvValue) -> Result<String, String>;
+
+/// The container one service should have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub spec: ContainerSpec,
+    pub view: SpecView,
+    pub hash: String,
+}
+
+/// Why a container could not be described.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("service `{service}`: environment variable {key}: {reason}")]
+    Secret {
+        service: String,
+        key: String,
+        reason: String,
+    },
+    #[error("service `{service}`: {reason}")]
+    Token { service: String, reason: String },
+}
+
+const TOKEN_PREFIX: &str = "@@envctl:host_port:";
+const TOKEN_SUFFIX: &str = "@@";
+
+/// Replaces every `@@envctl:host_port:<service>:<port>@@` with the allocated host port.
+pub fn replace_tokens(text: &str, allocations: &Allocations) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(TOKEN_PREFIX) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + TOKEN_PREFIX.len()..];
+        let end = after
+            .find(TOKEN_SUFFIX)
+            .ok_or_else(|| format!("unterminated host-port token in `{text}`"))?;
+        let body = &after[..end];
+        out.push_str(&resolve_token(body, allocations)?.to_string());
+        rest = &after[end + TOKEN_SUFFIX.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn resolve_token(body: &str, allocations: &Allocations) -> Result<u16, String> {
+    let (service, port) = body
+        .rsplit_once(':')
+        .ok_or_else(|| format!("malformed host-port token `{body}`"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("malformed port in host-port token `{body}`"))?;
+    let ports = allocations
+        .get(service)
+        .ok_or_else(|| format!("host_port refers to unknown service `{service}`"))?;
+    ports
+        .get(&(port, Protocol::Tcp))
+        .or_else(|| ports.get(&(port, Protocol::Udp)))
+        .copied()
+        .ok_or_else(|| {
+            format!("host_port refers to port {port} of `{service}`, which it does not publish")
+        })
+}
+
+/// Labels common to everything envctl creates for an instance.
+pub fn instance_labels(env: &Environment, created: &str) -> Labels {
+    Labels::from([
+        (labels::INSTANCE.to_string(), env.instance.to_string()),
+        (labels::ENV.to_string(), env.env.clone()),
+        (
+            labels::FEATURE.to_string(),
+            env.feature.clone().unwrap_or_default(),
+        ),
+        (labels::CREATED.to_string(), created.to_string()),
+    ])
+}
+
+/// Builds the desired container of `service`.
+pub fn desired(
+    env: &Environment,
+    service: &Service,
+    allocations: &Allocations,
+    resolve_secret: SecretResolver<'_>,
+    publish_address: &str,
+    created: &str,
+) -> Result<Desired, SpecError> {
+    let name = service.name.as_str();
+    let token_err = |reason: String| SpecError::Token {
+        service: name.to_string(),
+        reason,
+    };
+    let replace_all = |args: &Option<Vec<String>>| -> Result<Option<Vec<String>>, SpecError> {
+        args.as_ref()
+            .map(|args| {
+                args.iter()
+                    .map(|a| replace_tokens(a, allocations).map_err(token_err))
+                    .collect()
+            })
+            .transpose()
+    };
+    let command = replace_all(&service.command)?;
+    let entrypoint = replace_all(&service.entrypoint)?;
+
+    let mut view_env = BTreeMap::new();
+    let mut container_env = Vec::new();
+    let mut secrets = BTreeMap::new();
+    for (key, value) in &service.env {
+        match value {
+            EnvValue::Plain(text) => {
+                let text = replace_tokens(text, allocations).map_err(token_err)?;
+                container_env.push(format!("{key}={text}"));
+                view_env.insert(key.clone(), text);
+            }
+            secret => {
+                let resolved = resolve_secret(secret).map_err(|reason| SpecError::Secret {
+                    service: name.to_string(),
+                    key: key.clone(),
+                    reason,
+                })?;
+                container_env.push(format!("{key}={resolved}"));
+                view_env.insert(key.clone(), secret_reference(secret));
+                secrets.insert(key.clone(), resolved);
+            }
+        }
+    }
+
+    let ports_of = allocations.get(&service.name).cloned().unwrap_or_default();
+    let published: Vec<PublishedPort> = ports_of
+        .iter()
+        .map(|((container, protocol), host)| PublishedPort {
+            container: *container,
+            host: *host,
+            protocol: *protocol,
+        })
+        .collect();
+
+    let mounts: Vec<Mount> = service
+        .volumes
+        .iter()
+        .map(|v| match &v.source {
+            VolumeSource::Named(volume) => Mount {
+                kind: MountKind::Volume,
+                source: env.instance.volume_name(volume),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            },
+            VolumeSource::Bind(path) => Mount {
+                kind: MountKind::Bind,
+                source: path.display().to_string(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            },
+        })
+        .collect();
+
+    let mut aliases = vec![name.to_string()];
+    aliases.extend(service.aliases.iter().cloned());
+    let network = env.instance.network_name();
+    let nano_cpus = service.resources.cpus.map(|c| (c * 1e9).round() as i64);
+    let extra_hosts = vec![HOST_GATEWAY.to_string()];
+
+    let view = SpecView {
+        image: service.image.clone(),
+        command: command.clone(),
+        entrypoint: entrypoint.clone(),
+        env: view_env,
+        ports: published
+            .iter()
+            .map(|p| format!("{}:{}/{}", p.host, p.container, p.protocol.as_str()))
+            .collect(),
+        volumes: mounts
+            .iter()
+            .map(|m| {
+                let ro = if m.read_only { ":ro" } else { "" };
+                format!("{}:{}{ro}", m.source, m.target)
+            })
+            .collect(),
+        network: network.clone(),
+        aliases: aliases.clone(),
+        memory_bytes: service.resources.memory_bytes,
+        nano_cpus,
+        restart: service.restart.as_str().to_string(),
+        extra_hosts: extra_hosts.clone(),
+    };
+    let hash = view.hash(&secrets);
+
+    let mut labels = instance_labels(env, created);
+    labels.insert(labels::SERVICE.to_string(), name.to_string());
+    labels.insert(labels::SPEC_HASH.to_string(), hash.clone());
+    labels.insert(labels::PORTS.to_string(), encode_label(&ports_of));
+    labels.insert(SPEC_LABEL.to_string(), view.to_json());
+    let kind = match service.kind {
+        ServiceKind::Service => "service",
+        ServiceKind::Job => "job",
+    };
+    labels.insert(KIND_LABEL.to_string(), kind.to_string());
+    if let Some(template) = &service.template {
+        labels.insert(labels::TEMPLATE.to_string(), template.clone());
+    }
+
+    let spec = ContainerSpec {
+        name: env.instance.container_name(&service.name),
+        image: service.image.clone(),
+        env: container_env,
+        labels,
+        command,
+        entrypoint,
+        ports: published,
+        publish_address: publish_address.to_string(),
+        network,
+        aliases,
+        mounts,
+        memory_bytes: service.resources.memory_bytes,
+        nano_cpus,
+        restart: service.restart.as_str().to_string(),
+        extra_hosts,
+    };
+    Ok(Desired { spec, view, hash })
+}
+
+fn secret_reference(value: &EnvValue) -> String {
+    match value {
+        EnvValue::Plain(text) => text.clone(),
+        EnvValue::FromEnv(name) => format!("<from_env {name}>"),
+        EnvValue::FromFile(path) => format!("<from_file {}>", path.display()),
+    }
+}
+
+/// Resolves secrets from the host: environment variables and files (one trailing newline
+/// dropped, as editors add it).
+pub fn resolve_secret_from_host(value: &EnvValue) -> Result<String, String> {
+    match value {
+        EnvValue::Plain(text) => Ok(text.clone()),
+        EnvValue::FromEnv(name) => {
+            std::env::var(name).map_err(|_| format!("host environment variable {name} is not set"))
+        }
+        EnvValue::FromFile(path) => std::fs::read_to_string(path)
+            .map(|text| {
+                text.strip_suffix('\n')
+                    .map(|t| t.strip_suffix('\r').unwrap_or(t).to_string())
+                    .unwrap_or(text.clone())
+            })
+            .map_err(|err| format!("cannot read {}: {err}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allocations() -> Allocations {
+        Allocations::from([(
+            ServiceName::new("db").unwrap(),
+            BTreeMap::from([((3306, Protocol::Tcp), 23306)]),
+        )])
+    }
+
+    #[test]
+    fn tokens_become_host_ports() {
+        let got = replace_tokens(
+            "jdbc://h:@@envctl:host_port:db:3306@@/x?p=@@envctl:host_port:db:3306@@",
+            &allocations(),
+        );
+        assert_eq!(got.unwrap(), "jdbc://h:23306/x?p=23306");
+        assert_eq!(replace_tokens("plain", &allocations()).unwrap(), "plain");
+    }
+
+    #[test]
+    fn bad_tokens_are_named() {
+        for (text, needle) in [
+            ("@@envctl:host_port:nope:1@@", "unknown service `nope`"),
+            ("@@envctl:host_port:db:1@@", "port 1 of `db`"),
+            ("@@envctl:host_port:db:3306", "unterminated"),
+        ] {
+            let err = replace_tokens(text, &allocations()).unwrap_err();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

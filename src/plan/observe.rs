@@ -1,0 +1,70 @@
+//! What the engine holds that matters for planning one instance. Read-only.
+
+use std::collections::BTreeSet;
+
+use futures_util::future::join_all;
+
+use crate::engine::{
+    Engine, EngineResult, LabelFilter, ObservedContainer, ObservedNetwork, ObservedVolume,
+};
+use crate::model::{labels, Environment};
+
+/// The engine's state as seen for one instance.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// Containers labelled with this instance.
+    pub containers: Vec<ObservedContainer>,
+    /// The network with the instance's network name, whoever owns it.
+    pub network: Option<ObservedNetwork>,
+    /// Volumes labelled with this instance.
+    pub volumes: Vec<ObservedVolume>,
+    /// envctl containers of every other instance (for host-port uniqueness).
+    pub others: Vec<ObservedContainer>,
+    /// Containers holding one of this instance's container names without its label.
+    pub foreign: Vec<ObservedContainer>,
+    /// Images of the environment that exist locally.
+    pub images: BTreeSet<String>,
+}
+
+/// Reads the engine state `plan` needs for `env`.
+pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Observed> {
+    let instance = env.instance.as_str();
+    let network_name = env.instance.network_name();
+    let (envctl, mine) = (LabelFilter::envctl(), LabelFilter::instance(instance));
+    let (all, network, volumes) = tokio::try_join!(
+        engine.list_containers(&envctl),
+        engine.find_network(&network_name),
+        engine.list_volumes(&mine),
+    )?;
+    let (containers, others): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|c| c.labels.get(labels::INSTANCE).map(String::as_str) == Some(instance));
+    // Names not held by our own containers may be held by someone else's: ask for each, at once.
+    let unclaimed: Vec<String> = env
+        .services
+        .keys()
+        .map(|name| env.instance.container_name(name))
+        .filter(|name| !containers.iter().any(|c| &c.name == name))
+        .collect();
+    let found = join_all(unclaimed.iter().map(|name| engine.find_container(name))).await;
+    let mut foreign = Vec::new();
+    for result in found {
+        foreign.extend(result?);
+    }
+    let wanted: BTreeSet<&str> = env.services.values().map(|s| s.image.as_str()).collect();
+    let exists = join_all(wanted.iter().map(|image| engine.image_exists(image))).await;
+    let mut images = BTreeSet::new();
+    for (image, exists) in wanted.into_iter().zip(exists) {
+        if exists? {
+            images.insert(image.to_string());
+        }
+    }
+    Ok(Observed {
+        containers,
+        network,
+        volumes,
+        others,
+        foreign,
+        images,
+    })
+}

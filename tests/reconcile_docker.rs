@@ -1,0 +1,618 @@
+//! End to end: the real `envctl` binary against the real Docker engine, with the local
+//! `envctl/busybox:1.35` image. Every test uses its own environment name and a guard that
+//! removes everything it made (by label, plus any foreign container it planted).
+
+use std::collections::BTreeMap;
+use std::net::TcpStream;
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use futures_util::StreamExt;
+use tempfile::TempDir;
+
+use envctl::engine::docker::DockerEngine;
+use envctl::engine::{ContainerSpec, Engine, LabelFilter, ObservedContainer};
+use envctl::model::labels;
+
+const IMAGE: &str = "envctl/busybox:1.35";
+
+/// `a` serves TCP on 8080 (tcp health check); `b` needs `a` healthy, carries `MSG` and is
+/// checked by a command inside it;
+/// `c` exists only with `--set extra=yes`; `bad` only with `--set bad=yes` and never gets healthy.
+const DEFINITION: &str = r#"
+description: reconcile end-to-end fixture
+services:
+  a:
+    image: envctl/busybox:1.35
+    command: ["httpd", "-f", "-p", "8080", "-h", "/"]
+    ports: [8080]
+    volumes: ["data:/data"]
+    healthcheck: { tcp: 8080, interval: 100ms, retries: 100 }
+  b:
+    image: envctl/busybox:1.35
+    command: ["sh", "-c", "echo b is up; exec sleep 3600"]
+    env: { MSG: "{{ set.msg | default(value='one') }}" }
+    depends_on: { a: healthy }
+    healthcheck: { cmd: ["sh", "-c", "test -n \"$MSG\""], interval: 100ms }
+{% if set.extra | default(value='') == 'yes' %}
+  c:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+{% endif %}
+{% if set.bad | default(value='') == 'yes' %}
+  bad:
+    image: envctl/busybox:1.35
+    command: ["sh", "-c", "echo about to fail; echo never listening; sleep 3600"]
+    ports: [9999]
+    healthcheck: { tcp: 9999, interval: 100ms, timeout: 200ms, retries: 10 }
+{% endif %}
+"#;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A temp dir with `environments/<env>.yaml`, removing every instance of `<env>` on drop.
+struct Fixture {
+    dir: TempDir,
+    env: String,
+    rt: tokio::runtime::Runtime,
+    engine: DockerEngine,
+    /// Foreign containers a test planted; removed by id on drop.
+    planted: Vec<String>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self::with_definition(DEFINITION)
+    }
+
+    /// A fixture whose definition is `text`; `@ENV@` in it becomes the environment name.
+    fn with_definition(text: &str) -> Self {
+        let env = format!(
+            "rc{}x{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("environments")).unwrap();
+        std::fs::write(
+            dir.path().join("environments").join(format!("{env}.yaml")),
+            text.replace("@ENV@", &env),
+        )
+        .unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let engine = rt
+            .block_on(DockerEngine::connect())
+            .expect("the Docker engine must be running for these tests");
+        Self {
+            dir,
+            env,
+            rt,
+            engine,
+            planted: Vec::new(),
+        }
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::cargo_bin("envctl").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
+            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+            .timeout(Duration::from_secs(120))
+            .args(args);
+        cmd.output().expect("envctl runs")
+    }
+
+    /// Runs envctl with the environment after the command name, e.g. `run("up", &["-f", "x"])`.
+    fn run(&self, command: &str, rest: &[&str]) -> Output {
+        let mut args = vec![command, self.env.as_str()];
+        args.extend_from_slice(rest);
+        self.envctl(&args)
+    }
+
+    fn containers(&self, instance: &str) -> BTreeMap<String, ObservedContainer> {
+        self.rt
+            .block_on(
+                self.engine
+                    .list_containers(&LabelFilter::instance(instance)),
+            )
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                (
+                    c.labels
+                        .get(labels::SERVICE)
+                        .cloned()
+                        .unwrap_or(c.name.clone()),
+                    c,
+                )
+            })
+            .collect()
+    }
+
+    fn instance(&self, feature: Option<&str>) -> String {
+        match feature {
+            Some(f) => format!("{}--{f}", self.env),
+            None => self.env.clone(),
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+        for id in &self.planted {
+            let _ = self.rt.block_on(self.engine.remove_container(id));
+        }
+    }
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+fn ids(containers: &BTreeMap<String, ObservedContainer>) -> BTreeMap<String, String> {
+    containers
+        .iter()
+        .map(|(s, c)| (s.clone(), c.id.clone()))
+        .collect()
+}
+
+#[test]
+fn up_reaches_ready_and_a_second_up_writes_nothing() {
+    let mut fx = Fixture::new();
+    let instance = fx.instance(None);
+    let out = fx.run("up", &[]);
+    assert_ok(&out);
+    let containers = fx.containers(&instance);
+    assert_eq!(containers.len(), 2);
+    for c in containers.values() {
+        assert!(c.state.is_running(), "{c:?}");
+        assert_eq!(c.labels[labels::INSTANCE], instance);
+        assert_eq!(c.labels[labels::SPEC_HASH].len(), 64);
+    }
+    // `a` answers on its allocated host port.
+    let port = containers["a"].ports[0].host;
+    std::net::TcpStream::connect(("127.0.0.1", port)).expect("a answers on its host port");
+
+    // Watch the engine's events for the instance during a second up; a sentinel container
+    // created afterwards marks the end of the window, so no waiting on time is needed.
+    let filter = LabelFilter::instance(&instance);
+    let mut events = fx.engine.container_events(&filter);
+    let out = fx.run("plan", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_ok(&fx.run("up", &[]));
+    let sentinel = ContainerSpec {
+        name: format!("{instance}-sentinel"),
+        image: IMAGE.into(),
+        env: vec![],
+        labels: [(labels::INSTANCE.to_string(), instance.clone())].into(),
+        command: Some(vec!["true".into()]),
+        entrypoint: None,
+        ports: vec![],
+        publish_address: "127.0.0.1".into(),
+        network: format!("envctl-{instance}"),
+        aliases: vec![],
+        mounts: vec![],
+        memory_bytes: None,
+        nano_cpus: None,
+        restart: "no".into(),
+        extra_hosts: vec![],
+    };
+    let sentinel_id = fx
+        .rt
+        .block_on(fx.engine.create_container(&sentinel))
+        .unwrap();
+    fx.planted.push(sentinel_id.clone());
+    let writes: Vec<String> = fx.rt.block_on(async {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(Ok(event))) = tokio::time::timeout_at(deadline, events.next()).await {
+            if event.container_id == sentinel_id {
+                break;
+            }
+            if !event.action.starts_with("exec_") {
+                seen.push(format!("{} {}", event.action, event.container_id));
+            }
+        }
+        seen
+    });
+    assert!(writes.is_empty(), "second up wrote: {writes:?}");
+    assert_eq!(
+        ids(&fx.containers(&instance)).get("a"),
+        Some(&containers["a"].id)
+    );
+}
+
+#[test]
+fn a_change_recreates_only_that_service_and_orphans_are_removed() {
+    let fx = Fixture::new();
+    let instance = fx.instance(None);
+    assert_ok(&fx.run("up", &["--set", "extra=yes"]));
+    let before = ids(&fx.containers(&instance));
+    assert_eq!(before.len(), 3);
+
+    // Plan explains the change and exits 2; up then touches only `b` and the orphan `c`.
+    let out = fx.run("plan", &["--set", "msg=two"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("recreate b: changed: env.MSG"), "{plan}");
+    assert!(plan.contains("remove-orphan"), "{plan}");
+    assert!(!plan.contains(" a:"), "{plan}");
+
+    assert_ok(&fx.run("up", &["--set", "msg=two"]));
+    let after = ids(&fx.containers(&instance));
+    assert_eq!(after.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(after["a"], before["a"], "a was recreated");
+    assert_ne!(after["b"], before["b"], "b was not recreated");
+    let out = fx.run("plan", &["--set", "msg=two"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn features_live_side_by_side_and_down_removes_exactly_one() {
+    let fx = Fixture::new();
+    let (one, two) = (fx.instance(Some("one")), fx.instance(Some("two")));
+    assert_ok(&fx.run("up", &["--feature", "one"]));
+    assert_ok(&fx.run("up", &["--feature", "two"]));
+    let (c1, c2) = (fx.containers(&one), fx.containers(&two));
+    assert_eq!(c1["a"].name, format!("{one}-a"));
+    assert_eq!(c2["a"].name, format!("{two}-a"));
+    assert_ne!(c1["a"].ports[0].host, c2["a"].ports[0].host);
+
+    // Each instance resolves `a` to its own `a` (asking the engine's resolver only about
+    // names it knows, so no query leaves the host), and the instances share no network.
+    let ip_of_a = |feature: &str| {
+        let out = fx.run(
+            "exec",
+            &["--feature", feature, "b", "--", "nslookup", "-type=a", "a"],
+        );
+        assert_ok(&out);
+        text(&out.stdout)
+    };
+    let (net1, net2) = (format!("envctl-{one}"), format!("envctl-{two}"));
+    let (ip1, ip2) = (ip_of_a("one"), ip_of_a("two"));
+    assert!(ip1.contains(&c1["a"].ips[&net1]), "{ip1}");
+    assert!(ip2.contains(&c2["a"].ips[&net2]), "{ip2}");
+    for c in c1.values() {
+        assert_eq!(c.ips.keys().collect::<Vec<_>>(), [&net1], "{c:?}");
+    }
+    for c in c2.values() {
+        assert_eq!(c.ips.keys().collect::<Vec<_>>(), [&net2], "{c:?}");
+    }
+
+    let started = Instant::now();
+    assert_ok(&fx.run("down", &["--feature", "one"]));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "down took {:?}",
+        started.elapsed()
+    );
+    assert!(fx.containers(&one).is_empty());
+    let left = fx.containers(&two);
+    assert_eq!(left.len(), 2);
+    assert!(left.values().all(|c| c.state.is_running()));
+    let networks = fx
+        .rt
+        .block_on(fx.engine.find_network(&format!("envctl-{one}")))
+        .unwrap();
+    assert!(networks.is_none(), "network of {one} left behind");
+
+    // Named volumes survive a plain down and go with --volumes, each instance its own.
+    let volumes = |instance: &str| -> Vec<String> {
+        fx.rt
+            .block_on(fx.engine.list_volumes(&LabelFilter::instance(instance)))
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect()
+    };
+    assert_eq!(volumes(&one), [format!("{one}-data")]);
+    assert_ok(&fx.run("down", &["--feature", "one", "--volumes"]));
+    assert!(volumes(&one).is_empty());
+    assert_eq!(volumes(&two), [format!("{two}-data")]);
+}
+
+#[test]
+fn a_foreign_container_with_our_name_is_left_untouched() {
+    let mut fx = Fixture::new();
+    let instance = fx.instance(None);
+    let foreign = ContainerSpec {
+        name: format!("{instance}-b"),
+        image: IMAGE.into(),
+        env: vec![],
+        labels: Default::default(),
+        command: Some(vec!["sleep".into(), "3600".into()]),
+        entrypoint: None,
+        ports: vec![],
+        publish_address: "127.0.0.1".into(),
+        network: "bridge".into(),
+        aliases: vec![],
+        mounts: vec![],
+        memory_bytes: None,
+        nano_cpus: None,
+        restart: "no".into(),
+        extra_hosts: vec![],
+    };
+    let id = fx
+        .rt
+        .block_on(fx.engine.create_container(&foreign))
+        .unwrap();
+    fx.planted.push(id.clone());
+
+    let out = fx.run("up", &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("`{instance}-b`")), "{err}");
+    assert!(err.contains("untouched"), "{err}");
+    let still = fx
+        .rt
+        .block_on(fx.engine.find_container(&format!("{instance}-b")))
+        .unwrap()
+        .expect("foreign container still there");
+    assert_eq!(still.id, id);
+    assert!(fx.containers(&instance).is_empty(), "up created something");
+
+    // down acts by label only: the foreign container survives it too.
+    assert_ok(&fx.run("down", &[]));
+    assert!(fx
+        .rt
+        .block_on(fx.engine.find_container(&format!("{instance}-b")))
+        .unwrap()
+        .is_some());
+}
+
+#[test]
+fn a_service_that_never_gets_healthy_fails_in_time_with_its_logs() {
+    let fx = Fixture::new();
+    let started = Instant::now();
+    let out = fx.run("up", &["--set", "bad=yes", "--wait-timeout", "60s"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let err = text(&out.stderr);
+    assert!(err.contains("service bad failed"), "{err}");
+    assert!(err.contains("unhealthy"), "{err}");
+    assert!(err.contains("| about to fail"), "{err}");
+    // Independent services came up all the same.
+    let containers = fx.containers(&fx.instance(None));
+    assert!(containers["a"].state.is_running());
+    assert!(containers["b"].state.is_running());
+}
+
+#[test]
+fn status_ports_and_ls_describe_the_instance() {
+    let fx = Fixture::new();
+    let instance = fx.instance(None);
+    assert_ok(&fx.run("up", &["--no-wait"]));
+    let out = fx.run("ports", &["--output", "dotenv"]);
+    assert_ok(&out);
+    let port = fx.containers(&instance)["a"].ports[0].host;
+    assert_eq!(text(&out.stdout), format!("A_PORT_8080={port}\n"));
+    let out = fx.run("status", &["--output", "json"]);
+    assert_ok(&out);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["services"].as_array().unwrap().len(), 2);
+    let out = fx.envctl(&["ls", "--output", "json"]);
+    assert_ok(&out);
+    let ls: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mine = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instance"] == instance.as_str())
+        .expect("instance listed");
+    assert_eq!(mine["total"], 2);
+
+    // exec passes the command's exit code through; logs prefix each line with its service.
+    let out = fx.run("exec", &["b", "--", "sh", "-c", "echo to-b; exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(text(&out.stdout), "to-b\n");
+    let out = fx.run("logs", &[]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("b | b is up\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = fx.run("plan", &["--output", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["converged"], true, "{plan}");
+}
+
+#[test]
+fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
+    let fx = Fixture::new();
+    let spawn = |feature: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"))
+            .current_dir(fx.dir.path())
+            .env("ENVCTL_LOCK_DIR", fx.dir.path().join("locks"))
+            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+            // Two ports for two instances: they often pick the same one at the same time,
+            // and the loser must re-plan onto the other.
+            .env("ENVCTL_PORT_RANGE", "47311-47312")
+            .args(["up", &fx.env, "--feature", feature, "--set", "extra=yes"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("envctl starts")
+    };
+    let (x, y) = (spawn("x"), spawn("y"));
+    assert_ok(&x.wait_with_output().unwrap());
+    assert_ok(&y.wait_with_output().unwrap());
+    let mut hosts: Vec<u16> = ["x", "y"]
+        .iter()
+        .flat_map(|f| fx.containers(&fx.instance(Some(f))).into_values())
+        .flat_map(|c| c.ports.into_iter().map(|p| p.host))
+        .collect();
+    let all = hosts.len();
+    hosts.sort();
+    hosts.dedup();
+    assert_eq!(hosts.len(), all, "a host port was handed out twice");
+    assert_eq!(all, 2);
+}
+
+/// A private registry (Debian's docker-registry) on a loopback port, stopped on drop.
+struct LocalRegistry {
+    child: std::process::Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry must be installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the local registry never listened"
+            );
+            std::thread::yield_now();
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Test scaffolding only (envctl itself never shells out to docker): push and remove images.
+fn docker_cli(args: &[&str]) -> Output {
+    std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI")
+}
+
+/// Removes images by name on drop.
+struct ImageGuard(Vec<String>);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        for image in &self.0 {
+            let _ = docker_cli(&["image", "rm", "-f", image]);
+        }
+    }
+}
+
+#[test]
+fn missing_images_are_pulled_once_with_progress_and_build_contexts_built() {
+    let registry = LocalRegistry::start();
+    let fx = Fixture::with_definition(
+        r#"
+services:
+  p1:
+    image: "{{ set.image }}"
+    command: ["sleep", "3600"]
+  p2:
+    image: "{{ set.image }}"
+    command: ["sleep", "3600"]
+  built:
+    build: { context: ../ctx }
+"#,
+    );
+    let image = format!("127.0.0.1:{}/envctl-test/{}:1", registry.port, fx.env);
+    let built_tag = format!("envctl-build/{}-built:latest", fx.env);
+    let _images = ImageGuard(vec![image.clone(), built_tag.clone()]);
+    // Seed the registry with an image that has a layer of its own, then forget the local copy.
+    let seed = fx.dir.path().join("seed");
+    std::fs::create_dir(&seed).unwrap();
+    std::fs::write(
+        seed.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN head -c 300000 /dev/urandom > /noise\n"),
+    )
+    .unwrap();
+    assert_ok(&docker_cli(&[
+        "build",
+        "-q",
+        "-t",
+        &image,
+        seed.to_str().unwrap(),
+    ]));
+    assert_ok(&docker_cli(&["push", &image]));
+    assert_ok(&docker_cli(&["image", "rm", &image]));
+    let ctx = fx.dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {IMAGE}\nCMD [\"sleep\", \"3600\"]\n"),
+    )
+    .unwrap();
+
+    let set = format!("image={image}");
+    let out = fx.run("plan", &["--set", &set]);
+    let plan = text(&out.stdout);
+    assert_eq!(plan.matches(&format!("pull {image}")).count(), 1, "{plan}");
+    assert!(plan.contains(&format!("build {built_tag}")), "{plan}");
+
+    let out = fx.run("up", &["--set", &set, "--output", "json"]);
+    assert_ok(&out);
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let pulling = |service: &str| {
+        events
+            .iter()
+            .filter(|e| e["service"] == service && e["phase"] == "pulling")
+            .count()
+    };
+    // Both users of the image hear about the one pull, with layer progress.
+    assert!(pulling("p1") > 0 && pulling("p2") > 0, "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["phase"] == "pulling"
+                && e["progress"].as_str().unwrap_or("").contains("layers")),
+        "{events:#?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e["service"] == "built" && e["phase"] == "building"));
+    let containers = fx.containers(&fx.instance(None));
+    assert_eq!(containers.len(), 3);
+    assert!(containers.values().all(|c| c.state.is_running()));
+    assert_eq!(containers["built"].image, built_tag);
+}
