@@ -1,0 +1,234 @@
+//! Issue 4 end to end with envctl itself: `envctl up` of ZooKeeper plus two real Dubbo
+//! providers from the shared templates (one advertised, one not), then from the host: read
+//! and decode the registrations, make real Dubbo calls at the registered addresses, and check
+//! what `envctl endpoints` tells an outsider. `envctl down` (and a label sweep) cleans up.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use envctl::dubbo::{providers, Registration, DEFAULT_GROUP};
+use envctl::zookeeper::Session;
+
+const DUBBO_IMAGE: &str = "envctl/dubbo-python:3.0";
+const GREETER: &str = "org.envctl.up.Greeter";
+const INTERNAL: &str = "org.envctl.up.Internal";
+
+const DEFINITION: &str = r#"
+description: issue 4 end-to-end fixture
+services:
+  zookeeper:
+    template: zookeeper
+  greeter:
+    template: dubbo-provider
+    with: { interface: "org.envctl.up.Greeter" }
+    depends_on: { zookeeper: healthy }
+  internal:
+    template: dubbo-provider
+    with: { interface: "org.envctl.up.Internal", advertise: false }
+    depends_on: { zookeeper: healthy }
+"#;
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn ensure_images() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in ["zookeeper", "dubbo-python"] {
+        let status = Command::new("bash")
+            .arg(root.join("images").join(name).join("build.sh"))
+            .status()
+            .expect("run build.sh");
+        assert!(status.success(), "images/{name}/build.sh failed");
+    }
+}
+
+/// A temp dir with `environments/<env>.yaml`; the instance is taken down on drop.
+struct Fixture {
+    dir: tempfile::TempDir,
+    env: String,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let env = format!(
+            "du{}x{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("environments")).unwrap();
+        std::fs::write(
+            dir.path().join("environments").join(format!("{env}.yaml")),
+            DEFINITION,
+        )
+        .unwrap();
+        Fixture { dir, env }
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_envctl"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env(
+                "ENVCTL_TEMPLATE_PATH",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+            )
+            .output()
+            .unwrap()
+    }
+
+    fn envctl_ok(&self, args: &[&str]) -> String {
+        let out = self.envctl(args);
+        assert!(
+            out.status.success(),
+            "envctl {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.envctl(&["down", &self.env]);
+        // Should `down` itself fail, sweep by label so the engine is left as found.
+        let label = format!("label=io.envctl.env={}", self.env);
+        if let Ok(ids) = docker(&["ps", "-aq", "--filter", &label]) {
+            for id in ids.lines() {
+                let _ = docker(&["rm", "-f", "-v", id]);
+            }
+        }
+        if let Ok(ids) = docker(&["network", "ls", "-q", "--filter", &label]) {
+            for id in ids.lines() {
+                let _ = docker(&["network", "rm", id]);
+            }
+        }
+    }
+}
+
+async fn registration(registry: SocketAddr, interface: &str) -> Registration {
+    let mut session = Session::connect(registry, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let found = providers(&mut session, DEFAULT_GROUP, interface)
+        .await
+        .unwrap();
+    session.close().await;
+    assert_eq!(found.registrations.len(), 1, "{found:?}");
+    found.registrations[0].clone()
+}
+
+/// A real Dubbo call from the host's network namespace.
+fn call_from_host(fixture: &Fixture, address: &str, interface: &str) -> serde_json::Value {
+    let name = format!("{}-test-consumer", fixture.env);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        DUBBO_IMAGE,
+        "python3",
+        "consumer.py",
+        "call",
+        "--timeout",
+        "30",
+        "--address",
+        address,
+        "--interface",
+        interface,
+        "--data",
+        "envctl",
+    ])
+    .unwrap_or_else(|e| panic!("calling {interface} at {address}: {e}"));
+    serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap()
+}
+
+#[tokio::test]
+async fn up_registers_providers_reachable_from_outside() {
+    ensure_images();
+    let advertise = envctl::advertise::detect().to_string();
+    let fixture = Fixture::new();
+    fixture.envctl_ok(&["up", &fixture.env, "--advertise-host", &advertise]);
+
+    let endpoints: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&[
+        "endpoints",
+        &fixture.env,
+        "--output",
+        "json",
+        "--advertise-host",
+        &advertise,
+    ]))
+    .unwrap();
+    let registry: SocketAddr = endpoints["registry"].as_str().unwrap().parse().unwrap();
+    let host_port = |service: &str| {
+        endpoints["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["service"] == service && p["container_port"] == 20880)
+            .and_then(|p| p["host_port"].as_u64())
+            .unwrap_or_else(|| panic!("{service} publishes no 20880: {endpoints}"))
+    };
+
+    // Advertised: the registration itself is the outsider's address.
+    let greeter = registration(registry, GREETER).await;
+    assert_eq!(greeter.host, advertise);
+    assert_eq!(u64::from(greeter.port), host_port("greeter"));
+    let reply = call_from_host(&fixture, &greeter.address(), GREETER);
+    assert_eq!(reply["reply"]["message"], "Hello, envctl", "{reply}");
+
+    // Not advertised: the container address is registered (and reachable from this host).
+    let internal = registration(registry, INTERNAL).await;
+    let container_ip = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &format!("{}-internal", fixture.env),
+    ])
+    .unwrap();
+    assert_eq!(
+        (internal.host.as_str(), internal.port),
+        (container_ip.as_str(), 20880)
+    );
+    let reply = call_from_host(&fixture, &internal.address(), INTERNAL);
+    assert_eq!(reply["reply"]["message"], "Hello, envctl", "{reply}");
+
+    // What `envctl endpoints` tells outsiders about both.
+    let entry = |interface: &str| {
+        endpoints["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["interface"] == interface)
+            .cloned()
+            .unwrap_or_else(|| panic!("{interface} missing: {endpoints}"))
+    };
+    let g = entry(GREETER);
+    assert_eq!(
+        (g["reach"].as_str(), g["service"].as_str()),
+        (Some("advertised"), Some("greeter"))
+    );
+    assert_eq!(g["outside"], greeter.address());
+    let i = entry(INTERNAL);
+    assert_eq!(i["reach"], "published-port");
+    assert_eq!(
+        i["outside"],
+        format!("{advertise}:{}", host_port("internal"))
+    );
+}
