@@ -147,8 +147,23 @@ pub async fn down(
         }
     }
 
+    // The lease (lifetime) goes with the instance, whatever happens to its data volumes.
+    for lease in crate::lifetime::leases(engine.as_ref(), filter.clone()).await? {
+        report.instances.insert(lease.instance);
+    }
+    if let Err(err) = crate::lifetime::remove_leases(engine.as_ref(), filter.clone()).await {
+        report.failures.push(Failure {
+            service: "lease".into(),
+            reason: err.to_string(),
+            logs: Vec::new(),
+        });
+    }
+
     if volumes {
         for volume in engine.list_volumes(&filter).await? {
+            if volume.labels.contains_key(crate::lifetime::LEASE_LABEL) {
+                continue;
+            }
             let label = format!("volume {}", volume.name);
             match engine.remove_volume(&volume.name).await {
                 Ok(()) => {

@@ -27,6 +27,10 @@ struct Instance {
     /// Unix seconds of the oldest resource.
     created: i64,
     age: String,
+    /// RFC 3339, when the instance has a lifetime (`up --ttl`).
+    expires_at: Option<String>,
+    /// Time left (`2h`), `expired`, or `-` without a lifetime.
+    expires: String,
 }
 
 pub async fn run(args: LsArgs) -> anyhow::Result<i32> {
@@ -68,8 +72,26 @@ pub async fn run(args: LsArgs) -> anyhow::Result<i32> {
             ..Instance::default()
         });
     }
+    // A lease alone (an up interrupted before creating anything) still names an instance.
+    let now = chrono::Utc::now();
+    for lease in crate::lifetime::leases(engine.as_ref(), LabelFilter::envctl()).await? {
+        let entry = instances
+            .entry(lease.instance.clone())
+            .or_insert_with(|| Instance {
+                instance: lease.instance.clone(),
+                env: lease.env.clone(),
+                feature: lease.feature.clone(),
+                created: now.timestamp(),
+                ..Instance::default()
+            });
+        entry.expires_at = Some(crate::lifetime::format_time(lease.expires_at));
+        entry.expires = crate::lifetime::remaining(lease.expires_at, now);
+    }
     for i in instances.values_mut() {
         i.age = common::age(i.created);
+        if i.expires.is_empty() {
+            i.expires = "-".into();
+        }
     }
     let list: Vec<&Instance> = instances.values().collect();
     match args.output {
@@ -85,12 +107,16 @@ pub async fn run(args: LsArgs) -> anyhow::Result<i32> {
                         i.feature.clone(),
                         format!("{}/{}", i.ready, i.total),
                         i.age.clone(),
+                        i.expires.clone(),
                     ]
                 })
                 .collect();
             print!(
                 "{}",
-                output::table(&["INSTANCE", "ENV", "FEATURE", "READY", "AGE"], &rows)
+                output::table(
+                    &["INSTANCE", "ENV", "FEATURE", "READY", "AGE", "EXPIRES"],
+                    &rows
+                )
             );
         }
     }

@@ -6,6 +6,7 @@ mod common;
 mod down;
 mod endpoints;
 mod exec;
+mod gc;
 mod init;
 mod logs;
 mod ls;
@@ -55,6 +56,8 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Show the Dubbo providers and published ports of an instance, as outsiders reach them.
     Endpoints(endpoints::EndpointsArgs),
+    /// Remove instances whose lifetime (`up --ttl`) has passed, exactly as `down` would.
+    Gc(gc::GcArgs),
     /// Run a command inside a service's container.
     Exec(exec::ExecArgs),
     /// Work with service templates.
@@ -79,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ports(args) => ports::run(args).await,
         Command::Logs(args) => logs::run(args).await,
         Command::Exec(args) => exec::run(args).await,
+        Command::Gc(args) => gc::run(args).await,
         Command::Endpoints(args) => endpoints::run(args).await,
         Command::Template(cmd) => template::run(cmd),
         Command::Schema(args) => schema::run(args),

@@ -27,6 +27,11 @@ pub struct UpArgs {
     /// Fail at once when another envctl works on this instance, instead of waiting.
     #[arg(long)]
     pub no_wait_lock: bool,
+    /// Lifetime of the instance (e.g. 3d, 8h; `none` for no expiry). Default: the definition's
+    /// `ttl:` for feature instances, else the lifetime the instance already has. Every `up`
+    /// renews it; `envctl gc` removes expired instances.
+    #[arg(long, value_name = "DURATION", value_parser = crate::lifetime::parse_ttl)]
+    pub ttl: Option<Duration>,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -46,6 +51,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
             eprintln!("waiting for instance {}: {holder}", env.instance);
         }
     })?;
+    // Renewed before anything is created, so even a failed or interrupted up leaves a lifetime.
+    let ttl = crate::lifetime::requested_ttl(&env, args.ttl);
+    let lease = crate::lifetime::renew(engine.as_ref(), &env, ttl, chrono::Utc::now()).await?;
 
     let renderer = Arc::new(Mutex::new(output::renderer(json)));
     let sink_renderer = renderer.clone();
@@ -77,6 +85,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
                 "instance": env.instance.as_str(),
                 "elapsed": (elapsed * 1000.0).round() / 1000.0,
                 "failures": failures,
+                "expires_at": lease.as_ref().map(|l| crate::lifetime::format_time(l.expires_at)),
             })
         );
     } else if report.ok() {
@@ -91,6 +100,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
             plan.services.len(),
             args.instance.env
         );
+        if let Some(lease) = &lease {
+            println!(
+                "{} expires at {} (in {}); every `envctl up` renews it, `envctl gc` removes it after",
+                env.instance,
+                crate::lifetime::format_time(lease.expires_at),
+                crate::lifetime::remaining(lease.expires_at, chrono::Utc::now())
+            );
+        }
     } else {
         eprint!("{}", output::failure_report(&report.failures));
         eprintln!(

@@ -1,0 +1,308 @@
+//! Issue 6 end to end: lifetimes and gc, secrets, concurrent ups, interrupts, against the real
+//! engine with the local `envctl/busybox:1.35` image. Every test has its own environment name
+//! and a guard that removes every instance of it.
+
+use std::collections::BTreeMap;
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+use envctl::engine::docker::DockerEngine;
+use envctl::engine::{Engine, LabelFilter, ObservedContainer};
+use envctl::model::labels;
+
+const DEFINITION: &str = r#"
+services:
+  app:
+    image: envctl/busybox:1.35
+    command: ["sh", "-c", "echo app started; exec sleep 3600"]
+    env:
+      PLAIN: visible
+      TOKEN: { from_env: LIFECYCLE_TEST_TOKEN }
+      PASSWORD: { from_file: ./secret.txt }
+"#;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+struct Fixture {
+    dir: TempDir,
+    env: String,
+    rt: tokio::runtime::Runtime,
+    engine: DockerEngine,
+    /// Extra environment for every envctl run.
+    vars: Vec<(String, String)>,
+}
+
+impl Fixture {
+    fn with_definition(text: &str) -> Self {
+        let env = format!(
+            "lc{}x{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("environments")).unwrap();
+        std::fs::write(
+            dir.path().join("environments").join(format!("{env}.yaml")),
+            text,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("environments").join("secret.txt"),
+            "file-secret-value\n",
+        )
+        .unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let engine = rt
+            .block_on(DockerEngine::connect())
+            .expect("the Docker engine must be running for these tests");
+        Self {
+            dir,
+            env,
+            rt,
+            engine,
+            vars: vec![("LIFECYCLE_TEST_TOKEN".into(), "env-secret-value".into())],
+        }
+    }
+
+    fn new() -> Self {
+        Self::with_definition(DEFINITION)
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"));
+        cmd.current_dir(self.dir.path())
+            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
+            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+            .args(args);
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::from_std(self.command(args));
+        cmd.timeout(Duration::from_secs(120));
+        cmd.output().expect("envctl runs")
+    }
+
+    /// `envctl <command> <env> <rest...>`.
+    fn run(&self, command: &str, rest: &[&str]) -> Output {
+        let mut args = vec![command, self.env.as_str()];
+        args.extend_from_slice(rest);
+        self.envctl(&args)
+    }
+
+    fn instance(&self, feature: &str) -> String {
+        format!("{}--{feature}", self.env)
+    }
+
+    fn containers(&self, instance: &str) -> BTreeMap<String, ObservedContainer> {
+        self.rt
+            .block_on(
+                self.engine
+                    .list_containers(&LabelFilter::instance(instance)),
+            )
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                (
+                    c.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+                    c,
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+    }
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert_ok(out);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+}
+
+/// The `ls --output json` entry of `instance`.
+fn ls_entry(fx: &Fixture, instance: &str) -> Option<serde_json::Value> {
+    json(&fx.envctl(&["ls", "--output", "json"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instance"] == instance)
+        .cloned()
+}
+
+#[test]
+fn gc_removes_an_expired_instance_and_nothing_else() {
+    let fx = Fixture::new();
+    let (short, long, forever) = (fx.instance("short"), fx.instance("long"), fx.env.clone());
+    assert_ok(&fx.run("up", &["--feature", "short", "--ttl", "2s", "--no-wait"]));
+    assert_ok(&fx.run("up", &["--feature", "long", "--ttl", "1h", "--no-wait"]));
+    assert_ok(&fx.run("up", &["--no-wait"]));
+
+    // ls shows age and expiry.
+    let entry = ls_entry(&fx, &long).expect("long listed");
+    assert!(entry["expires_at"].is_string(), "{entry}");
+    assert!(entry["age"].is_string(), "{entry}");
+    assert_eq!(ls_entry(&fx, &forever).unwrap()["expires"], "-");
+    let table = text(&fx.envctl(&["ls"]).stdout);
+    assert!(table.contains("EXPIRES"), "{table}");
+
+    // Renewing the long-lived one keeps its container.
+    let before = fx.containers(&long)["app"].id.clone();
+    let first_expiry = entry["expires_at"].clone();
+    assert_ok(&fx.run("up", &["--feature", "long", "--ttl", "2h", "--no-wait"]));
+    assert_eq!(fx.containers(&long)["app"].id, before, "renewal recreated");
+    let renewed = ls_entry(&fx, &long).unwrap();
+    assert_ne!(renewed["expires_at"], first_expiry, "{renewed}");
+    assert_ok(&fx.run("plan", &["--feature", "long"]));
+
+    // Poll (dry run) until the short one has expired: it is listed, nothing is removed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mine = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["instance"].as_str().unwrap().starts_with(&fx.env))
+            .map(|i| {
+                (
+                    i["instance"].as_str().unwrap().to_string(),
+                    i["result"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    loop {
+        let dry = json(&fx.envctl(&["gc", "--dry-run", "--output", "json"]));
+        let listed = mine(&dry);
+        if !listed.is_empty() {
+            assert_eq!(listed, [(short.clone(), "would-remove".to_string())]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the 2s lifetime never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(fx.containers(&short).len(), 1, "dry run removed something");
+
+    let done = json(&fx.envctl(&["gc", "--output", "json"]));
+    assert_eq!(mine(&done), [(short.clone(), "removed".to_string())]);
+    assert!(fx.containers(&short).is_empty());
+    assert!(ls_entry(&fx, &short).is_none(), "lease or network left");
+    assert_eq!(fx.containers(&long).len(), 1);
+    assert_eq!(fx.containers(&forever).len(), 1);
+    // Nothing more to collect here.
+    assert!(mine(&json(&fx.envctl(&["gc", "--output", "json"]))).is_empty());
+}
+
+#[test]
+fn secrets_reach_the_container_and_nowhere_else() {
+    let mut fx = Fixture::new();
+    let secrets = ["env-secret-value", "file-secret-value"];
+    let mut outputs: Vec<(String, Output)> = Vec::new();
+    let mut record = |what: &str, out: Output| outputs.push((what.to_string(), out));
+    record("render", fx.run("render", &[]));
+    record("render json", fx.run("render", &["--output", "json"]));
+    record("validate", fx.run("validate", &[]));
+    record("plan before", fx.run("plan", &[]));
+    record("plan json", fx.run("plan", &["--output", "json"]));
+    let up = fx.run("up", &[]);
+    assert_ok(&up);
+    record("up", up);
+    record("up json", fx.run("up", &["--output", "json"]));
+    record("plan after", fx.run("plan", &[]));
+    record("status", fx.run("status", &[]));
+    record("status json", fx.run("status", &["--output", "json"]));
+    record("ports", fx.run("ports", &[]));
+    record("ports json", fx.run("ports", &["--output", "json"]));
+    record("ls", fx.envctl(&["ls"]));
+    record("ls json", fx.envctl(&["ls", "--output", "json"]));
+    record("logs", fx.run("logs", &[]));
+    for (what, out) in &outputs {
+        let all = text(&out.stdout) + &text(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "{what} failed: {all}"
+        );
+        for secret in secrets {
+            assert!(!all.contains(secret), "{what} shows {secret}:\n{all}");
+        }
+    }
+
+    // Labels (the spec JSON included) never hold the value; the container's env does.
+    let instance = fx.env.clone();
+    let app = fx.containers(&instance).remove("app").expect("app exists");
+    let labels = serde_json::to_string(&app.labels).unwrap();
+    for secret in secrets {
+        assert!(!labels.contains(secret), "labels show {secret}: {labels}");
+    }
+    let inspect = std::process::Command::new("docker")
+        .args(["inspect", "--format", "{{json .Config.Labels}}", &app.id])
+        .output()
+        .unwrap();
+    assert_ok(&inspect);
+    for secret in secrets {
+        assert!(!text(&inspect.stdout).contains(secret));
+    }
+    let env = fx.run("exec", &["app", "--", "env"]);
+    assert_ok(&env);
+    let env = text(&env.stdout);
+    assert!(env.contains("TOKEN=env-secret-value"), "{env}");
+    assert!(env.contains("PASSWORD=file-secret-value"), "{env}");
+    assert!(env.contains("PLAIN=visible"), "{env}");
+
+    // A changed secret recreates the container, without saying the value.
+    fx.vars = vec![("LIFECYCLE_TEST_TOKEN".into(), "rotated-secret".into())];
+    let plan = fx.run("plan", &[]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stdout));
+    let shown = text(&plan.stdout) + &text(&plan.stderr);
+    assert!(shown.contains("secret"), "{shown}");
+    assert!(!shown.contains("rotated-secret"), "{shown}");
+
+    // A missing source is an error naming it, and changes nothing.
+    fx.vars.clear();
+    let up = fx.run("up", &[]);
+    assert!(!up.status.success());
+    let err = text(&up.stderr);
+    assert!(err.contains("LIFECYCLE_TEST_TOKEN"), "{err}");
+    assert_eq!(
+        fx.containers(&instance)["app"].id,
+        app.id,
+        "up changed something"
+    );
+    fx.vars = vec![("LIFECYCLE_TEST_TOKEN".into(), "env-secret-value".into())];
+    std::fs::remove_file(fx.dir.path().join("environments/secret.txt")).unwrap();
+    let up = fx.run("up", &[]);
+    assert!(!up.status.success());
+    let err = text(&up.stderr);
+    assert!(err.contains("secret.txt"), "{err}");
+    assert_eq!(
+        fx.containers(&instance)["app"].id,
+        app.id,
+        "up changed something"
+    );
+}
