@@ -306,3 +306,88 @@ fn secrets_reach_the_container_and_nowhere_else() {
         "up changed something"
     );
 }
+
+/// `slow` becomes healthy only once the test creates /tmp/go inside it; `after` waits for it.
+const SLOW: &str = r#"
+services:
+  a:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+  slow:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+    depends_on: [a]
+    healthcheck: { cmd: ["test", "-f", "/tmp/go"], interval: 100ms, retries: 100000 }
+  after:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+    depends_on: { slow: healthy }
+"#;
+
+#[test]
+fn sigint_during_up_stops_cleanly_and_the_next_up_converges() {
+    use std::io::BufRead;
+    let fx = Fixture::with_definition(SLOW);
+    let mut child = fx
+        .command(&["up", &fx.env])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Wait until `slow` has started and is being health-checked.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let mut started = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("slow never started; output:\n{}", seen.join("\n")));
+        started |= line.contains("] slow: starting");
+        let waiting = started && line.contains("] slow: waiting");
+        seen.push(line);
+        if waiting {
+            break;
+        }
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "up did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "stderr:\n{stderr}");
+    assert!(stderr.contains("interrupted:"), "{stderr}");
+    assert!(stderr.contains("after not created"), "{stderr}");
+    assert!(stderr.contains("slow running"), "{stderr}");
+    let containers = fx.containers(&fx.env);
+    assert!(!containers.contains_key("after"), "after was created");
+
+    // Let `slow` become ready; the next up converges and plan has nothing left to do.
+    assert_ok(&fx.run("exec", &["slow", "--", "touch", "/tmp/go"]));
+    assert_ok(&fx.run("up", &[]));
+    let plan = fx.run("plan", &[]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+    assert_eq!(fx.containers(&fx.env).len(), 3);
+}

@@ -8,14 +8,16 @@
 
 mod down;
 pub mod events;
+mod interrupt;
 mod pull_progress;
 mod readiness;
 mod up;
 
 pub use down::{down, DownReport, DownScope};
 pub use events::{discard, EventSink, Phase, ServiceEvent};
+pub use interrupt::{Interrupt, InterruptTrigger, INTERRUPTED};
 pub use readiness::{check_once, Reach, DEFAULT_WAIT_TIMEOUT};
-pub use up::{up, UpError, UpOutcome, PORT_RETRIES};
+pub use up::{up, up_until, UpError, UpOutcome, PORT_RETRIES};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -108,6 +110,7 @@ struct Ctx {
     /// The instance's ZooKeeper as reachable from the host, for dubbo probes.
     registry: Option<SocketAddr>,
     failures: Mutex<Vec<Failure>>,
+    interrupt: Interrupt,
 }
 
 impl Ctx {
@@ -138,6 +141,18 @@ pub async fn apply(
     opts: &ApplyOptions,
     sink: EventSink,
 ) -> ApplyReport {
+    apply_until(engine, plan, opts, sink, Interrupt::never()).await
+}
+
+/// `apply`, stopping early when `interrupt` is set: nothing new is scheduled, engine calls
+/// already running finish, waits end. Services stopped so fail with reason `interrupted ...`.
+pub async fn apply_until(
+    engine: Arc<dyn Engine>,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    sink: EventSink,
+    interrupt: Interrupt,
+) -> ApplyReport {
     let began = Instant::now();
     let deadline = began + opts.wait_timeout;
     let reporter = Reporter {
@@ -145,6 +160,20 @@ pub async fn apply(
         began,
     };
 
+    if interrupt.is_set() {
+        let failures = plan
+            .services
+            .iter()
+            .map(|s| {
+                reporter.fail(
+                    s.name.as_str(),
+                    format!("{INTERRUPTED}: not started"),
+                    vec![],
+                )
+            })
+            .collect();
+        return ApplyReport { failures };
+    }
     // Instance resources first: everything else needs them.
     let (mut failures, infra_failed) = create_resources(engine.as_ref(), plan, &reporter).await;
     failures.extend(remove_orphans(engine.as_ref(), plan, &reporter).await);
@@ -193,6 +222,7 @@ pub async fn apply(
         waited,
         registry: registry_address(plan),
         failures: Mutex::new(failures),
+        interrupt,
     });
 
     let mut tasks = Vec::new();
@@ -463,13 +493,18 @@ async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) 
                 },
             );
         }
-        let waited = tokio::time::timeout_at(
-            ctx.deadline,
-            rx.wait_for(|s| s.satisfies(*condition) || *s == Status::Failed),
-        )
-        .await;
+        let waited = tokio::select! {
+            waited = tokio::time::timeout_at(
+                ctx.deadline,
+                rx.wait_for(|s| s.satisfies(*condition) || *s == Status::Failed),
+            ) => waited.map(|r| r.map(|s| *s != Status::Failed)),
+            () = ctx.interrupt.wait() => {
+                ctx.fail(name, format!("{INTERRUPTED}: not started"), Vec::new());
+                return Status::Failed;
+            }
+        };
         let reason = match waited {
-            Ok(Ok(s)) if *s != Status::Failed => continue,
+            Ok(Ok(true)) => continue,
             Ok(_) => format!("not started: dependency {dep} failed"),
             Err(_) => format!(
                 "not started: {dep} was not {} before the wait timeout",
@@ -480,6 +515,11 @@ async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) 
         return Status::Failed;
     }
 
+    // Schedule nothing new once interrupted; a container left as it is stays unchanged.
+    if ctx.interrupt.is_set() && action.is_some() {
+        ctx.fail(name, format!("{INTERRUPTED}: not started"), Vec::new());
+        return Status::Failed;
+    }
     let id = match converge_container(ctx, target, action).await {
         Ok(id) => id,
         Err((reason, id)) => {
@@ -496,30 +536,38 @@ async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) 
         ctx.emit(name, Phase::Started);
         return Status::Started;
     }
-    let ready = match (target.kind, &target.healthcheck) {
-        (ServiceKind::Job, _) => readiness::wait_completed(ctx.engine.as_ref(), &id, ctx.deadline)
-            .await
-            .map(|()| Status::Completed),
-        (ServiceKind::Service, Some(hc)) => {
-            let on_wait = |reason: String| ctx.emit(name, Phase::Waiting { reason });
-            readiness::wait_healthy(
-                ctx.engine.as_ref(),
-                &id,
-                readiness::Reach {
-                    network: &ctx.network,
-                    registry: ctx.registry,
-                },
-                target,
-                hc,
-                ctx.deadline,
-                &on_wait,
-            )
-            .await
-            .map(|()| Status::Healthy)
+    let ready = async {
+        match (target.kind, &target.healthcheck) {
+            (ServiceKind::Job, _) => {
+                readiness::wait_completed(ctx.engine.as_ref(), &id, ctx.deadline)
+                    .await
+                    .map(|()| Status::Completed)
+            }
+            (ServiceKind::Service, Some(hc)) => {
+                let on_wait = |reason: String| ctx.emit(name, Phase::Waiting { reason });
+                readiness::wait_healthy(
+                    ctx.engine.as_ref(),
+                    &id,
+                    readiness::Reach {
+                        network: &ctx.network,
+                        registry: ctx.registry,
+                    },
+                    target,
+                    hc,
+                    ctx.deadline,
+                    &on_wait,
+                )
+                .await
+                .map(|()| Status::Healthy)
+            }
+            (ServiceKind::Service, None) => readiness::confirm_running(ctx.engine.as_ref(), &id)
+                .await
+                .map(|()| Status::Healthy),
         }
-        (ServiceKind::Service, None) => readiness::confirm_running(ctx.engine.as_ref(), &id)
-            .await
-            .map(|()| Status::Healthy),
+    };
+    let ready = tokio::select! {
+        ready = ready => ready,
+        () = ctx.interrupt.wait() => Err(format!("{INTERRUPTED} while waiting for it to be ready")),
     };
     match ready {
         Ok(status) => {
@@ -609,11 +657,14 @@ async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Option<String
         return Ok(());
     };
     let mut rx = rx.clone();
-    let result = rx
-        .wait_for(|r| r.is_some())
-        .await
-        .map(|r| r.clone())
-        .unwrap_or_else(|_| Some(Err("image task ended unexpectedly".into())));
+    let result = tokio::select! {
+        result = rx.wait_for(|r| r.is_some()) => result
+            .map(|r| r.clone())
+            .unwrap_or_else(|_| Some(Err("image task ended unexpectedly".into()))),
+        () = ctx.interrupt.wait() => {
+            return Err((format!("{INTERRUPTED} while waiting for image {image}"), None))
+        }
+    };
     match result {
         Some(Err(reason)) => Err((format!("image {image}: {reason}"), None)),
         _ => Ok(()),

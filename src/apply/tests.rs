@@ -334,3 +334,28 @@ async fn early_attempts_come_fast_and_do_not_use_up_retries() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_interrupt_schedules_nothing_new() {
+    let engine = Arc::new(FakeEngine::new());
+    let env = shop();
+    let plan = plan_on(&engine, &env).await.expect("plan");
+    let (trigger, interrupt) = Interrupt::new();
+    trigger.trigger();
+    let (sink, _) = recorder();
+    let report = apply_until(
+        engine.clone(),
+        &plan,
+        &ApplyOptions::default(),
+        sink,
+        interrupt,
+    )
+    .await;
+    assert_eq!(report.failures.len(), 3, "{report:?}");
+    assert!(report
+        .failures
+        .iter()
+        .all(|f| f.reason.starts_with(INTERRUPTED)));
+    assert!(engine.container_names().is_empty());
+    assert_eq!(engine.writes(), 0, "{:?}", engine.journal());
+}

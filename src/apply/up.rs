@@ -9,7 +9,9 @@ use crate::engine::{Engine, EngineError};
 use crate::model::Environment;
 use crate::plan::{self, Plan, PlanErrors, PlanInputs};
 
-use super::{apply, ApplyOptions, ApplyReport, EventSink, Failure, Phase, ServiceEvent};
+use super::{
+    apply_until, ApplyOptions, ApplyReport, EventSink, Failure, Interrupt, Phase, ServiceEvent,
+};
 
 /// How often `up` re-plans after losing a host port to a concurrent `up`.
 pub const PORT_RETRIES: u32 = 2;
@@ -40,6 +42,18 @@ pub async fn up(
     opts: &ApplyOptions,
     sink: EventSink,
 ) -> Result<UpOutcome, UpError> {
+    up_until(engine, env, inputs, opts, sink, Interrupt::never()).await
+}
+
+/// `up`, stopping early (see `apply_until`) when `interrupt` is set.
+pub async fn up_until(
+    engine: Arc<dyn Engine>,
+    env: &Environment,
+    inputs: &PlanInputs<'_>,
+    opts: &ApplyOptions,
+    sink: EventSink,
+    interrupt: Interrupt,
+) -> Result<UpOutcome, UpError> {
     let began = Instant::now();
     let mut attempts = 0;
     loop {
@@ -50,8 +64,15 @@ pub async fn up(
             wait_timeout: opts.wait_timeout.saturating_sub(began.elapsed()),
             ..opts.clone()
         };
-        let report = apply(engine.clone(), &plan, &remaining, sink.clone()).await;
-        let clash = report.failures.iter().any(is_port_clash);
+        let report = apply_until(
+            engine.clone(),
+            &plan,
+            &remaining,
+            sink.clone(),
+            interrupt.clone(),
+        )
+        .await;
+        let clash = !interrupt.is_set() && report.failures.iter().any(is_port_clash);
         if clash && attempts <= PORT_RETRIES {
             sink(ServiceEvent {
                 service: env.instance.to_string(),

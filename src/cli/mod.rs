@@ -8,6 +8,7 @@ mod endpoints;
 mod exec;
 mod gc;
 mod init;
+mod interrupt;
 mod logs;
 mod ls;
 mod plan;

@@ -67,9 +67,28 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         wait: !args.no_wait,
         wait_timeout: args.wait_timeout,
     };
-    let outcome = apply::up(engine, &env, &common::plan_inputs()?, &opts, sink).await;
+    let interrupt = super::interrupt::listen(json);
+    let outcome = apply::up_until(
+        engine.clone(),
+        &env,
+        &common::plan_inputs()?,
+        &opts,
+        sink,
+        interrupt.clone(),
+    )
+    .await;
     renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
     let apply::UpOutcome { plan, report, .. } = outcome?;
+    if interrupt.is_set() {
+        let rerun = format!("envctl up {}", args.instance.env);
+        let rerun = match &args.instance.feature {
+            Some(f) if !f.is_empty() => format!("{rerun} --feature {f}"),
+            _ => rerun,
+        };
+        return Ok(
+            super::interrupt::report(engine.as_ref(), &env.instance, &plan, &rerun, json).await,
+        );
+    }
 
     let elapsed = began.elapsed().as_secs_f64();
     if json {
