@@ -324,20 +324,12 @@ services:
     depends_on: { slow: healthy }
 "#;
 
-#[test]
-fn sigint_during_up_stops_cleanly_and_the_next_up_converges() {
+/// Lines of a child's stream, read on a thread.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead;
-    let fx = Fixture::with_definition(SLOW);
-    let mut child = fx
-        .command(&["up", &fx.env])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
+        for line in std::io::BufReader::new(stream)
             .lines()
             .map_while(Result::ok)
         {
@@ -346,35 +338,109 @@ fn sigint_during_up_stops_cleanly_and_the_next_up_converges() {
             }
         }
     });
-    // Wait until `slow` has started and is being health-checked.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    rx
+}
+
+/// Reads lines until `done` says so; panics with what was read after `within`.
+fn read_until(
+    rx: &std::sync::mpsc::Receiver<String>,
+    within: Duration,
+    mut done: impl FnMut(&str) -> bool,
+) -> Vec<String> {
+    let deadline = Instant::now() + within;
     let mut seen = Vec::new();
-    let mut started = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("slow never started; output:\n{}", seen.join("\n")));
-        started |= line.contains("] slow: starting");
-        let waiting = started && line.contains("] slow: waiting");
+        let Ok(line) = rx.recv_timeout(left) else {
+            panic!("expected output never came; read:\n{}", seen.join("\n"));
+        };
+        let finished = done(&line);
         seen.push(line);
-        if waiting {
-            break;
+        if finished {
+            return seen;
         }
     }
+}
+
+fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "envctl did not exit in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_concurrent_ups_of_one_instance_wait_for_each_other_and_converge() {
+    let fx = Fixture::with_definition(SLOW);
+    let piped = std::process::Stdio::piped;
+    let mut first = fx
+        .command(&["up", &fx.env])
+        .stdout(piped())
+        .spawn()
+        .unwrap();
+    let first_out = lines_of(first.stdout.take().unwrap());
+    let mut started = false;
+    read_until(&first_out, Duration::from_secs(60), |line| {
+        started |= line.contains("] slow: starting");
+        started && line.contains("] slow: waiting")
+    });
+    // The first holds the lock while it waits for `slow`: the second says so and waits.
+    let mut second = fx
+        .command(&["up", &fx.env])
+        .stdout(piped())
+        .stderr(piped())
+        .spawn()
+        .unwrap();
+    let second_err = lines_of(second.stderr.take().unwrap());
+    let said = read_until(&second_err, Duration::from_secs(30), |l| {
+        l.contains("waiting for instance")
+    });
+    let holder = said.last().unwrap();
+    assert!(
+        holder.contains(&format!("pid {}", first.id())) && holder.contains("envctl up"),
+        "{holder}"
+    );
+    assert!(second.try_wait().unwrap().is_none(), "second did not wait");
+
+    assert_ok(&fx.run("exec", &["slow", "--", "touch", "/tmp/go"]));
+    assert!(wait_exit(&mut first, Duration::from_secs(60)).success());
+    assert!(wait_exit(&mut second, Duration::from_secs(60)).success());
+    let ids: Vec<String> = fx
+        .containers(&fx.env)
+        .values()
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let plan = fx.run("plan", &[]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+}
+
+#[test]
+fn sigint_during_up_stops_cleanly_and_the_next_up_converges() {
+    let fx = Fixture::with_definition(SLOW);
+    let mut child = fx
+        .command(&["up", &fx.env])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    // Wait until `slow` has started and is being health-checked.
+    let mut started = false;
+    read_until(&out, Duration::from_secs(60), |line| {
+        started |= line.contains("] slow: starting");
+        started && line.contains("] slow: waiting")
+    });
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "up did not stop after SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child, Duration::from_secs(30));
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(130), "stderr:\n{stderr}");
