@@ -62,12 +62,14 @@ impl DockerEngine {
             reason: unreachable_reason(err),
         };
         let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&e))?;
-        let timed_out = || EngineError::Unreachable {
+        let timed_out = || {
+            EngineError::Unreachable {
             endpoint: endpoint.clone(),
             reason: format!(
-                "no answer within {}s; is dockerd running?",
+                "no answer within {}s: the engine is hung or DOCKER_HOST points at something else; restart it (`sudo systemctl restart docker`) or fix DOCKER_HOST",
                 CONNECT_TIMEOUT.as_secs()
             ),
+        }
         };
         tokio::time::timeout(CONNECT_TIMEOUT, docker.ping())
             .await
@@ -112,15 +114,15 @@ fn unreachable_reason(err: &BollardError) -> String {
         || lower.contains("no such file")
         || lower.contains("not found")
     {
-        format!("the socket does not exist; is dockerd running? ({text})")
+        format!("the socket does not exist: start the engine (`sudo systemctl start docker`) or set DOCKER_HOST to its socket ({text})")
     } else if lower.contains("permission denied") {
         format!(
-            "permission denied on the socket; add your user to the docker group or run as root ({text})"
+            "permission denied on the socket: add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run as root ({text})"
         )
     } else if lower.contains("connection refused") {
-        format!("connection refused; is dockerd running? ({text})")
+        format!("nothing answers there: start the engine (`sudo systemctl start docker`) or set DOCKER_HOST to the right address ({text})")
     } else {
-        text
+        format!("check that DOCKER_HOST names the engine's socket, e.g. unix:///var/run/docker.sock ({text})")
     }
 }
 
@@ -995,6 +997,19 @@ mod tests {
         let reason = unreachable_reason(&BollardError::SocketNotFoundError(
             "/var/run/docker.sock".into(),
         ));
-        assert!(reason.contains("is dockerd running?"), "{reason}");
+        assert!(reason.contains("systemctl start docker"), "{reason}");
+        let io = |kind: std::io::ErrorKind, text: &str| BollardError::IOError {
+            err: std::io::Error::new(kind, text.to_string()),
+        };
+        let denied = unreachable_reason(&io(
+            std::io::ErrorKind::PermissionDenied,
+            "Permission denied (os error 13)",
+        ));
+        assert!(denied.contains("docker group"), "{denied}");
+        let refused = unreachable_reason(&io(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        ));
+        assert!(refused.contains("DOCKER_HOST"), "{refused}");
     }
 }

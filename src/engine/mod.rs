@@ -18,7 +18,7 @@ pub enum EngineError {
     /// The daemon cannot be reached at all (not running, wrong socket, permission denied).
     #[error("cannot reach the Docker engine at {endpoint}: {reason}")]
     Unreachable { endpoint: String, reason: String },
-    #[error("the Docker engine speaks API {found}, envctl needs {needed} or newer")]
+    #[error("the Docker engine speaks API {found}, envctl needs {needed} or newer: upgrade Docker to 20.10 or newer")]
     TooOld { found: String, needed: String },
     #[error("{what} not found")]
     NotFound { what: String },

@@ -1,0 +1,103 @@
+//! A dead or unreachable engine: every engine command says so in one line, with the fix,
+//! in well under 5 seconds (the binary with a bogus DOCKER_HOST).
+
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+const DEFINITION: &str = "services:\n  a:\n    image: envctl/busybox:1.35\n";
+
+fn run(dir: &std::path::Path, host: &str, args: &[&str]) -> (Option<i32>, String, Duration) {
+    let began = Instant::now();
+    let out = Command::cargo_bin("envctl")
+        .unwrap()
+        .current_dir(dir)
+        .env("DOCKER_HOST", host)
+        .env("ENVCTL_LOCK_DIR", dir.join("locks"))
+        .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+        .timeout(Duration::from_secs(30))
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr, began.elapsed())
+}
+
+const COMMANDS: &[&[&str]] = &[
+    &["up", "shop"],
+    &["down", "shop"],
+    &["plan", "shop"],
+    &["status", "shop"],
+    &["ls"],
+    &["ports", "shop"],
+    &["logs", "shop"],
+    &["exec", "shop", "a", "--", "true"],
+    &["endpoints", "shop"],
+    &["gc"],
+    &["gc", "--dry-run"],
+];
+
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("environments")).unwrap();
+    std::fs::write(dir.path().join("environments/shop.yaml"), DEFINITION).unwrap();
+    dir
+}
+
+#[track_caller]
+fn assert_one_clear_line(what: &str, result: (Option<i32>, String, Duration), fix: &str) {
+    let (code, stderr, took) = result;
+    assert_eq!(code, Some(1), "{what}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{what}: not one line:\n{stderr}");
+    assert!(
+        lines[0].contains("cannot reach the Docker engine"),
+        "{what}: {stderr}"
+    );
+    assert!(
+        lines[0].contains(fix),
+        "{what}: no fix `{fix}` in: {stderr}"
+    );
+    assert!(took < Duration::from_secs(5), "{what} took {took:?}");
+}
+
+#[test]
+fn a_missing_socket_is_one_line_with_the_fix_for_every_engine_command() {
+    let dir = fixture();
+    for args in COMMANDS {
+        let result = run(dir.path(), "unix:///nonexistent.sock", args);
+        assert_one_clear_line(&args.join(" "), result, "systemctl start docker");
+    }
+}
+
+#[test]
+fn a_socket_nobody_listens_on_is_one_line_with_the_fix() {
+    let dir = fixture();
+    let path = dir.path().join("dead.sock");
+    // A socket file whose listener is gone, like a stopped daemon's stale socket.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let host = format!("unix://{}", path.display());
+    for args in [&["ls"][..], &["up", "shop"], &["down", "shop"]] {
+        let result = run(dir.path(), &host, args);
+        assert_one_clear_line(&args.join(" "), result, "DOCKER_HOST");
+    }
+}
+
+#[test]
+fn a_hung_engine_is_reported_within_5_seconds() {
+    let dir = fixture();
+    let path = dir.path().join("hung.sock");
+    // Accepts connections and never answers.
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            held.push(stream);
+        }
+        held
+    });
+    let host = format!("unix://{}", path.display());
+    let result = run(dir.path(), &host, &["ls"]);
+    assert_one_clear_line("ls", result, "no answer within");
+    drop(keep);
+}
