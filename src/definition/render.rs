@@ -178,6 +178,43 @@ mod tests {
         BTreeMap::new()
     }
 
+    /// The sandbox: no Tera function, filter or tag reads the host's environment or files
+    /// (Tera 2 ships none; tera 1's `get_env` and file loading are not there). Only
+    /// `from_env`/`from_file` env values reach the host, on purpose, at plan time.
+    #[test]
+    fn templates_cannot_read_the_host() {
+        std::env::set_var("ENVCTL_SANDBOX_PROBE", "host-secret-probe");
+        let attempts = [
+            r#"{{ get_env(name="ENVCTL_SANDBOX_PROBE") }}"#,
+            r#"{{ get_env(name="HOME", default="x") }}"#,
+            r#"{{ env("ENVCTL_SANDBOX_PROBE") }}"#,
+            r#"{{ read_file(path="/etc/hostname") }}"#,
+            r#"{{ load_data(path="/etc/hostname") }}"#,
+            r#"{% include "/etc/hostname" %}"#,
+            r#"{% include "../../../../etc/hostname" %}"#,
+            r#"{% extends "/etc/hostname" %}"#,
+            r#"{% import "/etc/hostname" as m %}"#,
+            r#"{{ "/etc/hostname" | read_file }}"#,
+            r#"{{ now() }}"#,
+        ];
+        let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        for attempt in attempts {
+            match render(attempt, &ctx(), &none(), None) {
+                Err(_) => {}
+                Ok(text) => {
+                    assert!(!text.contains("host-secret-probe"), "{attempt} -> {text}");
+                    assert!(
+                        hostname.trim().is_empty() || !text.contains(hostname.trim()),
+                        "{attempt} read a file: {text}"
+                    );
+                    panic!("{attempt} rendered: {text}");
+                }
+            }
+        }
+        // The context holds only what the contract lists; `env` is the environment name.
+        assert_eq!(render("{{ env }}", &ctx(), &none(), None).unwrap(), "shop");
+    }
+
     #[test]
     fn renders_the_context() {
         let out = render(
