@@ -75,5 +75,6 @@ fn floor_spec(image: &str, name: &str, network: &str, labels: &Labels) -> Contai
         nano_cpus: None,
         restart: "no".into(),
         extra_hosts: Vec::new(),
+        host_access: Default::default(),
     }
 }

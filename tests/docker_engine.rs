@@ -119,6 +119,7 @@ impl TestEnv {
             nano_cpus: None,
             restart: "no".to_string(),
             extra_hosts: Vec::new(),
+            host_access: Default::default(),
         }
     }
 
@@ -176,6 +177,7 @@ async fn container_lifecycle_create_start_logs_exec_stop_remove() {
     let spec = ContainerSpec {
         restart: "unless-stopped".into(),
         extra_hosts: vec!["envctl-extra-host:10.1.2.3".into()],
+        host_access: Default::default(),
         ..spec
     };
     let id = t.engine.create_container(&spec).await.unwrap();

@@ -457,3 +457,46 @@ fn sigint_during_up_stops_cleanly_and_the_next_up_converges() {
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
     assert_eq!(fx.containers(&fx.env).len(), 3);
 }
+
+#[test]
+fn host_access_is_opt_in_reaches_the_engine_and_is_flagged_in_plan() {
+    let risky = "services:\n  tool:\n    image: envctl/busybox:1.35\n    command: [\"sleep\", \"3600\"]\n    privileged: true\n    pid: host\n";
+    let fx = Fixture::with_definition(risky);
+    let out = fx.run("up", &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("runs privileged") && err.contains("allow: [privileged]"),
+        "{err}"
+    );
+    assert!(fx.containers(&fx.env).is_empty());
+
+    // Privileged containers cannot start on every engine (rootless, nested): the engine test
+    // runs the host PID namespace; privileged mode is checked on the request (docker.rs).
+    let shared = "services:\n  tool:\n    image: envctl/busybox:1.35\n    command: [\"sleep\", \"3600\"]\n    pid: host\n";
+    let fx = Fixture::with_definition(&format!("allow: [host-pid]\n{shared}"));
+    let plan = fx.run("plan", &[]);
+    let shown = text(&plan.stdout);
+    assert!(
+        shown.contains("! tool has host access: host-pid"),
+        "{shown}"
+    );
+    assert_ok(&fx.run("up", &[]));
+    let tool = fx.containers(&fx.env).remove("tool").unwrap();
+    let inspect = std::process::Command::new("docker")
+        .args(["inspect", "--format", "{{.HostConfig.PidMode}}", &tool.id])
+        .output()
+        .unwrap();
+    assert_eq!(text(&inspect.stdout).trim(), "host");
+    // The host's init is visible: PID 1 is not the container's sleep.
+    let ps = fx.run("exec", &["tool", "--", "cat", "/proc/1/cmdline"]);
+    assert_ok(&ps);
+    assert!(
+        !text(&ps.stdout).starts_with("sleep"),
+        "{}",
+        text(&ps.stdout)
+    );
+    let plan = json(&fx.run("plan", &["--output", "json"]));
+    assert_eq!(plan["converged"], true, "{plan}");
+    assert_eq!(plan["host_access"]["tool"], serde_json::json!(["host-pid"]));
+}

@@ -210,6 +210,7 @@ fn up_reaches_ready_and_a_second_up_writes_nothing() {
         nano_cpus: None,
         restart: "no".into(),
         extra_hosts: vec![],
+        host_access: Default::default(),
     };
     let sentinel_id = fx
         .rt
@@ -345,6 +346,7 @@ fn a_foreign_container_with_our_name_is_left_untouched() {
         nano_cpus: None,
         restart: "no".into(),
         extra_hosts: vec![],
+        host_access: Default::default(),
     };
     let id = fx
         .rt

@@ -365,6 +365,7 @@ fn schema_is_json_and_names_every_top_level_key() {
     assert_eq!(
         keys,
         [
+            "allow",
             "description",
             "extends",
             "libraries",

@@ -29,6 +29,19 @@ pub struct DefinitionFile {
     pub libraries: Option<BTreeMap<String, LibraryDef>>,
     #[serde(default)]
     pub services: BTreeMap<String, ServiceDef>,
+    /// Opt-ins to host access: `privileged`, `host-network`, `host-pid`, `outside-binds`
+    /// (bind mounts outside the definition's directory). Without them such keys are errors.
+    pub allow: Option<Vec<Allow>>,
+}
+
+/// One opt-in of `allow:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allow {
+    Privileged,
+    HostNetwork,
+    HostPid,
+    OutsideBinds,
 }
 
 /// A template library: a local directory (`path`) or a git repository (`git` + `ref`).
@@ -78,6 +91,19 @@ pub struct ServiceDef {
     #[schemars(with = "Option<serde_json::Value>")]
     pub entrypoint: Option<Value>,
     pub aliases: Option<Vec<String>>,
+    /// Runs the container privileged; needs `allow: [privileged]`.
+    pub privileged: Option<bool>,
+    /// `host`: the host's network instead of the instance network; needs `allow: [host-network]`.
+    pub network_mode: Option<HostMode>,
+    /// `host`: the host's process namespace; needs `allow: [host-pid]`.
+    pub pid: Option<HostMode>,
+}
+
+/// The only non-default value of `network_mode` and `pid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HostMode {
+    Host,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -15,7 +15,7 @@ use super::render::{self, RenderContext};
 use super::sourcemap::SourceMap;
 use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
 use super::units::parse_duration;
-use super::{resolve, schema, validate, values, LoadOptions};
+use super::{resolve, sandbox, schema, validate, values, LoadOptions};
 use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
 
 /// One definition file being loaded: its text, rendering and the problems found so far.
@@ -30,6 +30,11 @@ pub(super) struct Loader<'a> {
 }
 
 impl<'a> Loader<'a> {
+    /// The files of the environments this one extends.
+    pub fn base_paths(&self) -> Vec<PathBuf> {
+        self.bases.iter().map(|b| b.path.clone()).collect()
+    }
+
     pub fn new(path: &'a Path, map: SourceMap) -> Self {
         Self {
             path,
@@ -180,6 +185,7 @@ pub fn load_with(
         &libraries,
         &broken_services,
     );
+    sandbox::check(&mut loader, &top, &services);
     for problem in validate::check(&services, &unresolved) {
         loader.at(&problem.path, problem.message, problem.hint);
     }
@@ -750,6 +756,45 @@ mod tests {
                 Err(d) => super::super::diagnostics::render_all(&d),
             }
         }
+    }
+
+    #[test]
+    fn host_access_needs_an_opt_in_named_by_file_and_line() {
+        let risky = "services:\n  tool:\n    image: envctl/busybox:1.35\n    privileged: true\n    network_mode: host\n    pid: host\n    volumes: [\"/etc:/host-etc:ro\", \"./conf:/conf\", \"../../outside:/o\"]\n  tpl:\n    template: sneaky\n";
+        let sneaky = "service:\n  image: envctl/busybox:1.35\n  privileged: true\n";
+        let f = Fixture::new(risky, &[("sneaky", sneaky)]);
+        let errors = f.errors();
+        for expected in [
+            "shop.yaml:4:",
+            "runs privileged",
+            "shop.yaml:5:",
+            "host's network",
+            "shop.yaml:6:",
+            "host's processes",
+            "/etc from outside the definition's directory",
+            "outside from outside",
+            "allow: [outside-binds]",
+        ] {
+            assert!(errors.contains(expected), "no `{expected}` in:\n{errors}");
+        }
+        assert!(!errors.contains("/conf from outside"), "{errors}");
+        // The template cannot grant itself privileges: the using definition is blamed.
+        assert!(errors.contains("service `tpl` runs privileged"), "{errors}");
+
+        let allowed =
+            format!("allow: [privileged, host-network, host-pid, outside-binds]\n{risky}");
+        let f = Fixture::new(&allowed, &[("sneaky", sneaky)]);
+        let env = f.load(&LoadOptions::default()).expect("allowed");
+        let tool = &env.services["tool"];
+        assert!(tool.host_access.privileged && tool.host_access.network && tool.host_access.pid);
+        assert!(env.services["tpl"].host_access.privileged);
+
+        let f = Fixture::new(&format!("allow: [root]\n{risky}"), &[("sneaky", sneaky)]);
+        let errors = f.errors();
+        assert!(
+            errors.contains("root") && errors.contains("outside-binds"),
+            "{errors}"
+        );
     }
 
     const PROVIDER: &str = r#"description: a provider

@@ -10,6 +10,7 @@ mod load;
 mod locate;
 mod render;
 mod resolve;
+mod sandbox;
 mod schema;
 mod sourcemap;
 mod templates;

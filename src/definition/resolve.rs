@@ -184,6 +184,11 @@ pub fn service(
             Err(err) => problems.push(&["aliases"], err.to_string()),
         }
     }
+    service.host_access = crate::model::HostAccess {
+        privileged: def.privileged.unwrap_or(false),
+        network: def.network_mode.is_some(),
+        pid: def.pid.is_some(),
+    };
     (service, problems.0)
 }
 

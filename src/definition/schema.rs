@@ -56,6 +56,9 @@ pub const SERVICE_FIELDS: &[(&str, Shape)] = &[
     ("command", Shape::Any),
     ("entrypoint", Shape::Any),
     ("aliases", Shape::Any),
+    ("privileged", Shape::Any),
+    ("network_mode", Shape::Any),
+    ("pid", Shape::Any),
 ];
 
 pub const SERVICE: Shape = Shape::Fields(SERVICE_FIELDS);
@@ -74,6 +77,7 @@ pub const DEFINITION: Shape = Shape::Fields(&[
     ("extends", Shape::Any),
     ("libraries", Shape::MapOf(&Shape::Fields(LIBRARY))),
     ("services", Shape::MapOf(&SERVICE)),
+    ("allow", Shape::Any),
 ]);
 
 pub const TEMPLATE_BODY: Shape = Shape::Fields(&[

@@ -362,9 +362,16 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
             ..Default::default()
         })
         .collect();
-    let network = Some(spec.network.clone()).filter(|n| !n.is_empty());
+    let host_network = spec.host_access.network;
+    let network = if host_network {
+        Some("host".to_string())
+    } else {
+        Some(spec.network.clone()).filter(|n| !n.is_empty())
+    };
     let host_config = HostConfig {
-        port_bindings: Some(bindings),
+        port_bindings: Some(bindings).filter(|_| !host_network),
+        privileged: Some(spec.host_access.privileged).filter(|p| *p),
+        pid_mode: Some("host".to_string()).filter(|_| spec.host_access.pid),
         mounts: Some(mounts),
         memory: spec.memory_bytes.map(|m| m as i64),
         nano_cpus: spec.nano_cpus,
@@ -373,15 +380,18 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         network_mode: network.clone(),
         ..Default::default()
     };
-    let networking_config = network.map(|net| NetworkingConfig {
-        endpoints_config: Some(HashMap::from([(
-            net,
-            EndpointSettings {
-                aliases: Some(spec.aliases.clone()).filter(|a| !a.is_empty()),
-                ..Default::default()
-            },
-        )])),
-    });
+    // The host network takes no endpoint settings (aliases are for user-defined networks).
+    let networking_config = network
+        .filter(|_| !host_network)
+        .map(|net| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net,
+                EndpointSettings {
+                    aliases: Some(spec.aliases.clone()).filter(|a| !a.is_empty()),
+                    ..Default::default()
+                },
+            )])),
+        });
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         env: Some(spec.env.clone()),
@@ -990,6 +1000,49 @@ mod tests {
             vec!["oops"]
         );
         assert_eq!(splitter.finish(), vec!["wor"]);
+    }
+
+    #[test]
+    fn host_access_reaches_the_create_request() {
+        let spec = ContainerSpec {
+            name: "x-a".into(),
+            image: "envctl/busybox:1.35".into(),
+            env: vec![],
+            labels: Default::default(),
+            command: None,
+            entrypoint: None,
+            ports: vec![PublishedPort {
+                container: 80,
+                host: 8080,
+                protocol: crate::model::Protocol::Tcp,
+            }],
+            publish_address: String::new(),
+            network: "envctl-x".into(),
+            aliases: vec!["a".into()],
+            mounts: vec![],
+            memory_bytes: None,
+            nano_cpus: None,
+            restart: "no".into(),
+            extra_hosts: vec![],
+            host_access: crate::model::HostAccess::default(),
+        };
+        let plain = create_body(&spec).host_config.unwrap();
+        assert_eq!((plain.privileged, plain.pid_mode), (None, None));
+        let all = ContainerSpec {
+            host_access: crate::model::HostAccess {
+                privileged: true,
+                network: true,
+                pid: true,
+            },
+            ..spec
+        };
+        let body = create_body(&all);
+        let host = body.host_config.unwrap();
+        assert_eq!(host.privileged, Some(true));
+        assert_eq!(host.pid_mode.as_deref(), Some("host"));
+        assert_eq!(host.network_mode.as_deref(), Some("host"));
+        assert!(host.port_bindings.is_none());
+        assert!(body.networking_config.is_none());
     }
 
     #[test]

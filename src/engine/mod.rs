@@ -132,6 +132,9 @@ pub struct ContainerSpec {
     pub restart: String,
     /// `host:ip` entries, e.g. `host.docker.internal:host-gateway`.
     pub extra_hosts: Vec<String>,
+    /// Privileged mode, the host's network (then `network`, `aliases` and `ports` are unused)
+    /// or PID namespace; the definition opted in with `allow:`.
+    pub host_access: crate::model::HostAccess,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,43 @@ pub struct Service {
     pub aliases: Vec<String>,
     /// The template this service was made from, recorded in labels.
     pub template: Option<String>,
+    /// Access to the host beyond the sandbox; each needs the definition's `allow:`.
+    pub host_access: HostAccess,
 }
+
+/// Ways a container can reach into the host, each opted into with `allow:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HostAccess {
+    /// `privileged: true`.
+    pub privileged: bool,
+    /// `network_mode: host`: the host's network stack instead of the instance network.
+    pub network: bool,
+    /// `pid: host`: the host's process namespace.
+    pub pid: bool,
+}
+
+impl HostAccess {
+    /// The `allow:` words this access needs, e.g. `["privileged", "host-pid"]`.
+    pub fn needs(&self) -> Vec<&'static str> {
+        let mut needs = Vec::new();
+        if self.privileged {
+            needs.push(ALLOW_PRIVILEGED);
+        }
+        if self.network {
+            needs.push(ALLOW_HOST_NETWORK);
+        }
+        if self.pid {
+            needs.push(ALLOW_HOST_PID);
+        }
+        needs
+    }
+}
+
+/// The words of the top-level `allow:` list.
+pub const ALLOW_PRIVILEGED: &str = "privileged";
+pub const ALLOW_HOST_NETWORK: &str = "host-network";
+pub const ALLOW_HOST_PID: &str = "host-pid";
+pub const ALLOW_OUTSIDE_BINDS: &str = "outside-binds";
 
 impl Service {
     /// A service with only an image; the rest defaulted. Handy for tests and builders.
@@ -48,6 +84,7 @@ impl Service {
             entrypoint: None,
             aliases: Vec::new(),
             template: None,
+            host_access: HostAccess::default(),
         }
     }
 }

@@ -200,6 +200,9 @@ pub fn desired(
         nano_cpus,
         restart: service.restart.as_str().to_string(),
         extra_hosts: extra_hosts.clone(),
+        privileged: service.host_access.privileged,
+        host_network: service.host_access.network,
+        host_pid: service.host_access.pid,
     };
     let hash = view.hash(&secrets);
 
@@ -233,6 +236,7 @@ pub fn desired(
         nano_cpus,
         restart: service.restart.as_str().to_string(),
         extra_hosts,
+        host_access: service.host_access,
     };
     Ok(Desired { spec, view, hash })
 }

@@ -44,6 +44,17 @@ pub struct SpecView {
     pub restart: String,
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// Host access (`allow:`); left out of the JSON when off, so existing hashes stay valid.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub privileged: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_network: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_pid: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl SpecView {
@@ -87,6 +98,9 @@ impl SpecView {
         field("resources.cpus", self.nano_cpus != new.nano_cpus);
         field("restart", self.restart != new.restart);
         field("extra_hosts", self.extra_hosts != new.extra_hosts);
+        field("privileged", self.privileged != new.privileged);
+        field("network_mode", self.host_network != new.host_network);
+        field("pid", self.host_pid != new.host_pid);
         let keys: std::collections::BTreeSet<&String> =
             self.env.keys().chain(new.env.keys()).collect();
         for key in keys {

@@ -241,6 +241,7 @@ async fn a_foreign_container_with_our_name_is_an_error_and_untouched() {
         nano_cpus: None,
         restart: "no".into(),
         extra_hosts: vec![],
+        host_access: Default::default(),
     };
     engine.insert_container(foreign, ContainerState::Running);
     let err = plan_on(&engine, &shop()).await.unwrap_err();
