@@ -303,9 +303,16 @@ fn loading_never_panics_and_always_names_the_file() {
             None if name.ends_with(".yaml") => Input::Environment(text),
             None => continue,
         };
+        let started = std::time::Instant::now();
         world
             .check(&input)
             .unwrap_or_else(|e| panic!("regression {name}: {e}"));
+        // Some regressions were hangs: each must load in well under the time it took.
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "regression {name} took {took:?}"
+        );
     }
 
     let cases = std::env::var("ENVCTL_FUZZ_CASES")

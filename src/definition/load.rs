@@ -262,6 +262,20 @@ fn resolve_libraries(
 /// the service whose shape error was reported (it is skipped later); `None` when nothing
 /// further can be checked.
 pub(super) fn parse(loader: &mut Loader, rendered: &str) -> Option<(Mapping, Option<String>)> {
+    if let Some((line, col)) = values::too_deep_flow(rendered) {
+        let loc = loader.map.location(line, col);
+        loader.problems.push(
+            Diagnostic::new(
+                loader.path,
+                format!(
+                    "YAML: `[`/`{{` nested more than {} deep",
+                    values::MAX_FLOW_DEPTH
+                ),
+            )
+            .at(loc),
+        );
+        return None;
+    }
     let document: Value = match serde_yaml::from_str(rendered) {
         Ok(v) => v,
         Err(e) => {

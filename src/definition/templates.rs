@@ -176,6 +176,13 @@ fn parse_header(
         return Err(vec![Diagnostic::new(path, "template header (description, params) is plain YAML; Tera is only rendered under `service:`")
             .at(map.source_location(i + 1, line.find('{').unwrap_or(0) + 1))]);
     }
+    if let Some((line, col)) = super::values::too_deep_flow(header) {
+        return Err(vec![Diagnostic::new(
+            path,
+            "template header: `[`/`{` nested too deep",
+        )
+        .at(map.source_location(line, col))]);
+    }
     let parsed: TemplateHeader = serde_yaml::from_str(header).map_err(|e| {
         let loc = e
             .location()
@@ -353,6 +360,13 @@ pub fn instantiate(
             .at(loc)
             .maybe_hint(hint)])
     };
+    if let Some((line, col)) = super::values::too_deep_flow(&rendered) {
+        return Err(fail(
+            format!("template `{template}`: `[`/`{{` nested too deep"),
+            map.location(line, col),
+            None,
+        ));
+    }
     let value: Value = serde_yaml::from_str(&rendered).map_err(|e| {
         let loc = e
             .location()

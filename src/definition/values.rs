@@ -232,3 +232,48 @@ mod tests {
         assert_eq!(relative_to(Path::new("/d"), "/abs"), PathBuf::from("/abs"));
     }
 }
+
+/// How deep `[`/`{` flow collections may nest before the YAML is refused unparsed. The YAML
+/// parser refuses nesting deeper than 128 anyway, but its scanner first spends time
+/// quadratic in the depth (minutes for a 100 kB line of `[`); found by fuzzing.
+pub const MAX_FLOW_DEPTH: usize = 100;
+
+/// The 1-based line and column where flow nesting first exceeds `MAX_FLOW_DEPTH`, if it does.
+/// Quotes and comments are skipped roughly; a false alarm needs 100 unclosed brackets in text.
+pub fn too_deep_flow(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        for (col, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((i + 1, col + 1));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn deep_flow_nesting_is_found_quickly() {
+        let deep = format!("services: {}", "[".repeat(100_000));
+        let started = std::time::Instant::now();
+        assert_eq!(too_deep_flow(&deep), Some((1, 11 + MAX_FLOW_DEPTH)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(too_deep_flow("a: [[1], {b: [2]}]\nc: \"[[[[\"\n"), None);
+    }
+}
