@@ -285,7 +285,7 @@ fn secrets_reach_the_container_and_nowhere_else() {
 
     // A missing source is an error naming it, and changes nothing.
     fx.vars.clear();
-    let up = fx.run("up", &[]);
+    let up = fx.run("up", &["--ttl", "1h"]);
     assert!(!up.status.success());
     let err = text(&up.stderr);
     assert!(err.contains("LIFECYCLE_TEST_TOKEN"), "{err}");
@@ -294,6 +294,8 @@ fn secrets_reach_the_container_and_nowhere_else() {
         app.id,
         "up changed something"
     );
+    let entry = ls_entry(&fx, &instance).unwrap();
+    assert_eq!(entry["expires"], "-", "a failed up set a lifetime: {entry}");
     fx.vars = vec![("LIFECYCLE_TEST_TOKEN".into(), "env-secret-value".into())];
     std::fs::remove_file(fx.dir.path().join("environments/secret.txt")).unwrap();
     let up = fx.run("up", &[]);

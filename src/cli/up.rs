@@ -51,9 +51,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
             eprintln!("waiting for instance {}: {holder}", env.instance);
         }
     })?;
-    // Renewed before anything is created, so even a failed or interrupted up leaves a lifetime.
-    let ttl = crate::lifetime::requested_ttl(&env, args.ttl);
-    let lease = crate::lifetime::renew(engine.as_ref(), &env, ttl, chrono::Utc::now()).await?;
 
     let renderer = Arc::new(Mutex::new(output::renderer(json)));
     let sink_renderer = renderer.clone();
@@ -79,6 +76,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
     .await;
     renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
     let apply::UpOutcome { plan, report, .. } = outcome?;
+    // Renewed once something may exist (also after a failed or interrupted apply); a plan
+    // that failed changed nothing, the lifetime included.
+    let ttl = crate::lifetime::requested_ttl(&env, args.ttl);
+    let lease = crate::lifetime::renew(engine.as_ref(), &env, ttl, chrono::Utc::now()).await?;
     if interrupt.is_set() {
         let rerun = format!("envctl up {}", args.instance.env);
         let rerun = match &args.instance.feature {
