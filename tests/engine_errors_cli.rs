@@ -101,3 +101,54 @@ fn a_hung_engine_is_reported_within_5_seconds() {
     assert_one_clear_line("ls", result, "no answer within");
     drop(keep);
 }
+
+/// A fake engine on a unix socket that speaks API 1.24 (Docker 1.12): `/_ping` and `/version`.
+fn old_engine(path: &std::path::Path) {
+    use std::io::{Read, Write};
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || loop {
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => request.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let line = String::from_utf8_lossy(&request).into_owned();
+                let body = if line.contains("/_ping") {
+                    "OK".to_string()
+                } else {
+                    r#"{"Version":"1.12.6","ApiVersion":"1.24","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#.to_string()
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.24\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if stream.write_all(reply.as_bytes()).is_err() {
+                    return;
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn an_engine_too_old_is_one_line_with_the_fix() {
+    let dir = fixture();
+    let path = dir.path().join("old.sock");
+    old_engine(&path);
+    let host = format!("unix://{}", path.display());
+    for args in [&["ls"][..], &["up", "shop"], &["gc"]] {
+        let (code, stderr, took) = run(dir.path(), &host, args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: not one line:\n{stderr}");
+        assert!(lines[0].contains("API 1.24"), "{stderr}");
+        assert!(lines[0].contains("upgrade Docker"), "{stderr}");
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+    }
+}
