@@ -178,6 +178,8 @@ fn gc_removes_an_expired_instance_and_nothing_else() {
     assert_ok(&fx.run("up", &["--feature", "long", "--ttl", "2h", "--no-wait"]));
     assert_eq!(fx.containers(&long)["app"].id, before, "renewal recreated");
     let renewed = ls_entry(&fx, &long).unwrap();
+    let status = json(&fx.run("status", &["--feature", "long", "--output", "json"]));
+    assert_eq!(status["expires_at"], renewed["expires_at"], "{status}");
     assert_ne!(renewed["expires_at"], first_expiry, "{renewed}");
     assert_ok(&fx.run("plan", &["--feature", "long"]));
 

@@ -90,12 +90,23 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    let lease = crate::lifetime::leases(
+        engine.as_ref(),
+        crate::engine::LabelFilter::instance(instance.as_str()),
+    )
+    .await?
+    .into_iter()
+    .next();
+    let expires_at = lease
+        .as_ref()
+        .map(|l| crate::lifetime::format_time(l.expires_at));
     match args.output {
         OutputFormat::Json => println!(
             "{}",
             serde_json::json!({
                 "instance": instance.as_str(),
                 "converged": plan.as_ref().map(Plan::is_empty),
+                "expires_at": expires_at,
                 "services": rows,
             })
         ),
@@ -119,6 +130,13 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<i32> {
                 "{}",
                 output::table(&["SERVICE", "STATE", "READY", "PORTS", "PENDING"], &table)
             );
+            if let Some(lease) = &lease {
+                let left = crate::lifetime::remaining(lease.expires_at, chrono::Utc::now());
+                println!(
+                    "expires at {} ({left}); `envctl up` renews it",
+                    crate::lifetime::format_time(lease.expires_at)
+                );
+            }
         }
     }
     Ok(0)
