@@ -425,6 +425,15 @@ fn two_concurrent_ups_of_one_instance_wait_for_each_other_and_converge() {
 
 #[test]
 fn sigint_during_up_stops_cleanly_and_the_next_up_converges() {
+    interrupt_during_up("-INT");
+}
+
+#[test]
+fn sigterm_during_up_stops_cleanly_and_the_next_up_converges() {
+    interrupt_during_up("-TERM");
+}
+
+fn interrupt_during_up(signal: &str) {
     let fx = Fixture::with_definition(SLOW);
     let mut child = fx
         .command(&["up", &fx.env])
@@ -440,7 +449,7 @@ fn sigint_during_up_stops_cleanly_and_the_next_up_converges() {
         started && line.contains("] slow: waiting")
     });
     let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
