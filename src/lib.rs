@@ -12,6 +12,7 @@ pub mod dubbo;
 pub mod engine;
 pub mod errors;
 pub mod lifetime;
+pub mod local;
 pub mod lock;
 pub mod model;
 pub mod output;

@@ -223,6 +223,7 @@ mod tests {
             ttl,
             source: "environments/shop.yaml".into(),
             services: Default::default(),
+            local: Default::default(),
         }
     }
 

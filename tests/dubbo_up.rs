@@ -104,7 +104,7 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down", &self.env]);
+        let _ = self.envctl(&["down", &self.env, "--all-features"]);
         // Should `down` itself fail, sweep by label so the engine is left as found.
         let label = format!("label=io.envctl.env={}", self.env);
         if let Ok(ids) = docker(&["ps", "-aq", "--filter", &label]) {
@@ -231,4 +231,51 @@ async fn up_registers_providers_reachable_from_outside() {
         i["outside"],
         format!("{advertise}:{}", host_port("internal"))
     );
+}
+
+/// Two feature instances of one environment: each has its own registry, and each registry
+/// offers only its own instance's provider, so feature A's consumers never see feature B's.
+#[tokio::test]
+async fn feature_instances_never_share_registrations() {
+    ensure_images();
+    let advertise = envctl::advertise::detect().to_string();
+    let fixture = Fixture::new();
+    let mut seen = Vec::new();
+    for feature in ["fa", "fb"] {
+        fixture.envctl_ok(&[
+            "up",
+            &fixture.env,
+            "--feature",
+            feature,
+            "--advertise-host",
+            &advertise,
+        ]);
+    }
+    for feature in ["fa", "fb"] {
+        let endpoints: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&[
+            "endpoints",
+            &fixture.env,
+            "--feature",
+            feature,
+            "--output",
+            "json",
+            "--advertise-host",
+            &advertise,
+        ]))
+        .unwrap();
+        let registry: SocketAddr = endpoints["registry"].as_str().unwrap().parse().unwrap();
+        let own_port = endpoints["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["service"] == "greeter")
+            .and_then(|p| p["host_port"].as_u64())
+            .unwrap();
+        // `registration` asserts there is exactly one provider in this registry.
+        let greeter = registration(registry, GREETER).await;
+        assert_eq!(u64::from(greeter.port), own_port, "{feature}: {greeter:?}");
+        seen.push((registry, greeter.port));
+    }
+    assert_ne!(seen[0].0, seen[1].0, "the features share a registry");
+    assert_ne!(seen[0].1, seen[1].1, "the features share a provider port");
 }

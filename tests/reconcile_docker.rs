@@ -618,3 +618,94 @@ services:
     assert!(containers.values().all(|c| c.state.is_running()));
     assert_eq!(containers["built"].image, built_tag);
 }
+
+/// `up --local api`: `api` gets no container, its dependents stop waiting for it and reach a
+/// server on the host under the name `api`, and the printed settings point at loopback ports.
+#[test]
+fn local_service_runs_on_the_host_and_containers_reach_it_by_name() {
+    // The "IDE process": a tiny HTTP server on all interfaces of the host.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\nfrom the host");
+        }
+    });
+    let definition = format!(
+        r#"
+services:
+  registry:
+    image: envctl/busybox:1.35
+    command: ["httpd", "-f", "-p", "2181", "-h", "/"]
+    ports: [2181]
+    healthcheck: {{ tcp: 2181, interval: 100ms, retries: 100 }}
+  api:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+    ports: [{port}]
+    env: {{ REGISTRY: "zk://registry:2181/root", OWN_PORT: "{{{{ host_port(service='api', port={port}) }}}}" }}
+    depends_on: {{ registry: healthy }}
+  client:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+    depends_on: {{ api: started }}
+"#
+    );
+    let fx = Fixture::with_definition(&definition);
+    let instance = fx.instance(Some("hybrid"));
+    let out = fx.run(
+        "up",
+        &["--feature", "hybrid", "--local", "api", "--output", "json"],
+    );
+    assert_ok(&out);
+    // JSON lines: progress events, then the result.
+    let stdout = text(&out.stdout);
+    let result = stdout.lines().last().expect("a result line");
+    let report: serde_json::Value = serde_json::from_str(result).unwrap();
+    let settings = &report["local"][0];
+    assert_eq!(settings["service"], "api");
+    assert_eq!(settings["listen"][0], port);
+    assert_eq!(settings["env"]["OWN_PORT"], port.to_string());
+
+    // No container for api; the others run.
+    let containers = fx.containers(&instance);
+    assert_eq!(
+        containers.keys().collect::<Vec<_>>(),
+        ["client", "registry"]
+    );
+    // The rewritten registry address works from the host.
+    let registry_port = containers["registry"].ports[0].host;
+    assert_eq!(
+        settings["env"]["REGISTRY"],
+        format!("zk://127.0.0.1:{registry_port}/root")
+    );
+    TcpStream::connect(("127.0.0.1", registry_port)).expect("registry answers on loopback");
+
+    // Inside the network, `api` is the host process.
+    let url = format!("http://api:{port}/");
+    let out = fx.run(
+        "exec",
+        &[
+            "--feature",
+            "hybrid",
+            "client",
+            "--",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &url,
+        ],
+    );
+    assert_ok(&out);
+    assert_eq!(text(&out.stdout), "from the host");
+
+    // The same instance planned without --local wants api back in a container.
+    let out = fx.run("plan", &["--feature", "hybrid", "--local", "api"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = fx.run("plan", &["--feature", "hybrid"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+}

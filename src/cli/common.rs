@@ -41,6 +41,14 @@ pub fn load(instance: &InstanceArgs, inputs: &RenderInputs) -> anyhow::Result<En
     Ok(definition::load(&instance.env, &opts)?)
 }
 
+/// Moves the `--local` services out of the containers (see `model::Environment::run_locally`).
+pub fn run_locally(env: &mut Environment, local: &[String]) -> anyhow::Result<()> {
+    for name in local {
+        env.run_locally(name).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    Ok(())
+}
+
 /// The instance id for commands that act by labels. The definition's `name:` wins when the
 /// file is there and loads; without it (or when it is broken) the environment is the name
 /// given, or the file stem of the path given.

@@ -13,6 +13,9 @@ pub struct PlanArgs {
     pub instance: super::InstanceArgs,
     #[command(flatten)]
     pub render: super::RenderInputs,
+    /// Plan as `up --local SERVICE` would: SERVICE runs on the host, not in a container.
+    #[arg(long, value_name = "SERVICE")]
+    pub local: Vec<String>,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -21,7 +24,8 @@ pub struct PlanArgs {
 pub const PENDING: i32 = 2;
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
-    let env = common::load(&args.instance, &args.render)?;
+    let mut env = common::load(&args.instance, &args.render)?;
+    common::run_locally(&mut env, &args.local)?;
     let engine = common::connect().await?;
     let observed = plan::observe(engine.as_ref(), &env).await?;
     let plan = plan::plan(&env, &observed, &common::plan_inputs()?)?;

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::apply::{self, ApplyOptions, EventSink};
+use crate::local::LocalSettings;
 use crate::lock::{self, WaitPolicy};
+use crate::model::{Environment, Protocol};
 use crate::output;
 
 use super::common::{self, parse_duration};
@@ -24,6 +26,11 @@ pub struct UpArgs {
     /// Do not wait for services to become ready (dependencies are still honoured).
     #[arg(long)]
     pub no_wait: bool,
+    /// Run SERVICE on this host instead (e.g. from an IDE): no container is made for it,
+    /// containers reach it by its name through the host gateway, and envctl prints the
+    /// settings to start it with (repeatable).
+    #[arg(long, value_name = "SERVICE")]
+    pub local: Vec<String>,
     /// Fail at once when another envctl works on this instance, instead of waiting.
     #[arg(long)]
     pub no_wait_lock: bool,
@@ -38,7 +45,8 @@ pub struct UpArgs {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
     let began = Instant::now();
-    let env = common::load(&args.instance, &args.render)?;
+    let mut env = common::load(&args.instance, &args.render)?;
+    common::run_locally(&mut env, &args.local)?;
     let engine = common::connect().await?;
     let policy = if args.no_wait_lock {
         WaitPolicy::FailFast
@@ -92,6 +100,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
     }
 
     let elapsed = began.elapsed().as_secs_f64();
+    let local = local_settings(&env, &plan);
     if json {
         let failures: Vec<serde_json::Value> = report
             .failures
@@ -106,6 +115,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
                 "elapsed": (elapsed * 1000.0).round() / 1000.0,
                 "failures": failures,
                 "expires_at": lease.as_ref().map(|l| crate::lifetime::format_time(l.expires_at)),
+                "local": local,
             })
         );
     } else if report.ok() {
@@ -128,6 +138,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
                 crate::lifetime::remaining(lease.expires_at, chrono::Utc::now())
             );
         }
+        for settings in &local {
+            print!("{}", crate::local::render_text(settings));
+        }
     } else {
         eprint!("{}", output::failure_report(&report.failures));
         eprintln!(
@@ -137,6 +150,27 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(if report.ok() { 0 } else { 1 })
+}
+
+/// What the developer needs to run each `--local` service against this instance.
+fn local_settings(env: &Environment, plan: &crate::plan::Plan) -> Vec<LocalSettings> {
+    let host_ports: crate::local::HostPorts = plan
+        .services
+        .iter()
+        .map(|s| {
+            let tcp = s
+                .ports
+                .iter()
+                .filter(|((_, proto), _)| *proto == Protocol::Tcp)
+                .map(|((container, _), host)| (*container, *host))
+                .collect();
+            (s.name.to_string(), tcp)
+        })
+        .collect();
+    env.local
+        .values()
+        .map(|service| crate::local::settings(service, &host_ports))
+        .collect()
 }
 
 fn plural(n: usize, word: &str) -> String {

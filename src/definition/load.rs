@@ -201,6 +201,7 @@ pub fn load_with(
         ttl,
         source: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         services,
+        local: Default::default(),
     })
 }
 

@@ -27,9 +27,29 @@ pub struct Environment {
     /// The definition file this came from; bind mounts and build contexts are relative to it.
     pub source: PathBuf,
     pub services: BTreeMap<ServiceName, Service>,
+    /// Services the developer runs on the host (`up --local`): no container is made for them,
+    /// containers reach them through the host gateway under their service name.
+    pub local: BTreeMap<ServiceName, Service>,
 }
 
 impl Environment {
+    /// Moves `name` out of the containers and onto the host: dependents stop waiting for it
+    /// (envctl cannot see a process in an IDE), and it is remembered in `local`.
+    pub fn run_locally(&mut self, name: &str) -> Result<(), String> {
+        let Some(service) = self.services.remove(name) else {
+            let known: Vec<&str> = self.services.keys().map(|s| s.as_str()).collect();
+            return Err(format!(
+                "--local {name}: no such service; services are: {}",
+                known.join(", ")
+            ));
+        };
+        for other in self.services.values_mut() {
+            other.depends_on.remove(name);
+        }
+        self.local.insert(service.name.clone(), service);
+        Ok(())
+    }
+
     /// Services in a deterministic dependency order (dependencies first).
     /// Validation guarantees there is no cycle; a cycle here would be a bug, so the
     /// remaining services are appended in name order rather than looping forever.

@@ -81,6 +81,20 @@ fn resolve_token(body: &str, allocations: &Allocations) -> Result<u16, String> {
         })
 }
 
+/// The host gateway, plus every service run on the host (`up --local`) under its names.
+fn extra_hosts(env: &Environment) -> Vec<String> {
+    let mut hosts = vec![HOST_GATEWAY.to_string()];
+    for service in env.local.values() {
+        let names = std::iter::once(service.name.as_str())
+            .chain(service.aliases.iter().map(String::as_str));
+        hosts.extend(names.map(|n| format!("{n}{LOCAL_SUFFIX}")));
+    }
+    hosts
+}
+
+/// How a service run on the host is named in containers' hosts files.
+const LOCAL_SUFFIX: &str = ":host-gateway";
+
 /// Labels common to everything envctl creates for an instance.
 pub fn instance_labels(env: &Environment, created: &str) -> Labels {
     Labels::from([
@@ -176,7 +190,7 @@ pub fn desired(
     aliases.extend(service.aliases.iter().cloned());
     let network = env.instance.network_name();
     let nano_cpus = service.resources.cpus.map(|c| (c * 1e9).round() as i64);
-    let extra_hosts = vec![HOST_GATEWAY.to_string()];
+    let extra_hosts = extra_hosts(env);
 
     let view = SpecView {
         image: service.image.clone(),

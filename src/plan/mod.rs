@@ -471,6 +471,16 @@ fn allocate_ports(
             Err(err) => errors.push(err.into()),
         }
     }
+    // A service run on the host binds its container ports directly, so its `host_port`
+    // tokens are the container ports themselves.
+    for (name, service) in &env.local {
+        let identity = service
+            .ports
+            .iter()
+            .map(|p| ((p.container, p.protocol), p.container))
+            .collect();
+        allocations.insert(name.clone(), identity);
+    }
     if errors.is_empty() {
         Ok(allocations)
     } else {

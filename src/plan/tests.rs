@@ -33,6 +33,7 @@ pub(crate) fn env_of(env: &str, feature: Option<&str>, services: Vec<Service>) -
         ttl: None,
         source: PathBuf::from("/tmp/x.yaml"),
         services: services.into_iter().map(|s| (s.name.clone(), s)).collect(),
+        local: Default::default(),
     }
 }
 
