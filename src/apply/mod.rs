@@ -208,7 +208,7 @@ pub async fn apply(
         let ctx = ctx.clone();
         let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            let status = run_service(&ctx, &target, action).await;
+            let status = run_service(&ctx, &target, action, &tx).await;
             // Receivers may all be gone; nobody else needs to know then.
             let _ = tx.send(status);
         }));
@@ -447,8 +447,15 @@ pub fn registry_address(plan: &Plan) -> Option<SocketAddr> {
     })
 }
 
-/// Runs one service to its goal; returns the status its dependents see.
-async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) -> Status {
+/// Runs one service to its goal; returns the status its dependents see. `started` hears
+/// `Started` as soon as the container runs, so dependents that only need it started go on
+/// while its readiness is still being checked.
+async fn run_service(
+    ctx: &Ctx,
+    target: &ServiceTarget,
+    action: Option<Action>,
+    started: &watch::Sender<Status>,
+) -> Status {
     let name = target.name.as_str();
     for (dep, condition) in &target.depends_on {
         let Some(rx) = ctx.statuses.get(dep.as_str()) else {
@@ -491,6 +498,8 @@ async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) 
             return Status::Failed;
         }
     };
+    // Receivers may all be gone; nobody else needs to know then.
+    let _ = started.send(Status::Started);
 
     if !ctx.waited.contains(name) {
         ctx.emit(name, Phase::Started);
