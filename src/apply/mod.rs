@@ -26,7 +26,7 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::engine::{Engine, ImageProgress};
+use crate::engine::{ContainerSpec, ContainerState, Engine, ImageProgress};
 use crate::model::{Condition, Probe, ServiceKind};
 use crate::plan::{Action, Plan, ServiceTarget};
 
@@ -457,6 +457,22 @@ async fn run_service(
     started: &watch::Sender<Status>,
 ) -> Status {
     let name = target.name.as_str();
+    let action = match action {
+        Some(Action::CreateContainer { service, spec }) if !target.depends_on.is_empty() => {
+            match create_early(ctx, name, &spec).await {
+                Ok(id) => Some(Action::StartContainer {
+                    service,
+                    id,
+                    state: ContainerState::Created,
+                }),
+                Err((reason, _)) => {
+                    ctx.fail(name, reason, Vec::new());
+                    return Status::Failed;
+                }
+            }
+        }
+        other => other,
+    };
     for (dep, condition) in &target.depends_on {
         let Some(rx) = ctx.statuses.get(dep.as_str()) else {
             continue;
@@ -611,6 +627,23 @@ async fn converge_container(
         .await
         .map_err(|e| (format!("start failed: {e}"), Some(id.clone())))?;
     Ok(id)
+}
+
+/// Creates a new container before its dependencies are ready; it is started once they are
+/// (as Compose does). Creating costs the engine about as much as starting, so doing it while
+/// the dependencies start and pass their health checks takes it off the critical path. A
+/// container whose dependency fails stays created, never started; `up` starts it next time.
+async fn create_early(
+    ctx: &Ctx,
+    name: &str,
+    spec: &ContainerSpec,
+) -> Result<String, (String, Option<String>)> {
+    wait_image(ctx, &spec.image).await?;
+    ctx.emit(name, Phase::Creating);
+    ctx.engine
+        .create_container(spec)
+        .await
+        .map_err(|e| (format!("create failed: {e}"), None))
 }
 
 async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Option<String>)> {
