@@ -11,7 +11,8 @@ the API, no readiness wait) with the `engine_floor` example.
 Prints a table of medians with the ratios envctl/Compose and envctl/floor, records envctl's
 peak memory (max RSS over all its runs), and writes everything as JSON.
 
-Usage: bench/bench.py [--sizes 12,48] [--rounds 3] [--features 10] [--json out.json]
+Usage: bench/bench.py [--sizes 12,48] [--rounds 3] [--features 10] [--feature-sizes 12]
+                      [--json out.json]
 """
 
 import argparse
@@ -27,7 +28,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "envctl/busybox:1.35"
-HTTPD = ["busybox", "httpd", "-f", "-p"]
+HEALTH = {"interval": "1s", "timeout": "2s", "retries": 30}
+
+
+def httpd(port):
+    """Every service: busybox httpd serving /tmp/health on `port`. The shell stays PID 1 and
+    exits on SIGTERM, so a graceful stop (Compose's `down`) takes milliseconds, not the
+    10 s stop timeout a signal-deaf PID 1 would cost: the benchmark measures the tools, not
+    the image's signal handling."""
+    script = (f"echo ok > /tmp/health; trap 'exit 0' TERM; "
+              f"httpd -f -p {port} -h /tmp & wait")
+    return ["sh", "-c", script]
 
 
 def log(msg):
@@ -53,19 +64,21 @@ def envctl_definition(name, n):
     lines += [
         "  registry:",
         f"    image: {IMAGE}",
-        f"    command: {json.dumps(HTTPD + ['2181'])}",
+        f"    command: {json.dumps(httpd(2181))}",
         "    ports: [2181]",
-        "    healthcheck: { tcp: 2181, interval: 1s, timeout: 2s, retries: 30 }",
+        "    healthcheck: { http: { port: 2181, path: /health }, "
+        f"interval: {HEALTH['interval']}, timeout: {HEALTH['timeout']}, "
+        f"retries: {HEALTH['retries']} }}",
         "  cache:",
         f"    image: {IMAGE}",
-        f"    command: {json.dumps(HTTPD + ['6379'])}",
+        f"    command: {json.dumps(httpd(6379))}",
         "    ports: [6379]",
     ]
     for i in range(n):
         lines += [
             f"  provider-{i:02d}:",
             f"    image: {IMAGE}",
-            f"    command: {json.dumps(HTTPD + ['20880'])}",
+            f"    command: {json.dumps(httpd(20880))}",
             "    ports: [20880]",
             "    depends_on: { registry: healthy, cache: started }",
         ]
@@ -73,7 +86,7 @@ def envctl_definition(name, n):
     lines += [
         "  frontend:",
         f"    image: {IMAGE}",
-        f"    command: {json.dumps(HTTPD + ['80'])}",
+        f"    command: {json.dumps(httpd(80))}",
         "    ports: [80]",
         f"    depends_on: {{ {deps} }}",
     ]
@@ -81,22 +94,23 @@ def envctl_definition(name, n):
 
 
 def compose_file(n):
-    # Compose runs health checks inside the container; busybox's nc -z is the same TCP check.
-    health = {"test": ["CMD", "nc", "-z", "127.0.0.1", "2181"], "interval": "1s",
-              "timeout": "2s", "retries": 30}
+    # Compose runs health checks inside the container (busybox nc has no -z): the same HTTP
+    # GET of /health that envctl's `http` probe makes, with the same interval/timeout/retries.
+    health = {"test": ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2181/health"],
+              **HEALTH}
     services = {
-        "registry": {"image": IMAGE, "command": HTTPD + ["2181"], "ports": ["2181"],
+        "registry": {"image": IMAGE, "command": httpd(2181), "ports": ["2181"],
                      "healthcheck": health},
-        "cache": {"image": IMAGE, "command": HTTPD + ["6379"], "ports": ["6379"]},
+        "cache": {"image": IMAGE, "command": httpd(6379), "ports": ["6379"]},
     }
     for i in range(n):
         services[f"provider-{i:02d}"] = {
-            "image": IMAGE, "command": HTTPD + ["20880"], "ports": ["20880"],
+            "image": IMAGE, "command": httpd(20880), "ports": ["20880"],
             "depends_on": {"registry": {"condition": "service_healthy"},
                            "cache": {"condition": "service_started"}},
         }
     services["frontend"] = {
-        "image": IMAGE, "command": HTTPD + ["80"], "ports": ["80"],
+        "image": IMAGE, "command": httpd(80), "ports": ["80"],
         "depends_on": {f"provider-{i:02d}": {"condition": "service_started"} for i in range(n)},
     }
     return json.dumps({"services": services}, indent=1)  # JSON is valid YAML
@@ -126,6 +140,7 @@ class Bench:
         self.envctl, self.floor, self.compose, self.dir = envctl, floor, compose, workdir
         self.results = {}
         self.envctl_peak_kib = 0
+        self.compose_healthcheck = None
 
     def record(self, size, what, tool, seconds):
         self.results.setdefault(str(size), {}).setdefault(what, {}).setdefault(tool, []).append(seconds)
@@ -142,28 +157,51 @@ class Bench:
         cmd = [self.compose, "-f", f"compose-{size}.yaml", "-p", project, *args]
         return run_timed(cmd, self.dir)[0]
 
-    def round(self, size, features):
-        # envctl: cold up (waits until ready), no-op up, down.
+    def envctl_round(self, size, features):
+        # Cold up (envctl waits until every service is ready), no-op up, down.
         self.record(size, "cold up", "envctl", self.envctl_cmd(size, "up"))
         self.record(size, "no-op up", "envctl", self.envctl_cmd(size, "up"))
         self.record(size, "down", "envctl", self.envctl_cmd(size, "down"))
-        # Compose: the same, `--wait` makes it wait for health checks like envctl.
-        project = f"bench-{size}"
-        self.record(size, "cold up", "compose", self.compose_cmd(size, project, "up", "-d", "--wait"))
-        self.record(size, "no-op up", "compose", self.compose_cmd(size, project, "up", "-d", "--wait"))
-        self.record(size, "down", "compose", self.compose_cmd(size, project, "down"))
-        # Ten feature instances, up then down, one tool after the other.
         if features:
             names = [f"f{k}" for k in range(features)]
             t = sum(self.envctl_cmd(size, "up", feature=f) for f in names)
             t += sum(self.envctl_cmd(size, "down", feature=f) for f in names)
             self.record(size, f"{features} features up+down", "envctl", t)
+
+    def compose_round(self, size, features):
+        # The same; `--wait` makes Compose wait for running/healthy like envctl does.
+        project = f"bench-{size}"
+        self.record(size, "cold up", "compose", self.compose_cmd(size, project, "up", "-d", "--wait"))
+        self.check_compose_healthcheck(project)
+        self.record(size, "no-op up", "compose", self.compose_cmd(size, project, "up", "-d", "--wait"))
+        self.record(size, "down", "compose", self.compose_cmd(size, project, "down"))
+        if features:
+            names = [f"f{k}" for k in range(features)]
             t = sum(self.compose_cmd(size, f"{project}--{f}", "up", "-d", "--wait") for f in names)
             t += sum(self.compose_cmd(size, f"{project}--{f}", "down") for f in names)
             self.record(size, f"{features} features up+down", "compose", t)
+
+    def check_compose_healthcheck(self, project):
+        """Records the health check the engine really got from Compose (interval 1s honoured?)."""
+        if self.compose_healthcheck is not None:
+            return
+        out = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Healthcheck}}",
+                              f"{project}-registry-1"], capture_output=True, text=True)
+        self.compose_healthcheck = json.loads(out.stdout) if out.returncode == 0 else None
+        interval = (self.compose_healthcheck or {}).get("Interval")
+        if interval != 1_000_000_000:
+            raise SystemExit(f"Compose's health check is not the one asked for: {out.stdout}")
+
+    def round(self, index, size, features):
+        # Alternate which tool goes first, so neither always meets a warmer (or busier) engine.
+        tools = [self.envctl_round, self.compose_round]
+        if index % 2:
+            tools.reverse()
+        for tool in tools:
+            tool(size, features)
         # The engine floor: create + start concurrently, then remove, no readiness wait.
-        out = subprocess.run([self.floor, IMAGE, str(size + 3)], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run([self.floor, IMAGE, str(size + 3), *httpd(8080)], capture_output=True,
+                             text=True, check=True).stdout
         floor = json.loads(out)
         self.record(size, "cold up", "floor", floor["create_start_secs"])
         self.record(size, "down", "floor", floor["remove_secs"])
@@ -201,9 +239,13 @@ def main():
     ap.add_argument("--sizes", default="12,48")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--features", type=int, default=10)
+    ap.add_argument("--feature-sizes", default=None,
+                    help="sizes that run the feature-instance step (default: all)")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    feature_sizes = sizes if args.feature_sizes is None else [
+        int(s) for s in args.feature_sizes.split(",") if s]
 
     subprocess.run([str(ROOT / "scripts" / "build-images.sh"), "busybox"], check=True)
     compose, compose_version = ensure_compose()
@@ -215,23 +257,37 @@ def main():
         (workdir / f"compose-{size}.yaml").write_text(compose_file(size))
 
     bench = Bench(envctl, floor, compose, workdir)
+    for size in sizes:  # a cold up must start from nothing, whatever an earlier run left
+        bench.cleanup(size, args.features)
+    load_before = os.getloadavg()
+    started = time.time()
     try:
         for size in sizes:
+            features = args.features if size in feature_sizes else 0
             for r in range(args.rounds):
-                log(f"N={size}: round {r + 1}/{args.rounds}")
-                bench.round(size, args.features)
+                log(f"N={size}: round {r + 1}/{args.rounds} (load {os.getloadavg()[0]:.2f})")
+                bench.round(r, size, features)
     finally:
         for size in sizes:
             bench.cleanup(size, args.features)
         shutil.rmtree(workdir, ignore_errors=True)
 
     text, summary = table(bench.results)
-    print(f"Docker Compose {compose_version}; medians of {args.rounds} rounds, seconds")
+    load_after = os.getloadavg()
+    engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                            capture_output=True, text=True).stdout.strip()
+    machine = {"cpus": os.cpu_count(), "engine": engine, "load_before": load_before,
+               "load_after": load_after, "minutes": round((time.time() - started) / 60, 1)}
+    print(f"Docker Compose {compose_version}, Engine {engine}, {os.cpu_count()} CPUs; "
+          f"medians of {args.rounds} rounds, seconds")
     print(text)
-    print(f"envctl peak memory: {bench.envctl_peak_kib / 1024:.1f} MiB")
+    print(f"envctl peak memory (max RSS): {bench.envctl_peak_kib / 1024:.1f} MiB")
+    print("load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}"
+          .format(*load_before, *load_after))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"compose_version": compose_version, "rounds": args.rounds,
+                               "machine": machine, "compose_healthcheck": bench.compose_healthcheck,
                                "medians": summary, "raw": bench.results,
                                "envctl_peak_rss_mib": bench.envctl_peak_kib / 1024}, indent=2))
     print(f"wrote {out}")

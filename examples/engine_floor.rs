@@ -2,7 +2,7 @@
 //! the API on one fresh network, with no readiness wait, then remove them all concurrently.
 //! Prints `{"create_start_secs": .., "remove_secs": ..}`.
 //!
-//! Usage: engine_floor IMAGE N
+//! Usage: engine_floor IMAGE N [COMMAND...]   (default command: `sleep 3600`)
 
 use std::time::Instant;
 
@@ -14,9 +14,13 @@ use futures_util::future::try_join_all;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: engine_floor IMAGE N";
+    let usage = "usage: engine_floor IMAGE N [COMMAND...]";
     let image = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     let count: usize = args.next().ok_or_else(|| anyhow::anyhow!(usage))?.parse()?;
+    let mut command: Vec<String> = args.collect();
+    if command.is_empty() {
+        command = vec!["sleep".into(), "3600".into()];
+    }
 
     let engine = DockerEngine::connect().await?;
     let instance = format!("floor-{}", std::process::id());
@@ -26,7 +30,15 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let network_id = engine.create_network(&network, &labels).await?;
     let specs: Vec<ContainerSpec> = (0..count)
-        .map(|i| floor_spec(&image, &format!("{instance}-c{i}"), &network, &labels))
+        .map(|i| {
+            floor_spec(
+                &image,
+                &command,
+                &format!("{instance}-c{i}"),
+                &network,
+                &labels,
+            )
+        })
         .collect();
     let created = try_join_all(specs.iter().map(|spec| async {
         let id = engine.create_container(spec).await?;
@@ -53,13 +65,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn floor_spec(image: &str, name: &str, network: &str, labels: &Labels) -> ContainerSpec {
+fn floor_spec(
+    image: &str,
+    command: &[String],
+    name: &str,
+    network: &str,
+    labels: &Labels,
+) -> ContainerSpec {
     ContainerSpec {
         name: name.to_string(),
         image: image.to_string(),
         env: Vec::new(),
         labels: labels.clone(),
-        command: Some(vec!["sleep".into(), "3600".into()]),
+        command: Some(command.to_vec()),
         entrypoint: None,
         // Like the benchmarked services: one published port, host side chosen by the engine.
         ports: vec![PublishedPort {

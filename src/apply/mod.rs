@@ -28,7 +28,7 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::engine::{Engine, ImageProgress};
+use crate::engine::{ContainerSpec, ContainerState, Engine, ImageProgress};
 use crate::model::{Condition, Probe, ServiceKind};
 use crate::plan::{Action, Plan, ServiceTarget};
 
@@ -238,7 +238,7 @@ pub async fn apply_until(
         let ctx = ctx.clone();
         let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            let status = run_service(&ctx, &target, action).await;
+            let status = run_service(&ctx, &target, action, &tx).await;
             // Receivers may all be gone; nobody else needs to know then.
             let _ = tx.send(status);
         }));
@@ -477,9 +477,32 @@ pub fn registry_address(plan: &Plan) -> Option<SocketAddr> {
     })
 }
 
-/// Runs one service to its goal; returns the status its dependents see.
-async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) -> Status {
+/// Runs one service to its goal; returns the status its dependents see. `started` hears
+/// `Started` as soon as the container runs, so dependents that only need it started go on
+/// while its readiness is still being checked.
+async fn run_service(
+    ctx: &Ctx,
+    target: &ServiceTarget,
+    action: Option<Action>,
+    started: &watch::Sender<Status>,
+) -> Status {
     let name = target.name.as_str();
+    let action = match action {
+        Some(Action::CreateContainer { service, spec }) if !target.depends_on.is_empty() => {
+            match create_early(ctx, name, &spec).await {
+                Ok(id) => Some(Action::StartContainer {
+                    service,
+                    id,
+                    state: ContainerState::Created,
+                }),
+                Err((reason, _)) => {
+                    ctx.fail(name, reason, Vec::new());
+                    return Status::Failed;
+                }
+            }
+        }
+        other => other,
+    };
     for (dep, condition) in &target.depends_on {
         let Some(rx) = ctx.statuses.get(dep.as_str()) else {
             continue;
@@ -531,6 +554,8 @@ async fn run_service(ctx: &Ctx, target: &ServiceTarget, action: Option<Action>) 
             return Status::Failed;
         }
     };
+    // Receivers may all be gone; nobody else needs to know then.
+    let _ = started.send(Status::Started);
 
     if !ctx.waited.contains(name) {
         ctx.emit(name, Phase::Started);
@@ -650,6 +675,23 @@ async fn converge_container(
         .await
         .map_err(|e| (format!("start failed: {e}"), Some(id.clone())))?;
     Ok(id)
+}
+
+/// Creates a new container before its dependencies are ready; it is started once they are
+/// (as Compose does). Creating costs the engine about as much as starting, so doing it while
+/// the dependencies start and pass their health checks takes it off the critical path. A
+/// container whose dependency fails stays created, never started; `up` starts it next time.
+async fn create_early(
+    ctx: &Ctx,
+    name: &str,
+    spec: &ContainerSpec,
+) -> Result<String, (String, Option<String>)> {
+    wait_image(ctx, &spec.image).await?;
+    ctx.emit(name, Phase::Creating);
+    ctx.engine
+        .create_container(spec)
+        .await
+        .map_err(|e| (format!("create failed: {e}"), None))
 }
 
 async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Option<String>)> {

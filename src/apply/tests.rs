@@ -99,7 +99,9 @@ async fn dependents_start_only_after_their_dependency_is_healthy() {
     let report = apply(engine.clone(), &plan, &ApplyOptions::default(), sink).await;
     assert!(report.ok(), "{report:?}");
     let events = seen.lock().unwrap().clone();
-    assert!(position(&events, "db", "ready") < position(&events, "api", "creating"));
+    // Created early, started only once its dependency is healthy.
+    assert!(position(&events, "api", "creating") < position(&events, "db", "ready"));
+    assert!(position(&events, "db", "ready") < position(&events, "api", "starting"));
     assert!(events
         .iter()
         .any(|e| e.service == "db" && e.phase.word() == "waiting"));
@@ -122,9 +124,12 @@ async fn a_failure_blocks_dependents_lets_the_rest_finish_and_a_rerun_converges(
     let db = report.failures.iter().find(|f| f.service == "db").unwrap();
     assert!(db.reason.contains("port is already allocated"), "{db:?}");
     assert_eq!(db.logs, ["booting", "bind failed"]);
-    // Independent work finished; the dependent was never created.
+    // Independent work finished; the dependent was created early but never started.
     assert!(engine.container("shop-cache").unwrap().state.is_running());
-    assert!(engine.container("shop-api").is_none());
+    assert_eq!(
+        engine.container("shop-api").unwrap().state,
+        ContainerState::Created
+    );
 
     engine.clear_failures();
     assert!(up(&engine, &env, &ApplyOptions::default()).await.ok());
