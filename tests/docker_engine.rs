@@ -576,7 +576,10 @@ async fn images_build_through_the_api_and_failures_carry_the_message() {
 
     std::fs::write(
         context.path().join("Dockerfile"),
-        format!("FROM {BUSYBOX}\nRUN echo about-to-fail && exit 3\n"),
+        format!(
+            "FROM {BUSYBOX}\nRUN echo about-to-fail-{} && exit 3\n",
+            t.instance
+        ),
     )
     .unwrap();
     let failing = BuildRequest {
@@ -592,6 +595,14 @@ async fn images_build_through_the_api_and_failures_carry_the_message() {
         }
         other => panic!("expected a build failure, got {other:?}"),
     }
+    // The failed step's container is not left behind on the engine.
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-a", "--no-trunc", "--format", "{{.Command}}"])
+        .output()
+        .expect("docker ps");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let marker = format!("about-to-fail-{}", t.instance);
+    assert!(!listed.contains(&marker), "left behind: {listed}");
 }
 
 #[tokio::test]

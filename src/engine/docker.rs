@@ -882,6 +882,8 @@ impl Engine for DockerEngine {
             .dockerfile(&req.dockerfile)
             .t(&req.tag)
             .rm(true)
+            // A failed step leaves its container behind unless forced: leave the engine as found.
+            .forcerm(true)
             .buildargs(&args)
             .labels(&labels)
             .build();
