@@ -542,6 +542,9 @@ impl Drop for ImageGuard {
 #[test]
 fn missing_images_are_pulled_once_with_progress_and_build_contexts_built() {
     let registry = LocalRegistry::start();
+    // Declared before the fixture so it drops after it: an image still used by a container
+    // would only be untagged, leaving a dangling image on the engine.
+    let mut images = ImageGuard(Vec::new());
     let fx = Fixture::with_definition(
         r#"
 services:
@@ -557,7 +560,7 @@ services:
     );
     let image = format!("127.0.0.1:{}/envctl-test/{}:1", registry.port, fx.env);
     let built_tag = format!("envctl-build/{}-built:latest", fx.env);
-    let _images = ImageGuard(vec![image.clone(), built_tag.clone()]);
+    images.0 = vec![image.clone(), built_tag.clone()];
     // Seed the registry with an image that has a layer of its own, then forget the local copy.
     let seed = fx.dir.path().join("seed");
     std::fs::create_dir(&seed).unwrap();
