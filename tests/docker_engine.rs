@@ -2,6 +2,8 @@
 //! envctl/busybox:1.35 (scripts/build-images.sh busybox). Every test labels what it creates
 //! with its own instance id and removes it all in a drop guard, pass or fail.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,7 +17,8 @@ use envctl::model::{labels, Protocol};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const BUSYBOX: &str = "envctl/busybox:1.35";
+use support::{docker_cli_ok, plain_spec, LocalRegistry, BUSYBOX};
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Removes everything labelled with one test's instance id when dropped, through a fresh
@@ -103,23 +106,14 @@ impl TestEnv {
 
     fn spec(&self, service: &str, script: &str) -> ContainerSpec {
         ContainerSpec {
-            name: self.name(service),
-            image: BUSYBOX.to_string(),
             env: vec!["GREETING=hello".to_string()],
             labels: self.labels(service),
-            // `exec` so the shell does not linger; TERM ends sleeping shells quickly.
-            command: Some(vec!["sh".into(), "-c".into(), script.to_string()]),
-            entrypoint: None,
-            ports: Vec::new(),
-            publish_address: "127.0.0.1".to_string(),
             network: String::new(),
-            aliases: Vec::new(),
-            mounts: Vec::new(),
-            memory_bytes: None,
-            nano_cpus: None,
-            restart: "no".to_string(),
-            extra_hosts: Vec::new(),
-            host_access: Default::default(),
+            // `exec` so the shell does not linger; TERM ends sleeping shells quickly.
+            ..plain_spec(
+                self.name(service),
+                vec!["sh".into(), "-c".into(), script.to_string()],
+            )
         }
     }
 
@@ -647,76 +641,10 @@ async fn connect_reports_a_missing_socket_clearly() {
     );
 }
 
-/// A private registry (Debian's docker-registry) on a loopback port, stopped on drop.
-struct LocalRegistry {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl LocalRegistry {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = std::process::Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("docker-registry must be installed (apt-get install docker-registry; scripts/test.sh does)");
-        let registry = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        eventually("the local registry to listen", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        registry
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn docker_cli(args: &[&str]) {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test]
 async fn pulls_from_a_local_registry_report_layer_progress() {
     let mut t = TestEnv::new().await;
-    let registry = LocalRegistry::start().await;
+    let registry = LocalRegistry::start();
     let image = format!("127.0.0.1:{}/envctl-test/{}:1", registry.port, t.instance);
     t.guard.images.push(image.clone());
     // An image with a layer of its own, so the pull really downloads something.
@@ -735,8 +663,8 @@ async fn pulls_from_a_local_registry_report_layer_progress() {
     };
     t.engine.build_image(&build, &|_| {}).await.unwrap();
     // Seed the registry with the CLI (envctl itself never pushes), then forget the local copy.
-    docker_cli(&["push", &image]);
-    docker_cli(&["image", "rm", &image]);
+    docker_cli_ok(&["push", &image]);
+    docker_cli_ok(&["image", "rm", &image]);
     assert!(!t.engine.image_exists(&image).await.unwrap());
 
     let events = std::sync::Mutex::new(Vec::new());

@@ -7,6 +7,8 @@
 //! unique per test and a guard removes them (and the network) even when an assertion fails.
 //! Traffic goes only to loopback, this host's advertise address and our own containers.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -20,24 +22,11 @@ use envctl::model::Probe;
 use envctl::probe::{check, ProbeTarget};
 use envctl::zookeeper::Session;
 
+use support::docker_stdout;
+
 const ZOOKEEPER_IMAGE: &str = "envctl/zookeeper:3.8";
 const DUBBO_IMAGE: &str = "envctl/dubbo-python:3.0";
 const READY_WITHIN: Duration = Duration::from_secs(90);
-
-fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| format!("docker {args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(format!(
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
 
 /// Builds the images with their idempotent scripts, once per test binary.
 fn ensure_images() {
@@ -47,7 +36,7 @@ fn ensure_images() {
             (ZOOKEEPER_IMAGE, "zookeeper"),
             (DUBBO_IMAGE, "dubbo-python"),
         ] {
-            if docker(&["image", "inspect", image]).is_ok() {
+            if docker_stdout(&["image", "inspect", image]).is_ok() {
                 continue;
             }
             let script = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,7 +76,7 @@ impl Instance {
             name,
             containers: Vec::new(),
         };
-        docker(&[
+        docker_stdout(&[
             "network",
             "create",
             "--label",
@@ -124,12 +113,12 @@ impl Instance {
         all.extend_from_slice(args);
         all.push(image);
         all.extend_from_slice(command);
-        docker(&all).unwrap();
+        docker_stdout(&all).unwrap();
         name
     }
 
     fn host_port(&self, container: &str, port: u16) -> u16 {
-        let out = docker(&["port", container, &format!("{port}/tcp")]).unwrap();
+        let out = docker_stdout(&["port", container, &format!("{port}/tcp")]).unwrap();
         let first = out.lines().next().unwrap_or_default();
         first
             .rsplit(':')
@@ -143,7 +132,7 @@ impl Instance {
             "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
             self.name
         );
-        docker(&["inspect", "-f", &format, container]).unwrap()
+        docker_stdout(&["inspect", "-f", &format, container]).unwrap()
     }
 
     fn logs(&self, container: &str) -> String {
@@ -184,9 +173,9 @@ impl Drop for Instance {
         if !self.containers.is_empty() {
             let mut args = vec!["rm", "-f", "-v"];
             args.extend(self.containers.iter().map(String::as_str));
-            let _ = docker(&args);
+            let _ = docker_stdout(&args);
         }
-        let _ = docker(&["network", "rm", &self.name]);
+        let _ = docker_stdout(&["network", "rm", &self.name]);
     }
 }
 
@@ -230,7 +219,7 @@ fn call_from_host(
 ) -> serde_json::Value {
     let name = format!("{}-consumer-{}", instance.name, instance.containers.len());
     instance.containers.push(name.clone());
-    let out = docker(&[
+    let out = docker_stdout(&[
         "run",
         "--name",
         &name,

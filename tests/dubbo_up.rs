@@ -3,6 +3,8 @@
 //! and decode the registrations, make real Dubbo calls at the registered addresses, and check
 //! what `envctl endpoints` tells an outsider. `envctl down` (and a label sweep) cleans up.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,6 +13,8 @@ use std::time::Duration;
 
 use envctl::dubbo::{providers, Registration, DEFAULT_GROUP};
 use envctl::zookeeper::Session;
+
+use support::docker_stdout;
 
 const DUBBO_IMAGE: &str = "envctl/dubbo-python:3.0";
 const GREETER: &str = "org.envctl.up.Greeter";
@@ -30,18 +34,6 @@ services:
     with: { interface: "org.envctl.up.Internal", advertise: false }
     depends_on: { zookeeper: healthy }
 "#;
-
-fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
 
 fn ensure_images() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -107,14 +99,14 @@ impl Drop for Fixture {
         let _ = self.envctl(&["down", &self.env, "--all-features"]);
         // Should `down` itself fail, sweep by label so the engine is left as found.
         let label = format!("label=io.envctl.env={}", self.env);
-        if let Ok(ids) = docker(&["ps", "-aq", "--filter", &label]) {
+        if let Ok(ids) = docker_stdout(&["ps", "-aq", "--filter", &label]) {
             for id in ids.lines() {
-                let _ = docker(&["rm", "-f", "-v", id]);
+                let _ = docker_stdout(&["rm", "-f", "-v", id]);
             }
         }
-        if let Ok(ids) = docker(&["network", "ls", "-q", "--filter", &label]) {
+        if let Ok(ids) = docker_stdout(&["network", "ls", "-q", "--filter", &label]) {
             for id in ids.lines() {
-                let _ = docker(&["network", "rm", id]);
+                let _ = docker_stdout(&["network", "rm", id]);
             }
         }
     }
@@ -135,7 +127,7 @@ async fn registration(registry: SocketAddr, interface: &str) -> Registration {
 /// A real Dubbo call from the host's network namespace.
 fn call_from_host(fixture: &Fixture, address: &str, interface: &str) -> serde_json::Value {
     let name = format!("{}-test-consumer", fixture.env);
-    let out = docker(&[
+    let out = docker_stdout(&[
         "run",
         "--rm",
         "--name",
@@ -195,7 +187,7 @@ async fn up_registers_providers_reachable_from_outside() {
 
     // Not advertised: the container address is registered (and reachable from this host).
     let internal = registration(registry, INTERNAL).await;
-    let container_ip = docker(&[
+    let container_ip = docker_stdout(&[
         "inspect",
         "-f",
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",

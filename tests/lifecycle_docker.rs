@@ -2,6 +2,8 @@
 //! engine with the local `envctl/busybox:1.35` image. Every test has its own environment name
 //! and a guard that removes every instance of it.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +15,8 @@ use tempfile::TempDir;
 use envctl::engine::docker::DockerEngine;
 use envctl::engine::{Engine, LabelFilter, ObservedContainer};
 use envctl::model::labels;
+
+use support::{assert_ok, text};
 
 const DEFINITION: &str = r#"
 services:
@@ -123,21 +127,6 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
     }
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
 }
 
 fn json(out: &Output) -> serde_json::Value {

@@ -2,6 +2,8 @@
 //! providers are registered, and a second `up` changes nothing. Runs in its own feature
 //! instance so a developer's `project-a` is never touched; a guard takes it down again.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Output;
@@ -11,6 +13,8 @@ use assert_cmd::Command;
 
 use envctl::model::Probe;
 use envctl::probe::{self, ProbeTarget};
+
+use support::{assert_ok, text};
 
 struct Instance {
     feature: String,
@@ -33,21 +37,6 @@ impl Drop for Instance {
     fn drop(&mut self) {
         let _ = self.envctl(&["down", "project-a", "--volumes"]);
     }
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
 }
 
 /// Host ports of the instance by service and container port, from `envctl ports`.

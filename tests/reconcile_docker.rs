@@ -2,6 +2,8 @@
 //! `envctl/busybox:1.35` image. Every test uses its own environment name and a guard that
 //! removes everything it made (by label, plus any foreign container it planted).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::process::Output;
@@ -16,7 +18,7 @@ use envctl::engine::docker::DockerEngine;
 use envctl::engine::{ContainerSpec, Engine, LabelFilter, ObservedContainer};
 use envctl::model::labels;
 
-const IMAGE: &str = "envctl/busybox:1.35";
+use support::{assert_ok, docker_cli, plain_spec, text, LocalRegistry, BUSYBOX};
 
 /// `a` serves TCP on 8080 (tcp health check); `b` needs `a` healthy, carries `MSG` and is
 /// checked by a command inside it;
@@ -148,21 +150,6 @@ impl Drop for Fixture {
     }
 }
 
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
 fn ids(containers: &BTreeMap<String, ObservedContainer>) -> BTreeMap<String, String> {
     containers
         .iter()
@@ -195,22 +182,9 @@ fn up_reaches_ready_and_a_second_up_writes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert_ok(&fx.run("up", &[]));
     let sentinel = ContainerSpec {
-        name: format!("{instance}-sentinel"),
-        image: IMAGE.into(),
-        env: vec![],
         labels: [(labels::INSTANCE.to_string(), instance.clone())].into(),
-        command: Some(vec!["true".into()]),
-        entrypoint: None,
-        ports: vec![],
-        publish_address: "127.0.0.1".into(),
         network: format!("envctl-{instance}"),
-        aliases: vec![],
-        mounts: vec![],
-        memory_bytes: None,
-        nano_cpus: None,
-        restart: "no".into(),
-        extra_hosts: vec![],
-        host_access: Default::default(),
+        ..plain_spec(format!("{instance}-sentinel"), vec!["true".into()])
     };
     let sentinel_id = fx
         .rt
@@ -330,24 +304,7 @@ fn features_live_side_by_side_and_down_removes_exactly_one() {
 fn a_foreign_container_with_our_name_is_left_untouched() {
     let mut fx = Fixture::new();
     let instance = fx.instance(None);
-    let foreign = ContainerSpec {
-        name: format!("{instance}-b"),
-        image: IMAGE.into(),
-        env: vec![],
-        labels: Default::default(),
-        command: Some(vec!["sleep".into(), "3600".into()]),
-        entrypoint: None,
-        ports: vec![],
-        publish_address: "127.0.0.1".into(),
-        network: "bridge".into(),
-        aliases: vec![],
-        mounts: vec![],
-        memory_bytes: None,
-        nano_cpus: None,
-        restart: "no".into(),
-        extra_hosts: vec![],
-        host_access: Default::default(),
-    };
+    let foreign = plain_spec(format!("{instance}-b"), vec!["sleep".into(), "3600".into()]);
     let id = fx
         .rt
         .block_on(fx.engine.create_container(&foreign))
@@ -466,68 +423,6 @@ fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
     assert_eq!(all, 2);
 }
 
-/// A private registry (Debian's docker-registry) on a loopback port, stopped on drop.
-struct LocalRegistry {
-    child: std::process::Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl LocalRegistry {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = std::process::Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("docker-registry must be installed (scripts/test.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the local registry never listened"
-            );
-            std::thread::yield_now();
-        }
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Test scaffolding only (envctl itself never shells out to docker): push and remove images.
-fn docker_cli(args: &[&str]) -> Output {
-    std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI")
-}
-
 /// Removes images by name on drop.
 struct ImageGuard(Vec<String>);
 
@@ -566,7 +461,7 @@ services:
     std::fs::create_dir(&seed).unwrap();
     std::fs::write(
         seed.join("Dockerfile"),
-        format!("FROM {IMAGE}\nRUN head -c 300000 /dev/urandom > /noise\n"),
+        format!("FROM {BUSYBOX}\nRUN head -c 300000 /dev/urandom > /noise\n"),
     )
     .unwrap();
     assert_ok(&docker_cli(&[
@@ -582,7 +477,7 @@ services:
     std::fs::create_dir(&ctx).unwrap();
     std::fs::write(
         ctx.join("Dockerfile"),
-        format!("FROM {IMAGE}\nCMD [\"sleep\", \"3600\"]\n"),
+        format!("FROM {BUSYBOX}\nCMD [\"sleep\", \"3600\"]\n"),
     )
     .unwrap();
 

@@ -1,0 +1,143 @@
+//! Helpers shared by the integration tests; each test binary includes this with `mod support;`.
+
+// Every test binary compiles this module on its own and uses only some of the helpers.
+#![allow(dead_code)]
+
+use std::net::TcpStream;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use envctl::engine::ContainerSpec;
+
+/// The busybox image every engine test runs.
+pub const BUSYBOX: &str = "envctl/busybox:1.35";
+
+/// Bytes from a process (stdout or stderr) as text, lossily.
+pub fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// Asserts that a process succeeded, showing its status, stdout and stderr otherwise.
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Runs the `docker` CLI (test scaffolding only: envctl itself never shells out to docker).
+pub fn docker_cli(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI")
+}
+
+/// Runs the `docker` CLI and asserts that it succeeded.
+#[track_caller]
+pub fn docker_cli_ok(args: &[&str]) {
+    let out = docker_cli(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs the `docker` CLI: its trimmed stdout, or an error naming the command with its stderr.
+pub fn docker_stdout(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| format!("docker {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A busybox container spec running `command`, with no labels, ports, mounts or limits, on the
+/// default `bridge` network; override fields with `ContainerSpec { .., ..plain_spec(..) }`.
+pub fn plain_spec(name: String, command: Vec<String>) -> ContainerSpec {
+    ContainerSpec {
+        name,
+        image: BUSYBOX.into(),
+        env: vec![],
+        labels: Default::default(),
+        command: Some(command),
+        entrypoint: None,
+        ports: vec![],
+        publish_address: "127.0.0.1".into(),
+        network: "bridge".into(),
+        aliases: vec![],
+        mounts: vec![],
+        memory_bytes: None,
+        nano_cpus: None,
+        restart: "no".into(),
+        extra_hosts: vec![],
+        host_access: Default::default(),
+    }
+}
+
+/// A private registry (Debian's docker-registry) on a loopback port, stopped on drop.
+pub struct LocalRegistry {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    /// Starts the registry and waits (up to 20 s) until it listens.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry must be installed (apt-get install docker-registry; scripts/test.sh does)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the local registry never listened"
+            );
+            std::thread::yield_now();
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
