@@ -38,3 +38,23 @@ pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
         _ => Err(format!("expected KEY=VALUE, got `{s}`")),
     }
 }
+
+/// The environments named on the command line, or every `./environments/*.yaml` when none are;
+/// an error saying what to do when there is nothing to `verb`.
+pub fn environments_or_all(given: &[String], verb: &str) -> anyhow::Result<Vec<String>> {
+    let envs: Vec<String> = if given.is_empty() {
+        crate::definition::list_environments()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    } else {
+        given.to_vec()
+    };
+    if envs.is_empty() {
+        anyhow::bail!(
+            "nothing to {verb}: no ./environments/*.yaml and no ENV given; \
+             name an environment file, or run `envctl init` to create one"
+        );
+    }
+    Ok(envs)
+}

@@ -1,10 +1,8 @@
 //! `envctl down`: removes an instance by its labels; needs no definition file.
 
-use std::sync::{Arc, Mutex};
-
 use clap::Args;
 
-use crate::apply::{self, DownScope, EventSink};
+use crate::apply::{self, DownScope};
 use crate::lock::{self, WaitPolicy};
 use crate::output;
 
@@ -49,16 +47,10 @@ pub async fn run(args: DownArgs) -> anyhow::Result<i32> {
         (DownScope::Instance(instance.to_string()), Some(lock))
     };
 
-    let renderer = Arc::new(Mutex::new(output::renderer(json)));
-    let sink_renderer = renderer.clone();
-    let sink: EventSink = Arc::new(move |event| {
-        sink_renderer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .event(&event)
-    });
+    let renderer = output::SharedRenderer::new(json);
+    let sink = renderer.sink();
     let report = apply::down(engine, &scope, args.volumes, sink).await?;
-    renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    renderer.finish();
 
     let target = match &scope {
         DownScope::Instance(i) => i.clone(),

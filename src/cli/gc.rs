@@ -1,7 +1,7 @@
 //! `envctl gc`: removes instances whose lifetime (`up --ttl`) has passed, exactly as `down`
 //! would, and nothing else. An instance someone is working on (its lock is held) is skipped.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::Args;
 use serde::Serialize;
@@ -47,18 +47,12 @@ pub async fn run(args: GcArgs) -> anyhow::Result<i32> {
         .filter(|l| l.expired(now))
         .collect();
 
-    let renderer = Arc::new(Mutex::new(output::renderer(json)));
-    let sink_renderer = renderer.clone();
+    let renderer = output::SharedRenderer::new(json);
     // JSON output is one document; progress lines are for humans only.
-    let sink: EventSink = if json {
+    let sink = if json {
         apply::discard()
     } else {
-        Arc::new(move |event| {
-            sink_renderer
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .event(&event)
-        })
+        renderer.sink()
     };
     let mut results = Vec::new();
     for lease in expired {
@@ -74,7 +68,7 @@ pub async fn run(args: GcArgs) -> anyhow::Result<i32> {
         }
         results.push(entry);
     }
-    renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    renderer.finish();
 
     let failed = results.iter().any(|r| r.result == "failed");
     if json {

@@ -72,17 +72,7 @@ struct UpdateReport {
 }
 
 fn update(args: UpdateArgs) -> anyhow::Result<i32> {
-    let envs: Vec<String> = if args.envs.is_empty() {
-        definition::list_environments()
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect()
-    } else {
-        args.envs.clone()
-    };
-    if envs.is_empty() {
-        anyhow::bail!("nothing to update: no ./environments/*.yaml and no ENV given");
-    }
+    let envs = super::environments_or_all(&args.envs, "update")?;
     let opts = args.inputs.load_options(None);
     let json = args.output == OutputFormat::Json;
     let mut reports = Vec::new();

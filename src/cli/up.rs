@@ -1,11 +1,10 @@
 //! `envctl up`: load -> observe -> plan -> apply -> report.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::apply::{self, ApplyOptions, EventSink};
+use crate::apply::{self, ApplyOptions};
 use crate::local::LocalSettings;
 use crate::lock::{self, WaitPolicy};
 use crate::model::{Environment, Protocol};
@@ -60,14 +59,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         }
     })?;
 
-    let renderer = Arc::new(Mutex::new(output::renderer(json)));
-    let sink_renderer = renderer.clone();
-    let sink: EventSink = Arc::new(move |event| {
-        sink_renderer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .event(&event)
-    });
+    let renderer = output::SharedRenderer::new(json);
+    let sink = renderer.sink();
     let opts = ApplyOptions {
         wait: !args.no_wait,
         wait_timeout: args.wait_timeout,
@@ -82,7 +75,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         interrupt.clone(),
     )
     .await;
-    renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    renderer.finish();
     let apply::UpOutcome { plan, report, .. } = outcome?;
     // Renewed once something may exist (also after a failed or interrupted apply); a plan
     // that failed changed nothing, the lifetime included.

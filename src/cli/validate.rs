@@ -57,17 +57,7 @@ impl From<&Diagnostic> for Problem {
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
-    let envs: Vec<String> = if args.envs.is_empty() {
-        definition::list_environments()
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect()
-    } else {
-        args.envs.clone()
-    };
-    if envs.is_empty() {
-        anyhow::bail!("nothing to validate: no ./environments/*.yaml and no ENV given");
-    }
+    let envs = super::environments_or_all(&args.envs, "validate")?;
     let opts = args.inputs.load_options(args.feature.as_deref());
     let json = args.output == OutputFormat::Json;
     let mut reports = Vec::new();

@@ -590,7 +590,7 @@ fn load_service(
         (Some((lib, rest)), _) => Some(lib.label(rest)),
         (None, t) => t.clone(),
     };
-    if let (Some((lib, rest)), Some(template)) = (library, &template_name) {
+    let found = if let (Some((lib, rest)), Some(_)) = (library, &template_name) {
         let found = templates::find(rest, std::slice::from_ref(&lib.root)).map_err(|err| {
             let message = match err {
                 templates::LookupError::NotFound { .. } => {
@@ -610,23 +610,7 @@ fn load_service(
                 });
             loader.at(&svc_path(&[Seg::key("template")]), message, hint);
         });
-        let found = found.ok()?;
-        match templates::instantiate(template, &found, name.as_str(), &with, ctx) {
-            Ok(i) => instantiated = Some(i),
-            Err(InstantiateError::Params(problems)) => {
-                for p in problems {
-                    loader.at(&svc_path(&p.path), p.message, p.hint);
-                }
-                return None;
-            }
-            Err(InstantiateError::Template(diags)) => {
-                loader.problems.extend(diags.into_iter().map(|mut d| {
-                    d.message = in_library(d.message);
-                    d
-                }));
-                return None;
-            }
-        }
+        Some(found.ok()?)
     } else if template_name
         .as_deref()
         .and_then(|t| t.split_once('/'))
@@ -649,7 +633,12 @@ fn load_service(
                 },
             );
         });
-        let found = found.ok()?;
+        Some(found.ok()?)
+    } else {
+        None
+    };
+    // One instantiation for both kinds; problems in a library's files say which library.
+    if let (Some(found), Some(template)) = (found, &template_name) {
         match templates::instantiate(template, &found, name.as_str(), &with, ctx) {
             Ok(i) => instantiated = Some(i),
             Err(InstantiateError::Params(problems)) => {
@@ -659,7 +648,10 @@ fn load_service(
                 return None;
             }
             Err(InstantiateError::Template(diags)) => {
-                loader.problems.extend(diags);
+                loader.problems.extend(diags.into_iter().map(|mut d| {
+                    d.message = in_library(d.message);
+                    d
+                }));
                 return None;
             }
         }

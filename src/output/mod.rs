@@ -16,6 +16,30 @@ pub trait Renderer: Send {
     fn finish(&mut self) {}
 }
 
+/// A renderer shared by the event sink that `apply` calls and the command that finishes it.
+pub struct SharedRenderer(std::sync::Arc<std::sync::Mutex<Box<dyn Renderer>>>);
+
+impl SharedRenderer {
+    pub fn new(json: bool) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(renderer(json))))
+    }
+
+    /// The sink to hand to `apply`/`down`: every event is drawn by this renderer.
+    pub fn sink(&self) -> crate::apply::EventSink {
+        let shared = self.0.clone();
+        std::sync::Arc::new(move |event| {
+            shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .event(&event)
+        })
+    }
+
+    pub fn finish(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    }
+}
+
 /// Picks the renderer: JSON lines when asked, progress bars on a terminal, plain lines otherwise.
 pub fn renderer(json: bool) -> Box<dyn Renderer> {
     if json {
