@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use envctl::engine::docker::DockerEngine;
@@ -70,12 +69,7 @@ struct TestEnv {
 
 impl TestEnv {
     async fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let instance = format!(
-            "envctl-engine-test-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let instance = support::unique_name("envctl-engine-test-");
         let engine = DockerEngine::connect()
             .await
             .expect("the Docker engine must be running (scripts/ensure-docker.sh)");

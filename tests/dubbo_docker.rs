@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use envctl::zookeeper::Session;
 use support::docker_stdout;
 
 const ZOOKEEPER_IMAGE: &str = "envctl/zookeeper:3.8";
-const DUBBO_IMAGE: &str = "envctl/dubbo-python:3.0";
+use support::DUBBO_IMAGE;
 const READY_WITHIN: Duration = Duration::from_secs(90);
 
 /// Builds the images with their idempotent scripts, once per test binary.
@@ -66,12 +65,7 @@ struct Instance {
 
 impl Instance {
     fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "envctl-dubbo-test-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = support::unique_name("envctl-dubbo-test-");
         let instance = Instance {
             name,
             containers: Vec::new(),
@@ -209,8 +203,7 @@ async fn registrations(registry: SocketAddr, interface: &str) -> Vec<Registratio
     found.registrations
 }
 
-/// A real Dubbo call from the host's network namespace (the consumer image with host
-/// networking is a process on the host) to the address envctl decoded.
+/// A real Dubbo call from the host to the address envctl decoded.
 fn call_from_host(
     instance: &mut Instance,
     address: &str,
@@ -218,33 +211,9 @@ fn call_from_host(
     data: &str,
 ) -> serde_json::Value {
     let name = format!("{}-consumer-{}", instance.name, instance.containers.len());
+    // Tracked too, so a consumer left by a killed run is still removed.
     instance.containers.push(name.clone());
-    let out = docker_stdout(&[
-        "run",
-        "--name",
-        &name,
-        "--label",
-        "io.envctl.test=1",
-        "--network",
-        "host",
-        DUBBO_IMAGE,
-        "python3",
-        "consumer.py",
-        "call",
-        "--timeout",
-        "30",
-        "--address",
-        address,
-        "--interface",
-        interface,
-        "--method",
-        "greet",
-        "--data",
-        data,
-    ])
-    .unwrap_or_else(|e| panic!("calling {interface} at {address}: {e}"));
-    let last = out.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("consumer output {out:?}: {e}"))
+    support::dubbo_call_from_host(&name, address, interface, data)
 }
 
 /// `envctl endpoints` for the test instance (no definition file: found by its labels).

@@ -8,7 +8,6 @@ mod support;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use envctl::dubbo::{providers, Registration, DEFAULT_GROUP};
@@ -16,7 +15,6 @@ use envctl::zookeeper::Session;
 
 use support::docker_stdout;
 
-const DUBBO_IMAGE: &str = "envctl/dubbo-python:3.0";
 const GREETER: &str = "org.envctl.up.Greeter";
 const INTERNAL: &str = "org.envctl.up.Internal";
 
@@ -54,19 +52,8 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let env = format!(
-            "du{}x{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("environments")).unwrap();
-        std::fs::write(
-            dir.path().join("environments").join(format!("{env}.yaml")),
-            DEFINITION,
-        )
-        .unwrap();
+        let env = support::unique_name("du");
+        let dir = support::definition_dir(&env, DEFINITION);
         Fixture { dir, env }
     }
 
@@ -127,28 +114,7 @@ async fn registration(registry: SocketAddr, interface: &str) -> Registration {
 /// A real Dubbo call from the host's network namespace.
 fn call_from_host(fixture: &Fixture, address: &str, interface: &str) -> serde_json::Value {
     let name = format!("{}-test-consumer", fixture.env);
-    let out = docker_stdout(&[
-        "run",
-        "--rm",
-        "--name",
-        &name,
-        "--network",
-        "host",
-        DUBBO_IMAGE,
-        "python3",
-        "consumer.py",
-        "call",
-        "--timeout",
-        "30",
-        "--address",
-        address,
-        "--interface",
-        interface,
-        "--data",
-        "envctl",
-    ])
-    .unwrap_or_else(|e| panic!("calling {interface} at {address}: {e}"));
-    serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap()
+    support::dubbo_call_from_host(&name, address, interface, "envctl")
 }
 
 #[tokio::test]

@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -29,8 +28,6 @@ services:
       PASSWORD: { from_file: ./secret.txt }
 "#;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 struct Fixture {
     dir: TempDir,
     env: String,
@@ -42,18 +39,8 @@ struct Fixture {
 
 impl Fixture {
     fn with_definition(text: &str) -> Self {
-        let env = format!(
-            "lc{}x{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(dir.path().join("environments")).unwrap();
-        std::fs::write(
-            dir.path().join("environments").join(format!("{env}.yaml")),
-            text,
-        )
-        .unwrap();
+        let env = support::unique_name("lc");
+        let dir = support::definition_dir(&env, text);
         std::fs::write(
             dir.path().join("environments").join("secret.txt"),
             "file-secret-value\n",

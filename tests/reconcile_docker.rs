@@ -7,7 +7,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -52,8 +51,6 @@ services:
 {% endif %}
 "#;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// A temp dir with `environments/<env>.yaml`, removing every instance of `<env>` on drop.
 struct Fixture {
     dir: TempDir,
@@ -71,18 +68,8 @@ impl Fixture {
 
     /// A fixture whose definition is `text`; `@ENV@` in it becomes the environment name.
     fn with_definition(text: &str) -> Self {
-        let env = format!(
-            "rc{}x{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(dir.path().join("environments")).unwrap();
-        std::fs::write(
-            dir.path().join("environments").join(format!("{env}.yaml")),
-            text.replace("@ENV@", &env),
-        )
-        .unwrap();
+        let env = support::unique_name("rc");
+        let dir = support::definition_dir(&env, &text.replace("@ENV@", &env));
         let rt = tokio::runtime::Runtime::new().unwrap();
         let engine = rt
             .block_on(DockerEngine::connect())

@@ -45,6 +45,16 @@ struct State {
     next_id: u64,
 }
 
+impl State {
+    /// The name of container `id`, or the engine's NotFound.
+    fn container_name(&self, id: &str) -> EngineResult<String> {
+        self.containers
+            .get(id)
+            .map(|c| c.spec.name.clone())
+            .ok_or_else(|| not_found(&format!("container {id}")))
+    }
+}
+
 /// The in-memory engine.
 #[derive(Debug, Default)]
 pub struct FakeEngine {
@@ -301,11 +311,7 @@ impl Engine for FakeEngine {
 
     async fn start_container(&self, id: &str) -> EngineResult<()> {
         let mut st = self.lock();
-        let name = st
-            .containers
-            .get(id)
-            .map(|c| c.spec.name.clone())
-            .ok_or_else(|| not_found(&format!("container {id}")))?;
+        let name = st.container_name(id)?;
         self.write(&mut st, "start", &name)?;
         let code = st.exit_codes.get(&name).copied();
         let c = st.containers.get_mut(id).expect("checked above");
@@ -318,11 +324,7 @@ impl Engine for FakeEngine {
 
     async fn stop_container(&self, id: &str, _timeout: Duration) -> EngineResult<()> {
         let mut st = self.lock();
-        let name = st
-            .containers
-            .get(id)
-            .map(|c| c.spec.name.clone())
-            .ok_or_else(|| not_found(&format!("container {id}")))?;
+        let name = st.container_name(id)?;
         self.write(&mut st, "stop", &name)?;
         if let Some(c) = st.containers.get_mut(id) {
             c.state = ContainerState::Exited { code: 137 };
@@ -332,11 +334,7 @@ impl Engine for FakeEngine {
 
     async fn remove_container(&self, id: &str) -> EngineResult<()> {
         let mut st = self.lock();
-        let name = st
-            .containers
-            .get(id)
-            .map(|c| c.spec.name.clone())
-            .ok_or_else(|| not_found(&format!("container {id}")))?;
+        let name = st.container_name(id)?;
         self.write(&mut st, "remove", &name)?;
         st.containers.remove(id);
         Ok(())
@@ -359,11 +357,7 @@ impl Engine for FakeEngine {
 
     async fn logs(&self, id: &str, tail: usize) -> EngineResult<Vec<String>> {
         let st = self.lock();
-        let name = st
-            .containers
-            .get(id)
-            .map(|c| c.spec.name.clone())
-            .ok_or_else(|| not_found(&format!("container {id}")))?;
+        let name = st.container_name(id)?;
         let lines = st.logs.get(&name).cloned().unwrap_or_default();
         let skip = lines.len().saturating_sub(tail);
         Ok(lines.into_iter().skip(skip).collect())
@@ -382,11 +376,7 @@ impl Engine for FakeEngine {
 
     async fn exec(&self, id: &str, _cmd: &[String]) -> EngineResult<ExecOutput> {
         let mut st = self.lock();
-        let name = st
-            .containers
-            .get(id)
-            .map(|c| c.spec.name.clone())
-            .ok_or_else(|| not_found(&format!("container {id}")))?;
+        let name = st.container_name(id)?;
         let exit_code = match st.exec_failures.get_mut(&name) {
             Some(left) if *left == u32::MAX => 1,
             Some(left) if *left > 0 => {

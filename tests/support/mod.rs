@@ -12,6 +12,25 @@ use envctl::engine::ContainerSpec;
 /// The busybox image every engine test runs.
 pub const BUSYBOX: &str = "envctl/busybox:1.35";
 
+/// A name no other test of this run uses: `<prefix><pid>x<n>`, so runs never collide.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{prefix}{}x{n}", std::process::id())
+}
+
+/// A temp dir holding `environments/<env>.yaml` with `text`, as envctl looks for it.
+pub fn definition_dir(env: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("environments")).unwrap();
+    std::fs::write(
+        dir.path().join("environments").join(format!("{env}.yaml")),
+        text,
+    )
+    .unwrap();
+    dir
+}
+
 /// Bytes from a process (stdout or stderr) as text, lossily.
 pub fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
@@ -140,4 +159,45 @@ impl Drop for LocalRegistry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The Dubbo provider/consumer image.
+pub const DUBBO_IMAGE: &str = "envctl/dubbo-python:3.0";
+
+/// A real Dubbo call (`greet` with `data`) from the host's network namespace: the consumer
+/// image with host networking is a process on the host. `name` names the short-lived
+/// consumer container. Returns the consumer's JSON answer.
+pub fn dubbo_call_from_host(
+    name: &str,
+    address: &str,
+    interface: &str,
+    data: &str,
+) -> serde_json::Value {
+    let out = docker_stdout(&[
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--label",
+        "io.envctl.test=1",
+        "--network",
+        "host",
+        DUBBO_IMAGE,
+        "python3",
+        "consumer.py",
+        "call",
+        "--timeout",
+        "30",
+        "--address",
+        address,
+        "--interface",
+        interface,
+        "--method",
+        "greet",
+        "--data",
+        data,
+    ])
+    .unwrap_or_else(|e| panic!("calling {interface} at {address}: {e}"));
+    let last = out.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("consumer output {out:?}: {e}"))
 }
