@@ -487,6 +487,12 @@ async fn run_service(
     started: &watch::Sender<Status>,
 ) -> Status {
     let name = target.name.as_str();
+    if action.is_some() {
+        if let Err(reason) = host_paths_unchanged(target) {
+            ctx.fail(name, reason, Vec::new());
+            return Status::Failed;
+        }
+    }
     let action = match action {
         Some(Action::CreateContainer { service, spec }) if !target.depends_on.is_empty() => {
             match create_early(ctx, name, &spec).await {
@@ -542,6 +548,14 @@ async fn run_service(
     if ctx.interrupt.is_set() && action.is_some() {
         ctx.fail(name, format!("{INTERRUPTED}: not started"), Vec::new());
         return Status::Failed;
+    }
+    // The dependencies ran meanwhile (a job may have swapped a symlink in): the engine
+    // follows symlinks when it starts the container, so check once more just before.
+    if action.is_some() {
+        if let Err(reason) = host_paths_unchanged(target) {
+            ctx.fail(name, reason, Vec::new());
+            return Status::Failed;
+        }
     }
     let id = match converge_container(ctx, target, action).await {
         Ok(id) => id,
@@ -610,6 +624,15 @@ async fn run_service(
             Status::Failed
         }
     }
+}
+
+/// Every bind source still leads where it did when the definition was checked.
+fn host_paths_unchanged(target: &ServiceTarget) -> Result<(), String> {
+    for path in &target.bind_sources {
+        crate::definition::verify_host_path(path)
+            .map_err(|e| format!("refused to mount {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Makes the service's container exist and run; returns its id. On failure: the reason and

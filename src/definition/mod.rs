@@ -5,6 +5,7 @@
 mod diagnostics;
 mod extends;
 mod format;
+mod host_paths;
 mod libraries;
 mod load;
 mod locate;
@@ -26,6 +27,7 @@ use crate::model::Environment;
 
 pub use diagnostics::{Diagnostic, Location};
 pub use format::{ParamDef, ParamType};
+pub use host_paths::{verify_unchanged as verify_host_path, HostPathError};
 pub use render::{expand_host_ports, host_port_refs, host_port_token};
 pub use templates::{search_path as template_search_path, TemplateInfo};
 

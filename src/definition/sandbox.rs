@@ -1,36 +1,59 @@
-//! Host access is opt-in: privileged containers, the host's network or PID namespace and bind
-//! mounts outside the definition's directory are errors unless the definition's top-level
-//! `allow:` lists them (`privileged`, `host-network`, `host-pid`, `outside-binds`).
-//! A shared template cannot grant itself access: only the definition that uses it can.
+//! Host access is opt-in: privileged containers, the host's network or PID namespace, and
+//! host paths outside the definition's directory (bind sources, build contexts, `from_file`
+//! secrets) are errors unless the definition's own top-level `allow:` lists them.
+//! Neither a shared template nor a base the definition extends can grant access: only the
+//! file that is loaded can, so what a reviewer reads at its top is all it is granted.
+//! Host paths are resolved in full here and replaced by their resolution (see `host_paths`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
+use super::host_paths::{self, inside_any};
 use super::load::Loader;
 use super::locate::Seg;
 use crate::model::{
-    Service, ServiceName, VolumeSource, ALLOW_HOST_NETWORK, ALLOW_HOST_PID, ALLOW_OUTSIDE_BINDS,
-    ALLOW_PRIVILEGED,
+    EnvValue, Service, ServiceName, VolumeSource, ALLOW_HOST_NETWORK, ALLOW_HOST_PID,
+    ALLOW_OUTSIDE_BINDS, ALLOW_PRIVILEGED,
 };
 
-const KNOWN: [&str; 4] = [
+/// A build context outside the definition's directory (the whole tree goes to the build).
+pub const ALLOW_OUTSIDE_BUILD: &str = "outside-build";
+/// A `from_file` secret outside the definition's directory.
+pub const ALLOW_OUTSIDE_SECRETS: &str = "outside-secrets";
+
+const KNOWN: [&str; 6] = [
     ALLOW_PRIVILEGED,
     ALLOW_HOST_NETWORK,
     ALLOW_HOST_PID,
     ALLOW_OUTSIDE_BINDS,
+    ALLOW_OUTSIDE_BUILD,
+    ALLOW_OUTSIDE_SECRETS,
 ];
 
-/// Reports every host access that `allow:` does not grant, and malformed `allow:` entries.
-pub(super) fn check(loader: &mut Loader, top: &Mapping, services: &BTreeMap<ServiceName, Service>) {
-    let allowed = allowed(loader, top);
+/// Reports every host access that `allow:` does not grant, and malformed `allow:` entries;
+/// replaces every host path by its full resolution. `own` is the loaded file's own top-level
+/// mapping (its bases' `allow:` do not count); `merged` is it over its bases.
+pub(super) fn check(
+    loader: &mut Loader,
+    own: &Mapping,
+    merged: &Mapping,
+    services: &mut BTreeMap<ServiceName, Service>,
+) {
+    let allowed = allowed(loader, own);
+    let inherited = !own.contains_key("allow") && merged.contains_key("allow");
     let hint = |word: &str| {
-        Some(format!(
-            "if this is intended, add `allow: [{word}]` at the top of the definition"
-        ))
+        Some(if inherited {
+            format!("if this is intended, add `allow: [{word}]` at the top of this file (`allow:` of a base it extends does not carry over)")
+        } else {
+            format!("if this is intended, add `allow: [{word}]` at the top of the definition")
+        })
     };
-    for (name, service) in services {
+    let roots = roots(loader);
+    let names: Vec<ServiceName> = services.keys().cloned().collect();
+    for name in &names {
+        let service = &services[name];
         let at = |key: &str| vec![Seg::key("services"), Seg::key(name.as_str()), Seg::key(key)];
         let access = service.host_access;
         let keys = [
@@ -69,30 +92,99 @@ pub(super) fn check(loader: &mut Loader, top: &Mapping, services: &BTreeMap<Serv
                 Some("remove `ports`".into()),
             );
         }
-        if allowed.contains(ALLOW_OUTSIDE_BINDS) {
-            continue;
-        }
-        let roots = roots(loader);
-        for (i, volume) in service.volumes.iter().enumerate() {
-            let VolumeSource::Bind(path) = &volume.source else {
+        let place = |rest: &[Seg]| {
+            let mut p = vec![Seg::key("services"), Seg::key(name.as_str())];
+            p.extend_from_slice(rest);
+            p
+        };
+        let service = services.get_mut(name).expect("iterating its names");
+        for (i, volume) in service.volumes.iter_mut().enumerate() {
+            let VolumeSource::Bind(path) = &mut volume.source else {
                 continue;
             };
-            if !roots.iter().any(|root| inside(path, root)) {
-                loader.at(
-                    &[
-                        Seg::key("services"),
-                        Seg::key(name.as_str()),
-                        Seg::key("volumes"),
-                        Seg::Index(i),
-                    ],
-                    format!(
-                        "service `{name}` mounts {} from outside the definition's directory",
-                        path.display()
+            let at = place(&[Seg::key("volumes"), Seg::Index(i)]);
+            match host_paths::resolve(path) {
+                Ok(real) => {
+                    if !allowed.contains(ALLOW_OUTSIDE_BINDS) && !inside_any(&real, &roots) {
+                        loader.at(
+                            &at,
+                            format!(
+                                "service `{name}` mounts {} from outside the definition's directory",
+                                shown(path, &real)
+                            ),
+                            hint(ALLOW_OUTSIDE_BINDS),
+                        );
+                    }
+                    *path = real;
+                }
+                Err(err) => loader.at(
+                    &at,
+                    format!("service `{name}`: the bind source {err}"),
+                    Some(
+                        "a bind source must exist and be reachable; it is never judged by its text"
+                            .into(),
                     ),
-                    hint(ALLOW_OUTSIDE_BINDS),
-                );
+                ),
             }
         }
+        if let Some(build) = &mut service.build {
+            let at = place(&[Seg::key("build")]);
+            match host_paths::resolve(&build.context) {
+                Ok(real) => {
+                    if !allowed.contains(ALLOW_OUTSIDE_BUILD) && !inside_any(&real, &roots) {
+                        loader.at(
+                            &at,
+                            format!(
+                                "service `{name}` builds from {}, outside the definition's directory (it would all be sent to the image build)",
+                                shown(&build.context, &real)
+                            ),
+                            hint(ALLOW_OUTSIDE_BUILD),
+                        );
+                    }
+                    build.context = real;
+                }
+                Err(err) => loader.at(
+                    &at,
+                    format!("service `{name}`: the build context {err}"),
+                    None,
+                ),
+            }
+        }
+        for (key, value) in service.env.iter_mut() {
+            let EnvValue::FromFile(path) = value else {
+                continue;
+            };
+            let at = place(&[Seg::key("env"), Seg::key(key)]);
+            match host_paths::resolve_maybe_missing(path) {
+                Ok(real) => {
+                    if !allowed.contains(ALLOW_OUTSIDE_SECRETS) && !inside_any(&real, &roots) {
+                        loader.at(
+                            &at,
+                            format!(
+                                "service `{name}` reads `{key}` from {}, outside the definition's directory",
+                                shown(path, &real)
+                            ),
+                            hint(ALLOW_OUTSIDE_SECRETS),
+                        );
+                    }
+                    *path = real;
+                }
+                Err(err) => loader.at(
+                    &at,
+                    format!("service `{name}`: the file of `{key}`, {err}"),
+                    None,
+                ),
+            }
+        }
+    }
+}
+
+/// `path`, and where it really leads when that differs.
+fn shown(path: &Path, real: &Path) -> String {
+    if path == real {
+        path.display().to_string()
+    } else {
+        format!("{} (which leads to {})", path.display(), real.display())
     }
 }
 
@@ -129,39 +221,13 @@ fn allowed(loader: &mut Loader, top: &Mapping) -> BTreeSet<String> {
     words
 }
 
-/// The directories bind mounts may come from: the definition's and its bases'.
+/// The directories host paths may come from: the definition's and its bases', resolved.
 fn roots(loader: &Loader) -> Vec<PathBuf> {
     std::iter::once(loader.path.to_path_buf())
         .chain(loader.base_paths())
         .filter_map(|file| {
             let dir = std::path::absolute(&file).ok()?.parent()?.to_path_buf();
-            Some(real(&dir))
+            host_paths::resolve(&dir).ok()
         })
         .collect()
-}
-
-/// Whether `path` lies in `root`, after resolving `..` and (where they exist) symlinks.
-fn inside(path: &Path, root: &Path) -> bool {
-    real(path).starts_with(root)
-}
-
-/// The canonical path when it exists, else the lexically normalised absolute path.
-fn real(path: &Path) -> PathBuf {
-    if let Ok(canonical) = path.canonicalize() {
-        return canonical;
-    }
-    let mut out = PathBuf::new();
-    for part in std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .components()
-    {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }

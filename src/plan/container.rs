@@ -271,13 +271,17 @@ pub fn resolve_secret_from_host(value: &EnvValue) -> Result<String, String> {
         EnvValue::FromEnv(name) => {
             std::env::var(name).map_err(|_| format!("host environment variable {name} is not set"))
         }
-        EnvValue::FromFile(path) => std::fs::read_to_string(path)
-            .map(|text| {
-                text.strip_suffix('\n')
-                    .map(|t| t.strip_suffix('\r').unwrap_or(t).to_string())
-                    .unwrap_or(text.clone())
-            })
-            .map_err(|err| format!("cannot read {}: {err}", path.display())),
+        EnvValue::FromFile(path) => {
+            // Resolved when the definition loaded; a symlink swapped in since is refused.
+            crate::definition::verify_host_path(path).map_err(|e| e.to_string())?;
+            std::fs::read_to_string(path)
+                .map(|text| {
+                    text.strip_suffix('\n')
+                        .map(|t| t.strip_suffix('\r').unwrap_or(t).to_string())
+                        .unwrap_or(text.clone())
+                })
+                .map_err(|err| format!("cannot read {}: {err}", path.display()))
+        }
     }
 }
 

@@ -200,6 +200,9 @@ pub struct ServiceTarget {
     pub ports: BTreeMap<PortKey, u16>,
     /// The existing container that stays as it is (no create/recreate), if any.
     pub existing_id: Option<String>,
+    /// Host paths the container mounts, resolved when the definition loaded; checked again
+    /// right before the container is created or started (a symlink may have been swapped in).
+    pub bind_sources: Vec<std::path::PathBuf>,
 }
 
 /// The plan for one instance.
@@ -331,6 +334,14 @@ pub fn plan(
                 (None | Some(Action::StartContainer { .. }), Some(c)) => Some(c.id.clone()),
                 _ => None,
             },
+            bind_sources: service
+                .volumes
+                .iter()
+                .filter_map(|v| match &v.source {
+                    crate::model::VolumeSource::Bind(path) => Some(path.clone()),
+                    crate::model::VolumeSource::Named(_) => None,
+                })
+                .collect(),
         });
         container_actions.extend(action);
     }

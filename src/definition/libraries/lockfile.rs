@@ -33,13 +33,34 @@ pub fn path_for(definition: &Path) -> PathBuf {
     super::super::values::base_dir(definition).join(FILE_NAME)
 }
 
+/// A commit names a directory of the cache (`trees/<commit>`): only a full SHA-1 or SHA-256
+/// hash in lowercase hex may, so a lock file cannot point provenance at another directory.
+pub fn is_full_hash(commit: &str) -> bool {
+    matches!(commit.len(), 40 | 64)
+        && commit
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 impl LockFile {
     /// Reads the lock file; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_yaml::from_str::<Option<LockFile>>(&text)
-                .map(Option::unwrap_or_default)
-                .map_err(|e| format!("{}: {e}", path.display())),
+            Ok(text) => {
+                let lock = serde_yaml::from_str::<Option<LockFile>>(&text)
+                    .map(Option::unwrap_or_default)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                match lock.libraries.iter().find(|e| !is_full_hash(&e.commit)) {
+                    Some(bad) => Err(format!(
+                        "{}: commit `{}` (for {} ref `{}`) is not a full hex commit hash",
+                        path.display(),
+                        bad.commit.escape_debug(),
+                        bad.git,
+                        bad.git_ref
+                    )),
+                    None => Ok(lock),
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }
@@ -99,14 +120,45 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let mut lock = LockFile::read(&path).unwrap();
         assert!(lock.libraries.is_empty());
-        assert!(lock.set("file:///x", "v1", "aaa"));
-        assert!(!lock.set("file:///x", "v1", "aaa"));
-        assert!(lock.set("file:///x", "v1", "bbb"));
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        assert!(lock.set("file:///x", "v1", &a));
+        assert!(!lock.set("file:///x", "v1", &a));
+        assert!(lock.set("file:///x", "v1", &b));
         lock.write(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# envctl.lock"), "{text}");
         let back = LockFile::read(&path).unwrap();
-        assert_eq!(back.commit("file:///x", "v1"), Some("bbb"));
+        assert_eq!(back.commit("file:///x", "v1"), Some(b.as_str()));
         assert_eq!(back.commit("file:///x", "v2"), None);
+    }
+
+    #[test]
+    fn only_full_hex_commits_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        for bad in [
+            "../../x",
+            "abc1234",
+            "ABCDEF0123456789ABCDEF0123456789ABCDEF01",
+            "",
+        ] {
+            std::fs::write(
+                &path,
+                format!("version: 1\nlibraries:\n- git: file:///x\n  ref: v1\n  commit: '{bad}'\n"),
+            )
+            .unwrap();
+            let err = LockFile::read(&path).unwrap_err();
+            assert!(err.contains("not a full hex commit hash"), "{bad}: {err}");
+        }
+        for good in ["0123456789abcdef0123456789abcdef01234567", &"f".repeat(64)] {
+            std::fs::write(
+                &path,
+                format!(
+                    "version: 1\nlibraries:\n- git: file:///x\n  ref: v1\n  commit: '{good}'\n"
+                ),
+            )
+            .unwrap();
+            assert!(LockFile::read(&path).is_ok(), "{good}");
+        }
     }
 }
