@@ -90,9 +90,9 @@ fn a_symlink_swapped_in_by_a_job_is_refused_before_the_dependent_starts() {
         "{{.State.Status}}",
         &fx.container("reader"),
     ]);
-    match state {
-        Ok(state) => assert_ne!(state.trim(), "running", "the reader must not run"),
-        Err(_) => {} // not created at all is fine too
+    // Not created at all would be fine too.
+    if let Ok(state) = state {
+        assert_ne!(state.trim(), "running", "the reader must not run");
     }
 
     // And a later `up` refuses it again instead of starting the created container.

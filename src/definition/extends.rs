@@ -95,7 +95,7 @@ pub(super) fn load_bases(
             }
         };
         let mut base_loader = Loader::new(&base_path, SourceMap::new(&source, &rendered));
-        let parsed = parse(&mut base_loader, &rendered);
+        let parsed = parse(&mut base_loader, &rendered, &ctx.set);
         let map = std::mem::replace(&mut base_loader.map, SourceMap::new("", ""));
         loader.problems.append(&mut base_loader.problems);
         let Some((top, shape_error_service)) = parsed else {

@@ -29,8 +29,10 @@ pub struct DefinitionFile {
     pub libraries: Option<BTreeMap<String, LibraryDef>>,
     #[serde(default)]
     pub services: BTreeMap<String, ServiceDef>,
-    /// Opt-ins to host access: `privileged`, `host-network`, `host-pid`, `outside-binds`
-    /// (bind mounts outside the definition's directory). Without them such keys are errors.
+    /// Opt-ins to host access: `privileged`, `host-network`, `host-pid`, `outside-binds`,
+    /// `outside-build`, `outside-secrets` (bind mounts, build contexts and `from_file` files
+    /// outside the definition's directory). Without them such keys are errors. Only the
+    /// loaded file's own `allow:` counts, not a base's.
     pub allow: Option<Vec<Allow>>,
 }
 
@@ -42,6 +44,8 @@ pub enum Allow {
     HostNetwork,
     HostPid,
     OutsideBinds,
+    OutsideBuild,
+    OutsideSecrets,
 }
 
 /// A template library: a local directory (`path`) or a git repository (`git` + `ref`).

@@ -109,7 +109,7 @@ pub fn context(path: &Path, source: &str, opts: &LoadOptions) -> RenderContext {
 pub fn render_text(path: &Path, opts: &LoadOptions) -> Result<String, Vec<Diagnostic>> {
     let source = read(path)?;
     let ctx = context(path, &source, opts);
-    render_source(path, &source, &ctx)
+    render_source(path, &source, &ctx).map(|text| render::restore_set_text(&text, &ctx.set))
 }
 
 pub(super) fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
@@ -168,7 +168,7 @@ pub fn load_with(
     let ctx = context(path, &source, opts);
     let rendered = render_source(path, &source, &ctx)?;
     let mut loader = Loader::new(path, SourceMap::new(&source, &rendered));
-    let Some((own, shape_error_service)) = parse(&mut loader, &rendered) else {
+    let Some((own, shape_error_service)) = parse(&mut loader, &rendered, &ctx.set) else {
         return Err(loader.problems);
     };
     let mut broken_services: BTreeSet<String> = shape_error_service.into_iter().collect();
@@ -214,7 +214,7 @@ pub fn libraries_of(
     let ctx = context(path, &source, opts);
     let rendered = render_source(path, &source, &ctx)?;
     let mut loader = Loader::new(path, SourceMap::new(&source, &rendered));
-    let Some((own, _)) = parse(&mut loader, &rendered) else {
+    let Some((own, _)) = parse(&mut loader, &rendered, &ctx.set) else {
         return Err(loader.problems);
     };
     loader.own = Value::Mapping(own.clone());
@@ -262,7 +262,11 @@ fn resolve_libraries(
 /// YAML parse, unknown keys (reported, then dropped) and shapes. Returns the top mapping and
 /// the service whose shape error was reported (it is skipped later); `None` when nothing
 /// further can be checked.
-pub(super) fn parse(loader: &mut Loader, rendered: &str) -> Option<(Mapping, Option<String>)> {
+pub(super) fn parse(
+    loader: &mut Loader,
+    rendered: &str,
+    set: &BTreeMap<String, String>,
+) -> Option<(Mapping, Option<String>)> {
     if let Some((line, col)) = values::too_deep_flow(rendered) {
         let loc = loader.map.location(line, col);
         loader.problems.push(
@@ -278,7 +282,10 @@ pub(super) fn parse(loader: &mut Loader, rendered: &str) -> Option<(Mapping, Opt
         return None;
     }
     let document: Value = match serde_yaml::from_str(rendered) {
-        Ok(v) => v,
+        Ok(mut v) => {
+            render::restore_set_values(&mut v, set);
+            v
+        }
         Err(e) => {
             let loc = e
                 .location()
@@ -591,14 +598,15 @@ fn load_service(
         (None, t) => t.clone(),
     };
     let found = if let (Some((lib, rest)), Some(_)) = (library, &template_name) {
-        let found = templates::find(rest, std::slice::from_ref(&lib.root)).map_err(|err| {
+        let found = lib.find(rest).map_err(|err| {
             let message = match err {
                 templates::LookupError::NotFound { .. } => {
                     format!("template `{rest}` not found in {}", lib.describe())
                 }
-                other => other.to_string(),
+                other => format!("{}: {other}", lib.describe()),
             };
-            let known: Vec<String> = templates::list(std::slice::from_ref(&lib.root))
+            let known: Vec<String> = lib
+                .list()
                 .into_iter()
                 .filter_map(Result::ok)
                 .map(|t| t.name)
@@ -629,7 +637,8 @@ fn load_service(
                         "add the file to one of these directories, or set ENVCTL_TEMPLATE_PATH"
                             .into(),
                     ),
-                    templates::LookupError::InvalidName(_) => None,
+                    templates::LookupError::InvalidName(_)
+                    | templates::LookupError::LeavesLibrary { .. } => None,
                 },
             );
         });

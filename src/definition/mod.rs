@@ -224,7 +224,7 @@ pub fn list_library_templates(
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for lib in libraries.values() {
-        for entry in templates::list(std::slice::from_ref(&lib.root)) {
+        for entry in lib.list() {
             match entry {
                 Ok(mut info) => {
                     info.source = Some(lib.label(&info.name));
@@ -250,11 +250,13 @@ pub fn show_library_template(
     let Some((lib, rest)) = libraries::split(name, &libraries) else {
         return show_template(name);
     };
-    let found = templates::find(rest, std::slice::from_ref(&lib.root)).map_err(|_| {
-        DefinitionError::message(format!(
-            "error: template `{rest}` not found in {}",
-            lib.describe()
-        ))
+    let found = lib.find(rest).map_err(|e| {
+        DefinitionError::message(match e {
+            templates::LookupError::LeavesLibrary { .. } => {
+                format!("error: {}: {e}", lib.describe())
+            }
+            _ => format!("error: template `{rest}` not found in {}", lib.describe()),
+        })
     })?;
     let mut info = templates::info(name, &found).map_err(DefinitionError::from_diagnostics)?;
     info.source = Some(lib.label(rest));

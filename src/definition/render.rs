@@ -4,6 +4,7 @@
 //! are errors. We add one function, `host_port`, which renders the placeholder token the
 //! planner replaces with the allocated host port.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -116,8 +117,100 @@ pub fn render(
     for (key, value) in extra {
         context.insert(key.clone(), value);
     }
-    tera.render_str(source, &context, false)
-        .map_err(failure_from)
+    // Every `{{ }}` output passes the escape function, which stands a token in for each
+    // `--set` value that could change the YAML's structure (see `free_text_values`).
+    tera.set_escape_fn(hide_set_values);
+    FREE_TEXT.with(|cell| *cell.borrow_mut() = free_text_values(&ctx.set));
+    let rendered = tera.render_str(source, &context, true);
+    FREE_TEXT.with(|cell| cell.borrow_mut().clear());
+    rendered.map_err(failure_from)
+}
+
+thread_local! {
+    /// The `--set` values being hidden by the render running on this thread, with their tokens.
+    static FREE_TEXT: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A `--set` value is one scalar, whatever it contains. Values of only letters, digits and
+/// `-_./+=~@` are written as they are (so `ports: [{{ set.port }}]` stays a number); any other
+/// value is written as a token of letters and digits, valid in every YAML position, which
+/// `restore_set_values` turns back into the value after parsing. Tera logic sees the values
+/// themselves. Longest first, so a value inside another is not cut apart.
+fn free_text_values(set: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut values: Vec<(String, String)> = set
+        .values()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty() && !is_plain(v))
+        .map(|(i, v)| (v.clone(), set_token(i)))
+        .collect();
+    values.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+    values
+}
+
+fn is_plain(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./+=~@".contains(c))
+}
+
+/// The token for the `index`-th `--set` value (in key order): unguessable per process, so a
+/// definition cannot forge one, and delimited, so token 1 is not a prefix of token 10.
+fn set_token(index: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static NONCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let nonce = NONCE.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish()
+    });
+    format!("envctlset{nonce:016x}x{index}x")
+}
+
+fn hide_set_values(input: &str, output: &mut dyn std::io::Write) -> std::io::Result<()> {
+    FREE_TEXT.with(|cell| {
+        let values = cell.borrow();
+        if values.iter().all(|(v, _)| !input.contains(v.as_str())) {
+            return output.write_all(input.as_bytes());
+        }
+        let mut text = input.to_string();
+        for (value, token) in values.iter() {
+            text = text.replace(value.as_str(), token);
+        }
+        output.write_all(text.as_bytes())
+    })
+}
+
+/// `text` with every `--set` token replaced by its value.
+pub fn restore_set_text(text: &str, set: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_string();
+    if !out.contains("envctlset") {
+        return out;
+    }
+    for (value, token) in free_text_values(set) {
+        out = out.replace(&token, &value);
+    }
+    out
+}
+
+/// Puts the `--set` values back into every string (and key) of a parsed document.
+pub fn restore_set_values(value: &mut serde_yaml::Value, set: &BTreeMap<String, String>) {
+    use serde_yaml::Value as Yaml;
+    match value {
+        Yaml::String(s) if s.contains("envctlset") => *s = restore_set_text(s, set),
+        Yaml::Sequence(items) => items
+            .iter_mut()
+            .for_each(|item| restore_set_values(item, set)),
+        Yaml::Mapping(map) => {
+            let entries = std::mem::take(map);
+            for (mut key, mut item) in entries {
+                restore_set_values(&mut key, set);
+                restore_set_values(&mut item, set);
+                map.insert(key, item);
+            }
+        }
+        Yaml::Tagged(tagged) => restore_set_values(&mut tagged.value, set),
+        _ => {}
+    }
 }
 
 fn failure_from(err: tera::Error) -> RenderFailure {

@@ -47,6 +47,8 @@ pub enum LookupError {
     InvalidName(String),
     #[error("template `{name}` not found; searched {}", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     NotFound { name: String, tried: Vec<PathBuf> },
+    #[error("template `{name}` is a symlink out of its library (to {}); it is not read", .target.display())]
+    LeavesLibrary { name: String, target: PathBuf },
 }
 
 /// Template names are relative paths without `.`/`..`, so they cannot escape the search path.
@@ -98,6 +100,14 @@ pub struct TemplateInfo {
 
 /// Every template on the search path; a name found earlier shadows later ones.
 pub fn list(search: &[PathBuf]) -> Vec<Result<TemplateInfo, Vec<Diagnostic>>> {
+    list_where(search, |_, _| Ok(()))
+}
+
+/// Like `list`, reading only the files `admit(name, path)` accepts (its error is listed).
+pub fn list_where(
+    search: &[PathBuf],
+    admit: impl Fn(&str, &Path) -> Result<(), Vec<Diagnostic>>,
+) -> Vec<Result<TemplateInfo, Vec<Diagnostic>>> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for dir in search {
@@ -118,7 +128,7 @@ pub fn list(search: &[PathBuf]) -> Vec<Result<TemplateInfo, Vec<Diagnostic>>> {
                 continue;
             };
             if seen.insert(name.clone()) {
-                out.push(info(&name, &path));
+                out.push(admit(&name, &path).and_then(|()| info(&name, &path)));
             }
         }
     }
@@ -367,7 +377,7 @@ pub fn instantiate(
             None,
         ));
     }
-    let value: Value = serde_yaml::from_str(&rendered).map_err(|e| {
+    let mut value: Value = serde_yaml::from_str(&rendered).map_err(|e| {
         let loc = e
             .location()
             .and_then(|l| map.location(l.line(), l.column()));
@@ -377,6 +387,7 @@ pub fn instantiate(
             None,
         )
     })?;
+    render::restore_set_values(&mut value, &ctx.set);
     let unknown = schema::unknown_keys(&value, &schema::TEMPLATE_BODY);
     if !unknown.is_empty() {
         return Err(InstantiateError::Template(

@@ -58,6 +58,13 @@ pub struct ServiceView {
     pub entrypoint: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Host access, under the keys that ask for it, so a reviewer of `render` sees it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,6 +167,9 @@ impl ServiceView {
             command: service.command.clone(),
             entrypoint: service.entrypoint.clone(),
             aliases: service.aliases.clone(),
+            privileged: service.host_access.privileged,
+            network_mode: service.host_access.network.then_some("host"),
+            pid: service.host_access.pid.then_some("host"),
         }
     }
 }

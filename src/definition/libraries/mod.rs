@@ -12,6 +12,8 @@ use serde_yaml::Value;
 
 use self::git::GitError;
 use self::lockfile::LockFile;
+use super::diagnostics::Diagnostic;
+use super::templates::{self, LookupError, TemplateInfo};
 use super::values::relative_to;
 
 /// Whether to use the commits in the lock file or re-resolve every ref.
@@ -60,10 +62,46 @@ pub struct Library {
     pub name: String,
     /// The directory holding `<template>.yaml` files.
     pub root: PathBuf,
+    /// The whole library (the extracted commit, or the declared directory): no file of it
+    /// is read through a symlink that leads out of this tree.
+    pub tree: PathBuf,
     pub pin: Option<Pin>,
 }
 
 impl Library {
+    /// The file of template `name`, refused when a symlink leads it out of the library.
+    pub fn find(&self, name: &str) -> Result<PathBuf, LookupError> {
+        let found = templates::find(name, std::slice::from_ref(&self.root))?;
+        self.confine(name, &found)?;
+        Ok(found)
+    }
+
+    /// Every template of the library; files a symlink leads out of it are problems, unread.
+    pub fn list(&self) -> Vec<Result<TemplateInfo, Vec<Diagnostic>>> {
+        templates::list_where(std::slice::from_ref(&self.root), |name, path| {
+            self.confine(name, path)
+                .map_err(|e| vec![Diagnostic::new(path, format!("{}: {e}", self.describe()))])
+        })
+    }
+
+    fn confine(&self, name: &str, file: &Path) -> Result<(), LookupError> {
+        let tree = self
+            .tree
+            .canonicalize()
+            .unwrap_or_else(|_| self.tree.clone());
+        match file.canonicalize() {
+            Ok(real) if real.starts_with(&tree) => Ok(()),
+            Ok(real) => Err(LookupError::LeavesLibrary {
+                name: name.to_string(),
+                target: real,
+            }),
+            Err(_) => Err(LookupError::LeavesLibrary {
+                name: name.to_string(),
+                target: file.to_path_buf(),
+            }),
+        }
+    }
+
     /// What the `io.envctl.template` label records: `LIB/NAME@<short commit>` for git
     /// libraries, `LIB/NAME` for directories.
     pub fn label(&self, template: &str) -> String {
@@ -296,6 +334,7 @@ pub fn resolve(
                     Library {
                         name: d.name.clone(),
                         root: root.clone(),
+                        tree: root.clone(),
                         pin: None,
                     },
                 );
@@ -388,6 +427,7 @@ pub fn resolve(
                     Library {
                         name: d.name.clone(),
                         root,
+                        tree,
                         pin: Some(Pin {
                             url: url.clone(),
                             git_ref: git_ref.clone(),
@@ -471,6 +511,7 @@ mod tests {
         let lib = Library {
             name: "platform".into(),
             root: PathBuf::from("/c"),
+            tree: PathBuf::from("/c"),
             pin: Some(Pin {
                 url: "u".into(),
                 git_ref: "v1".into(),
