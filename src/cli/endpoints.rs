@@ -28,7 +28,7 @@ pub struct EndpointsArgs {
     pub output: super::OutputFormat,
 }
 
-pub async fn run(args: EndpointsArgs) -> anyhow::Result<i32> {
+pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode> {
     let advertise_host = args
         .advertise_host
         .clone()
@@ -54,10 +54,10 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<i32> {
     )
     .await;
     match args.output {
-        super::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&found)?),
-        super::OutputFormat::Text => print!("{}", render_text(&found)),
+        super::OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&found)?),
+        super::OutputFormat::Text => crate::out!("{}", render_text(&found)),
     }
-    Ok(0)
+    Ok(crate::errors::ExitCode::Ok)
 }
 
 /// The engine envctl talks to.
