@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::definition::{self, LoadOptions};
 use crate::dubbo::endpoints::{self, Endpoints, ProviderEndpoint, Reach};
-use crate::engine::{Engine, LabelFilter, ObservedContainer};
+use crate::engine::{LabelFilter, ObservedContainer};
 use crate::model::{Environment, InstanceId, Probe};
 
 /// How long reading the registry may take before the command reports it unreachable.
@@ -34,7 +34,7 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode>
         .clone()
         .unwrap_or_else(|| crate::advertise::detect().to_string());
     let (instance, registry_hints) = resolve_instance(&args.instance, &advertise_host)?;
-    let engine = connect_engine().await?;
+    let engine = super::common::connect().await?;
     let containers = engine
         .list_containers(&LabelFilter::instance(instance.as_str()))
         .await
@@ -58,13 +58,6 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode>
         super::OutputFormat::Text => crate::out!("{}", render_text(&found)),
     }
     Ok(crate::errors::ExitCode::Ok)
-}
-
-/// The engine envctl talks to.
-async fn connect_engine() -> anyhow::Result<Box<dyn Engine>> {
-    Ok(Box::new(
-        crate::engine::docker::DockerEngine::connect().await?,
-    ))
 }
 
 /// The instance id and the services known (from the definition) to be ZooKeeper.
