@@ -82,7 +82,12 @@ pub async fn status(
         },
         None => None,
     };
-    let ready = readiness(engine, &containers, plan.as_ref()).await;
+    let registry = crate::dubbo::registry::locate(&crate::dubbo::registry::from_containers(
+        containers.values(),
+        env,
+    ))
+    .map(|(_, address)| address);
+    let ready = readiness(engine, &containers, plan.as_ref(), registry).await;
     let mut services: Vec<ServiceStatus> = containers
         .iter()
         .map(|(service, c)| ServiceStatus {
@@ -141,8 +146,8 @@ async fn readiness(
     engine: &dyn Engine,
     containers: &BTreeMap<String, ObservedContainer>,
     plan: Option<&Plan>,
+    registry: Option<std::net::SocketAddr>,
 ) -> BTreeMap<String, bool> {
-    let registry = plan.and_then(apply::registry_address);
     let checks = containers.iter().map(|(service, c)| async move {
         let target = plan.and_then(|p| p.service(service));
         let ready = match target.and_then(|t| t.healthcheck.as_ref().map(|hc| (t, hc))) {
