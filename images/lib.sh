@@ -8,8 +8,49 @@
 set -euo pipefail
 
 CACHE=${ENVCTL_IMAGE_CACHE:-/var/cache/envctl-images}
-MIRROR=${ENVCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
+
+# apt_mirror: the Debian archive this machine's apt already uses (the first `deb` source whose
+# first suite is not a security, updates or backports one), from /etc/apt/sources.list.d/*.sources (deb822 `URIs:`)
+# or /etc/apt/sources.list (`deb` lines). No mirror host is written in the project: a machine
+# without one must set ENVCTL_DEBIAN_MIRROR.
+apt_mirror() {
+    local files=()
+    shopt -s nullglob
+    files=(/etc/apt/sources.list.d/*.sources)
+    shopt -u nullglob
+    if ((${#files[@]})); then
+        # deb822: stanzas separated by blank lines; the first matching stanza's first URI.
+        awk '
+            function flush() {
+                split(suites, first, " ")
+                if (types ~ /(^| )deb( |$)/ && uri != "" && first[1] !~ /-(security|updates|backports)$/ && !done) { print uri; done = 1 }
+                types = ""; uri = ""; suites = ""
+            }
+            /^[[:space:]]*$/ { flush(); next }
+            /^[[:space:]]*#/ { next }
+            tolower($1) == "types:" { types = substr($0, index($0, ":") + 2) }
+            tolower($1) == "uris:" { uri = $2 }
+            tolower($1) == "suites:" { suites = substr($0, index($0, ":") + 2) }
+            END { flush() }
+        ' "${files[@]}" | head -n 1 | grep . && return 0
+    fi
+    if [[ -r /etc/apt/sources.list ]]; then
+        # `deb [options] URI SUITE COMPONENTS...`
+        awk '$1 == "deb" {
+                i = 2
+                if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                if ($(i + 1) !~ /-(security|updates|backports)$/) { print $i; exit }
+            }' /etc/apt/sources.list | grep . && return 0
+    fi
+    return 1
+}
+
+if [[ -n ${ENVCTL_DEBIAN_MIRROR:-} ]]; then
+    MIRROR=$ENVCTL_DEBIAN_MIRROR
+elif ! MIRROR=$(apt_mirror); then
+    MIRROR=
+fi
 
 log() { printf '[%s] %s\n' "${IMAGE:-images}" "$*" >&2; }
 
@@ -74,6 +115,9 @@ debian_image() {
     local image=$1 pkgs=$2 customize=$3
     shift 3
     local tarball dir
+    # Checked here, not in debian_rootfs: its body keys the rootfs cache.
+    [[ -n $MIRROR ]] ||
+        log "no Debian mirror in this machine's apt sources: set ENVCTL_DEBIAN_MIRROR unless the rootfs is cached"
     tarball=$(debian_rootfs "$pkgs")
     dir=$(mktemp -d "$CACHE/image.XXXXXX")
     WORK_DIRS+=("$dir")

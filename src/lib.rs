@@ -15,6 +15,7 @@ pub mod lifetime;
 pub mod local;
 pub mod lock;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod probe;

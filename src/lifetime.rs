@@ -15,9 +15,9 @@ use crate::engine::{Engine, EngineResult, LabelFilter, Labels, ObservedVolume};
 use crate::model::{labels, Environment};
 
 /// Marks a volume as an instance's lease.
-pub const LEASE_LABEL: &str = "io.envctl.lease";
+pub const LEASE_LABEL: &str = labels::LEASE;
 /// The lifetime the lease was made with, in seconds, renewed by the next `up`.
-pub const TTL_LABEL: &str = "io.envctl.ttl";
+pub const TTL_LABEL: &str = labels::TTL;
 const LEASE_PREFIX: &str = "envctl-lease.";
 
 /// An instance's current lease.
@@ -200,11 +200,12 @@ pub fn remaining(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// Parses `--ttl`: a duration like `3d`, `2h`, `90s`, or `none`/`0` for no expiry.
+/// Parses `--ttl`: a duration like `3d`, `2h`, `90`, or `none` (also `0`) for no expiry,
+/// which removes the lifetime the instance had.
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     match text.trim() {
-        "none" | "never" => Ok(Duration::ZERO),
-        other => crate::definition::parse_duration(other),
+        "never" => Ok(Duration::ZERO),
+        other => crate::definition::parse_limit(other).map(Option::unwrap_or_default),
     }
 }
 

@@ -26,10 +26,11 @@ pub enum LockError {
     },
 }
 
-/// Held for as long as the value lives.
+/// Held for as long as the value lives; its file is removed when it is released.
 #[derive(Debug)]
 pub struct InstanceLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
 }
 
 /// How to behave when someone else holds the lock.
@@ -75,48 +76,28 @@ pub fn acquire_in(
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
-
     let started = Instant::now();
     let mut told = false;
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = describe_holder(&mut file);
-                match policy {
-                    WaitPolicy::FailFast => {
-                        return Err(LockError::Busy {
-                            instance: instance.to_string(),
-                            holder,
-                        })
-                    }
-                    WaitPolicy::Wait(limit) if started.elapsed() >= limit => {
-                        return Err(LockError::TimedOut {
-                            instance: instance.to_string(),
-                            holder,
-                            waited: limit,
-                        })
-                    }
-                    WaitPolicy::Wait(_) => {
-                        if !told {
-                            on_wait(&holder);
-                            told = true;
-                        }
-                        // Polling keeps the wait bounded by the deadline; flock has no timeout.
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-            }
-            Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
+    let mut file = loop {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        lock_file(&mut file, instance, policy, started, &mut told, on_wait).map_err(
+            |e| match e {
+                Wait::Lock(err) => err,
+                Wait::Io(err) => io(err),
+            },
+        )?;
+        // The holder before us removes the file as it lets go; a lock on a removed file
+        // protects nothing, so take the lock again on the file that is there now.
+        if is_same_file(&file, &path) {
+            break file;
         }
-    }
+    };
 
     let holder = format!(
         "held by pid {} (envctl {command}) since {}",
@@ -126,7 +107,73 @@ pub fn acquire_in(
     file.set_len(0).map_err(io)?;
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.write_all(holder.as_bytes()).map_err(io)?;
-    Ok(InstanceLock { _file: file })
+    Ok(InstanceLock { file, path })
+}
+
+enum Wait {
+    Lock(LockError),
+    Io(std::io::Error),
+}
+
+/// Locks `file`, waiting per `policy` (bounded from `started`).
+fn lock_file(
+    file: &mut File,
+    instance: &InstanceId,
+    policy: WaitPolicy,
+    started: Instant,
+    told: &mut bool,
+    on_wait: &mut dyn FnMut(&str),
+) -> Result<(), Wait> {
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = describe_holder(file);
+                match policy {
+                    WaitPolicy::FailFast => {
+                        return Err(Wait::Lock(LockError::Busy {
+                            instance: instance.to_string(),
+                            holder,
+                        }))
+                    }
+                    WaitPolicy::Wait(limit) if started.elapsed() >= limit => {
+                        return Err(Wait::Lock(LockError::TimedOut {
+                            instance: instance.to_string(),
+                            holder,
+                            waited: limit,
+                        }))
+                    }
+                    WaitPolicy::Wait(_) => {
+                        if !*told {
+                            on_wait(&holder);
+                            *told = true;
+                        }
+                        // Polling keeps the wait bounded by the deadline; flock has no timeout.
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(Wait::Io(err)),
+        }
+    }
+}
+
+/// Whether `path` still names the open `file` (same device and inode).
+fn is_same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+impl Drop for InstanceLock {
+    /// Removes the lock file while still holding the lock, so lock files never pile up; a
+    /// waiter that locked the removed file notices (`is_same_file`) and starts over.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
 }
 
 fn describe_holder(file: &mut File) -> String {
@@ -183,6 +230,51 @@ mod tests {
         assert!(holder.contains("envctl up"), "{holder}");
         drop(held);
         assert!(waiter.join().unwrap());
+    }
+
+    #[test]
+    fn lock_files_do_not_pile_up() {
+        let dir = tempfile::tempdir().unwrap();
+        for feature in ["a", "b", "c"] {
+            let id = InstanceId::new("lock-test", Some(feature)).unwrap();
+            let held = acquire_in(dir.path(), &id, "up", WaitPolicy::FailFast, &mut |_| {});
+            assert!(held.is_ok());
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn many_waiters_take_turns_on_a_removed_file() {
+        // Each holder removes the file on release; every thread must still hold the lock
+        // alone (the counter never sees two holders at once).
+        let dir = tempfile::tempdir().unwrap();
+        let inside = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let path = dir.path().to_path_buf();
+                let inside = inside.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        let _held = acquire_in(
+                            &path,
+                            &id(),
+                            "up",
+                            WaitPolicy::Wait(Duration::from_secs(30)),
+                            &mut |_| {},
+                        )
+                        .unwrap();
+                        let before = inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        assert_eq!(before, 0, "two holders at once");
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 
     #[test]

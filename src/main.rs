@@ -1,22 +1,23 @@
 //! The `envctl` binary: parse arguments, run, print the error chain once, map to an exit code.
 
 use clap::Parser;
+use envctl::errors::ExitCode;
 
 fn main() {
     let cli = envctl::cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            std::process::exit(1);
+            envctl::errln!("error: cannot start the async runtime: {err}");
+            std::process::exit(ExitCode::Failed.code());
         }
     };
     let code = match runtime.block_on(envctl::cli::run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{}", envctl::errors::render_error(&err));
-            1
+            envctl::errln!("{}", envctl::errors::render_error(&err));
+            ExitCode::Failed
         }
     };
-    std::process::exit(code);
+    std::process::exit(code.code());
 }

@@ -126,7 +126,7 @@ const BROKEN: &[(&str, &[&str], &str)] = &[
     ),
     (
         "bad-ttl.yaml",
-        &["ttl", "`3` is not a duration"],
+        &["ttl", "`99999999d` is too long"],
         "bad-ttl.yaml:2:",
     ),
     (

@@ -54,6 +54,8 @@ pub struct DownReport {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+    /// Named volumes left in place (no `--volumes`): their data survives for the next `up`.
+    pub kept_volumes: Vec<String>,
     pub failures: Vec<Failure>,
 }
 
@@ -159,23 +161,25 @@ pub async fn down(
         });
     }
 
-    if volumes {
-        for volume in engine.list_volumes(&filter).await? {
-            if volume.labels.contains_key(crate::lifetime::LEASE_LABEL) {
-                continue;
+    for volume in engine.list_volumes(&filter).await? {
+        if volume.labels.contains_key(crate::lifetime::LEASE_LABEL) {
+            continue;
+        }
+        if !volumes {
+            report.kept_volumes.push(volume.name);
+            continue;
+        }
+        let label = format!("volume {}", volume.name);
+        match engine.remove_volume(&volume.name).await {
+            Ok(()) => {
+                emit(label, Phase::Removed);
+                report.volumes.push(volume.name);
             }
-            let label = format!("volume {}", volume.name);
-            match engine.remove_volume(&volume.name).await {
-                Ok(()) => {
-                    emit(label, Phase::Removed);
-                    report.volumes.push(volume.name);
-                }
-                Err(err) => report.failures.push(Failure {
-                    service: label,
-                    reason: err.to_string(),
-                    logs: Vec::new(),
-                }),
-            }
+            Err(err) => report.failures.push(Failure {
+                service: label,
+                reason: err.to_string(),
+                logs: Vec::new(),
+            }),
         }
     }
     Ok(report)

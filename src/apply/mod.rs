@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::engine::{ContainerSpec, ContainerState, Engine, ImageProgress};
-use crate::model::{Condition, Probe, ServiceKind};
+use crate::model::{Condition, ServiceKind};
 use crate::plan::{Action, Plan, ServiceTarget};
 
 /// How `apply` runs.
@@ -220,7 +220,9 @@ pub async fn apply_until(
         statuses,
         images,
         waited,
-        registry: registry_address(plan),
+        // Where dubbo probes read registrations: the dubbo module knows how to find it.
+        registry: crate::dubbo::registry::locate(&crate::dubbo::registry::from_plan(plan))
+            .map(|(_, address)| address),
         failures: Mutex::new(failures),
         interrupt,
     });
@@ -451,30 +453,6 @@ async fn run_image(
         _ => engine.pull_image(&image, &progress).await,
     };
     let _ = tx.send(Some(result.map_err(|e| e.to_string())));
-}
-
-/// The host address of the instance's ZooKeeper: the published port of a service whose
-/// health check is a `zookeeper` probe, else the published 2181 of a service named
-/// `zookeeper`.
-pub fn registry_address(plan: &Plan) -> Option<SocketAddr> {
-    let published = |s: &ServiceTarget, port: u16| {
-        s.ports
-            .get(&(port, crate::model::Protocol::Tcp))
-            .map(|host| SocketAddr::from(([127, 0, 0, 1], *host)))
-    };
-    let by_probe = plan
-        .services
-        .iter()
-        .find_map(|s| match s.healthcheck.as_ref()?.probe {
-            Probe::Zookeeper { port } => published(s, port),
-            _ => None,
-        });
-    by_probe.or_else(|| {
-        plan.services
-            .iter()
-            .find(|s| s.name.as_str() == "zookeeper")
-            .and_then(|s| published(s, 2181))
-    })
 }
 
 /// Runs one service to its goal; returns the status its dependents see. `started` hears

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::engine::fake::FakeEngine;
-use crate::model::{EnvValue, Environment, HealthCheck};
+use crate::model::{EnvValue, Environment, HealthCheck, Probe};
 use crate::plan::tests::{env_of, name, plan_on, port, svc};
 
 fn quick_cmd_check() -> HealthCheck {

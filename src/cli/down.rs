@@ -1,10 +1,13 @@
 //! `envctl down`: removes an instance by its labels; needs no definition file.
 
 use clap::Args;
+use serde::Serialize;
 
-use crate::apply::{self, DownScope};
-use crate::lock::{self, WaitPolicy};
-use crate::output;
+use crate::apply::{self, DownReport};
+use crate::errors::ExitCode;
+use crate::lock::WaitPolicy;
+use crate::ops::down::DownTarget;
+use crate::output::{self, Report};
 
 use super::common;
 use super::OutputFormat;
@@ -26,60 +29,101 @@ pub struct DownArgs {
     pub output: OutputFormat,
 }
 
-pub async fn run(args: DownArgs) -> anyhow::Result<i32> {
+pub async fn run(args: DownArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
     let engine = common::connect().await?;
     let json = args.output == OutputFormat::Json;
-    let (scope, _lock) = if args.all_features {
+    let (target, described) = if args.all_features {
         let env = common::env_name(&args.instance.env);
-        (DownScope::AllOf { env }, None)
+        (
+            DownTarget::AllOf(env.clone()),
+            format!("every instance of {env}"),
+        )
     } else {
         let policy = if args.no_wait_lock {
             WaitPolicy::FailFast
         } else {
             WaitPolicy::Wait(apply::DEFAULT_WAIT_TIMEOUT)
         };
-        let lock = lock::acquire(&instance, "down", policy, &mut |holder| {
-            if !json {
-                eprintln!("waiting for instance {instance}: {holder}");
-            }
-        })?;
-        (DownScope::Instance(instance.to_string()), Some(lock))
+        (
+            DownTarget::Instance(instance.clone(), policy),
+            instance.to_string(),
+        )
     };
-
     let renderer = output::SharedRenderer::new(json);
-    let sink = renderer.sink();
-    let report = apply::down(engine, &scope, args.volumes, sink).await?;
+    let result = crate::ops::down::down(
+        engine,
+        target,
+        args.volumes,
+        renderer.sink(),
+        &mut |holder| {
+            if !json {
+                crate::errln!("waiting for instance {instance}: {holder}");
+            }
+        },
+    )
+    .await;
     renderer.finish();
-
-    let target = match &scope {
-        DownScope::Instance(i) => i.clone(),
-        DownScope::AllOf { env } => format!("every instance of {env}"),
+    let report = Removed {
+        target: described,
+        report: result?,
     };
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "result": if report.failures.is_empty() { "removed" } else { "failed" },
-                "instances": report.instances,
-                "containers": report.containers,
-                "networks": report.networks,
-                "volumes": report.volumes,
-            })
-        );
-    } else if report.instances.is_empty() && report.volumes.is_empty() {
-        println!("nothing to remove: no envctl resources for {target}");
-    } else {
-        println!(
-            "removed {target}: {} container(s), {} network(s), {} volume(s)",
-            report.containers.len(),
-            report.networks.len(),
-            report.volumes.len()
-        );
+    Ok(output::emit(&report, json))
+}
+
+/// What `down` removed, and the named volumes it kept.
+#[derive(Debug)]
+struct Removed {
+    target: String,
+    report: DownReport,
+}
+
+impl Serialize for Removed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = &self.report;
+        serde_json::json!({
+            "result": if r.failures.is_empty() { "removed" } else { "failed" },
+            "instances": r.instances,
+            "containers": r.containers,
+            "networks": r.networks,
+            "volumes": r.volumes,
+            "kept_volumes": r.kept_volumes,
+        })
+        .serialize(s)
     }
-    if !report.failures.is_empty() {
-        eprint!("{}", output::failure_report(&report.failures));
-        return Ok(1);
+}
+
+impl Report for Removed {
+    fn text(&self) -> String {
+        let r = &self.report;
+        let mut text =
+            if r.instances.is_empty() && r.volumes.is_empty() && r.kept_volumes.is_empty() {
+                format!(
+                    "nothing to remove: no envctl resources for {}\n",
+                    self.target
+                )
+            } else {
+                format!(
+                    "removed {}: {} container(s), {} network(s), {} volume(s)\n",
+                    self.target,
+                    r.containers.len(),
+                    r.networks.len(),
+                    r.volumes.len()
+                )
+            };
+        if !r.kept_volumes.is_empty() {
+            text.push_str(&format!(
+                "kept {} named volume(s) with their data: {} (`envctl down --volumes` removes them)\n",
+                r.kept_volumes.len(),
+                r.kept_volumes.join(", ")
+            ));
+        }
+        text
     }
-    Ok(0)
+    fn problems(&self) -> String {
+        output::failure_report(&self.report.failures)
+    }
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::from_ok(self.report.failures.is_empty())
+    }
 }

@@ -6,10 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::definition::{self, LoadOptions};
 use crate::dubbo::endpoints::{self, Endpoints, ProviderEndpoint, Reach};
-use crate::engine::{Engine, LabelFilter, ObservedContainer};
-use crate::model::{Environment, InstanceId, Probe};
+use crate::engine::{LabelFilter, ObservedContainer};
+use crate::model::{Environment, InstanceId};
 
 /// How long reading the registry may take before the command reports it unreachable.
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,13 +27,13 @@ pub struct EndpointsArgs {
     pub output: super::OutputFormat,
 }
 
-pub async fn run(args: EndpointsArgs) -> anyhow::Result<i32> {
+pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode> {
     let advertise_host = args
         .advertise_host
         .clone()
         .unwrap_or_else(|| crate::advertise::detect().to_string());
-    let (instance, registry_hints) = resolve_instance(&args.instance, &advertise_host)?;
-    let engine = connect_engine().await?;
+    let (instance, env) = resolve_instance(&args.instance, &advertise_host)?;
+    let engine = super::common::connect().await?;
     let containers = engine
         .list_containers(&LabelFilter::instance(instance.as_str()))
         .await
@@ -48,63 +47,33 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<i32> {
     let found = collect(
         &instance,
         containers,
-        &registry_hints,
+        env.as_ref(),
         &advertise_host,
         &args.group,
     )
     .await;
     match args.output {
-        super::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&found)?),
-        super::OutputFormat::Text => print!("{}", render_text(&found)),
+        super::OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&found)?),
+        super::OutputFormat::Text => crate::out!("{}", render_text(&found)),
     }
-    Ok(0)
+    Ok(crate::errors::ExitCode::Ok)
 }
 
-/// The engine envctl talks to.
-async fn connect_engine() -> anyhow::Result<Box<dyn Engine>> {
-    Ok(Box::new(
-        crate::engine::docker::DockerEngine::connect().await?,
-    ))
-}
-
-/// The instance id and the services known (from the definition) to be ZooKeeper.
-/// Without a readable definition the instance is still found by name: `endpoints` must work
-/// for an instance whose file has moved on.
+/// The instance id, and its definition when it loads. Without a readable definition the
+/// instance is still found by name: `endpoints` must work for an instance whose file has
+/// moved on.
 fn resolve_instance(
     args: &super::InstanceArgs,
     advertise_host: &str,
-) -> anyhow::Result<(InstanceId, Vec<(String, u16)>)> {
-    let opts = LoadOptions {
-        feature: args.feature.clone(),
-        advertise_host: advertise_host.to_string(),
-        ..LoadOptions::default()
+) -> anyhow::Result<(InstanceId, Option<Environment>)> {
+    let inputs = super::RenderInputs {
+        set: Vec::new(),
+        advertise_host: Some(advertise_host.to_string()),
     };
-    if let Ok(env) = definition::load(&args.env, &opts) {
-        let hints = zookeeper_services(&env);
-        return Ok((env.instance, hints));
+    match super::common::load(args, &inputs) {
+        Ok(env) => Ok((env.instance.clone(), Some(env))),
+        Err(_) => Ok((super::common::instance_id(args)?, None)),
     }
-    let path = std::path::Path::new(&args.env);
-    let name = match path.extension() {
-        Some(_) => path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or(&args.env),
-        None => &args.env,
-    };
-    let instance = InstanceId::new(name, args.feature.as_deref())?;
-    Ok((instance, Vec::new()))
-}
-
-/// Services whose health check or template says "ZooKeeper", with their client port.
-fn zookeeper_services(env: &Environment) -> Vec<(String, u16)> {
-    env.services
-        .values()
-        .filter_map(|s| match s.healthcheck.as_ref().map(|h| &h.probe) {
-            Some(Probe::Zookeeper { port }) => Some((s.name.to_string(), *port)),
-            _ if s.template.as_deref() == Some("zookeeper") => Some((s.name.to_string(), 2181)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Reads the registry (if one is found) and matches registrations against the containers.
@@ -112,12 +81,13 @@ fn zookeeper_services(env: &Environment) -> Vec<(String, u16)> {
 pub async fn collect(
     instance: &InstanceId,
     containers: Vec<ObservedContainer>,
-    registry_hints: &[(String, u16)],
+    env: Option<&Environment>,
     advertise_host: &str,
     group: &str,
 ) -> Endpoints {
     let mut warnings = Vec::new();
-    let registry = endpoints::find_registry(&containers, registry_hints);
+    let registry =
+        crate::dubbo::registry::locate(&crate::dubbo::registry::from_containers(&containers, env));
     let mut providers = Vec::new();
     match &registry {
         None => warnings.push(
@@ -286,7 +256,7 @@ mod tests {
             container("stock", "envctl/dubbo-python:3.0", "172.20.0.4", &[]),
         ];
         let instance = InstanceId::new("shop", None).unwrap();
-        let e = collect(&instance, containers, &[], "192.168.1.20", "dubbo").await;
+        let e = collect(&instance, containers, None, "192.168.1.20", "dubbo").await;
         assert_eq!(e.registry, Some(zk.addr.to_string()));
         assert_eq!(e.providers.len(), 2);
         assert_eq!(
@@ -322,7 +292,7 @@ mod tests {
             &[(6379, 41010)],
         )];
         let instance = InstanceId::new("shop", None).unwrap();
-        let e = collect(&instance, containers, &[], "192.168.1.20", "dubbo").await;
+        let e = collect(&instance, containers, None, "192.168.1.20", "dubbo").await;
         assert!(e.registry.is_none() && e.providers.is_empty());
         assert_eq!(e.ports[0].outside, "192.168.1.20:41010");
         assert!(e.warnings[0].contains("no ZooKeeper"));

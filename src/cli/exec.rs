@@ -1,8 +1,8 @@
 //! `envctl exec`: runs a command in a service's container and exits with its status.
 
-use std::io::Write;
-
 use clap::Args;
+
+use crate::errors::ExitCode;
 
 use super::common;
 
@@ -17,10 +17,10 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
+pub async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
     let engine = common::connect().await?;
-    let containers = common::instance_containers(engine.as_ref(), &instance).await?;
+    let containers = crate::ops::inspect::existing_instance(engine.as_ref(), &instance).await?;
     let container = containers.get(&args.service).ok_or_else(|| {
         anyhow::anyhow!(
             "instance {instance} has no container for service `{}`",
@@ -31,12 +31,10 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<i32> {
         anyhow::bail!(
             "service `{}` of {instance} is not running ({})",
             args.service,
-            common::state_word(container.state)
+            crate::ops::state_word(container.state)
         );
     }
     let out = engine.exec(&container.id, &args.command).await?;
-    let mut stdout = std::io::stdout();
-    stdout.write_all(out.output.as_bytes())?;
-    stdout.flush()?;
-    Ok(i32::try_from(out.exit_code).unwrap_or(1))
+    crate::output::stream::write_stdout_bytes(out.output.as_bytes());
+    Ok(ExitCode::of_command(out.exit_code))
 }

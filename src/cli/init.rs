@@ -22,16 +22,16 @@ pub const FILES: &[(&str, &str)] = &[
     ("templates/cache.yaml", CACHE_TEMPLATE),
 ];
 
-pub fn run(args: InitArgs) -> anyhow::Result<i32> {
+pub fn run(args: InitArgs) -> anyhow::Result<crate::errors::ExitCode> {
     let written = scaffold(&args.dir)?;
     for path in &written {
-        println!("created {}", path.display());
+        crate::outln!("created {}", path.display());
     }
-    println!(
+    crate::outln!(
         "\nnext: cd {} && envctl validate && envctl render example && envctl up example",
         args.dir.display()
     );
-    Ok(0)
+    Ok(crate::errors::ExitCode::Ok)
 }
 
 /// Writes the example files under `dir`; fails, writing nothing, when one exists already.

@@ -1,18 +1,9 @@
 //! Ctrl-C and SIGTERM during `up`: the first one stops scheduling (see `apply::up_until`) and
 //! lets running engine calls finish; a second one exits at once. Afterwards the remaining
-//! state is reported and envctl exits with 130, like a shell does for SIGINT.
-
-use std::collections::BTreeMap;
+//! state is reported (`ops::up`) and envctl exits with 130, like a shell does for SIGINT.
 
 use crate::apply::Interrupt;
-use crate::engine::Engine;
-use crate::model::InstanceId;
-use crate::plan::Plan;
-
-use super::common;
-
-/// The exit code of an interrupted command.
-pub const EXIT_INTERRUPTED: i32 = 130;
+use crate::errors::ExitCode;
 
 /// Starts listening for SIGINT/SIGTERM; the returned interrupt is set by the first one.
 pub fn listen(quiet: bool) -> Interrupt {
@@ -31,11 +22,11 @@ pub fn listen(quiet: bool) -> Interrupt {
             }
             signals += 1;
             if signals > 1 {
-                eprintln!("interrupted again: exiting now; `envctl up` converges what is left");
-                std::process::exit(EXIT_INTERRUPTED);
+                crate::errln!("interrupted again: exiting now; `envctl up` converges what is left");
+                std::process::exit(ExitCode::Interrupted.code());
             }
             if !quiet {
-                eprintln!(
+                crate::errln!(
                     "interrupting: starting nothing new, letting running engine calls finish \
                      (press Ctrl-C again to exit at once)"
                 );
@@ -44,45 +35,4 @@ pub fn listen(quiet: bool) -> Interrupt {
         }
     });
     interrupt
-}
-
-/// Describes what an interrupted `up` left, prints it, and returns the exit code.
-pub async fn report(
-    engine: &dyn Engine,
-    instance: &InstanceId,
-    plan: &Plan,
-    rerun: &str,
-    json: bool,
-) -> i32 {
-    let containers = common::instance_containers(engine, instance)
-        .await
-        .unwrap_or_default();
-    let states: BTreeMap<String, String> = plan
-        .services
-        .iter()
-        .map(|s| {
-            let state = containers
-                .get(s.name.as_str())
-                .map(|c| common::state_word(c.state))
-                .unwrap_or_else(|| "not created".into());
-            (s.name.to_string(), state)
-        })
-        .collect();
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "result": "interrupted",
-                "instance": instance.as_str(),
-                "services": states,
-            })
-        );
-    } else {
-        let list: Vec<String> = states.iter().map(|(s, st)| format!("{s} {st}")).collect();
-        eprintln!(
-            "interrupted: {instance} is partly up ({}); run `{rerun}` to converge it or `envctl down` to remove it",
-            list.join(", ")
-        );
-    }
-    EXIT_INTERRUPTED
 }

@@ -1,35 +1,33 @@
 //! `envctl logs`: the logs of an instance's services, each line prefixed with its service.
+//! Lines go out as they come, through the pipe-safe stream: `envctl logs X | head` ends
+//! quietly, and a follower stops once nobody reads.
 
 use clap::Args;
 use futures_util::stream::{self, StreamExt};
 
+use crate::errors::ExitCode;
+
 use super::common;
 
-/// `-f` follows here, as in `docker logs -f`; the feature is `--feature` only.
+/// `-f` is `--feature` here as everywhere; following is `--follow`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// Environment: a name found in ./environments, or a path to a definition file.
-    pub env: String,
+    #[command(flatten)]
+    pub instance: super::InstanceArgs,
     /// Only this service.
     pub service: Option<String>,
-    /// The isolated copy for this feature branch (instance `<env>--<feature>`).
+    /// Keep following new lines (`docker logs -f`).
     #[arg(long)]
-    pub feature: Option<String>,
-    /// Keep following new lines.
-    #[arg(long, short = 'f')]
     pub follow: bool,
     /// Show only the last N lines of each service.
     #[arg(long)]
     pub tail: Option<usize>,
 }
 
-pub async fn run(args: LogsArgs) -> anyhow::Result<i32> {
-    let instance = common::instance_id(&super::InstanceArgs {
-        env: args.env.clone(),
-        feature: args.feature.clone(),
-    })?;
+pub async fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let instance = common::instance_id(&args.instance)?;
     let engine = common::connect().await?;
-    let mut containers = common::instance_containers(engine.as_ref(), &instance).await?;
+    let mut containers = crate::ops::inspect::existing_instance(engine.as_ref(), &instance).await?;
     if let Some(service) = &args.service {
         containers.retain(|name, _| name == service);
         if containers.is_empty() {
@@ -38,6 +36,7 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<i32> {
     }
     let tail = args.tail.unwrap_or(usize::MAX);
     let width = containers.keys().map(|s| s.len()).max().unwrap_or(0);
+    let closed = crate::output::stream::stdout_closed;
     if args.follow {
         let streams = containers.iter().map(|(service, c)| {
             let prefix = format!("{service:<width$} |");
@@ -47,14 +46,20 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<i32> {
         });
         let mut merged = stream::select_all(streams);
         while let Some(line) = merged.next().await {
-            println!("{}", line?);
+            crate::outln!("{}", line?);
+            if closed() {
+                break;
+            }
         }
     } else {
         for (service, c) in &containers {
             for line in engine.logs(&c.id, tail).await? {
-                println!("{service:<width$} | {line}");
+                crate::outln!("{service:<width$} | {line}");
+            }
+            if closed() {
+                break;
             }
         }
     }
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

@@ -1,5 +1,6 @@
 //! Command-line interface: clap types here, one small file per command.
-//! Each command is `load -> plan -> apply -> report`; none of them prints from the core.
+//! Each command parses its arguments, calls a use case (`ops`, `definition`) and hands the
+//! result to `output::emit`; the exit code is an `errors::ExitCode`.
 
 mod args;
 mod common;
@@ -71,7 +72,7 @@ pub enum Command {
 }
 
 /// Runs a parsed command line and returns the process exit code.
-pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
     match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Down(args) => down::run(args).await,

@@ -1,8 +1,13 @@
 //! `envctl plan`: what `up` would do and why. Exit 0 when converged, 2 when not.
 
-use clap::Args;
+use std::collections::BTreeMap;
 
-use crate::plan;
+use clap::Args;
+use serde::Serialize;
+
+use crate::errors::ExitCode;
+use crate::output::{self, Report};
+use crate::plan::{self, ActionSummary};
 
 use super::common;
 use super::OutputFormat;
@@ -20,47 +25,57 @@ pub struct PlanArgs {
     pub output: OutputFormat,
 }
 
-/// Exit code when `up` would change something.
-pub const PENDING: i32 = 2;
-
-pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
+pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut env = common::load(&args.instance, &args.render)?;
     common::run_locally(&mut env, &args.local)?;
     let engine = common::connect().await?;
     let observed = plan::observe(engine.as_ref(), &env).await?;
     let plan = plan::plan(&env, &observed, &common::plan_inputs()?)?;
-    let summaries = plan.summaries();
-    // Host access is always flagged, converged or not: it is what a reviewer must see.
-    let host_access: std::collections::BTreeMap<String, Vec<String>> = outside_access(&env);
-    match args.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::json!({
-                "instance": plan.instance.as_str(),
-                "converged": plan.is_empty(),
-                "actions": summaries,
-                "host_access": host_access,
-            })
-        ),
-        OutputFormat::Text if plan.is_empty() => {
-            println!("{} is converged: nothing to do", plan.instance)
-        }
-        OutputFormat::Text => {
-            println!("{}: {} change(s)", plan.instance, summaries.len());
-            for s in &summaries {
-                println!("  {s}");
+    let report = PlanReport {
+        instance: plan.instance.to_string(),
+        converged: plan.is_empty(),
+        actions: plan.summaries(),
+        // Host access is always flagged, converged or not: it is what a reviewer must see.
+        host_access: outside_access(&env),
+    };
+    Ok(output::emit(&report, args.output == OutputFormat::Json))
+}
+
+#[derive(Debug, Serialize)]
+struct PlanReport {
+    instance: String,
+    converged: bool,
+    actions: Vec<ActionSummary>,
+    host_access: BTreeMap<String, Vec<String>>,
+}
+
+impl Report for PlanReport {
+    fn text(&self) -> String {
+        let mut text = if self.converged {
+            format!("{} is converged: nothing to do\n", self.instance)
+        } else {
+            let mut text = format!("{}: {} change(s)\n", self.instance, self.actions.len());
+            for s in &self.actions {
+                text.push_str(&format!("  {s}\n"));
             }
-        }
-    }
-    if args.output == OutputFormat::Text {
-        for (service, access) in &host_access {
-            println!(
-                "  ! {service} has host access: {} (allowed by `allow:`)",
+            text
+        };
+        for (service, access) in &self.host_access {
+            text.push_str(&format!(
+                "  ! {service} has host access: {} (allowed by `allow:`)\n",
                 access.join(", ")
-            );
+            ));
+        }
+        text
+    }
+    /// 2 (changes pending) when `up` would change something.
+    fn exit_code(&self) -> ExitCode {
+        if self.converged {
+            ExitCode::Ok
+        } else {
+            ExitCode::ChangesPending
         }
     }
-    Ok(if plan.is_empty() { 0 } else { PENDING })
 }
 
 /// The host access of each service that has any: `privileged`, `host-network`, `host-pid`,

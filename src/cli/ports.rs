@@ -1,12 +1,12 @@
 //! `envctl ports`: the host ports of an instance's services (from their labels, so stopped
-//! containers show the ports they will get back).
+//! containers show the ports they will get back). An instance that does not exist is an error.
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::model::labels;
-use crate::output;
-use crate::plan::ports::decode_label;
+use crate::errors::ExitCode;
+use crate::ops::inspect::PortRow;
+use crate::output::{self, Report};
 
 use super::common;
 
@@ -27,63 +27,60 @@ pub struct PortsArgs {
     pub output: PortsFormat,
 }
 
-#[derive(Debug, Serialize)]
-struct Row {
-    service: String,
-    container_port: u16,
-    host_port: u16,
-    protocol: &'static str,
-}
-
-pub async fn run(args: PortsArgs) -> anyhow::Result<i32> {
+pub async fn run(args: PortsArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
     let engine = common::connect().await?;
-    let containers = common::instance_containers(engine.as_ref(), &instance).await?;
-    let mut rows = Vec::new();
-    for (service, c) in &containers {
-        let ports = c
-            .labels
-            .get(labels::PORTS)
-            .map(|l| decode_label(l))
-            .unwrap_or_default();
-        for ((container, proto), host) in ports {
-            rows.push(Row {
-                service: service.clone(),
-                container_port: container,
-                host_port: host,
-                protocol: proto.as_str(),
-            });
-        }
+    let rows = Ports {
+        rows: crate::ops::inspect::ports(engine.as_ref(), &instance).await?,
+        dotenv: args.output == PortsFormat::Dotenv,
+    };
+    Ok(output::emit(&rows, args.output == PortsFormat::Json))
+}
+
+/// Serialised as the list of rows.
+#[derive(Debug)]
+struct Ports {
+    rows: Vec<PortRow>,
+    dotenv: bool,
+}
+
+impl Serialize for Ports {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.rows.serialize(s)
     }
-    match args.output {
-        PortsFormat::Json => println!("{}", serde_json::to_string(&rows)?),
-        PortsFormat::Dotenv => {
-            for r in &rows {
-                println!(
-                    "{}={}",
-                    dotenv_key(&r.service, r.container_port),
-                    r.host_port
-                );
-            }
-        }
-        PortsFormat::Table => {
-            let table: Vec<Vec<String>> = rows
+}
+
+impl Report for Ports {
+    fn text(&self) -> String {
+        if self.dotenv {
+            return self
+                .rows
                 .iter()
                 .map(|r| {
-                    vec![
-                        r.service.clone(),
-                        format!("{}/{}", r.container_port, r.protocol),
-                        r.host_port.to_string(),
-                    ]
+                    format!(
+                        "{}={}\n",
+                        dotenv_key(&r.service, r.container_port),
+                        r.host_port
+                    )
                 })
                 .collect();
-            print!(
-                "{}",
-                output::table(&["SERVICE", "CONTAINER", "HOST"], &table)
-            );
         }
+        let table: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.service.clone(),
+                    format!("{}/{}", r.container_port, r.protocol),
+                    r.host_port.to_string(),
+                ]
+            })
+            .collect();
+        output::table(&["SERVICE", "CONTAINER", "HOST"], &table)
     }
-    Ok(0)
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Ok
+    }
 }
 
 /// `order-service`, 20880 -> `ORDER_SERVICE_PORT_20880`.

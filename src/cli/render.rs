@@ -4,6 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::{InstanceArgs, RenderInputs};
 use crate::definition::{self, EnvironmentView, LoadOptions};
+use crate::errors::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -40,13 +41,13 @@ impl RenderInputs {
     }
 }
 
-pub fn run(args: RenderArgs) -> anyhow::Result<i32> {
+pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let opts = args.inputs.load_options(args.instance.feature.as_deref());
     if args.output == RenderFormat::Text {
         return Ok(match definition::render_text(&args.instance.env, &opts) {
             Ok(text) => {
                 emit(&text)?;
-                0
+                ExitCode::Ok
             }
             Err(err) => report(&err),
         });
@@ -60,21 +61,18 @@ pub fn run(args: RenderArgs) -> anyhow::Result<i32> {
         RenderFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&view)?))?,
         _ => emit(&serde_yaml::to_string(&view)?)?,
     }
-    Ok(0)
+    Ok(ExitCode::Ok)
 }
 
 /// Prints the diagnostics, exactly as `main` would print the error, and fails.
-pub(super) fn report(err: &definition::DefinitionError) -> i32 {
-    eprintln!("{}", err.rendered);
-    1
+pub(super) fn report(err: &definition::DefinitionError) -> ExitCode {
+    crate::errln!("{}", err.rendered);
+    ExitCode::Failed
 }
 
 /// Writes to stdout; a closed pipe (`envctl render x | head`) is not an error.
+/// Writes a document to stdout through the pipe-safe stream.
 pub(super) fn emit(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
+    crate::out!("{text}");
+    Ok(())
 }

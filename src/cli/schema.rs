@@ -11,12 +11,12 @@ pub struct SchemaArgs {
     pub template: bool,
 }
 
-pub fn run(args: SchemaArgs) -> anyhow::Result<i32> {
+pub fn run(args: SchemaArgs) -> anyhow::Result<crate::errors::ExitCode> {
     let schema = if args.template {
         definition::template_schema()
     } else {
         definition::definition_schema()
     };
     super::render::emit(&format!("{}\n", serde_json::to_string_pretty(&schema)?))?;
-    Ok(0)
+    Ok(crate::errors::ExitCode::Ok)
 }

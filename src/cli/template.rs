@@ -1,5 +1,6 @@
 //! `envctl template list|show`.
 
+use crate::errors::ExitCode;
 use clap::{Args, Subcommand};
 
 use serde::Serialize;
@@ -51,7 +52,7 @@ pub struct UpdateArgs {
     pub output: OutputFormat,
 }
 
-pub fn run(cmd: TemplateCommand) -> anyhow::Result<i32> {
+pub fn run(cmd: TemplateCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TemplateCommand::List(args) => list(args),
         TemplateCommand::Show(args) => show(args),
@@ -71,7 +72,7 @@ struct UpdateReport {
     error: Option<String>,
 }
 
-fn update(args: UpdateArgs) -> anyhow::Result<i32> {
+fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     let envs = super::environments_or_all(&args.envs, "update")?;
     let opts = args.inputs.load_options(None);
     let json = args.output == OutputFormat::Json;
@@ -82,8 +83,8 @@ fn update(args: UpdateArgs) -> anyhow::Result<i32> {
                 if !json {
                     print_changes(env, &outcome.lock_file, &outcome.changes);
                     if let Some(err) = &outcome.problems {
-                        eprintln!("{}\n", err.rendered);
-                        eprintln!("FAILED {env}");
+                        crate::errln!("{}\n", err.rendered);
+                        crate::errln!("FAILED {env}");
                     }
                 }
                 UpdateReport {
@@ -96,12 +97,12 @@ fn update(args: UpdateArgs) -> anyhow::Result<i32> {
             }
             Err(err) => {
                 if !json {
-                    eprintln!(
+                    crate::errln!(
                         "{}
 ",
                         err.rendered
                     );
-                    eprintln!("FAILED {env}");
+                    crate::errln!("FAILED {env}");
                 }
                 UpdateReport {
                     env: env.clone(),
@@ -117,37 +118,37 @@ fn update(args: UpdateArgs) -> anyhow::Result<i32> {
     if json {
         super::render::emit(&format!("{}\n", serde_json::to_string_pretty(&reports)?))?;
     }
-    Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
+    Ok(ExitCode::from_ok(reports.iter().all(|r| r.ok)))
 }
 
 fn print_changes(env: &str, lock_file: &std::path::Path, changes: &[LibraryUpdate]) {
     if changes.is_empty() {
         if lock_file.exists() {
-            println!("{env}: up to date ({})", lock_file.display());
+            crate::outln!("{env}: up to date ({})", lock_file.display());
         } else {
-            println!("{env}: no git libraries, nothing to lock");
+            crate::outln!("{env}: no git libraries, nothing to lock");
         }
         return;
     }
-    println!("{env}: updated {}", lock_file.display());
+    crate::outln!("{env}: updated {}", lock_file.display());
     for c in changes {
         let short = |c: &str| c[..c.len().min(7)].to_string();
         match &c.from {
-            Some(from) => println!(
+            Some(from) => crate::outln!(
                 "  {} {}: {} -> {}",
                 c.git,
                 c.git_ref,
                 short(from),
                 short(&c.to)
             ),
-            None => println!("  {} {}: locked at {}", c.git, c.git_ref, short(&c.to)),
+            None => crate::outln!("  {} {}: locked at {}", c.git, c.git_ref, short(&c.to)),
         }
     }
 }
 
-fn list(args: ListArgs) -> anyhow::Result<i32> {
+fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     let (mut templates, broken) = definition::list_templates();
-    let mut code = broken.map_or(0, |err| super::render::report(&err));
+    let mut code = broken.map_or(ExitCode::Ok, |err| super::render::report(&err));
     if let Some(env) = &args.env {
         match definition::list_library_templates(env, &args.inputs.load_options(None)) {
             Ok((more, broken)) => {
@@ -168,7 +169,7 @@ fn list(args: ListArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        println!("no templates found; searched {}", dirs.join(", "));
+        crate::outln!("no templates found; searched {}", dirs.join(", "));
         return Ok(code);
     }
     let width = templates.iter().map(|t| t.name.len()).max().unwrap_or(0);
@@ -186,7 +187,7 @@ fn list(args: ListArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-fn show(args: ShowArgs) -> anyhow::Result<i32> {
+fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let found = match &args.env {
         Some(env) => {
             definition::show_library_template(env, &args.name, &args.inputs.load_options(None))
@@ -199,10 +200,10 @@ fn show(args: ShowArgs) -> anyhow::Result<i32> {
     };
     if args.output == OutputFormat::Json {
         super::render::emit(&format!("{}\n", serde_json::to_string_pretty(&template)?))?;
-        return Ok(0);
+        return Ok(ExitCode::Ok);
     }
     super::render::emit(&describe(&template))?;
-    Ok(0)
+    Ok(ExitCode::Ok)
 }
 
 /// The template as documentation: what it is, where it comes from, each param with its

@@ -1,14 +1,16 @@
-//! `envctl up`: load -> observe -> plan -> apply -> report.
+//! `envctl up`: parse, run the `ops::up` use case, print its result.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
+use serde::Serialize;
 
-use crate::apply::{self, ApplyOptions};
+use crate::apply::ApplyOptions;
+use crate::errors::ExitCode;
 use crate::local::LocalSettings;
-use crate::lock::{self, WaitPolicy};
-use crate::model::{Environment, Protocol};
-use crate::output;
+use crate::lock::WaitPolicy;
+use crate::ops::up::{UpRequest, UpResult};
+use crate::output::{self, Report};
 
 use super::common::{self, parse_duration};
 use super::OutputFormat;
@@ -19,7 +21,8 @@ pub struct UpArgs {
     pub instance: super::InstanceArgs,
     #[command(flatten)]
     pub render: super::RenderInputs,
-    /// Give up waiting for readiness after this long overall (e.g. 90s, 5m).
+    /// Give up waiting for readiness after this long overall (e.g. 90, 1m30s, 5m; `none` for
+    /// no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "300s")]
     pub wait_timeout: Duration,
     /// Do not wait for services to become ready (dependencies are still honoured).
@@ -33,137 +36,176 @@ pub struct UpArgs {
     /// Fail at once when another envctl works on this instance, instead of waiting.
     #[arg(long)]
     pub no_wait_lock: bool,
-    /// Lifetime of the instance (e.g. 3d, 8h; `none` for no expiry). Default: the definition's
-    /// `ttl:` for feature instances, else the lifetime the instance already has. Every `up`
-    /// renews it; `envctl gc` removes expired instances.
+    /// Lifetime of the instance (e.g. 3d, 8h, 1m30s; `none` or `0` for no expiry). Default:
+    /// the definition's `ttl:` for feature instances, else the lifetime the instance already
+    /// has. Every `up` renews it; `envctl gc` removes expired instances.
     #[arg(long, value_name = "DURATION", value_parser = crate::lifetime::parse_ttl)]
     pub ttl: Option<Duration>,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
-pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
-    let began = Instant::now();
+pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut env = common::load(&args.instance, &args.render)?;
     common::run_locally(&mut env, &args.local)?;
     let engine = common::connect().await?;
-    let policy = if args.no_wait_lock {
-        WaitPolicy::FailFast
-    } else {
-        WaitPolicy::Wait(args.wait_timeout)
-    };
     let json = args.output == OutputFormat::Json;
-    let _lock = lock::acquire(&env.instance, "up", policy, &mut |holder| {
-        if !json {
-            eprintln!("waiting for instance {}: {holder}", env.instance);
-        }
-    })?;
-
-    let renderer = output::SharedRenderer::new(json);
-    let sink = renderer.sink();
-    let opts = ApplyOptions {
-        wait: !args.no_wait,
-        wait_timeout: args.wait_timeout,
+    let inputs = common::plan_inputs()?;
+    let request = UpRequest {
+        apply: ApplyOptions {
+            wait: !args.no_wait,
+            wait_timeout: args.wait_timeout,
+        },
+        lock: if args.no_wait_lock {
+            WaitPolicy::FailFast
+        } else {
+            WaitPolicy::Wait(args.wait_timeout)
+        },
+        ttl: args.ttl,
+        inputs: &inputs,
+        interrupt: super::interrupt::listen(json),
     };
-    let interrupt = super::interrupt::listen(json);
-    let outcome = apply::up_until(
-        engine.clone(),
-        &env,
-        &common::plan_inputs()?,
-        &opts,
-        sink,
-        interrupt.clone(),
-    )
+    let renderer = output::SharedRenderer::new(json);
+    let instance = env.instance.clone();
+    let result = crate::ops::up::up(engine, &env, request, renderer.sink(), &mut |holder| {
+        if !json {
+            crate::errln!("waiting for instance {instance}: {holder}");
+        }
+    })
     .await;
     renderer.finish();
-    let apply::UpOutcome { plan, report, .. } = outcome?;
-    // Renewed once something may exist (also after a failed or interrupted apply); a plan
-    // that failed changed nothing, the lifetime included.
-    let ttl = crate::lifetime::requested_ttl(&env, args.ttl);
-    let lease = crate::lifetime::renew(engine.as_ref(), &env, ttl, chrono::Utc::now()).await?;
-    if interrupt.is_set() {
-        let rerun = format!("envctl up {}", args.instance.env);
-        let rerun = match &args.instance.feature {
-            Some(f) if !f.is_empty() => format!("{rerun} --feature {f}"),
-            _ => rerun,
-        };
-        return Ok(
-            super::interrupt::report(engine.as_ref(), &env.instance, &plan, &rerun, json).await,
-        );
-    }
-
-    let elapsed = began.elapsed().as_secs_f64();
-    let local = local_settings(&env, &plan);
-    if json {
-        let failures: Vec<serde_json::Value> = report
-            .failures
-            .iter()
-            .map(|f| serde_json::json!({"service": f.service, "reason": f.reason, "logs": f.logs}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({
-                "result": if report.ok() { "ready" } else { "failed" },
-                "instance": env.instance.as_str(),
-                "elapsed": (elapsed * 1000.0).round() / 1000.0,
-                "failures": failures,
-                "expires_at": lease.as_ref().map(|l| crate::lifetime::format_time(l.expires_at)),
-                "local": local,
-            })
-        );
-    } else if report.ok() {
-        let what = if args.no_wait { "started" } else { "ready" };
-        let feature = match &args.instance.feature {
-            Some(f) if !f.is_empty() => format!(" --feature {f}"),
-            _ => String::new(),
-        };
-        println!(
-            "{} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {}{feature})",
-            env.instance,
-            plan.services.len(),
-            args.instance.env
-        );
-        if let Some(lease) = &lease {
-            println!(
-                "{} expires at {} (in {}); every `envctl up` renews it, `envctl gc` removes it after",
-                env.instance,
-                crate::lifetime::format_time(lease.expires_at),
-                crate::lifetime::remaining(lease.expires_at, chrono::Utc::now())
-            );
-        }
-        for settings in &local {
-            print!("{}", crate::local::render_text(settings));
-        }
-    } else {
-        eprint!("{}", output::failure_report(&report.failures));
-        eprintln!(
-            "error: {} of {} failed; fix the cause and run `envctl up` again: it resumes where this stopped",
-            plural(report.failures.len(), "service"),
-            env.instance
-        );
-    }
-    Ok(if report.ok() { 0 } else { 1 })
+    let result = result?;
+    let report = UpReport::new(&args, &result);
+    Ok(output::emit(&report, json))
 }
 
-/// What the developer needs to run each `--local` service against this instance.
-fn local_settings(env: &Environment, plan: &crate::plan::Plan) -> Vec<LocalSettings> {
-    let host_ports: crate::local::HostPorts = plan
-        .services
-        .iter()
-        .map(|s| {
-            let tcp = s
-                .ports
-                .iter()
-                .filter(|((_, proto), _)| *proto == Protocol::Tcp)
-                .map(|((container, _), host)| (*container, *host))
-                .collect();
-            (s.name.to_string(), tcp)
-        })
-        .collect();
-    env.local
-        .values()
-        .map(|service| crate::local::settings(service, &host_ports))
-        .collect()
+/// What `up` prints: `ready`/`failed`, or `interrupted` with each service's state.
+#[derive(Debug, Serialize)]
+struct UpReport {
+    result: &'static str,
+    instance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elapsed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failures: Option<Vec<Failure>>,
+    expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local: Option<Vec<LocalSettings>>,
+    /// When interrupted: the state of each service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    services: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(skip)]
+    text: String,
+    #[serde(skip)]
+    problems: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Failure {
+    service: String,
+    reason: String,
+    logs: Vec<String>,
+}
+
+impl UpReport {
+    fn new(args: &UpArgs, r: &UpResult) -> Self {
+        let instance = r.plan.instance.to_string();
+        let rerun = format!("envctl up {}{}", args.instance.env, feature_flag(args));
+        if let Some(services) = &r.interrupted {
+            let list: Vec<String> = services.iter().map(|(s, st)| format!("{s} {st}")).collect();
+            return Self {
+                result: "interrupted",
+                problems: format!(
+                    "interrupted: {instance} is partly up ({}); run `{rerun}` to converge it or `envctl down` to remove it\n",
+                    list.join(", ")
+                ),
+                instance,
+                elapsed: None,
+                failures: None,
+                expires_at: None,
+                local: None,
+                services: Some(services.clone()),
+                text: String::new(),
+            };
+        }
+        let elapsed = r.elapsed.as_secs_f64();
+        let ok = r.report.ok();
+        let mut text = String::new();
+        let mut problems = String::new();
+        if ok {
+            let what = if args.no_wait { "started" } else { "ready" };
+            text.push_str(&format!(
+                "{instance} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {}{})\n",
+                r.plan.services.len(),
+                args.instance.env,
+                feature_flag(args)
+            ));
+            if let Some(lease) = &r.lease {
+                text.push_str(&format!(
+                    "{instance} expires at {} (in {}); every `envctl up` renews it, `envctl gc` removes it after\n",
+                    crate::lifetime::format_time(lease.expires_at),
+                    crate::lifetime::remaining(lease.expires_at, chrono::Utc::now())
+                ));
+            }
+            for settings in &r.local {
+                text.push_str(&crate::local::render_text(settings));
+            }
+        } else {
+            problems.push_str(&output::failure_report(&r.report.failures));
+            problems.push_str(&format!(
+                "error: {} of {instance} failed; fix the cause and run `envctl up` again: it resumes where this stopped\n",
+                plural(r.report.failures.len(), "service"),
+            ));
+        }
+        Self {
+            result: if ok { "ready" } else { "failed" },
+            instance,
+            elapsed: Some((elapsed * 1000.0).round() / 1000.0),
+            failures: Some(
+                r.report
+                    .failures
+                    .iter()
+                    .map(|f| Failure {
+                        service: f.service.clone(),
+                        reason: f.reason.clone(),
+                        logs: f.logs.clone(),
+                    })
+                    .collect(),
+            ),
+            expires_at: r
+                .lease
+                .as_ref()
+                .map(|l| crate::lifetime::format_time(l.expires_at)),
+            local: Some(r.local.clone()),
+            services: None,
+            text,
+            problems,
+        }
+    }
+}
+
+impl Report for UpReport {
+    fn text(&self) -> String {
+        self.text.clone()
+    }
+    fn text_problems(&self) -> String {
+        // The interruption note goes to stderr in text; JSON carries the states.
+        self.problems.clone()
+    }
+    fn exit_code(&self) -> ExitCode {
+        match self.result {
+            "ready" => ExitCode::Ok,
+            "interrupted" => ExitCode::Interrupted,
+            _ => ExitCode::Failed,
+        }
+    }
+}
+
+fn feature_flag(args: &UpArgs) -> String {
+    match &args.instance.feature {
+        Some(f) if !f.is_empty() => format!(" --feature {f}"),
+        _ => String::new(),
+    }
 }
 
 fn plural(n: usize, word: &str) -> String {

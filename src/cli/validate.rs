@@ -56,7 +56,7 @@ impl From<&Diagnostic> for Problem {
     }
 }
 
-pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
+pub fn run(args: ValidateArgs) -> anyhow::Result<crate::errors::ExitCode> {
     let envs = super::environments_or_all(&args.envs, "validate")?;
     let opts = args.inputs.load_options(args.feature.as_deref());
     let json = args.output == OutputFormat::Json;
@@ -65,7 +65,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
         let report = match definition::load(env, &opts) {
             Ok(loaded) => {
                 if !json {
-                    println!(
+                    crate::outln!(
                         "OK {env} ({}: {} services)",
                         loaded.instance,
                         loaded.services.len()
@@ -81,8 +81,8 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
             }
             Err(err) => {
                 if !json {
-                    eprintln!("{}\n", err.rendered);
-                    eprintln!("FAILED {env}");
+                    crate::errln!("{}\n", err.rendered);
+                    crate::errln!("FAILED {env}");
                 }
                 let mut problems: Vec<Problem> =
                     err.diagnostics.iter().map(Problem::from).collect();
@@ -109,5 +109,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     if json {
         super::render::emit(&format!("{}\n", serde_json::to_string_pretty(&reports)?))?;
     }
-    Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
+    Ok(crate::errors::ExitCode::from_ok(
+        reports.iter().all(|r| r.ok),
+    ))
 }

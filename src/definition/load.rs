@@ -14,7 +14,7 @@ use super::locate::{display_path, Seg};
 use super::render::{self, RenderContext};
 use super::sourcemap::SourceMap;
 use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
-use super::units::parse_duration;
+use super::units::parse_limit;
 use super::{resolve, sandbox, schema, validate, values, LoadOptions};
 use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
 
@@ -412,7 +412,9 @@ fn top_level(
     }
     let ttl = top.get("ttl").and_then(|v| {
         let text = values::scalar_text(v).unwrap_or_default();
-        parse_duration(&text)
+        // `none` (no expiry) is the zero lifetime, as for `up --ttl`.
+        parse_limit(&text)
+            .map(|ttl| ttl.unwrap_or_default())
             .map_err(|msg| loader.at(&[Seg::key("ttl")], format!("ttl: {msg}"), None))
             .ok()
     });

@@ -43,7 +43,7 @@ pub fn describe_param_type(def: &ParamDef) -> String {
         None => "any".into(),
     }
 }
-pub use units::{format_duration, parse_duration, parse_memory};
+pub use units::{format_duration, parse_duration, parse_limit, parse_memory, MAX_DURATION};
 pub use view::{EnvironmentView, ServiceView};
 
 /// Inputs that are not in the file.

@@ -1,19 +1,38 @@
-//! Durations (`500ms`, `1s`, `2h`, `3d`, `1m30s`) and memory sizes (`256m`, `1g`).
+//! Durations (`90`, `500ms`, `1s`, `2h`, `3d`, `1m30s`) and memory sizes (`256m`, `1g`): the
+//! one grammar every flag and definition key uses.
 
 use std::time::Duration;
 
-/// Parses a duration: one or more `<number><unit>` with unit ms, s, m, h or d; `0` alone is
-/// allowed.
+/// The longest duration accepted anywhere (ten years): longer is a typo, and deadlines that
+/// far out overflow clocks.
+pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
+/// Parses a duration: a number of seconds (`90`), or one or more `<number><unit>` with unit
+/// ms, s, m, h or d (`1m30s`). Longer than [`MAX_DURATION`] is an error, not a wrap-around.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
     let bad = || {
-        format!("`{text}` is not a duration; write a number and a unit, e.g. 500ms, 1s, 2m, 2h, 3d")
+        format!(
+            "`{text}` is not a duration; write seconds or a number and a unit, e.g. 90, 500ms, 1m30s, 2h, 3d"
+        )
+    };
+    let too_long = || {
+        format!(
+            "`{text}` is too long: at most {}",
+            format_duration(MAX_DURATION)
+        )
     };
     if text.is_empty() {
         return Err(bad());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = text.parse().map_err(|_| too_long())?;
+        let total = Duration::from_secs(secs);
+        return if total > MAX_DURATION {
+            Err(too_long())
+        } else {
+            Ok(total)
+        };
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
@@ -22,7 +41,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(bad());
         }
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let number: u64 = rest[..digits].parse().map_err(|_| too_long())?;
         rest = &rest[digits..];
         let unit_len = rest.len()
             - rest
@@ -30,17 +49,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 .len();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.saturating_mul(60)),
-            "h" => Duration::from_secs(number.saturating_mul(3600)),
-            "d" => Duration::from_secs(number.saturating_mul(86_400)),
+        let millis_per_unit: u64 = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
             _ => return Err(bad()),
         };
-        total = total.saturating_add(part);
+        let part = number
+            .checked_mul(millis_per_unit)
+            .map(Duration::from_millis)
+            .ok_or_else(too_long)?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
+        if total > MAX_DURATION {
+            return Err(too_long());
+        }
     }
     Ok(total)
+}
+
+/// Parses a limit: a duration, or `none` for no limit (`None`).
+pub fn parse_limit(text: &str) -> Result<Option<Duration>, String> {
+    match text.trim() {
+        "none" => Ok(None),
+        other => parse_duration(other).map(Some),
+    }
 }
 
 /// Formats a duration the way it would be written in a definition.
@@ -100,9 +134,23 @@ mod tests {
         assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("3650d"), Ok(MAX_DURATION));
+        assert_eq!(parse_limit("none"), Ok(None));
+        assert_eq!(parse_limit("3d"), Ok(Some(Duration::from_secs(3 * 86_400))));
+        for absurd in [
+            "99999999d",
+            "3651d",
+            "18446744073709551615s",
+            "18446744073709551616",
+            "18446744073709551615ms1s",
+        ] {
+            let err = parse_duration(absurd).unwrap_err();
+            assert!(err.contains("too long"), "{absurd}: {err}");
+        }
         for bad in [
             "",
-            "1",
+            "none",
             "1x",
             "s",
             "1.5s",

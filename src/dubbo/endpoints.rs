@@ -2,8 +2,6 @@
 //! matched against the instance's containers. Pure: the engine and ZooKeeper are read by the
 //! caller (`envctl endpoints`).
 
-use std::net::SocketAddr;
-
 use serde::Serialize;
 
 use super::{Providers, Registration};
@@ -184,33 +182,6 @@ fn join_host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// The instance's ZooKeeper as reachable from this machine: the container of one of
-/// `candidates` (services known to be ZooKeeper, e.g. by their health check), else the one
-/// made from the `zookeeper` template, else one whose image is a ZooKeeper image; reached at
-/// loopback on the host port published for `client_port`.
-pub fn find_registry(
-    containers: &[ObservedContainer],
-    candidates: &[(String, u16)],
-) -> Option<(String, SocketAddr)> {
-    let published = |c: &ObservedContainer, port: u16| {
-        tcp_host_port(c, port).map(|host| (service_of(c), SocketAddr::from(([127, 0, 0, 1], host))))
-    };
-    for (service, port) in candidates {
-        if let Some(found) = containers
-            .iter()
-            .filter(|c| service_of(c) == *service)
-            .find_map(|c| published(c, *port))
-        {
-            return Some(found);
-        }
-    }
-    let by_template = containers
-        .iter()
-        .filter(|c| c.labels.get(labels::TEMPLATE).map(String::as_str) == Some("zookeeper"));
-    let by_image = containers.iter().filter(|c| c.image.contains("zookeeper"));
-    by_template.chain(by_image).find_map(|c| published(c, 2181))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,7 +304,12 @@ mod tests {
     #[test]
     fn finds_the_registry_by_health_check_template_or_image() {
         let world = world();
-        let (service, addr) = find_registry(&world, &[]).unwrap();
+        let find = |containers: &[ObservedContainer]| {
+            crate::dubbo::registry::locate(&crate::dubbo::registry::from_containers(
+                containers, None,
+            ))
+        };
+        let (service, addr) = find(&world).unwrap();
         assert_eq!(
             (service.as_str(), addr.to_string().as_str()),
             ("zookeeper", "127.0.0.1:41001")
@@ -341,12 +317,15 @@ mod tests {
 
         let mut custom = world.clone();
         custom[0].image = "mycorp/registry:1".into();
-        assert!(find_registry(&custom, &[]).is_none());
-        let found = find_registry(&custom, &[("zookeeper".into(), 2181)]).unwrap();
-        assert_eq!(found.1.port(), 41001);
+        // Found by its name `zookeeper`; a custom name needs the template (or a probe).
+        assert!(find(&custom).is_some());
+        custom[0]
+            .labels
+            .insert(labels::SERVICE.into(), "registry".into());
+        assert!(find(&custom).is_none());
         custom[0]
             .labels
             .insert(labels::TEMPLATE.into(), "zookeeper".into());
-        assert!(find_registry(&custom, &[]).is_some());
+        assert_eq!(find(&custom).unwrap().1.port(), 41001);
     }
 }

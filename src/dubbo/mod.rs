@@ -2,6 +2,7 @@
 
 pub mod endpoints;
 mod registration;
+pub mod registry;
 
 pub use registration::{
     decode, group_root, providers_path, DecodeError, Registration, DEFAULT_GROUP,

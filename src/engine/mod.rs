@@ -1,8 +1,10 @@
-//! The seam between envctl and a container engine. `docker.rs` is the only module that
-//! imports bollard; `fake.rs` is an in-memory engine for unit-testing the planner and scheduler.
+//! The seam between envctl and a container engine. `docker/` is the only module that
+//! imports bollard; `fake.rs` is an in-memory engine for unit-testing the planner and
+//! scheduler, compiled for tests only (it is not in the shipped binary).
 //! Everything here is our own types: no `Option<String>` soup leaks out.
 
 pub mod docker;
+#[cfg(test)]
 pub mod fake;
 
 use std::collections::BTreeMap;

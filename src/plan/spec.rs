@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Label holding the compact JSON spec view, read back to explain a recreation.
-pub const SPEC_LABEL: &str = "io.envctl.spec";
+pub const SPEC_LABEL: &str = crate::model::labels::SPEC;
 
 /// Label saying whether a container is a `service` or a `job` (for status and ls).
-pub const KIND_LABEL: &str = "io.envctl.kind";
+pub const KIND_LABEL: &str = crate::model::labels::KIND;
 
 /// Everything about a container that, when changed, requires recreating it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

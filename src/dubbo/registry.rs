@@ -1,0 +1,155 @@
+//! Which service of an instance is its Dubbo registry (ZooKeeper), and where this host reaches
+//! it. One rule, used by `up` (dubbo probes), `status` and `endpoints`, so they never disagree:
+//!
+//! 1. a service whose health check is a `zookeeper` probe, on that port;
+//! 2. a service made from the `zookeeper` template, on 2181;
+//! 3. a service named `zookeeper`, on 2181;
+//! 4. a service whose image names zookeeper, on 2181;
+//!
+//! each only when the port is published (the registry is read from the host).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::engine::ObservedContainer;
+use crate::model::{labels, Environment, Probe, Protocol};
+use crate::plan::Plan;
+
+/// ZooKeeper's client port when nothing says otherwise.
+pub const ZOOKEEPER_PORT: u16 = 2181;
+
+/// What the rule looks at in one service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidate {
+    pub service: String,
+    /// The port of its `zookeeper` health check, if it has one.
+    pub probe_port: Option<u16>,
+    pub template: Option<String>,
+    pub image: String,
+    /// Published TCP ports: container port -> host port.
+    pub published: BTreeMap<u16, u16>,
+}
+
+/// The registry's service and host address, by the rule above.
+pub fn locate(candidates: &[Candidate]) -> Option<(String, SocketAddr)> {
+    let at = |c: &Candidate, port: u16| {
+        c.published
+            .get(&port)
+            .map(|host| (c.service.clone(), SocketAddr::from(([127, 0, 0, 1], *host))))
+    };
+    type Rule<'r> = &'r dyn Fn(&Candidate) -> Option<(String, SocketAddr)>;
+    let rules: [Rule; 4] = [
+        &|c| c.probe_port.and_then(|port| at(c, port)),
+        &|c| (c.template.as_deref() == Some("zookeeper")).then(|| at(c, ZOOKEEPER_PORT))?,
+        &|c| (c.service == "zookeeper").then(|| at(c, ZOOKEEPER_PORT))?,
+        &|c| {
+            c.image
+                .contains("zookeeper")
+                .then(|| at(c, ZOOKEEPER_PORT))?
+        },
+    ];
+    rules
+        .iter()
+        .find_map(|rule| candidates.iter().find_map(rule))
+}
+
+/// The candidates of a plan (what `up` is about to make).
+pub fn from_plan(plan: &Plan) -> Vec<Candidate> {
+    plan.services
+        .iter()
+        .map(|s| Candidate {
+            service: s.name.to_string(),
+            probe_port: zookeeper_probe(s.healthcheck.as_ref().map(|h| &h.probe)),
+            template: None,
+            image: s.image.clone(),
+            published: s
+                .ports
+                .iter()
+                .filter(|((_, proto), _)| *proto == Protocol::Tcp)
+                .map(|((container, _), host)| (*container, *host))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The candidates of running containers; `env`, when the definition loads, adds each
+/// service's health check and template.
+pub fn from_containers<'a>(
+    containers: impl IntoIterator<Item = &'a ObservedContainer>,
+    env: Option<&Environment>,
+) -> Vec<Candidate> {
+    containers
+        .into_iter()
+        .map(|c| {
+            let service = super::endpoints::service_of(c);
+            let defined =
+                env.and_then(|e| e.services.values().find(|s| s.name.as_str() == service));
+            Candidate {
+                probe_port: zookeeper_probe(
+                    defined
+                        .and_then(|s| s.healthcheck.as_ref())
+                        .map(|h| &h.probe),
+                ),
+                template: c
+                    .labels
+                    .get(labels::TEMPLATE)
+                    .cloned()
+                    .or_else(|| defined.and_then(|s| s.template.clone())),
+                image: c.image.clone(),
+                published: c
+                    .ports
+                    .iter()
+                    .filter(|p| p.protocol == Protocol::Tcp)
+                    .map(|p| (p.container, p.host))
+                    .collect(),
+                service,
+            }
+        })
+        .collect()
+}
+
+fn zookeeper_probe(probe: Option<&Probe>) -> Option<u16> {
+    match probe? {
+        Probe::Zookeeper { port } => Some(*port),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(service: &str, image: &str, published: &[(u16, u16)]) -> Candidate {
+        Candidate {
+            service: service.into(),
+            image: image.into(),
+            published: published.iter().copied().collect(),
+            ..Candidate::default()
+        }
+    }
+
+    #[test]
+    fn the_rules_apply_in_order() {
+        let by_image = candidate("reg", "envctl/zookeeper:3.9", &[(2181, 41001)]);
+        let by_name = candidate("zookeeper", "mycorp/registry:1", &[(2181, 41002)]);
+        let mut by_probe = candidate("coordinator", "mycorp/coord:1", &[(9999, 41003)]);
+        by_probe.probe_port = Some(9999);
+        let port = |found: Option<(String, SocketAddr)>| found.map(|(_, a)| a.port());
+        assert_eq!(port(locate(std::slice::from_ref(&by_image))), Some(41001));
+        assert_eq!(
+            port(locate(&[by_image.clone(), by_name.clone()])),
+            Some(41002)
+        );
+        assert_eq!(
+            port(locate(&[by_image, by_name, by_probe.clone()])),
+            Some(41003)
+        );
+        let mut templated = candidate("reg", "mycorp/registry:1", &[(2181, 41004)]);
+        assert_eq!(locate(std::slice::from_ref(&templated)), None);
+        templated.template = Some("zookeeper".into());
+        assert_eq!(port(locate(&[templated])), Some(41004));
+        // Unpublished: not reachable from the host, so not the registry.
+        by_probe.published.clear();
+        assert_eq!(locate(&[by_probe]), None);
+    }
+}

@@ -1,0 +1,11 @@
+//! Docker engine through bollard. The only module that imports bollard: every bollard type is
+//! converted to our own engine types at this boundary. `connection` connects and words engine
+//! errors, `convert` maps types both ways, `backend` implements `Engine` with them.
+
+mod backend;
+mod connection;
+mod convert;
+#[cfg(test)]
+mod tests;
+
+pub use connection::{DockerEngine, MIN_API_VERSION};

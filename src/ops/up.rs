@@ -1,0 +1,127 @@
+//! The `up` use case: lock the instance, plan and apply, renew its lifetime, and say what an
+//! interruption left behind or what a `--local` service needs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::apply::{self, ApplyOptions, ApplyReport, EventSink, Interrupt, UpError};
+use crate::engine::{Engine, EngineError};
+use crate::lifetime::{self, Lease};
+use crate::local::LocalSettings;
+use crate::lock::{self, LockError, WaitPolicy};
+use crate::model::{Environment, Protocol};
+use crate::plan::{Plan, PlanInputs};
+
+/// What `up` was asked for, beyond the environment.
+pub struct UpRequest<'a> {
+    pub apply: ApplyOptions,
+    pub lock: WaitPolicy,
+    /// `--ttl`, when given.
+    pub ttl: Option<Duration>,
+    pub inputs: &'a PlanInputs<'a>,
+    pub interrupt: Interrupt,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpUseCaseError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Up(#[from] UpError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// What `up` achieved.
+#[derive(Debug)]
+pub struct UpResult {
+    pub plan: Plan,
+    pub report: ApplyReport,
+    pub elapsed: Duration,
+    pub lease: Option<Lease>,
+    /// The settings of each `--local` service.
+    pub local: Vec<LocalSettings>,
+    /// When interrupted: the state of each service (`running`, `not created`, ...).
+    pub interrupted: Option<BTreeMap<String, String>>,
+}
+
+/// Runs `up` for `env`; `on_lock_wait` hears once who holds the instance when it must wait.
+pub async fn up(
+    engine: Arc<dyn Engine>,
+    env: &Environment,
+    request: UpRequest<'_>,
+    sink: EventSink,
+    on_lock_wait: &mut dyn FnMut(&str),
+) -> Result<UpResult, UpUseCaseError> {
+    let began = Instant::now();
+    let _lock = lock::acquire(&env.instance, "up", request.lock, on_lock_wait)?;
+    let outcome = apply::up_until(
+        engine.clone(),
+        env,
+        request.inputs,
+        &request.apply,
+        sink,
+        request.interrupt.clone(),
+    )
+    .await?;
+    // Renewed once something may exist (also after a failed or interrupted apply); a plan
+    // that failed changed nothing, the lifetime included.
+    let ttl = lifetime::requested_ttl(env, request.ttl);
+    let lease = lifetime::renew(engine.as_ref(), env, ttl, chrono::Utc::now()).await?;
+    let interrupted = if request.interrupt.is_set() {
+        Some(left_behind(engine.as_ref(), env, &outcome.plan).await)
+    } else {
+        None
+    };
+    Ok(UpResult {
+        local: local_settings(env, &outcome.plan),
+        plan: outcome.plan,
+        report: outcome.report,
+        elapsed: began.elapsed(),
+        lease,
+        interrupted,
+    })
+}
+
+/// The state of each planned service after an interruption.
+async fn left_behind(
+    engine: &dyn Engine,
+    env: &Environment,
+    plan: &Plan,
+) -> BTreeMap<String, String> {
+    let containers = super::instance_containers(engine, &env.instance)
+        .await
+        .unwrap_or_default();
+    plan.services
+        .iter()
+        .map(|s| {
+            let state = containers
+                .get(s.name.as_str())
+                .map(|c| super::state_word(c.state))
+                .unwrap_or_else(|| "not created".into());
+            (s.name.to_string(), state)
+        })
+        .collect()
+}
+
+/// What the developer needs to run each `--local` service against this instance.
+fn local_settings(env: &Environment, plan: &Plan) -> Vec<LocalSettings> {
+    let host_ports: crate::local::HostPorts = plan
+        .services
+        .iter()
+        .map(|s| {
+            let tcp = s
+                .ports
+                .iter()
+                .filter(|((_, proto), _)| *proto == Protocol::Tcp)
+                .map(|((container, _), host)| (*container, *host))
+                .collect();
+            (s.name.to_string(), tcp)
+        })
+        .collect();
+    env.local
+        .values()
+        .map(|service| crate::local::settings(service, &host_ports))
+        .collect()
+}
