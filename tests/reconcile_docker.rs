@@ -429,6 +429,7 @@ fn missing_images_are_pulled_once_with_progress_and_build_contexts_built() {
     let mut images = ImageGuard(Vec::new());
     let fx = Fixture::with_definition(
         r#"
+allow: [outside-build] # the context is beside environments/, outside the definition's dir
 services:
   p1:
     image: "{{ set.image }}"
