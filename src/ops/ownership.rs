@@ -61,4 +61,35 @@ mod tests {
         let other = InstanceId::new("x", Some("z")).unwrap();
         assert!(verify(&engine, &other).await.is_ok());
     }
+
+    #[tokio::test]
+    async fn gc_refuses_an_expired_instance_whose_label_is_shared() {
+        let engine = std::sync::Arc::new(FakeEngine::new());
+        let id = InstanceId::new("gcx", Some("y")).unwrap();
+        let mut lease = Labels::from([
+            (labels::INSTANCE.to_string(), id.to_string()),
+            (labels::ENV.to_string(), "gcx".to_string()),
+            (labels::FEATURE.to_string(), "y".to_string()),
+            (labels::LEASE.to_string(), "1".to_string()),
+        ]);
+        lease.insert(labels::EXPIRES_AT.into(), "2000-01-01T00:00:00Z".into());
+        engine
+            .create_volume("envctl-lease.gcx--y.1", &lease)
+            .await
+            .unwrap();
+        let legacy = Labels::from([
+            (labels::INSTANCE.to_string(), "gcx--y".to_string()),
+            (labels::ENV.to_string(), "gcx--y".to_string()),
+        ]);
+        engine.create_network("envctl-gcx--y", &legacy).await.unwrap();
+        let sink: crate::apply::EventSink = std::sync::Arc::new(|_| {});
+        let results = crate::ops::gc::gc(engine.clone(), false, true, sink)
+            .await
+            .unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].result, crate::ops::gc::GcOutcome::Failed);
+        let reason = results[0].reason.clone().unwrap_or_default();
+        assert!(reason.contains("network `envctl-gcx--y`"), "{reason}");
+        assert_eq!(engine.network_names(), ["envctl-gcx--y"]);
+    }
 }
