@@ -81,7 +81,10 @@ mod tests {
             (labels::INSTANCE.to_string(), "gcx--y".to_string()),
             (labels::ENV.to_string(), "gcx--y".to_string()),
         ]);
-        engine.create_network("envctl-gcx--y", &legacy).await.unwrap();
+        engine
+            .create_network("envctl-gcx--y", &legacy)
+            .await
+            .unwrap();
         let sink: crate::apply::EventSink = std::sync::Arc::new(|_| {});
         let results = crate::ops::gc::gc(engine.clone(), false, true, sink)
             .await
