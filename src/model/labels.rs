@@ -54,11 +54,13 @@ impl Ownership {
 impl Ownership {
     /// Whether these labels name exactly `instance`: the instance label and the environment
     /// and feature it was made from. A matching instance label alone is not enough: objects of
-    /// older versions may carry it for another (env, feature) pair (`x--y` vs `x` + `y`).
+    /// older versions may carry it for another (env, feature) pair (`x--y` vs `x` + `y`), and
+    /// envctl always writes all three. An object labelled by hand with the instance label
+    /// alone (no `io.envctl.env`) has nothing that disagrees, and counts as the instance's.
     pub fn is(&self, instance: &InstanceId) -> bool {
         self.instance == instance.as_str()
-            && self.env == instance.env()
-            && self.feature.as_deref() == instance.feature()
+            && (self.env.is_empty()
+                || (self.env == instance.env() && self.feature.as_deref() == instance.feature()))
     }
 
     /// `environment `x`, feature `y`` or `environment `x` (main instance)`.
@@ -153,6 +155,9 @@ mod tests {
         ours.insert(ENV.into(), "x".into());
         ours.insert(FEATURE.into(), "y".into());
         assert_eq!(check_owner("container", "x--y-db", &ours, &asked), Ok(()));
+        // Labelled by hand with the instance label alone: nothing disagrees.
+        let bare = BTreeMap::from([(INSTANCE.to_string(), "x--y".to_string())]);
+        assert_eq!(check_owner("container", "c", &bare, &asked), Ok(()));
         let main = InstanceId::new("x", None).unwrap();
         assert!(check_owner("volume", "v", &ours, &main).is_err());
         assert!(check_owner("volume", "v", &BTreeMap::new(), &main)
