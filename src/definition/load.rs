@@ -15,7 +15,7 @@ use super::render::{self, RenderContext};
 use super::sourcemap::SourceMap;
 use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
 use super::units::parse_limit;
-use super::{resolve, sandbox, schema, validate, values, LoadOptions};
+use super::{resolve, sandbox, schema, validate, values, written, LoadOptions};
 use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
 
 /// One definition file being loaded: its text, rendering and the problems found so far.
@@ -102,6 +102,8 @@ pub fn context(path: &Path, source: &str, opts: &LoadOptions) -> RenderContext {
         instance,
         set: opts.set.clone(),
         advertise_host: opts.advertise_host.clone(),
+        // One budget for the file, its bases and every template it uses.
+        deadline: Some(std::time::Instant::now() + super::budget::RENDER_TIME),
     }
 }
 
@@ -113,7 +115,7 @@ pub fn render_text(path: &Path, opts: &LoadOptions) -> Result<String, Vec<Diagno
 }
 
 pub(super) fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
-    std::fs::read_to_string(path).map_err(|e| {
+    super::budget::read_source(path).map_err(|e| {
         vec![Diagnostic::new(
             path,
             format!("cannot read the definition: {e}"),
@@ -284,6 +286,9 @@ pub(super) fn parse(
     let document: Value = match serde_yaml::from_str(rendered) {
         Ok(mut v) => {
             render::restore_set_values(&mut v, set);
+            for p in written::keep_in_definition(&mut v, rendered) {
+                loader.at(&p.path, p.message, Some(p.hint));
+            }
             v
         }
         Err(e) => {
@@ -397,15 +402,17 @@ fn top_level(
             Some("rename the file or set `name:` to a DNS-safe name".into()),
         );
     }
-    if !ctx.feature.is_empty() {
-        if let Err(err) = check_dns_label("feature", &ctx.feature) {
-            loader
-                .problems
-                .push(Diagnostic::new(loader.path, format!("--feature: {err}")));
-        }
+    let feature_problem = (!ctx.feature.is_empty())
+        .then(|| check_dns_label("feature", &ctx.feature).err())
+        .flatten();
+    if let Some(err) = &feature_problem {
+        loader
+            .problems
+            .push(Diagnostic::new(loader.path, format!("--feature: {err}")));
     }
     let instance = InstanceId::new(&ctx.env, opts.feature.as_deref());
-    if let (Err(err), None) = (&instance, &name_problem) {
+    // Each bad name is reported once: the instance id repeats what is said above.
+    if let (Err(err), None, None) = (&instance, &name_problem, &feature_problem) {
         loader
             .problems
             .push(Diagnostic::new(loader.path, err.to_string()));

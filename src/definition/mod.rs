@@ -2,6 +2,7 @@
 //! file --render (Tera)--> text --parse (YAML)--> Definition --resolve--> Environment.
 //! YAML and Tera types stay inside this module.
 
+mod budget;
 mod diagnostics;
 mod extends;
 mod format;
@@ -19,6 +20,7 @@ mod units;
 mod validate;
 mod values;
 mod view;
+mod written;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,7 +30,6 @@ use crate::model::Environment;
 pub use diagnostics::{Diagnostic, Location};
 pub use format::{ParamDef, ParamType};
 pub use host_paths::{verify_unchanged as verify_host_path, HostPathError};
-pub use render::{expand_host_ports, host_port_refs, host_port_token};
 pub use templates::{search_path as template_search_path, TemplateInfo};
 
 /// The declared type of a param (`values` without a type make an enum).

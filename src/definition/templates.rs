@@ -17,6 +17,7 @@ use super::locate::{self, Seg};
 use super::render::{self, RenderContext};
 use super::schema;
 use super::sourcemap::SourceMap;
+use super::written;
 
 /// Names the context already uses; params may not shadow them.
 const RESERVED: &[&str] = &[
@@ -150,7 +151,7 @@ pub fn info(name: &str, path: &Path) -> Result<TemplateInfo, Vec<Diagnostic>> {
 }
 
 fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
-    std::fs::read_to_string(path)
+    super::budget::read_source(path)
         .map_err(|e| vec![Diagnostic::new(path, format!("cannot read template: {e}"))])
 }
 
@@ -388,6 +389,21 @@ pub fn instantiate(
         )
     })?;
     render::restore_set_values(&mut value, &ctx.set);
+    if let Some(body) = value.get_mut("service") {
+        let unwritten = written::keep_in_service(body, &[Seg::key("service")], &rendered);
+        if !unwritten.is_empty() {
+            return Err(InstantiateError::Template(
+                unwritten
+                    .into_iter()
+                    .map(|u| {
+                        Diagnostic::new(path, format!("template `{template}`: {}", u.message))
+                            .at(map.location_of(&u.path))
+                            .hint(u.hint)
+                    })
+                    .collect(),
+            ));
+        }
+    }
     let unknown = schema::unknown_keys(&value, &schema::TEMPLATE_BODY);
     if !unknown.is_empty() {
         return Err(InstantiateError::Template(
