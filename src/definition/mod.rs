@@ -4,6 +4,7 @@
 
 mod budget;
 mod diagnostics;
+mod document;
 mod extends;
 mod format;
 mod host_paths;
@@ -14,6 +15,7 @@ mod render;
 mod resolve;
 mod sandbox;
 mod schema;
+mod services;
 mod sourcemap;
 mod templates;
 mod units;
@@ -22,12 +24,12 @@ mod values;
 mod view;
 mod written;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::model::Environment;
 
 pub use diagnostics::{Diagnostic, Location};
+pub use document::LoadOptions;
 pub use format::{ParamDef, ParamType};
 pub use host_paths::{verify_unchanged as verify_host_path, HostPathError};
 pub use templates::{search_path as template_search_path, TemplateInfo};
@@ -46,16 +48,6 @@ pub fn describe_param_type(def: &ParamDef) -> String {
 }
 pub use units::{format_duration, parse_duration, parse_limit, parse_memory, MAX_DURATION};
 pub use view::{EnvironmentView, ServiceView};
-
-/// Inputs that are not in the file.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    pub feature: Option<String>,
-    /// `--set key=value`, available to templates as `set.key`.
-    pub set: BTreeMap<String, String>,
-    /// The address outsiders use to reach published ports (`advertise_host` in templates).
-    pub advertise_host: String,
-}
 
 /// Every problem found while loading, each naming the file and line:col.
 ///
