@@ -11,6 +11,7 @@ mod host_paths;
 mod libraries;
 mod load;
 mod locate;
+mod params;
 mod render;
 mod resolve;
 mod sandbox;
@@ -30,22 +31,10 @@ use crate::model::Environment;
 
 pub use diagnostics::{Diagnostic, Location};
 pub use document::LoadOptions;
-pub use format::{ParamDef, ParamType};
+pub use format::ParamType;
 pub use host_paths::{verify_unchanged as verify_host_path, HostPathError};
+pub use params::{Param, ParamValue};
 pub use templates::{search_path as template_search_path, TemplateInfo};
-
-/// The declared type of a param (`values` without a type make an enum).
-pub fn param_kind(def: &ParamDef) -> Option<ParamType> {
-    templates::param_kind(def)
-}
-
-/// "one of `a`, `b`" for an enum param, "of type int" otherwise.
-pub fn describe_param_type(def: &ParamDef) -> String {
-    match templates::param_kind(def) {
-        Some(kind) => templates::describe_type(kind, def),
-        None => "any".into(),
-    }
-}
 pub use units::{format_duration, parse_duration, parse_limit, parse_memory, MAX_DURATION};
 pub use view::{EnvironmentView, ServiceView};
 
