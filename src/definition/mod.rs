@@ -35,7 +35,9 @@ pub use format::ParamType;
 pub use host_paths::{verify_unchanged as verify_host_path, HostPathError};
 pub use params::{Param, ParamValue};
 pub use templates::{search_path as template_search_path, TemplateInfo};
-pub use units::{format_duration, parse_duration, parse_limit, parse_memory, MAX_DURATION};
+pub use units::{
+    format_duration, parse_duration, parse_limit, parse_memory, UnitError, MAX_DURATION,
+};
 pub use view::{EnvironmentView, ServiceView};
 
 /// Every problem found while loading, each naming the file and line:col.
