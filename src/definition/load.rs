@@ -15,7 +15,7 @@ use super::render::{self, RenderContext};
 use super::sourcemap::SourceMap;
 use super::units::parse_limit;
 use super::{sandbox, services, validate, values};
-use crate::model::{check_dns_label, Environment, InstanceId};
+use crate::model::{Environment, InstanceId};
 
 /// Renders the file with Tera only.
 pub fn render_text(path: &Path, opts: &LoadOptions) -> Result<String, Vec<Diagnostic>> {
@@ -173,16 +173,21 @@ fn top_level(
             None => loader.at(&[Seg::key("name")], "`name` must be a string", None),
         }
     }
-    let name_problem = check_dns_label("environment", &ctx.env).err();
+    let name_problem = crate::model::check_env_name(&ctx.env).err();
     if let Some(err) = &name_problem {
         loader.at(
             &[Seg::key("name")],
             err.to_string(),
-            Some("rename the file or set `name:` to a DNS-safe name".into()),
+            Some(match err {
+                crate::model::NameError::Reserved { .. } => {
+                    "rename the file or set `name:` to a name without `--`".into()
+                }
+                _ => "rename the file or set `name:` to a DNS-safe name".into(),
+            }),
         );
     }
     let feature_problem = (!ctx.feature.is_empty())
-        .then(|| check_dns_label("feature", &ctx.feature).err())
+        .then(|| crate::model::check_feature_name(&ctx.feature).err())
         .flatten();
     if let Some(err) = &feature_problem {
         loader
