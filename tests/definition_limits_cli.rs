@@ -57,10 +57,12 @@ fn nested_loops_stop_at_the_time_budget_with_the_file_and_line() {
 #[test]
 fn a_rendering_larger_than_the_budget_is_refused_at_its_loop() {
     let env = unique_name("wide");
+    // Up to 100 MB in 1 kB steps: few iterations, so the output budget stops it, not time.
+    let chunk = "x".repeat(1000);
     let dir = support::definition_dir(
         &env,
         &format!(
-            "services:\n  a:\n    image: {BUSYBOX}\n    env:\n      X: \"{{% for i in range(end=100000) %}}{{% for j in range(end=1000) %}}xxxxxxxxxx{{% endfor %}}{{% endfor %}}\"\n"
+            "services:\n  a:\n    image: {BUSYBOX}\n    env:\n      X: \"{{% for i in range(end=100000) %}}{chunk}{{% endfor %}}\"\n"
         ),
     );
     let out = envctl(dir.path(), &["validate", &env]);

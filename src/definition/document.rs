@@ -107,11 +107,7 @@ fn env_name(path: &Path, source: &str) -> String {
 pub fn context(path: &Path, source: &str, opts: &LoadOptions) -> RenderContext {
     let env = env_name(path, source);
     let feature = opts.feature.clone().unwrap_or_default();
-    let instance = if feature.is_empty() {
-        env.clone()
-    } else {
-        format!("{env}--{feature}")
-    };
+    let instance = crate::model::instance_name(&env, Some(&feature));
     RenderContext {
         env,
         feature,
