@@ -461,3 +461,98 @@ fn extend(
     let mut path = vec!["services".to_string(), name.to_string()];
     Ok(merge(base, local, &mut path).unwrap_or_else(empty_map))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged(base: &str, over: &str) -> Node {
+        let mut vars = Vars::default();
+        let mut findings = Findings::default();
+        let mut docs = [base, over].map(|t| yaml::parse(t, 0).unwrap());
+        for d in &mut docs {
+            normalise(d);
+            vars.mark_tree(d, &mut findings);
+        }
+        let [a, b] = docs;
+        merge(a, b, &mut Vec::new()).unwrap()
+    }
+
+    fn service<'a>(root: &'a Node, name: &str) -> &'a Node {
+        root.get("services").unwrap().get(name).unwrap()
+    }
+
+    fn texts(node: &Node) -> Vec<String> {
+        node.as_seq()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap_or("{map}").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn commands_are_replaced_and_other_lists_appended() {
+        let root = merged(
+            "services:\n  a:\n    command: [x, y]\n    dns: [1.1.1.1]\n",
+            "services:\n  a:\n    command: [z]\n    dns: [8.8.8.8]\n",
+        );
+        let a = service(&root, "a");
+        assert_eq!(texts(a.get("command").unwrap()), ["z"]);
+        assert_eq!(texts(a.get("dns").unwrap()), ["1.1.1.1", "8.8.8.8"]);
+    }
+
+    #[test]
+    fn volumes_are_unique_by_target_and_ports_by_address() {
+        let root = merged(
+            "services:\n  a:\n    volumes: ['./a:/data', 'v:/logs']\n    ports: ['80:80']\n",
+            "services:\n  a:\n    volumes: ['./b:/data']\n    ports: ['80:80', '443:443']\n",
+        );
+        let a = service(&root, "a");
+        assert_eq!(texts(a.get("volumes").unwrap()), ["./b:/data", "v:/logs"]);
+        assert_eq!(texts(a.get("ports").unwrap()), ["80:80", "443:443"]);
+    }
+
+    #[test]
+    fn list_and_mapping_environments_merge_key_by_key() {
+        let root = merged(
+            "services:\n  a:\n    environment: [A=1, B=2]\n",
+            "services:\n  a:\n    environment: {B: 3, C: 4}\n",
+        );
+        let env = service(&root, "a").get("environment").unwrap();
+        let pairs: Vec<(String, String)> = env
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|e| (e.key.clone(), e.value.as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("A".into(), "1".into()),
+                ("B".into(), "3".into()),
+                ("C".into(), "4".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn reset_removes_and_override_replaces() {
+        let root = merged(
+            "services:\n  a:\n    ports: ['80:80']\n    volumes: ['./x:/x']\n",
+            "services:\n  a:\n    ports: !reset []\n    volumes: !override ['./y:/y']\n",
+        );
+        let a = service(&root, "a");
+        assert!(a.get("ports").is_none());
+        assert_eq!(texts(a.get("volumes").unwrap()), ["./y:/y"]);
+    }
+
+    #[test]
+    fn later_files_keep_the_line_of_what_they_wrote() {
+        let root = merged(
+            "services:\n  a:\n    image: x\n",
+            "services:\n  a:\n\n    image: y\n",
+        );
+        let image = service(&root, "a").get("image").unwrap();
+        assert_eq!((image.as_str(), image.at.line), (Some("y"), 4));
+    }
+}

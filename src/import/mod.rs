@@ -9,11 +9,13 @@ mod emit;
 mod env;
 mod health;
 mod interp;
+mod limits;
 mod paths;
 mod ports;
 pub mod report;
 mod service;
 mod templates;
+mod unsupported;
 mod volumes;
 mod yaml;
 

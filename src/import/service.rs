@@ -8,7 +8,7 @@ use super::compose::Project;
 use super::emit::{Out, ServiceOut};
 use super::report::{Finding, Findings};
 use super::yaml::{At, Entry, Node, Value};
-use super::{env, health, ports, volumes, Options};
+use super::{env, health, limits, ports, volumes, Options};
 
 /// What every service's translation shares.
 pub struct Ctx<'a> {
@@ -165,30 +165,6 @@ const ORDER: &[&str] = &[
     "pid",
 ];
 
-/// Keys Compose has that envctl has no equivalent for, with what to do instead.
-fn no_equivalent(key: &str) -> &'static str {
-    match key {
-        "working_dir" => "set the directory in the image (WORKDIR) or wrap the command: `sh -c 'cd DIR && ...'`",
-        "user" => "set USER in the image, or start the command with a tool that drops privileges",
-        "tmpfs" => "use a named volume for the path",
-        "extra_hosts" => "give the target service an alias, or put the address in an env value",
-        "secrets" | "configs" => "mount the file with a bind volume, or pass it with `env: {X: {from_file: PATH}}`",
-        "labels" => "envctl labels containers itself; keep tool labels in the image",
-        "logging" => "envctl leaves logging to the engine's default; read logs with `envctl logs`",
-        "ulimits" | "sysctls" | "cap_add" | "cap_drop" | "security_opt" | "devices" | "shm_size" => "set it in the image or entrypoint; envctl does not pass kernel options",
-        "stdin_open" | "tty" => "use `envctl exec -it` for interactive use",
-        "init" => "add an init (tini) to the image's entrypoint",
-        "stop_signal" | "stop_grace_period" => "handle SIGTERM in the process; envctl stops containers with the engine's defaults",
-        "scale" => "write one service per copy",
-        "dns" | "dns_search" | "dns_opt" => "services reach each other by name on the instance network; put other addresses in env values",
-        "volumes_from" => "mount the same named volume in both services",
-        "platform" => "build or pull the image for this machine's platform",
-        "expose" => "nothing: services reach every port of each other on the instance network",
-        "domainname" | "mac_address" | "ipc" | "uts" | "cgroup_parent" | "isolation" | "userns_mode" | "runtime" | "oom_score_adj" | "oom_kill_disable" | "mem_reservation" | "memswap_limit" | "mem_swappiness" | "cpu_shares" | "cpuset" | "cpu_quota" | "cpu_period" | "blkio_config" | "group_add" | "storage_opt" | "pids_limit" | "attach" | "annotations" | "develop" | "post_start" | "pre_stop" | "models" | "provider" | "gpus" | "use_api_socket" | "credential_spec" | "device_cgroup_rules" | "external_links" => "set it outside envctl (image, engine configuration) if it matters for tests",
-        _ => "envctl has no such setting; see docs/import.md",
-    }
-}
-
 #[allow(clippy::too_many_lines)]
 pub fn translate(ctx: &mut Ctx, compose_name: &str, service: &Node) -> Option<ServiceOut> {
     let name = ctx.name_of(compose_name);
@@ -259,9 +235,9 @@ pub fn translate(ctx: &mut Ctx, compose_name: &str, service: &Node) -> Option<Se
                     restart = Some((e.at, r));
                 }
             }
-            "deploy" => deploy(ctx, e, &mut resources, &mut restart),
+            "deploy" => limits::deploy(ctx, e, &mut resources, &mut restart),
             "mem_limit" => {
-                if let Some(m) = memory(ctx, e) {
+                if let Some(m) = limits::memory(ctx, e) {
                     resources.retain(|(k, _)| k != "memory");
                     resources.push(("memory".into(), m));
                 }
@@ -350,8 +326,8 @@ pub fn translate(ctx: &mut Ctx, compose_name: &str, service: &Node) -> Option<Se
             "links" => {} // handled for the whole project: aliases on the linked services
             key if key.starts_with("x-") => {}
             key => {
-                let instead = no_equivalent(key);
-                if key == "expose" || key == "deploy" {
+                let instead = super::unsupported::no_equivalent(key);
+                if key == "expose" {
                     ctx.changed(e.at, format!("`{key}`"), instead);
                 } else {
                     ctx.lost(e.at, format!("`{key}`"), instead);
@@ -451,108 +427,6 @@ pub fn repository(image: &str) -> String {
     };
     let repo = repo.strip_prefix("docker.io/").unwrap_or(repo);
     repo.strip_prefix("library/").unwrap_or(repo).to_string()
-}
-
-fn memory(ctx: &mut Ctx, e: &Entry) -> Option<Out> {
-    let text = ctx.resolved(&e.value)?;
-    let lower = text.to_ascii_lowercase();
-    let normal = lower
-        .strip_suffix('b')
-        .filter(|s| s.ends_with(['k', 'm', 'g']))
-        .unwrap_or(&lower);
-    match crate::definition::parse_memory(normal) {
-        Ok(_) => Some(Out::str(normal.to_string())),
-        Err(_) => {
-            ctx.lost(
-                e.at,
-                format!("memory `{text}`"),
-                "write bytes or a size like 256m or 1g",
-            );
-            None
-        }
-    }
-}
-
-/// `deploy:` — resource limits and the restart policy carry over; swarm settings do not.
-fn deploy(
-    ctx: &mut Ctx,
-    e: &Entry,
-    resources: &mut Vec<(String, Out)>,
-    restart: &mut Option<(At, String)>,
-) {
-    for d in e.value.as_map().unwrap_or_default() {
-        match d.key.as_str() {
-            "resources" => {
-                for r in d.value.as_map().unwrap_or_default() {
-                    match r.key.as_str() {
-                        "limits" => {
-                            for l in r.value.as_map().unwrap_or_default() {
-                                match l.key.as_str() {
-                                    "memory" => {
-                                        if let Some(m) = memory(ctx, l) {
-                                            resources.push(("memory".into(), m));
-                                        }
-                                    }
-                                    "cpus" => {
-                                        if let Some(c) = ctx.resolved(&l.value) {
-                                            resources.push(("cpus".into(), Out::Plain(c)));
-                                        }
-                                    }
-                                    other => ctx.lost(
-                                        l.at,
-                                        format!("deploy limit `{other}`"),
-                                        "envctl limits memory and cpus only",
-                                    ),
-                                }
-                            }
-                        }
-                        "reservations" => ctx.lost(
-                            r.at,
-                            "deploy reservations",
-                            "envctl sets limits only; reservations only matter to a scheduler",
-                        ),
-                        other => ctx.lost(
-                            r.at,
-                            format!("deploy resources `{other}`"),
-                            "envctl limits memory and cpus only",
-                        ),
-                    }
-                }
-            }
-            "restart_policy" => {
-                let condition = d.value.get("condition").and_then(|c| ctx.resolved(c));
-                if restart.is_none() {
-                    if let Some(c) = condition {
-                        *restart = Some((d.at, c));
-                    }
-                }
-                for extra in d
-                    .value
-                    .as_map()
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|x| x.key != "condition")
-                {
-                    ctx.lost(
-                        extra.at,
-                        format!("restart_policy `{}`", extra.key),
-                        "envctl restarts with the engine's policy defaults",
-                    );
-                }
-            }
-            "replicas" if ctx.resolved(&d.value).as_deref() == Some("1") => {}
-            "replicas" => ctx.lost(
-                d.at,
-                "deploy replicas",
-                "write one service per copy (a Tera `{% for %}` loop makes that short)",
-            ),
-            other => ctx.changed(
-                d.at,
-                format!("deploy `{other}`"),
-                "swarm-only; `docker compose up` ignores it too",
-            ),
-        }
-    }
 }
 
 /// Aliases from `networks:`; envctl has one network per instance.
