@@ -5,6 +5,7 @@
 
 mod container;
 mod observe;
+mod ownership;
 pub mod ports;
 mod spec;
 
@@ -13,10 +14,10 @@ pub use container::{
     SecretResolver, SpecError, HOST_GATEWAY,
 };
 pub use observe::{observe, Observed};
-pub use ports::{host_port_free, PortError, PortKey, PortRange};
+pub use ports::{host_port_free, PortError, PortKey, PortMove, PortRange};
 pub use spec::{SpecView, KIND_LABEL, SPEC_LABEL};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -24,7 +25,7 @@ use serde::Serialize;
 use crate::engine::{BuildRequest, ContainerSpec, ContainerState, Labels, ObservedContainer};
 use crate::model::{
     labels, Condition, Environment, HealthCheck, InstanceId, Protocol, PullPolicy, ServiceKind,
-    ServiceName, VolumeSource,
+    ServiceName,
 };
 
 use ports::{decode_label, Allocator, Holder};
@@ -215,6 +216,8 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Every desired service, in dependency order.
     pub services: Vec<ServiceTarget>,
+    /// Allocated host ports that moved because another process took them.
+    pub port_moves: Vec<PortMove>,
 }
 
 impl Plan {
@@ -245,6 +248,8 @@ pub enum PlanError {
     #[error("network `{name}` exists but was not created by envctl for instance `{instance}`; envctl leaves it untouched: remove or rename it yourself")]
     ForeignNetwork { name: String, instance: String },
     #[error(transparent)]
+    NotOurs(#[from] labels::NotOurs),
+    #[error(transparent)]
     Ports(#[from] PortError),
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -271,7 +276,9 @@ pub fn plan(
     observed: &Observed,
     inputs: &PlanInputs<'_>,
 ) -> Result<Plan, PlanErrors> {
-    let mut errors = ownership_errors(env, observed);
+    let mut errors = ownership::errors(env, observed);
+    let volumes = ownership::volumes(env, observed, &inputs.now);
+    errors.extend(volumes.errors);
     let mut actions = Vec::new();
     if observed.network.is_none() {
         actions.push(Action::CreateNetwork {
@@ -279,12 +286,12 @@ pub fn plan(
             labels: instance_labels(env, &inputs.now),
         });
     }
-    actions.extend(volume_actions(env, observed, &inputs.now));
+    actions.extend(volumes.actions);
     let (existing, orphans) = split_existing(env, observed);
     actions.extend(orphans);
 
     let order = env.dependency_order();
-    let allocations = match allocate_ports(env, observed, &existing, &order, inputs) {
+    let (allocations, port_moves) = match allocate_ports(env, observed, &existing, &order, inputs) {
         Ok(allocations) if errors.is_empty() => allocations,
         Ok(_) => return Err(PlanErrors(errors)),
         Err(more) => {
@@ -302,6 +309,7 @@ pub fn plan(
             env,
             service,
             &allocations,
+            &volumes.names,
             inputs.resolve_secret,
             &inputs.publish_address,
             &inputs.now,
@@ -313,7 +321,16 @@ pub fn plan(
             }
         };
         let current = existing.get(name.as_str()).copied();
-        let action = container_action(service, current, want, observed.network.is_none());
+        let mut action = container_action(service, current, want, observed.network.is_none());
+        if let Some(Action::RecreateContainer { changed, .. }) = &mut action {
+            // Say why the ports changed, not only that they did.
+            let moves = port_moves.iter().filter(|m| m.service == name.as_str());
+            let said: Vec<String> = moves.map(ToString::to_string).collect();
+            if !said.is_empty() {
+                changed.retain(|c| c != "ports");
+                changed.splice(0..0, said);
+            }
+        }
         if matches!(
             action,
             Some(Action::CreateContainer { .. } | Action::RecreateContainer { .. })
@@ -355,64 +372,8 @@ pub fn plan(
         network: env.instance.network_name(),
         actions,
         services,
+        port_moves,
     })
-}
-
-/// Names held by someone else: errors, never deletions.
-fn ownership_errors(env: &Environment, observed: &Observed) -> Vec<PlanError> {
-    let instance = env.instance.as_str();
-    let mut errors: Vec<PlanError> = observed
-        .foreign
-        .iter()
-        .map(|c| {
-            let service = env
-                .services
-                .keys()
-                .find(|s| env.instance.container_name(s) == c.name)
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            let owner = match c.labels.get(labels::INSTANCE) {
-                Some(other) => format!(" (it belongs to envctl instance `{other}`)"),
-                None => format!(" (id {}, image {})", short_id(&c.id), c.image),
-            };
-            PlanError::ForeignContainer {
-                name: c.name.clone(),
-                service,
-                instance: instance.to_string(),
-                owner,
-            }
-        })
-        .collect();
-    if let Some(n) = &observed.network {
-        if n.labels.get(labels::INSTANCE).map(String::as_str) != Some(instance) {
-            errors.push(PlanError::ForeignNetwork {
-                name: n.name.clone(),
-                instance: instance.to_string(),
-            });
-        }
-    }
-    errors
-}
-
-/// The instance's named volumes that do not exist yet.
-fn volume_actions(env: &Environment, observed: &Observed, now: &str) -> Vec<Action> {
-    let wanted: BTreeSet<String> = env
-        .services
-        .values()
-        .flat_map(|s| &s.volumes)
-        .filter_map(|v| match &v.source {
-            VolumeSource::Named(name) => Some(env.instance.volume_name(name)),
-            VolumeSource::Bind(_) => None,
-        })
-        .collect();
-    wanted
-        .into_iter()
-        .filter(|name| !observed.volumes.iter().any(|v| &v.name == name))
-        .map(|name| Action::CreateVolume {
-            name,
-            labels: instance_labels(env, now),
-        })
-        .collect()
 }
 
 /// The container of each defined service, and removals for everything else of the instance.
@@ -446,7 +407,7 @@ fn allocate_ports(
     existing: &BTreeMap<&str, &ObservedContainer>,
     order: &[&ServiceName],
     inputs: &PlanInputs<'_>,
-) -> Result<Allocations, Vec<PlanError>> {
+) -> Result<(Allocations, Vec<PortMove>), Vec<PlanError>> {
     // What other instances hold stays taken; what this instance's orphans hold is freed
     // before any container starts, so it may be handed out again.
     let mut taken = BTreeMap::new();
@@ -470,12 +431,13 @@ fn allocate_ports(
     let mut allocations = Allocations::new();
     let mut errors = Vec::new();
     for name in order {
-        let current = existing
-            .get(name.as_str())
-            .map(|c| label_ports(c))
-            .unwrap_or_default();
+        let container = existing.get(name.as_str());
+        let current = container.map(|c| label_ports(c)).unwrap_or_default();
+        // Only a running container binds its ports; a stopped one's may be taken meanwhile.
+        let bound = container.is_some_and(|c| c.state.is_running());
         let ports = &env.services[*name].ports;
-        match allocator.allocate(env.instance.as_str(), name.as_str(), ports, &current) {
+        let instance = env.instance.as_str();
+        match allocator.allocate_for(instance, name.as_str(), ports, &current, bound) {
             Ok(ports) => {
                 allocations.insert((*name).clone(), ports);
             }
@@ -493,7 +455,7 @@ fn allocate_ports(
         allocations.insert(name.clone(), identity);
     }
     if errors.is_empty() {
-        Ok(allocations)
+        Ok((allocations, allocator.moved))
     } else {
         Err(errors)
     }
@@ -646,10 +608,6 @@ fn explain_change(old: &ObservedContainer, new: &SpecView) -> Vec<String> {
         }
         None => vec!["spec (the old container records no spec)".into()],
     }
-}
-
-fn short_id(id: &str) -> &str {
-    &id[..id.len().min(12)]
 }
 
 #[cfg(test)]
