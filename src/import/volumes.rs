@@ -175,7 +175,7 @@ fn named_volume_settings(ctx: &mut Ctx, name: &str) {
     for opt in def.value.as_map().unwrap_or_default() {
         let (what, instead) = match opt.key.as_str() {
             "external" => ("an external volume", "envctl makes a volume per instance; copy the data in with a job, or bind-mount a host directory"),
-            "name" => ("a fixed volume name", "envctl names volumes `<instance>-<volume>` so feature copies do not share data"),
+            "name" => ("a fixed volume name", "envctl names volumes `<instance>_<volume>` so feature copies do not share data"),
             "driver" | "driver_opts" => ("a volume driver", "envctl uses the local driver"),
             "labels" => ("volume labels", "envctl labels volumes itself"),
             _ => ("a volume setting", "envctl has no such setting"),
