@@ -11,11 +11,12 @@ use crate::model::InstanceId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("instance {instance} is busy: {holder}; retry later, or drop --no-wait-lock to wait")]
-    Busy { instance: String, holder: String },
-    #[error("gave up waiting {waited:?} for instance {instance}: {holder}")]
+    /// `what`: `instance shop--f1` or `host port 8080/tcp`.
+    #[error("{what} is busy: {holder}; retry later, or drop --no-wait-lock to wait")]
+    Busy { what: String, holder: String },
+    #[error("gave up waiting {waited:?} for {what}: {holder}")]
     TimedOut {
-        instance: String,
+        what: String,
         holder: String,
         waited: Duration,
     },
@@ -70,14 +71,20 @@ pub fn acquire_in(
     policy: WaitPolicy,
     on_wait: &mut dyn FnMut(&str),
 ) -> Result<InstanceLock, LockError> {
-    let name = instance.to_string();
-    acquire_file(dir, &name, &name, command, policy, on_wait)
+    let stem = instance.to_string();
+    acquire_file(
+        dir,
+        &stem,
+        &format!("instance {instance}"),
+        command,
+        policy,
+        on_wait,
+    )
 }
 
 /// Takes the lock of a pinned host port, held from planning until `up` ends: two instances
 /// racing for one pinned port never both find it free; the second waits for the first, then
-/// plans, finds the port taken and stops before creating anything. Errors say
-/// `instance host port 8080/tcp is busy`.
+/// plans, finds the port taken and stops before creating anything.
 pub fn acquire_port(
     port: u16,
     protocol: &str,
@@ -87,7 +94,7 @@ pub fn acquire_port(
 ) -> Result<InstanceLock, LockError> {
     // `_` never occurs in an instance id, so this never names an instance's lock file.
     let stem = format!("port_{protocol}_{port}");
-    let what = format!("host port {port}/{protocol}");
+    let what = format!("pinned host port {port}/{protocol}");
     acquire_file(&lock_dir(), &stem, &what, command, policy, on_wait)
 }
 
@@ -160,13 +167,13 @@ fn lock_file(
                 match policy {
                     WaitPolicy::FailFast => {
                         return Err(Wait::Lock(LockError::Busy {
-                            instance: what.to_string(),
+                            what: what.to_string(),
                             holder,
                         }))
                     }
                     WaitPolicy::Wait(limit) if started.elapsed() >= limit => {
                         return Err(Wait::Lock(LockError::TimedOut {
-                            instance: what.to_string(),
+                            what: what.to_string(),
                             holder,
                             waited: limit,
                         }))

@@ -403,3 +403,25 @@ fn volume_names_never_collide_and_someone_elses_volume_is_refused() {
     assert!(said.contains(&format!("volume `{theirs}`")), "{said}");
     assert!(names_with("container", &format!("io.envctl.env={y}")).is_empty());
 }
+
+#[test]
+fn creating_a_volume_someone_else_made_meanwhile_is_a_conflict_not_a_takeover() {
+    use envctl::engine::{Engine, EngineError, Labels};
+    let mut fx = Fixture::new();
+    let name = format!("{}_data", unique_name("idr"));
+    // Made by someone else after `plan` looked, before `up` creates it.
+    fx.plant("volume", &name, &["--label", "owner=someone"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = rt
+        .block_on(envctl::engine::docker::DockerEngine::connect())
+        .expect("the Docker engine must be running for these tests");
+    let labels = Labels::from([
+        ("io.envctl.instance".to_string(), "idr".to_string()),
+        ("io.envctl.env".to_string(), "idr".to_string()),
+        ("io.envctl.feature".to_string(), String::new()),
+    ]);
+    let got = rt.block_on(engine.create_volume(&name, &labels));
+    assert!(matches!(got, Err(EngineError::Conflict { .. })), "{got:?}");
+    let kept = docker_stdout(&["volume", "inspect", "-f", "{{.Labels}}", &name]).unwrap();
+    assert_eq!(kept, "map[owner:someone]");
+}

@@ -390,7 +390,12 @@ fn top_level(
         loader.at(
             &[Seg::key("name")],
             err.to_string(),
-            Some("rename the file or set `name:` to a DNS-safe name".into()),
+            Some(match err {
+                crate::model::NameError::Reserved { .. } => {
+                    "rename the file or set `name:` to a name without `--`".into()
+                }
+                _ => "rename the file or set `name:` to a DNS-safe name".into(),
+            }),
         );
     }
     if !ctx.feature.is_empty() {
