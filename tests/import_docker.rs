@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::{assert_ok, text};
 
@@ -58,6 +58,23 @@ impl Imported {
         format!("{}{}", text(&out.stdout), text(&out.stderr))
     }
 
+    /// Waits (up to 20 s) until the service's log contains `wanted`: a process may be ready
+    /// a moment before the engine has its first line.
+    fn assert_logged(&self, service: &str, wanted: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let logs = self.logs(service);
+            if logs.contains(wanted) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{service} never logged {wanted:?}:\n{logs}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Up, then plan must be converged (exit 0).
     fn up_and_converge(&self) {
         let up = self.run("up");
@@ -105,8 +122,7 @@ fn anchors_and_a_healthy_dependency_come_up() {
     imp.up_and_converge();
     // The worker started after Redis answered, with the anchor's environment and the default
     // of `${QUEUE:-default}`.
-    let logs = imp.logs("worker");
-    assert!(logs.contains("worker on queue default via cache"), "{logs}");
+    imp.assert_logged("worker", "worker on queue default via cache");
     let ping = support::docker_cli(&["exec", &format!("{}-cache", imp.env), "redis-cli", "ping"]);
     assert_eq!(text(&ping.stdout).trim(), "PONG");
 }
@@ -120,7 +136,7 @@ fn an_override_file_and_profiles_come_up() {
         "the override file was not merged:\n{text_def}"
     );
     imp.up_and_converge();
-    assert!(imp.logs("smoke").contains("smoke test passed"));
+    imp.assert_logged("smoke", "smoke test passed");
     let env = support::docker_cli(&[
         "exec",
         &format!("{}-web", imp.env),
@@ -141,11 +157,7 @@ fn an_override_file_and_profiles_come_up() {
 fn extends_and_a_migration_job_come_up() {
     let imp = Imported::new("up-db-migrate", "docker-compose.yml");
     imp.up_and_converge();
-    assert!(
-        imp.logs("migrate").contains("migrated shop on db"),
-        "{}",
-        imp.logs("migrate")
-    );
+    imp.assert_logged("migrate", "migrated shop on db");
     // The app waited for the job: it runs, with the environment from base.yml.
     let env = support::docker_cli(&[
         "exec",
