@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Up(args) => up::run(args).await,
         Command::Down(args) => down::run(args).await,
         Command::Plan(args) => plan::run(args).await,
-        Command::Render(args) => render::run(args),
+        Command::Render(args) => render::run(args).await,
         Command::Validate(args) => validate::run(args),
         Command::Status(args) => status::run(args).await,
         Command::Ls(args) => ls::run(args).await,
