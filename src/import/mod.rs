@@ -201,7 +201,13 @@ fn survey(ctx: &mut Ctx, services: &[(String, Node, yaml::At)]) {
         if node.get("image").is_none() && !local_build {
             ctx.left_out.insert(name.clone());
         }
-        if node.get("healthcheck").is_some_and(health::is_active) {
+        // A shipped template brings its own probe (every one has one).
+        let templated = ctx.options.use_templates
+            && node
+                .get("image")
+                .and_then(Node::as_str)
+                .is_some_and(|i| templates::template_for(&ctx.project.vars.resolve(i)).is_some());
+        if templated || node.get("healthcheck").is_some_and(health::is_active) {
             ctx.healthchecked.insert(name.clone());
         }
         for dep in node
