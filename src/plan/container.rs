@@ -39,6 +39,8 @@ pub enum SpecError {
     },
     #[error("service `{service}`: {reason}")]
     Token { service: String, reason: String },
+    #[error("service `{service}`: cannot hash its secrets: {reason}")]
+    Key { service: String, reason: String },
 }
 
 const TOKEN_PREFIX: &str = "@@envctl:host_port:";
@@ -116,6 +118,7 @@ pub fn desired(
     resolve_secret: SecretResolver<'_>,
     publish_address: &str,
     created: &str,
+    key: &super::SpecKey,
 ) -> Result<Desired, SpecError> {
     let name = service.name.as_str();
     let token_err = |reason: String| SpecError::Token {
@@ -218,7 +221,10 @@ pub fn desired(
         host_network: service.host_access.network,
         host_pid: service.host_access.pid,
     };
-    let hash = view.hash(&secrets);
+    let hash = view.hash(&secrets, key).map_err(|reason| SpecError::Key {
+        service: name.to_string(),
+        reason,
+    })?;
 
     let mut labels = instance_labels(env, created);
     labels.insert(labels::SERVICE.to_string(), name.to_string());

@@ -7,6 +7,7 @@ mod container;
 mod observe;
 pub mod ports;
 mod spec;
+mod spec_key;
 
 pub use container::{
     desired, instance_labels, replace_tokens, resolve_secret_from_host, Allocations, Desired,
@@ -14,7 +15,8 @@ pub use container::{
 };
 pub use observe::{observe, Observed};
 pub use ports::{host_port_free, PortError, PortKey, PortRange};
-pub use spec::{SpecView, KIND_LABEL, SPEC_LABEL};
+pub use spec::{SpecView, KIND_LABEL, SPEC_HASH_VERSION, SPEC_LABEL};
+pub use spec_key::{state_dir, SpecKey};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -39,6 +41,8 @@ pub struct PlanInputs<'a> {
     pub publish_address: String,
     /// RFC3339 time stamped into `io.envctl.created`.
     pub now: String,
+    /// Keys the secret part of the spec hash.
+    pub spec_key: SpecKey,
 }
 
 impl PlanInputs<'static> {
@@ -51,6 +55,7 @@ impl PlanInputs<'static> {
             resolve_secret: &resolve_secret_from_host,
             publish_address: "0.0.0.0".into(),
             now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            spec_key: SpecKey::from_host(),
         })
     }
 }
@@ -305,6 +310,7 @@ pub fn plan(
             inputs.resolve_secret,
             &inputs.publish_address,
             &inputs.now,
+            &inputs.spec_key,
         ) {
             Ok(want) => want,
             Err(err) => {

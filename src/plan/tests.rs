@@ -58,6 +58,7 @@ pub(crate) fn inputs() -> PlanInputs<'static> {
         resolve_secret: &fake_secret,
         publish_address: "127.0.0.1".into(),
         now: "2026-01-01T00:00:00Z".into(),
+        spec_key: SpecKey::fixed(&[1; 32]),
     }
 }
 
