@@ -17,9 +17,9 @@ use bollard::query_parameters::{
 use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::engine::{
-    BuildRequest, ContainerEvent, ContainerSpec, Engine, EngineError, EngineInfo, EngineResult,
-    ExecOutput, ImageProgress, LabelFilter, Labels, ObservedContainer, ObservedNetwork,
-    ObservedVolume, ProgressSink,
+    BuildRequest, ContainerEvent, ContainerRuntime, ContainerSpec, Engine, EngineError, EngineInfo,
+    EngineResult, ExecOutput, ImageProgress, LabelFilter, Labels, ObservedContainer, ObservedImage,
+    ObservedNetwork, ObservedVolume, ProgressSink,
 };
 
 use super::connection::*;
@@ -370,14 +370,26 @@ impl Engine for DockerEngine {
             .map_err(api_err("remove", format!("volume {name}")))
     }
 
-    async fn image_exists(&self, image: &str) -> EngineResult<bool> {
+    async fn inspect_image(&self, image: &str) -> EngineResult<Option<ObservedImage>> {
         match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
+            Ok(found) => Ok(Some(ObservedImage {
+                id: found.id.unwrap_or_default(),
+                labels: to_labels(found.config.and_then(|c| c.labels)),
+            })),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(false),
+            }) => Ok(None),
             Err(e) => Err(api_err("inspect", format!("image {image}"))(e)),
         }
+    }
+
+    async fn container_runtime(&self, id: &str) -> EngineResult<ContainerRuntime> {
+        let resp = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(api_err("inspect", format!("container {id}")))?;
+        Ok(runtime(&resp))
     }
 
     async fn pull_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()> {
@@ -420,8 +432,8 @@ impl Engine for DockerEngine {
             image: req.tag.clone(),
             reason,
         };
-        let context = req.context.clone();
-        let archive = tokio::task::spawn_blocking(move || tar_context(&context))
+        let (context, dockerfile) = (req.context.clone(), req.dockerfile.clone());
+        let archive = tokio::task::spawn_blocking(move || tar_context(&context, &dockerfile))
             .await
             .map_err(|e| build_err(e.to_string()))?
             .map_err(|e| {
