@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -201,65 +200,17 @@ impl Engine for DockerEngine {
     }
 
     async fn exec(&self, id: &str, cmd: &[String]) -> EngineResult<ExecOutput> {
-        let what = format!("container {id}");
-        let created = self
-            .docker
-            .create_exec(
-                id,
-                CreateExecOptions {
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(cmd.to_vec()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| match e {
-                // 409 here means "not running", not "already exists".
-                BollardError::DockerResponseServerError {
-                    status_code: 409,
-                    message,
-                } => EngineError::Api {
-                    context: format!("exec in {what}"),
-                    message,
-                },
-                other => api_err("exec in", what.clone())(other),
-            })?;
-        let mut output = String::new();
-        if let StartExecResults::Attached {
-            output: mut out, ..
-        } = self
-            .docker
-            .start_exec(&created.id, None)
-            .await
-            .map_err(api_err("exec in", what.clone()))?
-        {
-            while let Some(chunk) = out.next().await {
-                let chunk = chunk.map_err(api_err("exec in", what.clone()))?;
-                output.push_str(&chunk.to_string());
-            }
-        }
-        // The exit code can lag the end of the output stream by a moment.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let inspect = self
-                .docker
-                .inspect_exec(&created.id)
-                .await
-                .map_err(api_err("inspect exec in", what.clone()))?;
-            if inspect.running != Some(true) {
-                if let Some(exit_code) = inspect.exit_code {
-                    return Ok(ExecOutput { exit_code, output });
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(EngineError::Api {
-                    context: format!("exec in {what}"),
-                    message: "the command's output ended but it never reported an exit code".into(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let exec_id = self.create_exec(id, cmd).await?;
+        self.run_exec(id, &exec_id).await
+    }
+
+    async fn exec_bounded(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> EngineResult<Option<ExecOutput>> {
+        self.exec_with_timeout(id, cmd, timeout).await
     }
 
     async fn list_networks(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedNetwork>> {
