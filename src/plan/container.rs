@@ -17,6 +17,10 @@ pub const HOST_GATEWAY: &str = "host.docker.internal:host-gateway";
 /// Host ports of every service of the instance, for token replacement.
 pub type Allocations = BTreeMap<ServiceName, BTreeMap<PortKey, u16>>;
 
+/// The engine volume each named volume of the instance uses (`data` -> `shop_data`); a volume
+/// missing here gets `InstanceId::volume_name`.
+pub type VolumeNames = BTreeMap<String, String>;
+
 /// What resolving a secret may say.
 pub type SecretResolver<'a> = &'a dyn Fn(&EnvValue) -> Result<String, String>;
 
@@ -115,11 +119,11 @@ pub fn desired(
     env: &Environment,
     service: &Service,
     allocations: &Allocations,
-    resolve_secret: SecretResolver<'_>,
-    publish_address: &str,
-    created: &str,
-    key: &super::SpecKey,
+    volume_names: &VolumeNames,
+    inputs: &super::PlanInputs<'_>,
 ) -> Result<Desired, SpecError> {
+    let (resolve_secret, publish_address) = (inputs.resolve_secret, &inputs.publish_address);
+    let (created, key) = (inputs.now.as_str(), &inputs.spec_key);
     let name = service.name.as_str();
     let token_err = |reason: String| SpecError::Token {
         service: name.to_string(),
@@ -176,7 +180,10 @@ pub fn desired(
         .map(|v| match &v.source {
             VolumeSource::Named(volume) => Mount {
                 kind: MountKind::Volume,
-                source: env.instance.volume_name(volume),
+                source: volume_names
+                    .get(volume)
+                    .cloned()
+                    .unwrap_or_else(|| env.instance.volume_name(volume)),
                 target: v.target.clone(),
                 read_only: v.read_only,
             },
