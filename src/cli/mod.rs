@@ -8,6 +8,7 @@ mod down;
 mod endpoints;
 mod exec;
 mod gc;
+mod import;
 mod init;
 mod interrupt;
 mod logs;
@@ -69,6 +70,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Scaffold environments/ and templates/ with a working example.
     Init(init::InitArgs),
+    /// Write an environment from Compose files and report what could not be carried over.
+    Import(import::ImportArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -77,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Up(args) => up::run(args).await,
         Command::Down(args) => down::run(args).await,
         Command::Plan(args) => plan::run(args).await,
-        Command::Render(args) => render::run(args),
+        Command::Render(args) => render::run(args).await,
         Command::Validate(args) => validate::run(args),
         Command::Status(args) => status::run(args).await,
         Command::Ls(args) => ls::run(args).await,
@@ -89,5 +92,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Template(cmd) => template::run(cmd),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),
+        Command::Import(args) => import::run(args),
     }
 }

@@ -324,8 +324,8 @@ pub fn plan(
         let service = &env.services[*name];
         let want = match desired(env, service, &allocations, &volumes.names, inputs) {
             Ok(want) => want,
-            Err(err) => {
-                errors.push(err.into());
+            Err(errs) => {
+                errors.extend(errs.into_iter().map(PlanError::from));
                 continue;
             }
         };
