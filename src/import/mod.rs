@@ -101,6 +101,7 @@ pub fn import(options: &Options) -> anyhow::Result<Imported> {
     let name = options
         .name
         .clone()
+        .or_else(|| project.vars.dotenv.get("COMPOSE_PROJECT_NAME").cloned())
         .or_else(|| {
             project
                 .root
@@ -114,6 +115,13 @@ pub fn import(options: &Options) -> anyhow::Result<Imported> {
                 .map_or_else(|| "imported".into(), |n| n.to_string_lossy().into_owned())
         });
     def.name = dns_name(&name);
+    // Like Compose, `.env` may choose the profiles started by default.
+    def.default_profiles = project
+        .vars
+        .dotenv
+        .get("COMPOSE_PROFILES")
+        .cloned()
+        .unwrap_or_default();
     let shown: Vec<String> = project.files.iter().map(|f| f.shown.clone()).collect();
     def.description = format!("Imported from {}", shown[..files.len()].join(" + "));
     def.header = vec![
