@@ -5,7 +5,7 @@
 //! the instance labels plus `io.envctl.expires-at` (RFC 3339) and `io.envctl.ttl` (seconds).
 //! Renewing creates a new lease and then removes the older ones, so there is always at least
 //! one and no container is ever recreated for it. The dot cannot appear in an instance id, so
-//! a lease never collides with an instance's named volumes (`<instance>-<name>`).
+//! a lease never collides with an instance's named volumes (`<instance>_<name>`).
 
 use std::time::Duration;
 

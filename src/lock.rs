@@ -11,11 +11,12 @@ use crate::model::InstanceId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("instance {instance} is busy: {holder}; retry later, or drop --no-wait-lock to wait")]
-    Busy { instance: String, holder: String },
-    #[error("gave up waiting {waited:?} for instance {instance}: {holder}")]
+    /// `what`: `instance shop--f1` or `host port 8080/tcp`.
+    #[error("{what} is busy: {holder}; retry later, or drop --no-wait-lock to wait")]
+    Busy { what: String, holder: String },
+    #[error("gave up waiting {waited:?} for {what}: {holder}")]
     TimedOut {
-        instance: String,
+        what: String,
         holder: String,
         waited: Duration,
     },
@@ -72,7 +73,43 @@ pub fn acquire_in(
     policy: WaitPolicy,
     on_wait: &mut dyn FnMut(&str),
 ) -> Result<InstanceLock, LockError> {
-    let path = dir.join(format!("{instance}.lock"));
+    let stem = instance.to_string();
+    acquire_file(
+        dir,
+        &stem,
+        &format!("instance {instance}"),
+        command,
+        policy,
+        on_wait,
+    )
+}
+
+/// Takes the lock of a pinned host port, held from planning until `up` ends: two instances
+/// racing for one pinned port never both find it free; the second waits for the first, then
+/// plans, finds the port taken and stops before creating anything.
+pub fn acquire_port(
+    port: u16,
+    protocol: &str,
+    command: &str,
+    policy: WaitPolicy,
+    on_wait: &mut dyn FnMut(&str),
+) -> Result<InstanceLock, LockError> {
+    // `_` never occurs in an instance id, so this never names an instance's lock file.
+    let stem = format!("port_{protocol}_{port}");
+    let what = format!("pinned host port {port}/{protocol}");
+    acquire_file(&lock_dir(), &stem, &what, command, policy, on_wait)
+}
+
+/// Locks `<dir>/<stem>.lock`; `what` names the locked thing in errors.
+fn acquire_file(
+    dir: &Path,
+    stem: &str,
+    what: &str,
+    command: &str,
+    policy: WaitPolicy,
+    on_wait: &mut dyn FnMut(&str),
+) -> Result<InstanceLock, LockError> {
+    let path = dir.join(format!("{stem}.lock"));
     let io = |source| LockError::Io {
         path: path.clone(),
         source,
@@ -88,12 +125,10 @@ pub fn acquire_in(
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        lock_file(&mut file, instance, policy, started, &mut told, on_wait).map_err(
-            |e| match e {
-                Wait::Lock(err) => err,
-                Wait::Io(err) => io(err),
-            },
-        )?;
+        lock_file(&mut file, what, policy, started, &mut told, on_wait).map_err(|e| match e {
+            Wait::Lock(err) => err,
+            Wait::Io(err) => io(err),
+        })?;
         // The holder before us removes the file as it lets go; a lock on a removed file
         // protects nothing, so take the lock again on the file that is there now.
         if is_same_file(&file, &path) {
@@ -120,7 +155,7 @@ enum Wait {
 /// Locks `file`, waiting per `policy` (bounded from `started`).
 fn lock_file(
     file: &mut File,
-    instance: &InstanceId,
+    what: &str,
     policy: WaitPolicy,
     started: Instant,
     told: &mut bool,
@@ -134,13 +169,13 @@ fn lock_file(
                 match policy {
                     WaitPolicy::FailFast => {
                         return Err(Wait::Lock(LockError::Busy {
-                            instance: instance.to_string(),
+                            what: what.to_string(),
                             holder,
                         }))
                     }
                     WaitPolicy::Wait(limit) if started.elapsed() >= limit => {
                         return Err(Wait::Lock(LockError::TimedOut {
-                            instance: instance.to_string(),
+                            what: what.to_string(),
                             holder,
                             waited: limit,
                         }))

@@ -390,7 +390,7 @@ fn render_project_a_for_a_feature_as_json() {
     assert_eq!(mysql["memory_bytes"], 1u64 << 30);
     assert_eq!(
         mysql["volumes"][0],
-        "project-a--pay-v2-mysql-data:/var/lib/mysql"
+        "project-a--pay-v2_mysql-data:/var/lib/mysql"
     );
 }
 

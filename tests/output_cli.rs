@@ -131,7 +131,7 @@ fn a_closed_stdout_never_decides_the_outcome() {
     assert_ok(&down);
     let said = text(&down.stdout);
     assert!(
-        said.contains("kept 1 named volume") && said.contains(&format!("{env}-data")),
+        said.contains("kept 1 named volume") && said.contains(&format!("{env}_data")),
         "{said}"
     );
     assert!(fx.running().is_empty());

@@ -281,10 +281,10 @@ fn features_live_side_by_side_and_down_removes_exactly_one() {
             .map(|v| v.name)
             .collect()
     };
-    assert_eq!(volumes(&one), [format!("{one}-data")]);
+    assert_eq!(volumes(&one), [format!("{one}_data")]);
     assert_ok(&fx.run("down", &["--feature", "one", "--volumes"]));
     assert!(volumes(&one).is_empty());
-    assert_eq!(volumes(&two), [format!("{two}-data")]);
+    assert_eq!(volumes(&two), [format!("{two}_data")]);
 }
 
 #[test]

@@ -7,8 +7,9 @@ use clap::{Args, ValueEnum};
 pub struct InstanceArgs {
     /// Environment: a name found in ./environments, or a path to a definition file.
     pub env: String,
-    /// Act on the isolated copy for this feature branch (instance `<env>--<feature>`).
-    #[arg(long, short = 'f')]
+    /// Act on the isolated copy for this feature branch (instance `<env>--<feature>`). A DNS
+    /// label without `--`; an empty value is an error, never the main instance.
+    #[arg(long, short = 'f', value_parser = parse_feature)]
     pub feature: Option<String>,
 }
 
@@ -31,6 +32,19 @@ pub enum OutputFormat {
     Text,
     /// JSON, for scripts.
     Json,
+}
+
+/// `--feature`: refused at parse time (exit 2, nothing touched) when empty or not a valid
+/// feature name, so a script passing an empty `$BRANCH` never acts on the main instance.
+pub fn parse_feature(s: &str) -> Result<String, String> {
+    crate::model::check_feature_name(s)
+        .map(|()| s.to_string())
+        .map_err(|err| match err {
+            crate::model::NameError::Empty { .. } => {
+                "the feature name is empty; leave out --feature to mean the main instance".into()
+            }
+            other => other.to_string(),
+        })
 }
 
 pub fn parse_key_value(s: &str) -> Result<(String, String), String> {

@@ -34,6 +34,7 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode>
         .unwrap_or_else(|| crate::advertise::detect().to_string());
     let (instance, env) = resolve_instance(&args.instance, &advertise_host)?;
     let engine = super::common::connect().await?;
+    crate::ops::ownership::verify(engine.as_ref(), &instance).await?;
     let containers = engine
         .list_containers(&LabelFilter::instance(instance.as_str()))
         .await

@@ -98,6 +98,9 @@ struct UpReport {
     /// When interrupted: the state of each service.
     #[serde(skip_serializing_if = "Option::is_none")]
     services: Option<std::collections::BTreeMap<String, String>>,
+    /// Allocated host ports that moved because another process took them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports_moved: Vec<crate::plan::PortMove>,
     #[serde(skip)]
     text: String,
     #[serde(skip)]
@@ -129,6 +132,7 @@ impl UpReport {
                 expires_at: None,
                 local: None,
                 services: Some(services.clone()),
+                ports_moved: r.plan.port_moves.clone(),
                 text: String::new(),
             };
         }
@@ -136,6 +140,9 @@ impl UpReport {
         let ok = r.report.ok();
         let mut text = String::new();
         let mut problems = String::new();
+        for moved in &r.plan.port_moves {
+            text.push_str(&format!("{}: {moved}\n", moved.service));
+        }
         if ok {
             let what = if args.no_wait { "started" } else { "ready" };
             text.push_str(&format!(
@@ -182,6 +189,7 @@ impl UpReport {
                 .map(|l| crate::lifetime::format_time(l.expires_at)),
             local: Some(r.local.clone()),
             services: None,
+            ports_moved: r.plan.port_moves.clone(),
             text,
             problems,
         }

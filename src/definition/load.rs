@@ -16,7 +16,7 @@ use super::sourcemap::SourceMap;
 use super::templates::{self, strip_location, unknown_field_hint, InstantiateError};
 use super::units::parse_limit;
 use super::{resolve, sandbox, schema, validate, values, LoadOptions};
-use crate::model::{check_dns_label, Environment, InstanceId, ServiceName};
+use crate::model::{Environment, InstanceId, ServiceName};
 
 /// One definition file being loaded: its text, rendering and the problems found so far.
 pub(super) struct Loader<'a> {
@@ -91,11 +91,7 @@ fn env_name(path: &Path, source: &str) -> String {
 pub fn context(path: &Path, source: &str, opts: &LoadOptions) -> RenderContext {
     let env = env_name(path, source);
     let feature = opts.feature.clone().unwrap_or_default();
-    let instance = if feature.is_empty() {
-        env.clone()
-    } else {
-        format!("{env}--{feature}")
-    };
+    let instance = crate::model::instance_name(&env, Some(&feature));
     RenderContext {
         env,
         feature,
@@ -389,23 +385,31 @@ fn top_level(
             None => loader.at(&[Seg::key("name")], "`name` must be a string", None),
         }
     }
-    let name_problem = check_dns_label("environment", &ctx.env).err();
+    let name_problem = crate::model::check_env_name(&ctx.env).err();
     if let Some(err) = &name_problem {
         loader.at(
             &[Seg::key("name")],
             err.to_string(),
-            Some("rename the file or set `name:` to a DNS-safe name".into()),
+            Some(match err {
+                crate::model::NameError::Reserved { .. } => {
+                    "rename the file or set `name:` to a name without `--`".into()
+                }
+                _ => "rename the file or set `name:` to a DNS-safe name".into(),
+            }),
         );
     }
     if !ctx.feature.is_empty() {
-        if let Err(err) = check_dns_label("feature", &ctx.feature) {
+        if let Err(err) = crate::model::check_feature_name(&ctx.feature) {
             loader
                 .problems
                 .push(Diagnostic::new(loader.path, format!("--feature: {err}")));
         }
     }
     let instance = InstanceId::new(&ctx.env, opts.feature.as_deref());
-    if let (Err(err), None) = (&instance, &name_problem) {
+    // A bad environment or feature name is reported above, at its place.
+    let feature_problem =
+        !ctx.feature.is_empty() && crate::model::check_feature_name(&ctx.feature).is_err();
+    if let (Err(err), None, false) = (&instance, &name_problem, feature_problem) {
         loader
             .problems
             .push(Diagnostic::new(loader.path, err.to_string()));

@@ -451,6 +451,15 @@ impl Engine for FakeEngine {
     async fn create_volume(&self, name: &str, labels: &Labels) -> EngineResult<()> {
         let mut st = self.lock();
         self.write(&mut st, "volume", name)?;
+        if let Some(existing) = st.volumes.get(name) {
+            // As the engine: an existing volume comes back as it is.
+            if !super::same_owner(labels, &existing.labels) {
+                return Err(EngineError::Conflict {
+                    what: format!("volume {name} (with other owners' labels)"),
+                });
+            }
+            return Ok(());
+        }
         st.volumes.insert(
             name.to_string(),
             ObservedVolume {

@@ -197,6 +197,14 @@ impl LabelFilter {
     }
 }
 
+/// Whether `found` carries the ownership labels of `wanted` (instance, env, feature).
+pub fn same_owner(wanted: &Labels, found: &Labels) -> bool {
+    use crate::model::labels::{ENV, FEATURE, INSTANCE};
+    [INSTANCE, ENV, FEATURE]
+        .iter()
+        .all(|key| wanted.get(*key) == found.get(*key))
+}
+
 #[async_trait]
 pub trait Engine: Send + Sync {
     async fn info(&self) -> EngineResult<EngineInfo>;
@@ -225,6 +233,8 @@ pub trait Engine: Send + Sync {
     async fn remove_network(&self, id: &str) -> EngineResult<()>;
 
     async fn list_volumes(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedVolume>>;
+    /// Creates a volume; `Conflict` when one of that name exists with other ownership labels
+    /// (the engine would otherwise hand the existing one back silently).
     async fn create_volume(&self, name: &str, labels: &Labels) -> EngineResult<()>;
     async fn remove_volume(&self, name: &str) -> EngineResult<()>;
 

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::InstanceId;
+
 pub const INSTANCE: &str = "io.envctl.instance";
 pub const ENV: &str = "io.envctl.env";
 pub const FEATURE: &str = "io.envctl.feature";
@@ -49,6 +51,73 @@ impl Ownership {
     }
 }
 
+impl Ownership {
+    /// Whether these labels name exactly `instance`: the instance label and the environment
+    /// and feature it was made from. A matching instance label alone is not enough: objects of
+    /// older versions may carry it for another (env, feature) pair (`x--y` vs `x` + `y`), and
+    /// envctl always writes all three. An object labelled by hand with the instance label
+    /// alone (no `io.envctl.env`) has nothing that disagrees, and counts as the instance's.
+    pub fn is(&self, instance: &InstanceId) -> bool {
+        self.instance == instance.as_str()
+            && (self.env.is_empty()
+                || (self.env == instance.env() && self.feature.as_deref() == instance.feature()))
+    }
+
+    /// `environment `x`, feature `y`` or `environment `x` (main instance)`.
+    pub fn describe(&self) -> String {
+        describe(&self.env, self.feature.as_deref())
+    }
+}
+
+fn describe(env: &str, feature: Option<&str>) -> String {
+    let env = if env.is_empty() { "?" } else { env };
+    match feature {
+        Some(feature) => format!("environment `{env}`, feature `{feature}`"),
+        None => format!("environment `{env}` (main instance)"),
+    }
+}
+
+/// An object found by name or instance label that belongs to someone else.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} `{name}` {owner}, not to {asked}; envctl leaves it untouched: remove or rename it yourself (e.g. `docker {kind} rm {name}`)")]
+pub struct NotOurs {
+    /// `container`, `network` or `volume`.
+    pub kind: &'static str,
+    pub name: String,
+    /// Who the labels say owns it.
+    pub owner: String,
+    /// The instance asked for, described.
+    pub asked: String,
+}
+
+/// Checks that an object found for `instance` (by name or by its instance label) carries
+/// ownership labels naming exactly that instance; the error names the object and both owners.
+pub fn check_owner(
+    kind: &'static str,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    instance: &InstanceId,
+) -> Result<(), NotOurs> {
+    let owner = match Ownership::read(labels) {
+        Some(owner) if owner.is(instance) => return Ok(()),
+        Some(owner) => format!(
+            "belongs to envctl instance `{}` ({})",
+            owner.instance,
+            owner.describe()
+        ),
+        None => "exists without envctl's ownership labels (envctl did not create it)".into(),
+    };
+    Err(NotOurs {
+        kind,
+        name: name.to_string(),
+        owner,
+        asked: format!(
+            "instance `{instance}` ({})",
+            describe(instance.env(), instance.feature())
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +133,36 @@ mod tests {
         assert_eq!(owner.instance, "shop--x");
         assert_eq!(owner.feature.as_deref(), Some("x"));
         assert_eq!(owner.service.as_deref(), Some("db"));
+    }
+
+    #[test]
+    fn ownership_needs_env_and_feature_to_agree() {
+        let asked = InstanceId::new("x", Some("y")).unwrap();
+        // What an environment file named `x--y` made with an older envctl carries.
+        let other = BTreeMap::from([
+            (INSTANCE.to_string(), "x--y".to_string()),
+            (ENV.to_string(), "x--y".to_string()),
+            (FEATURE.to_string(), String::new()),
+        ]);
+        let err = check_owner("container", "x--y-db", &other, &asked).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("environment `x--y` (main instance)"),
+            "{text}"
+        );
+        assert!(text.contains("environment `x`, feature `y`"), "{text}");
+        let mut ours = other.clone();
+        ours.insert(ENV.into(), "x".into());
+        ours.insert(FEATURE.into(), "y".into());
+        assert_eq!(check_owner("container", "x--y-db", &ours, &asked), Ok(()));
+        // Labelled by hand with the instance label alone: nothing disagrees.
+        let bare = BTreeMap::from([(INSTANCE.to_string(), "x--y".to_string())]);
+        assert_eq!(check_owner("container", "c", &bare, &asked), Ok(()));
+        let main = InstanceId::new("x", None).unwrap();
+        assert!(check_owner("volume", "v", &ours, &main).is_err());
+        assert!(check_owner("volume", "v", &BTreeMap::new(), &main)
+            .unwrap_err()
+            .to_string()
+            .contains("without envctl's ownership labels"));
     }
 }

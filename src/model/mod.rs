@@ -5,7 +5,10 @@ pub mod labels;
 mod names;
 mod service;
 
-pub use names::{check_dns_label, InstanceId, NameError, ServiceName};
+pub use names::{
+    check_dns_label, check_env_name, check_feature_name, instance_name, InstanceId, NameError,
+    ServiceName,
+};
 pub use service::*;
 
 use std::collections::BTreeMap;

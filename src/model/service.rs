@@ -225,7 +225,7 @@ pub struct VolumeMount {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VolumeSource {
-    /// A named volume, one per instance (`<instance>-<name>`).
+    /// A named volume, one per instance (`<instance>_<name>`, see `InstanceId::volume_name`).
     Named(String),
     /// A host path, absolute (relative paths are resolved against the definition file).
     Bind(PathBuf),

@@ -14,6 +14,8 @@ pub enum DownError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Ownership(#[from] super::ownership::OwnershipError),
 }
 
 /// What to remove.
@@ -35,6 +37,7 @@ pub async fn down(
     let (scope, _lock) = match target {
         DownTarget::Instance(instance, policy) => {
             let lock = lock::acquire(&instance, "down", policy, on_lock_wait)?;
+            super::ownership::verify(engine.as_ref(), &instance).await?;
             (DownScope::Instance(instance.to_string()), Some(lock))
         }
         DownTarget::AllOf(env) => (DownScope::AllOf { env }, None),

@@ -90,6 +90,9 @@ async fn remove(
         Err(lock::LockError::Busy { holder, .. }) => return (GcOutcome::Skipped, Some(holder)),
         Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
     };
+    if let Err(err) = super::ownership::verify(engine.as_ref(), &id).await {
+        return (GcOutcome::Failed, Some(err.to_string()));
+    }
     let scope = DownScope::Instance(instance.clone());
     match apply::down(engine, &scope, volumes, sink).await {
         Ok(report) if report.failures.is_empty() => (GcOutcome::Removed, None),

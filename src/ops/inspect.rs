@@ -19,6 +19,8 @@ pub enum InspectError {
     NotFound { instance: String },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Ownership(#[from] super::ownership::OwnershipError),
 }
 
 /// The containers of an instance that exists: one with no container, network or lease is an
@@ -27,6 +29,7 @@ pub async fn existing_instance(
     engine: &dyn Engine,
     instance: &InstanceId,
 ) -> Result<BTreeMap<String, ObservedContainer>, InspectError> {
+    super::ownership::verify(engine, instance).await?;
     let containers = super::instance_containers(engine, instance).await?;
     if containers.is_empty() {
         let filter = LabelFilter::instance(instance.as_str());

@@ -5,6 +5,7 @@
 pub mod down;
 pub mod gc;
 pub mod inspect;
+pub mod ownership;
 pub mod up;
 
 use std::collections::BTreeMap;

@@ -31,6 +31,8 @@ pub enum UpUseCaseError {
     Up(#[from] UpError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Ownership(#[from] super::ownership::OwnershipError),
 }
 
 /// What `up` achieved.
@@ -56,6 +58,9 @@ pub async fn up(
 ) -> Result<UpResult, UpUseCaseError> {
     let began = Instant::now();
     let _lock = lock::acquire(&env.instance, "up", request.lock, on_lock_wait)?;
+    let _ports = pinned_port_locks(env, request.lock, on_lock_wait)?;
+    // Before anything is planned: objects with this instance's label but another env/feature.
+    super::ownership::verify(engine.as_ref(), &env.instance).await?;
     let outcome = apply::up_until(
         engine.clone(),
         env,
@@ -82,6 +87,30 @@ pub async fn up(
         lease,
         interrupted,
     })
+}
+
+/// Locks on every pinned host port of `env`, taken in one order (sorted) so two instances
+/// pinning the same ports cannot deadlock. Held until `up` ends (see `lock::acquire_port`).
+fn pinned_port_locks(
+    env: &Environment,
+    policy: WaitPolicy,
+    on_wait: &mut dyn FnMut(&str),
+) -> Result<Vec<lock::InstanceLock>, LockError> {
+    let pinned: std::collections::BTreeSet<(u16, &str)> = env
+        .services
+        .values()
+        .flat_map(|s| &s.ports)
+        .filter_map(|p| p.host.map(|host| (host, p.protocol.as_str())))
+        .collect();
+    let command = format!("up {}", env.instance);
+    pinned
+        .into_iter()
+        .map(|(port, protocol)| {
+            lock::acquire_port(port, protocol, &command, policy, &mut |holder: &str| {
+                on_wait(&format!("pinned host port {port}/{protocol} is {holder}"))
+            })
+        })
+        .collect()
 }
 
 /// The state of each planned service after an interruption.

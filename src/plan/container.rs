@@ -17,6 +17,10 @@ pub const HOST_GATEWAY: &str = "host.docker.internal:host-gateway";
 /// Host ports of every service of the instance, for token replacement.
 pub type Allocations = BTreeMap<ServiceName, BTreeMap<PortKey, u16>>;
 
+/// The engine volume each named volume of the instance uses (`data` -> `shop_data`); a volume
+/// missing here gets `InstanceId::volume_name`.
+pub type VolumeNames = BTreeMap<String, String>;
+
 /// What resolving a secret may say.
 pub type SecretResolver<'a> = &'a dyn Fn(&EnvValue) -> Result<String, String>;
 
@@ -113,6 +117,7 @@ pub fn desired(
     env: &Environment,
     service: &Service,
     allocations: &Allocations,
+    volume_names: &VolumeNames,
     resolve_secret: SecretResolver<'_>,
     publish_address: &str,
     created: &str,
@@ -173,7 +178,10 @@ pub fn desired(
         .map(|v| match &v.source {
             VolumeSource::Named(volume) => Mount {
                 kind: MountKind::Volume,
-                source: env.instance.volume_name(volume),
+                source: volume_names
+                    .get(volume)
+                    .cloned()
+                    .unwrap_or_else(|| env.instance.volume_name(volume)),
                 target: v.target.clone(),
                 read_only: v.read_only,
             },

@@ -5,6 +5,8 @@
 
 mod container;
 mod observe;
+mod ownership;
+mod port_plan;
 pub mod ports;
 mod spec;
 
@@ -13,10 +15,10 @@ pub use container::{
     SecretResolver, SpecError, HOST_GATEWAY,
 };
 pub use observe::{observe, Observed};
-pub use ports::{host_port_free, PortError, PortKey, PortRange};
+pub use ports::{host_port_free, PortError, PortKey, PortMove, PortRange};
 pub use spec::{SpecView, KIND_LABEL, SPEC_LABEL};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -24,10 +26,8 @@ use serde::Serialize;
 use crate::engine::{BuildRequest, ContainerSpec, ContainerState, Labels, ObservedContainer};
 use crate::model::{
     labels, Condition, Environment, HealthCheck, InstanceId, Protocol, PullPolicy, ServiceKind,
-    ServiceName, VolumeSource,
+    ServiceName,
 };
-
-use ports::{decode_label, Allocator, Holder};
 
 /// Inputs to planning that are not the environment or the engine state.
 pub struct PlanInputs<'a> {
@@ -215,6 +215,8 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Every desired service, in dependency order.
     pub services: Vec<ServiceTarget>,
+    /// Allocated host ports that moved because another process took them.
+    pub port_moves: Vec<PortMove>,
 }
 
 impl Plan {
@@ -245,6 +247,8 @@ pub enum PlanError {
     #[error("network `{name}` exists but was not created by envctl for instance `{instance}`; envctl leaves it untouched: remove or rename it yourself")]
     ForeignNetwork { name: String, instance: String },
     #[error(transparent)]
+    NotOurs(#[from] labels::NotOurs),
+    #[error(transparent)]
     Ports(#[from] PortError),
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -271,7 +275,9 @@ pub fn plan(
     observed: &Observed,
     inputs: &PlanInputs<'_>,
 ) -> Result<Plan, PlanErrors> {
-    let mut errors = ownership_errors(env, observed);
+    let mut errors = ownership::errors(env, observed);
+    let volumes = ownership::volumes(env, observed, &inputs.now);
+    errors.extend(volumes.errors);
     let mut actions = Vec::new();
     if observed.network.is_none() {
         actions.push(Action::CreateNetwork {
@@ -279,19 +285,20 @@ pub fn plan(
             labels: instance_labels(env, &inputs.now),
         });
     }
-    actions.extend(volume_actions(env, observed, &inputs.now));
+    actions.extend(volumes.actions);
     let (existing, orphans) = split_existing(env, observed);
     actions.extend(orphans);
 
     let order = env.dependency_order();
-    let allocations = match allocate_ports(env, observed, &existing, &order, inputs) {
-        Ok(allocations) if errors.is_empty() => allocations,
-        Ok(_) => return Err(PlanErrors(errors)),
-        Err(more) => {
-            errors.extend(more);
-            return Err(PlanErrors(errors));
-        }
-    };
+    let (allocations, port_moves) =
+        match port_plan::allocate_ports(env, observed, &existing, &order, inputs) {
+            Ok(allocations) if errors.is_empty() => allocations,
+            Ok(_) => return Err(PlanErrors(errors)),
+            Err(more) => {
+                errors.extend(more);
+                return Err(PlanErrors(errors));
+            }
+        };
 
     let mut container_actions = Vec::new();
     let mut images = ImageNeeds::default();
@@ -302,6 +309,7 @@ pub fn plan(
             env,
             service,
             &allocations,
+            &volumes.names,
             inputs.resolve_secret,
             &inputs.publish_address,
             &inputs.now,
@@ -313,7 +321,16 @@ pub fn plan(
             }
         };
         let current = existing.get(name.as_str()).copied();
-        let action = container_action(service, current, want, observed.network.is_none());
+        let mut action = container_action(service, current, want, observed.network.is_none());
+        if let Some(Action::RecreateContainer { changed, .. }) = &mut action {
+            // Say why the ports changed, not only that they did.
+            let moves = port_moves.iter().filter(|m| m.service == name.as_str());
+            let said: Vec<String> = moves.map(ToString::to_string).collect();
+            if !said.is_empty() {
+                changed.retain(|c| c != "ports");
+                changed.splice(0..0, said);
+            }
+        }
         if matches!(
             action,
             Some(Action::CreateContainer { .. } | Action::RecreateContainer { .. })
@@ -355,64 +372,8 @@ pub fn plan(
         network: env.instance.network_name(),
         actions,
         services,
+        port_moves,
     })
-}
-
-/// Names held by someone else: errors, never deletions.
-fn ownership_errors(env: &Environment, observed: &Observed) -> Vec<PlanError> {
-    let instance = env.instance.as_str();
-    let mut errors: Vec<PlanError> = observed
-        .foreign
-        .iter()
-        .map(|c| {
-            let service = env
-                .services
-                .keys()
-                .find(|s| env.instance.container_name(s) == c.name)
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            let owner = match c.labels.get(labels::INSTANCE) {
-                Some(other) => format!(" (it belongs to envctl instance `{other}`)"),
-                None => format!(" (id {}, image {})", short_id(&c.id), c.image),
-            };
-            PlanError::ForeignContainer {
-                name: c.name.clone(),
-                service,
-                instance: instance.to_string(),
-                owner,
-            }
-        })
-        .collect();
-    if let Some(n) = &observed.network {
-        if n.labels.get(labels::INSTANCE).map(String::as_str) != Some(instance) {
-            errors.push(PlanError::ForeignNetwork {
-                name: n.name.clone(),
-                instance: instance.to_string(),
-            });
-        }
-    }
-    errors
-}
-
-/// The instance's named volumes that do not exist yet.
-fn volume_actions(env: &Environment, observed: &Observed, now: &str) -> Vec<Action> {
-    let wanted: BTreeSet<String> = env
-        .services
-        .values()
-        .flat_map(|s| &s.volumes)
-        .filter_map(|v| match &v.source {
-            VolumeSource::Named(name) => Some(env.instance.volume_name(name)),
-            VolumeSource::Bind(_) => None,
-        })
-        .collect();
-    wanted
-        .into_iter()
-        .filter(|name| !observed.volumes.iter().any(|v| &v.name == name))
-        .map(|name| Action::CreateVolume {
-            name,
-            labels: instance_labels(env, now),
-        })
-        .collect()
 }
 
 /// The container of each defined service, and removals for everything else of the instance.
@@ -437,82 +398,6 @@ fn split_existing<'o>(
         }
     }
     (existing, orphans)
-}
-
-/// Host ports for every service; a service keeps what its current container holds.
-fn allocate_ports(
-    env: &Environment,
-    observed: &Observed,
-    existing: &BTreeMap<&str, &ObservedContainer>,
-    order: &[&ServiceName],
-    inputs: &PlanInputs<'_>,
-) -> Result<Allocations, Vec<PlanError>> {
-    // What other instances hold stays taken; what this instance's orphans hold is freed
-    // before any container starts, so it may be handed out again.
-    let mut taken = BTreeMap::new();
-    for c in &observed.others {
-        let holder = Holder {
-            instance: c.labels.get(labels::INSTANCE).cloned().unwrap_or_default(),
-            container: c.name.clone(),
-        };
-        for key in held_ports(c) {
-            taken.insert(key, holder.clone());
-        }
-    }
-    let mut allocator = Allocator::new(inputs.range, taken, inputs.host_free);
-    allocator.reclaimable = observed
-        .containers
-        .iter()
-        .filter(|c| !existing.values().any(|e| e.id == c.id))
-        .flat_map(held_ports)
-        .collect();
-    allocator.reserved = existing.values().flat_map(|c| held_ports(c)).collect();
-    let mut allocations = Allocations::new();
-    let mut errors = Vec::new();
-    for name in order {
-        let current = existing
-            .get(name.as_str())
-            .map(|c| label_ports(c))
-            .unwrap_or_default();
-        let ports = &env.services[*name].ports;
-        match allocator.allocate(env.instance.as_str(), name.as_str(), ports, &current) {
-            Ok(ports) => {
-                allocations.insert((*name).clone(), ports);
-            }
-            Err(err) => errors.push(err.into()),
-        }
-    }
-    // A service run on the host binds its container ports directly, so its `host_port`
-    // tokens are the container ports themselves.
-    for (name, service) in &env.local {
-        let identity = service
-            .ports
-            .iter()
-            .map(|p| ((p.container, p.protocol), p.container))
-            .collect();
-        allocations.insert(name.clone(), identity);
-    }
-    if errors.is_empty() {
-        Ok(allocations)
-    } else {
-        Err(errors)
-    }
-}
-
-/// Host ports a container holds: recorded in its label or published right now.
-fn held_ports(c: &ObservedContainer) -> Vec<(u16, Protocol)> {
-    let recorded = label_ports(c)
-        .into_iter()
-        .map(|((_, proto), host)| (host, proto));
-    let published = c.ports.iter().map(|p| (p.host, p.protocol));
-    recorded.chain(published).collect()
-}
-
-fn label_ports(c: &ObservedContainer) -> BTreeMap<PortKey, u16> {
-    c.labels
-        .get(labels::PORTS)
-        .map(|l| decode_label(l))
-        .unwrap_or_default()
 }
 
 /// What a service's container needs: nothing, a start, a creation or a recreation.
@@ -646,10 +531,6 @@ fn explain_change(old: &ObservedContainer, new: &SpecView) -> Vec<String> {
         }
         None => vec!["spec (the old container records no spec)".into()],
     }
-}
-
-fn short_id(id: &str) -> &str {
-    &id[..id.len().min(12)]
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ pub struct Observed {
     pub containers: Vec<ObservedContainer>,
     /// The network with the instance's network name, whoever owns it.
     pub network: Option<ObservedNetwork>,
-    /// Volumes labelled with this instance.
+    /// Volumes holding one of this instance's volume names (current or legacy), whoever
+    /// owns them.
     pub volumes: Vec<ObservedVolume>,
     /// envctl containers of every other instance (for host-port uniqueness).
     pub others: Vec<ObservedContainer>,
@@ -28,17 +29,33 @@ pub struct Observed {
 
 /// Reads the engine state `plan` needs for `env`.
 pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Observed> {
-    let instance = env.instance.as_str();
     let network_name = env.instance.network_name();
-    let (envctl, mine) = (LabelFilter::envctl(), LabelFilter::instance(instance));
+    let (envctl, every) = (LabelFilter::envctl(), LabelFilter::default());
+    // Every volume, not only labelled ones: a volume with our name but without our labels
+    // must be seen to be refused (creating it again would silently reuse it).
     let (all, network, volumes) = tokio::try_join!(
         engine.list_containers(&envctl),
         engine.find_network(&network_name),
-        engine.list_volumes(&mine),
+        engine.list_volumes(&every),
     )?;
+    let names: BTreeSet<String> = super::ownership::wanted_volumes(env)
+        .into_iter()
+        .flat_map(|v| {
+            [
+                env.instance.volume_name(v),
+                env.instance.legacy_volume_name(v),
+            ]
+        })
+        .collect();
+    let volumes = volumes
+        .into_iter()
+        .filter(|v| names.contains(&v.name))
+        .collect();
+    // Ours: the instance label and the env/feature it was made from; a container with our
+    // instance label but another env/feature is someone else's (it still holds its ports).
     let (containers, others): (Vec<_>, Vec<_>) = all
         .into_iter()
-        .partition(|c| c.labels.get(labels::INSTANCE).map(String::as_str) == Some(instance));
+        .partition(|c| labels::Ownership::read(&c.labels).is_some_and(|o| o.is(&env.instance)));
     // Names not held by our own containers may be held by someone else's: ask for each, at once.
     let unclaimed: Vec<String> = env
         .services

@@ -62,11 +62,36 @@ impl PortRange {
     }
 }
 
-/// Whether a host port can be bound right now, on all interfaces.
+/// Whether a host port can be bound right now, on all IPv4 and all IPv6 interfaces. A port
+/// bound on IPv6 only (`[::]:PORT` with `IPV6_V6ONLY`, or `[::1]:PORT`) leaves `0.0.0.0` free
+/// but is busy all the same. A host without IPv6 (the bind fails for another reason than
+/// "in use") is judged by IPv4 alone.
 pub fn host_port_free(port: u16, protocol: Protocol) -> bool {
-    match protocol {
-        Protocol::Tcp => TcpListener::bind(("0.0.0.0", port)).is_ok(),
-        Protocol::Udp => UdpSocket::bind(("0.0.0.0", port)).is_ok(),
+    let bind = |address: &str| match protocol {
+        Protocol::Tcp => TcpListener::bind((address, port)).map(drop),
+        Protocol::Udp => UdpSocket::bind((address, port)).map(drop),
+    };
+    bind("0.0.0.0").is_ok()
+        && !matches!(bind("::"), Err(e) if e.kind() == std::io::ErrorKind::AddrInUse)
+}
+
+/// An allocated (not pinned) host port that could not be kept, and where it went.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PortMove {
+    pub service: String,
+    pub container: u16,
+    pub protocol: &'static str,
+    pub from: u16,
+    pub to: u16,
+}
+
+impl fmt::Display for PortMove {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "host port {} (for {}/{}) is in use by another process: moved to {}",
+            self.from, self.container, self.protocol, self.to
+        )
     }
 }
 
@@ -159,6 +184,9 @@ pub struct Allocator<'a> {
     pub reserved: BTreeSet<(u16, Protocol)>,
     /// Ports handed out in this plan so far.
     given: BTreeSet<(u16, Protocol)>,
+    /// Allocated ports that had to move (their container was stopped and the host port was
+    /// taken meanwhile), in allocation order.
+    pub moved: Vec<PortMove>,
 }
 
 impl<'a> Allocator<'a> {
@@ -174,11 +202,12 @@ impl<'a> Allocator<'a> {
             reclaimable: BTreeSet::new(),
             reserved: BTreeSet::new(),
             given: BTreeSet::new(),
+            moved: Vec::new(),
         }
     }
 
-    /// Host ports for one service. `current` is what its existing container holds (from its
-    /// label), which it may keep without a host check since it is the one binding them.
+    /// Host ports for one service whose existing container runs: `current` is what it holds
+    /// (from its label), which it keeps without a host check since it is the one binding them.
     pub fn allocate(
         &mut self,
         instance: &str,
@@ -186,7 +215,22 @@ impl<'a> Allocator<'a> {
         ports: &[PortSpec],
         current: &BTreeMap<PortKey, u16>,
     ) -> Result<BTreeMap<PortKey, u16>, PortError> {
-        let held: BTreeSet<u16> = current.values().copied().collect();
+        self.allocate_for(instance, service, ports, current, true)
+    }
+
+    /// Host ports for one service. `bound`: whether its existing container runs, and so binds
+    /// `current` itself. A stopped container binds nothing: another process may have taken its
+    /// ports meanwhile, so they are checked on the host like any other; an allocated port that
+    /// is busy moves (recorded in `moved`), a pinned one is an error.
+    pub fn allocate_for(
+        &mut self,
+        instance: &str,
+        service: &str,
+        ports: &[PortSpec],
+        current: &BTreeMap<PortKey, u16>,
+        bound: bool,
+    ) -> Result<BTreeMap<PortKey, u16>, PortError> {
+        let held: BTreeSet<u16> = current.values().copied().filter(|_| bound).collect();
         let mut out = BTreeMap::new();
         // Pinned ports first, so an unpinned one never grabs a port pinned later in the list.
         for port in ports.iter().filter(|p| p.host.is_some()) {
@@ -222,14 +266,24 @@ impl<'a> Allocator<'a> {
             if out.contains_key(&key) {
                 continue;
             }
-            let kept = current
-                .get(&key)
-                .copied()
-                .filter(|h| self.usable(*h, port.protocol, true));
+            let previous = current.get(&key).copied();
+            let kept = previous.filter(|h| {
+                self.usable(*h, port.protocol, true)
+                    && (bound || (self.host_free)(*h, port.protocol))
+            });
             let host = match kept {
                 Some(host) => host,
                 None => self.search(instance, service, port)?,
             };
+            if let Some(from) = previous.filter(|from| *from != host) {
+                self.moved.push(PortMove {
+                    service: service.to_string(),
+                    container: port.container,
+                    protocol: port.protocol.as_str(),
+                    from,
+                    to: host,
+                });
+            }
             self.given.insert((host, port.protocol));
             out.insert(key, host);
         }
@@ -334,6 +388,48 @@ mod tests {
             .allocate("shop", "cache", &[tcp(6379, None)], &current)
             .unwrap();
         assert_eq!(got[&(6379, Protocol::Tcp)], 30042);
+    }
+
+    #[test]
+    fn a_stopped_containers_port_taken_by_another_process_moves() {
+        let range = PortRange::parse("30000-30099").unwrap();
+        let free = |p: u16, _: Protocol| p != 30042;
+        let current = BTreeMap::from([((6379, Protocol::Tcp), 30042)]);
+        let mut alloc = Allocator::new(range, BTreeMap::new(), &free);
+        let got = alloc
+            .allocate_for("shop", "cache", &[tcp(6379, None)], &current, false)
+            .unwrap();
+        let to = got[&(6379, Protocol::Tcp)];
+        assert_ne!(to, 30042);
+        assert_eq!(alloc.moved.len(), 1);
+        assert_eq!((alloc.moved[0].from, alloc.moved[0].to), (30042, to));
+        // Running, it binds the port itself: kept, nothing moves.
+        let mut alloc = Allocator::new(range, BTreeMap::new(), &free);
+        let got = alloc
+            .allocate_for("shop", "cache", &[tcp(6379, None)], &current, true)
+            .unwrap();
+        assert_eq!(got[&(6379, Protocol::Tcp)], 30042);
+        assert!(alloc.moved.is_empty());
+        // Pinned and stopped: the host's word counts, a clear error instead of the engine's.
+        let pinned = BTreeMap::from([((6379, Protocol::Tcp), 30042)]);
+        let err = Allocator::new(range, BTreeMap::new(), &free)
+            .allocate_for("shop", "cache", &[tcp(6379, Some(30042))], &pinned, false)
+            .unwrap_err();
+        assert!(
+            matches!(err, PortError::PinnedInUse { host: 30042, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_port_bound_on_ipv6_only_is_busy() {
+        let Ok(v6) = TcpListener::bind(("::1", 0)) else {
+            return; // no IPv6 on this host: nothing to check
+        };
+        let port = v6.local_addr().unwrap().port();
+        assert!(TcpListener::bind(("0.0.0.0", port)).is_ok(), "IPv4 is free");
+        assert!(!host_port_free(port, Protocol::Tcp));
+        drop(v6);
     }
 
     #[test]

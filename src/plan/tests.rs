@@ -111,7 +111,7 @@ fn shop() -> Environment {
     let mut db = svc("db", "db:1");
     db.ports = vec![port(3306)];
     db.volumes = vec![crate::model::VolumeMount {
-        source: VolumeSource::Named("data".into()),
+        source: crate::model::VolumeSource::Named("data".into()),
         target: "/var/lib/db".into(),
         read_only: false,
     }];
@@ -127,7 +127,7 @@ async fn fresh_instance_creates_everything_dependencies_first() {
         kinds(&plan),
         [
             "create-network envctl-shop",
-            "create-volume shop-data",
+            "create-volume shop_data",
             "pull api:1",
             "create db",
             "create api"
@@ -449,3 +449,6 @@ async fn containers_are_recreated_when_their_network_is_gone() {
     assert_eq!(kinds(&plan), ["create-network envctl-shop", "recreate db"]);
     assert!(plan.summaries()[1].reason.contains("network"));
 }
+
+#[path = "identity_tests.rs"]
+mod identity_tests;

@@ -355,10 +355,19 @@ impl Engine for DockerEngine {
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.docker
+        let volume = self
+            .docker
             .create_volume(request)
             .await
             .map_err(api_err("create", format!("volume {name}")))?;
+        // The engine answers a volume that already exists as if it had just made it: one made
+        // by someone else since `plan` looked must not be taken over.
+        let found: Labels = volume.labels.into_iter().collect();
+        if !crate::engine::same_owner(labels, &found) {
+            return Err(EngineError::Conflict {
+                what: format!("volume {name} (with other owners' labels)"),
+            });
+        }
         Ok(())
     }
 
