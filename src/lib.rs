@@ -11,6 +11,7 @@ pub mod definition;
 pub mod dubbo;
 pub mod engine;
 pub mod errors;
+pub mod import;
 pub mod lifetime;
 pub mod local;
 pub mod lock;

@@ -205,7 +205,9 @@ pub fn remaining(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     match text.trim() {
         "never" => Ok(Duration::ZERO),
-        other => crate::definition::parse_limit(other).map(Option::unwrap_or_default),
+        other => crate::definition::parse_limit(other)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::definition::expand_host_ports;
+use crate::model::host_port_token;
 use crate::model::{EnvValue, Protocol, Service};
 
 /// Host ports of the containerised services: service -> container TCP port -> host port.
@@ -32,7 +32,7 @@ pub struct LocalSettings {
 pub fn settings(service: &Service, host_ports: &HostPorts) -> LocalSettings {
     let own = service.name.as_str();
     let rewrite = |text: &str| {
-        let expanded = expand_host_ports(text, |svc, port| {
+        let expanded = host_port_token::expand(text, |svc, port| {
             if svc == own {
                 Some(port)
             } else {
@@ -148,7 +148,6 @@ fn shell_quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::host_port_token;
     use crate::model::{PortSpec, ServiceName};
 
     fn provider() -> Service {
@@ -164,7 +163,7 @@ mod tests {
         );
         s.env.insert(
             "DUBBO_PORT_TO_REGISTRY".into(),
-            EnvValue::Plain(host_port_token("order", 20880)),
+            EnvValue::Plain(host_port_token::format("order", 20880)),
         );
         s.env.insert(
             "CACHE".into(),

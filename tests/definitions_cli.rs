@@ -378,7 +378,7 @@ fn render_project_a_for_a_feature_as_json() {
     assert_eq!(order["env"]["DUBBO_IP_TO_REGISTRY"], "192.0.2.10");
     assert_eq!(
         order["env"]["DUBBO_PORT_TO_REGISTRY"],
-        "@@envctl:host_port:order-service:20884@@"
+        "<host port of order-service:20884, allocated at up>"
     );
     assert_eq!(order["env"]["SHOP_FEATURE"], "pay-v2");
     assert_eq!(order["depends_on"]["zookeeper"], "healthy");

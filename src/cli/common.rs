@@ -84,6 +84,7 @@ pub fn env_name(arg: &str) -> String {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::definition::parse_limit(text)
         .map(|limit| limit.unwrap_or(crate::definition::MAX_DURATION))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

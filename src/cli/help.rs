@@ -101,6 +101,12 @@ const EXAMPLES: &[(&str, &str)] = &[
          envctl init ../shop && cd ../shop && envctl up example",
     ),
     (
+        "import",
+        "  envctl import docker-compose.yml --check        # what would be lost\n  \
+         envctl import docker-compose.yml docker-compose.prod.yml --name shop\n  \
+         envctl import compose.yaml --use-templates --image-map redis=envctl/redis:7",
+    ),
+    (
         "completions",
         "  envctl completions bash > ~/.local/share/bash-completion/completions/envctl\n  \
          envctl completions zsh > \"${fpath[1]}/_envctl\"\n  \

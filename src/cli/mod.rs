@@ -11,6 +11,7 @@ mod endpoints;
 mod exec;
 mod gc;
 mod help;
+mod import;
 mod init;
 mod interrupt;
 mod logs;
@@ -78,6 +79,8 @@ pub enum Command {
     /// What the completion scripts call: names for the word being completed.
     #[command(name = "__complete", hide = true)]
     Complete(completions::CompleteArgs),
+    /// Write an environment from Compose files and report what could not be carried over.
+    Import(import::ImportArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -91,7 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Up(args) => up::run(args).await,
         Command::Down(args) => down::run(args).await,
         Command::Plan(args) => plan::run(args).await,
-        Command::Render(args) => render::run(args),
+        Command::Render(args) => render::run(args).await,
         Command::Validate(args) => validate::run(args),
         Command::Status(args) => status::run(args).await,
         Command::Ls(args) => ls::run(args).await,
@@ -105,5 +108,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Complete(args) => completions::complete(args).await,
+        Command::Import(args) => import::run(args),
     }
 }

@@ -1,10 +1,14 @@
 //! `envctl render`: the fully resolved definition (templates applied, defaults filled).
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use clap::{Args, ValueEnum};
 
 use super::{InstanceArgs, RenderInputs};
 use crate::definition::{self, EnvironmentView, LoadOptions};
 use crate::errors::ExitCode;
+use crate::model::{host_port_token, InstanceId};
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -41,12 +45,18 @@ impl RenderInputs {
     }
 }
 
-pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let opts = args.inputs.load_options(args.instance.feature.as_deref());
     if args.output == RenderFormat::Text {
         return Ok(match definition::render_text(&args.instance.env, &opts) {
             Ok(text) => {
-                emit(&text)?;
+                let ports = match super::common::instance_id(&args.instance) {
+                    Ok(instance) => allocated_ports(&instance).await,
+                    Err(_) => AllocatedPorts::new(),
+                };
+                emit(&host_port_token::display(&text, |s: &str, p| {
+                    lookup(&ports, s, p)
+                }))?;
                 ExitCode::Ok
             }
             Err(err) => report(&err),
@@ -56,12 +66,44 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         Ok(env) => env,
         Err(err) => return Ok(report(&err)),
     };
-    let view = EnvironmentView::new(&env);
+    let ports = allocated_ports(&env.instance).await;
+    let view = EnvironmentView::with_host_ports(&env, &|s: &str, p| lookup(&ports, s, p));
     match args.output {
         RenderFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&view)?))?,
         _ => emit(&serde_yaml::to_string(&view)?)?,
     }
     Ok(ExitCode::Ok)
+}
+
+/// (service, container port) -> host port.
+type AllocatedPorts = BTreeMap<(String, u16), u16>;
+
+fn lookup(ports: &AllocatedPorts, service: &str, port: u16) -> Option<u16> {
+    ports.get(&(service.to_string(), port)).copied()
+}
+
+/// How long `render` waits for the engine before showing placeholders instead of ports.
+const ENGINE_WAIT: Duration = Duration::from_secs(3);
+
+/// The host ports of `instance` when it exists on the engine; none when it does not or the
+/// engine cannot be reached (render never needs the engine).
+async fn allocated_ports(instance: &InstanceId) -> AllocatedPorts {
+    let rows = async {
+        let engine = super::common::connect().await.ok()?;
+        crate::ops::inspect::ports(engine.as_ref(), instance)
+            .await
+            .ok()
+    };
+    let mut rows = tokio::time::timeout(ENGINE_WAIT, rows)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    // A token names no protocol: TCP wins over UDP, as when `up` replaces it.
+    rows.sort_by_key(|r| r.protocol == "tcp");
+    rows.into_iter()
+        .map(|r| ((r.service, r.container_port), r.host_port))
+        .collect()
 }
 
 /// Prints the diagnostics, exactly as `main` would print the error, and fails.

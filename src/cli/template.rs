@@ -222,8 +222,8 @@ fn describe(t: &TemplateInfo) -> String {
         out.push_str("\nparams:\n");
         for (name, p) in &t.params {
             let mut facts = Vec::new();
-            match definition::param_kind(p) {
-                Some(ParamType::Enum) => facts.push(definition::describe_param_type(p)),
+            match p.kind() {
+                Some(ParamType::Enum) => facts.push(p.describe_type()),
                 Some(kind) => facts.push(kind.as_str().to_string()),
                 None => facts.push("any".into()),
             }
@@ -231,8 +231,7 @@ fn describe(t: &TemplateInfo) -> String {
                 facts.push("required".into());
             }
             if let Some(default) = &p.default {
-                let text = serde_yaml::to_string(default).unwrap_or_default();
-                facts.push(format!("default: {}", text.trim()));
+                facts.push(format!("default: {default}"));
             } else if !p.required {
                 facts.push("optional".into());
             }

@@ -8,20 +8,12 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 use super::diagnostics::Diagnostic;
-use super::load::{parse, read, render_source, Loader};
+use super::document::{parse, read, render_source, Layer, Loader};
 use super::locate::Seg;
 use super::render::RenderContext;
 use super::sourcemap::SourceMap;
 use super::templates::deep_merge;
 use super::values;
-
-/// One base environment: its file, where its keys are, and its top-level mapping (unknown
-/// keys already reported and dropped).
-pub struct Layer {
-    pub path: PathBuf,
-    pub map: SourceMap,
-    pub top: Value,
-}
 
 /// The chain of bases of `own` (the file `loader` reads), nearest first. Each base is rendered
 /// with the same Tera context (so `env` is the extending environment's name) and checked like

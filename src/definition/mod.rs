@@ -2,59 +2,43 @@
 //! file --render (Tera)--> text --parse (YAML)--> Definition --resolve--> Environment.
 //! YAML and Tera types stay inside this module.
 
+mod budget;
 mod diagnostics;
+mod document;
 mod extends;
 mod format;
 mod host_paths;
 mod libraries;
 mod load;
 mod locate;
+mod params;
 mod render;
 mod resolve;
 mod sandbox;
 mod schema;
+mod services;
 mod sourcemap;
 mod templates;
 mod units;
 mod validate;
 mod values;
 mod view;
+mod written;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::model::Environment;
 
 pub use diagnostics::{Diagnostic, Location};
-pub use format::{ParamDef, ParamType};
+pub use document::LoadOptions;
+pub use format::ParamType;
 pub use host_paths::{verify_unchanged as verify_host_path, HostPathError};
-pub use render::{expand_host_ports, host_port_refs, host_port_token};
+pub use params::{Param, ParamValue};
 pub use templates::{search_path as template_search_path, TemplateInfo};
-
-/// The declared type of a param (`values` without a type make an enum).
-pub fn param_kind(def: &ParamDef) -> Option<ParamType> {
-    templates::param_kind(def)
-}
-
-/// "one of `a`, `b`" for an enum param, "of type int" otherwise.
-pub fn describe_param_type(def: &ParamDef) -> String {
-    match templates::param_kind(def) {
-        Some(kind) => templates::describe_type(kind, def),
-        None => "any".into(),
-    }
-}
-pub use units::{format_duration, parse_duration, parse_limit, parse_memory, MAX_DURATION};
+pub use units::{
+    format_duration, parse_duration, parse_limit, parse_memory, UnitError, MAX_DURATION,
+};
 pub use view::{EnvironmentView, ServiceView};
-
-/// Inputs that are not in the file.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    pub feature: Option<String>,
-    /// `--set key=value`, available to templates as `set.key`.
-    pub set: BTreeMap<String, String>,
-    /// The address outsiders use to reach published ports (`advertise_host` in templates).
-    pub advertise_host: String,
-}
 
 /// Every problem found while loading, each naming the file and line:col.
 ///

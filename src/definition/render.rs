@@ -6,9 +6,14 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Serialize;
 use tera::{Context, ErrorKind, Kwargs, State, Tera, TeraResult, Value};
+
+use super::budget;
+use crate::model::host_port_token;
 
 /// What every definition and template sees.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -19,6 +24,10 @@ pub struct RenderContext {
     pub instance: String,
     pub set: BTreeMap<String, String>,
     pub advertise_host: String,
+    /// When rendering everything this definition needs must be done (`budget::RENDER_TIME`
+    /// from the start of loading); `None`: the budget starts with each rendering.
+    #[serde(skip)]
+    pub deadline: Option<Instant>,
 }
 
 /// A Tera failure, with its position in the Tera source when Tera knows it.
@@ -27,44 +36,6 @@ pub struct RenderFailure {
     pub message: String,
     /// 1-based line and column in the source.
     pub position: Option<(usize, usize)>,
-}
-
-/// The token that stands for the host port of `service`'s container `port`.
-pub fn host_port_token(service: &str, port: u16) -> String {
-    format!("@@envctl:host_port:{service}:{port}@@")
-}
-
-const TOKEN_START: &str = "@@envctl:host_port:";
-
-/// The `(service, container port)` of every host-port token in `text`, in order.
-pub fn host_port_refs(text: &str) -> Vec<(String, u16)> {
-    let mut refs = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(TOKEN_START) {
-        let after = &rest[start + TOKEN_START.len()..];
-        let Some(end) = after.find("@@") else { break };
-        if let Some((service, port)) = after[..end].rsplit_once(':') {
-            if let Ok(port) = port.parse() {
-                refs.push((service.to_string(), port));
-            }
-        }
-        rest = &after[end + 2..];
-    }
-    refs
-}
-
-/// Replaces every host-port token with `lookup(service, container_port)`; tokens the lookup
-/// does not know are returned as `Err` with the first unknown `(service, port)`.
-pub fn expand_host_ports(
-    text: &str,
-    lookup: impl Fn(&str, u16) -> Option<u16>,
-) -> Result<String, (String, u16)> {
-    let mut out = text.to_string();
-    for (service, port) in host_port_refs(text) {
-        let host = lookup(&service, port).ok_or_else(|| (service.clone(), port))?;
-        out = out.replace(&host_port_token(&service, port), &host.to_string());
-    }
-    Ok(out)
 }
 
 fn host_port_function(
@@ -90,21 +61,100 @@ fn host_port_function(
                 )
             })?,
         };
-        Ok(host_port_token(&service, port))
+        Ok(host_port_token::format(&service, port))
     }
 }
 
 /// Renders `source` with the context, plus `extra` variables (template params) and, inside a
 /// service template, the name of the service being made (for `host_port(port=N)` and as
-/// `service`).
+/// `service`). Bounded by the budgets of `budget`: the rendering runs on a worker thread and
+/// is given up shortly after the deadline even if Tera is still busy.
 pub fn render(
     source: &str,
     ctx: &RenderContext,
     extra: &BTreeMap<String, serde_json::Value>,
     service: Option<&str>,
 ) -> Result<String, RenderFailure> {
+    let deadline = ctx
+        .deadline
+        .unwrap_or_else(|| Instant::now() + budget::RENDER_TIME);
+    let progress = budget::Progress::new(deadline);
+    let instrumented = budget::instrument(source);
+    let job = {
+        let (text, ctx, extra) = (instrumented.text.clone(), ctx.clone(), extra.clone());
+        let (service, progress) = (service.map(str::to_string), progress.clone());
+        move || render_bounded(&text, &ctx, &extra, service.as_deref(), progress)
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // Tera recurses while rendering: give the worker the main thread's stack size.
+    let spawned = std::thread::Builder::new()
+        .name("envctl-render".into())
+        .stack_size(8 * 1024 * 1024)
+        .spawn(move || {
+            let _ = sender.send(job());
+        });
+    let result = match spawned {
+        Ok(_) => {
+            let wait = deadline.saturating_duration_since(Instant::now()) + budget::GRACE;
+            match receiver.recv_timeout(wait) {
+                Ok(result) => result,
+                // Still busy where no checkpoint is reached: leave the thread behind; the
+                // error ends the command and with it the process.
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(None),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Some(RenderFailure {
+                    message: "rendering failed unexpectedly".into(),
+                    position: None,
+                })),
+            }
+        }
+        Err(_) => render_bounded(&instrumented.text, ctx, extra, service, progress.clone()),
+    };
+    result.map_err(|failure| {
+        // No answer at all means the worker was still busy at the deadline.
+        let exceeded = progress
+            .exceeded()
+            .or_else(|| failure.is_none().then_some(budget::Exceeded::Time));
+        match (exceeded, failure) {
+            (None, Some(failure)) => RenderFailure {
+                position: failure.position.map(|(line, col)| {
+                    let (line, col) = instrumented.source_position(line, col.saturating_sub(1));
+                    (line, col + 1)
+                }),
+                ..failure
+            },
+            // A budget ran out: name the loop that was running, if any.
+            (exceeded, _) => RenderFailure {
+                message: exceeded.unwrap_or(budget::Exceeded::Time).message(),
+                position: progress.last_loop_line().map(|line| {
+                    let text = source.lines().nth(line - 1).unwrap_or("");
+                    (line, text.len() - text.trim_start().len() + 1)
+                }),
+            },
+        }
+    })
+}
+
+/// Renders on the current thread, into a buffer bounded by the output budget.
+fn render_bounded(
+    source: &str,
+    ctx: &RenderContext,
+    extra: &BTreeMap<String, serde_json::Value>,
+    service: Option<&str>,
+    progress: Arc<budget::Progress>,
+) -> Result<String, Option<RenderFailure>> {
     let mut tera = Tera::new();
     tera.register_function("host_port", host_port_function(service.map(str::to_string)));
+    let checkpoints = progress.clone();
+    tera.register_function(
+        budget::CHECKPOINT,
+        move |kwargs: Kwargs, _: &State| -> TeraResult<String> {
+            let line = kwargs.must_get::<i64>("line")?;
+            checkpoints
+                .checkpoint(usize::try_from(line).unwrap_or(0))
+                .map_err(|exceeded| tera::Error::message(exceeded.message()))?;
+            Ok(String::new())
+        },
+    );
     let mut context = Context::new();
     context.insert("env", &ctx.env);
     context.insert("feature", &ctx.feature);
@@ -121,9 +171,16 @@ pub fn render(
     // `--set` value that could change the YAML's structure (see `free_text_values`).
     tera.set_escape_fn(hide_set_values);
     FREE_TEXT.with(|cell| *cell.borrow_mut() = free_text_values(&ctx.set));
-    let rendered = tera.render_str(source, &context, true);
+    let mut output = budget::LimitedWriter::new(progress);
+    let rendered = tera.render_str_to(source, &context, true, &mut output);
     FREE_TEXT.with(|cell| cell.borrow_mut().clear());
-    rendered.map_err(failure_from)
+    rendered.map_err(|e| Some(failure_from(e)))?;
+    String::from_utf8(output.buffer).map_err(|e| {
+        Some(RenderFailure {
+            message: format!("the rendered text is not UTF-8: {e}"),
+            position: None,
+        })
+    })
 }
 
 thread_local! {
@@ -264,6 +321,7 @@ mod tests {
             instance: "shop--pay-v2".into(),
             set: BTreeMap::from([("tag".to_string(), "v9".to_string())]),
             advertise_host: "10.0.0.5".into(),
+            deadline: None,
         }
     }
 
@@ -360,22 +418,6 @@ mod tests {
         let err = render("{{ host_port(port=1) }}", &ctx(), &none(), None).unwrap_err();
         assert!(err.message.contains("name the service"), "{err:?}");
         assert!(render("{{ host_port(port=0) }}", &ctx(), &none(), Some("a")).is_err());
-    }
-
-    #[test]
-    fn host_port_tokens_are_found_and_expanded() {
-        let text = format!("{}:{}", host_port_token("a-b", 80), host_port_token("c", 9));
-        assert_eq!(
-            host_port_refs(&text),
-            [("a-b".to_string(), 80), ("c".to_string(), 9)]
-        );
-        let lookup = |s: &str, p: u16| (s == "a-b" && p == 80).then_some(32768);
-        assert_eq!(
-            expand_host_ports(&host_port_token("a-b", 80), lookup),
-            Ok("32768".into())
-        );
-        assert_eq!(expand_host_ports(&text, lookup), Err(("c".to_string(), 9)));
-        assert_eq!(expand_host_ports("plain", lookup), Ok("plain".into()));
     }
 
     #[test]

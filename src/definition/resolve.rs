@@ -127,7 +127,7 @@ pub fn service(
             Ok(spec) => service.ports.push(spec),
             Err(msg) => problems.push_at(
                 vec![Seg::key("ports"), Seg::Index(i)],
-                msg,
+                msg.to_string(),
                 Some("write a container port (6379), `HOST:CONTAINER` (\"8080:80\") or add `/udp`"),
             ),
         }
@@ -162,7 +162,7 @@ pub fn service(
             Ok(mount) => service.volumes.push(mount),
             Err(msg) => problems.push_at(
                 vec![Seg::key("volumes"), Seg::Index(i)],
-                msg,
+                msg.to_string(),
                 Some("write `NAME:/path`, `./dir:/path` or add `:ro`"),
             ),
         }
@@ -388,7 +388,7 @@ fn resources(def: &format::ResourcesDef, problems: &mut Problems) -> Resources {
     if let Some(memory) = &def.memory {
         match parse_memory(&scalar_text(memory).unwrap_or_default()) {
             Ok(bytes) => out.memory_bytes = Some(bytes),
-            Err(msg) => problems.push(&["resources", "memory"], msg),
+            Err(msg) => problems.push(&["resources", "memory"], msg.to_string()),
         }
     }
     if let Some(cpus) = def.cpus {

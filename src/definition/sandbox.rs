@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
+use super::document::Loader;
 use super::host_paths::{self, inside_any};
-use super::load::Loader;
 use super::locate::Seg;
 use crate::model::{
     EnvValue, Service, ServiceName, VolumeSource, ALLOW_HOST_NETWORK, ALLOW_HOST_PID,

@@ -7,20 +7,27 @@ use std::time::Duration;
 /// far out overflow clocks.
 pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
 
+/// Why a duration or memory size was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("`{0}` is not a duration; write seconds or a number and a unit, e.g. 90, 500ms, 1m30s, 2h, 3d")]
+    NotADuration(String),
+    #[error("`{text}` is too long: at most {max}")]
+    TooLong { text: String, max: String },
+    #[error("`{0}` is not a memory size; write e.g. 256m, 1g or 512k")]
+    NotAMemorySize(String),
+    #[error("memory `{0}` must be more than zero")]
+    NoMemory(String),
+}
+
 /// Parses a duration: a number of seconds (`90`), or one or more `<number><unit>` with unit
 /// ms, s, m, h or d (`1m30s`). Longer than [`MAX_DURATION`] is an error, not a wrap-around.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let text = text.trim();
-    let bad = || {
-        format!(
-            "`{text}` is not a duration; write seconds or a number and a unit, e.g. 90, 500ms, 1m30s, 2h, 3d"
-        )
-    };
-    let too_long = || {
-        format!(
-            "`{text}` is too long: at most {}",
-            format_duration(MAX_DURATION)
-        )
+    let bad = || UnitError::NotADuration(text.to_string());
+    let too_long = || UnitError::TooLong {
+        text: text.to_string(),
+        max: format_duration(MAX_DURATION),
     };
     if text.is_empty() {
         return Err(bad());
@@ -70,7 +77,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses a limit: a duration, or `none` for no limit (`None`).
-pub fn parse_limit(text: &str) -> Result<Option<Duration>, String> {
+pub fn parse_limit(text: &str) -> Result<Option<Duration>, UnitError> {
     match text.trim() {
         "none" => Ok(None),
         other => parse_duration(other).map(Some),
@@ -99,9 +106,9 @@ pub fn format_duration(duration: Duration) -> String {
 
 /// Parses a memory size: bytes, or a number with k, m or g (optionally followed by `b`),
 /// binary multiples as Docker uses them.
-pub fn parse_memory(text: &str) -> Result<u64, String> {
+pub fn parse_memory(text: &str) -> Result<u64, UnitError> {
     let text = text.trim();
-    let bad = || format!("`{text}` is not a memory size; write e.g. 256m, 1g or 512k");
+    let bad = || UnitError::NotAMemorySize(text.to_string());
     let lower = text.to_ascii_lowercase();
     let digits = lower.len() - lower.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     if digits == 0 {
@@ -117,7 +124,7 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
     };
     let bytes = number.checked_mul(multiplier).ok_or_else(bad)?;
     if bytes == 0 {
-        return Err(format!("memory `{text}` must be more than zero"));
+        return Err(UnitError::NoMemory(text.to_string()));
     }
     Ok(bytes)
 }
@@ -146,7 +153,7 @@ mod tests {
             "18446744073709551615ms1s",
         ] {
             let err = parse_duration(absurd).unwrap_err();
-            assert!(err.contains("too long"), "{absurd}: {err}");
+            assert!(err.to_string().contains("too long"), "{absurd}: {err}");
         }
         for bad in [
             "",

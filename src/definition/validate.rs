@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::locate::Seg;
+use crate::model::host_port_token;
 use crate::model::{Condition, EnvValue, Protocol, Service, ServiceKind, ServiceName};
 
 /// A problem found across services; `path` is from the document root.
@@ -68,7 +69,8 @@ fn host_port_references(
                 .map(move |(i, arg)| (vec![Seg::key(key), Seg::Index(i)], arg))
         });
         for (rel, text) in env.chain(args) {
-            for (target, port) in super::render::host_port_refs(text) {
+            for token in host_port_token::parse_all(text) {
+                let (target, port) = (token.service.as_str(), token.port);
                 let mut path = vec![Seg::key("services"), Seg::key(name.as_str())];
                 path.extend(rel.iter().cloned());
                 let known = services.iter().find(|(n, _)| n.as_str() == target);
@@ -376,7 +378,7 @@ mod tests {
             host: None,
             protocol: Protocol::Tcp,
         });
-        let token = |s: &str, p: u16| super::super::render::host_port_token(s, p);
+        let token = host_port_token::format;
         sa.env.insert("OK".into(), EnvValue::Plain(token("b", 80)));
         sa.env
             .insert("NO_PORT".into(), EnvValue::Plain(token("b", 81)));

@@ -5,7 +5,38 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_yaml::Value;
 
-use crate::model::{check_dns_label, EnvValue, PortSpec, Protocol, VolumeMount, VolumeSource};
+use crate::model::{
+    check_dns_label, EnvValue, NameError, PortSpec, Protocol, VolumeMount, VolumeSource,
+};
+
+/// Why a port, env value or volume was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("a port must be a number or a string")]
+    PortNotScalar,
+    #[error("unknown protocol `{protocol}` in port `{text}`; use tcp or udp")]
+    UnknownProtocol { protocol: String, text: String },
+    #[error("port {0} is out of range (1-65535)")]
+    PortOutOfRange(u32),
+    #[error("`{0}` is not a port")]
+    NotAPort(String),
+    #[error("a value must be a scalar or a `from_env`/`from_file` mapping")]
+    EnvNotScalarOrMapping,
+    #[error("use exactly one of `from_env` or `from_file`")]
+    EnvSources,
+    #[error("`from_env`/`from_file` takes a non-empty string")]
+    EnvSourceEmpty,
+    #[error("unknown key `{0}`; use `from_env` or `from_file`")]
+    EnvSourceUnknown(String),
+    #[error("volume `{0}` must be `SOURCE:TARGET` or `SOURCE:TARGET:ro`")]
+    VolumeShape(String),
+    #[error("volume `{text}`: unknown mode `{mode}`; use ro or rw")]
+    VolumeMode { text: String, mode: String },
+    #[error("volume `{text}`: the target `{target}` must be an absolute path")]
+    VolumeTarget { text: String, target: String },
+    #[error("volume `{text}`: {error}")]
+    VolumeName { text: String, error: NameError },
+}
 
 /// Text of a YAML scalar (strings, numbers, booleans), or `None` for anything else.
 pub fn scalar_text(value: &Value) -> Option<String> {
@@ -58,24 +89,24 @@ pub fn relative_to(base: &Path, path: &str) -> PathBuf {
 }
 
 /// `6379`, `"6379"`, `"8080:80"`, `"53/udp"`, `"5353:53/udp"`.
-pub fn parse_port(value: &Value) -> Result<PortSpec, String> {
-    let text =
-        scalar_text(value).ok_or_else(|| "a port must be a number or a string".to_string())?;
+pub fn parse_port(value: &Value) -> Result<PortSpec, ValueError> {
+    let text = scalar_text(value).ok_or(ValueError::PortNotScalar)?;
     let (spec, protocol) = match text.rsplit_once('/') {
         Some((spec, "tcp")) => (spec, Protocol::Tcp),
         Some((spec, "udp")) => (spec, Protocol::Udp),
         Some((_, other)) => {
-            return Err(format!(
-                "unknown protocol `{other}` in port `{text}`; use tcp or udp"
-            ))
+            return Err(ValueError::UnknownProtocol {
+                protocol: other.to_string(),
+                text: text.clone(),
+            })
         }
         None => (text.as_str(), Protocol::Tcp),
     };
-    let number = |s: &str| -> Result<u16, String> {
+    let number = |s: &str| -> Result<u16, ValueError> {
         match s.trim().parse::<u32>() {
             Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
-            Ok(p) => Err(format!("port {p} is out of range (1-65535)")),
-            Err(_) => Err(format!("`{text}` is not a port")),
+            Ok(p) => Err(ValueError::PortOutOfRange(p)),
+            Err(_) => Err(ValueError::NotAPort(text.clone())),
         }
     };
     let (host, container) = match spec.split_once(':') {
@@ -89,61 +120,61 @@ pub fn parse_port(value: &Value) -> Result<PortSpec, String> {
     })
 }
 
-pub fn parse_env_value(value: &Value, base: &Path) -> Result<EnvValue, String> {
+pub fn parse_env_value(value: &Value, base: &Path) -> Result<EnvValue, ValueError> {
     if let Some(text) = scalar_text(value) {
         return Ok(EnvValue::Plain(text));
     }
-    let map = value.as_mapping().ok_or_else(|| {
-        "a value must be a scalar or a `from_env`/`from_file` mapping".to_string()
-    })?;
+    let map = value
+        .as_mapping()
+        .ok_or(ValueError::EnvNotScalarOrMapping)?;
     if map.len() != 1 {
-        return Err("use exactly one of `from_env` or `from_file`".into());
+        return Err(ValueError::EnvSources);
     }
     let (key, inner) = map.iter().next().expect("one entry");
     let inner = inner
         .as_str()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| "`from_env`/`from_file` takes a non-empty string".to_string())?;
+        .ok_or(ValueError::EnvSourceEmpty)?;
     match key.as_str() {
         Some("from_env") => Ok(EnvValue::FromEnv(inner.to_string())),
         Some("from_file") => Ok(EnvValue::FromFile(relative_to(base, inner))),
-        other => Err(format!(
-            "unknown key `{}`; use `from_env` or `from_file`",
-            other.unwrap_or("?")
+        other => Err(ValueError::EnvSourceUnknown(
+            other.unwrap_or("?").to_string(),
         )),
     }
 }
 
 /// `data:/var/lib/x`, `./conf:/etc/x:ro`, `/abs:/x:rw`.
-pub fn parse_volume(text: &str, base: &Path) -> Result<VolumeMount, String> {
+pub fn parse_volume(text: &str, base: &Path) -> Result<VolumeMount, ValueError> {
     let parts: Vec<&str> = text.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
         [s, t] => (*s, *t, None),
         [s, t, m] => (*s, *t, Some(*m)),
-        _ => {
-            return Err(format!(
-                "volume `{text}` must be `SOURCE:TARGET` or `SOURCE:TARGET:ro`"
-            ))
-        }
+        _ => return Err(ValueError::VolumeShape(text.to_string())),
     };
     let read_only = match mode {
         None | Some("rw") => false,
         Some("ro") => true,
         Some(other) => {
-            return Err(format!(
-                "volume `{text}`: unknown mode `{other}`; use ro or rw"
-            ))
+            return Err(ValueError::VolumeMode {
+                text: text.to_string(),
+                mode: other.to_string(),
+            })
         }
     };
     if !target.starts_with('/') {
-        return Err(format!(
-            "volume `{text}`: the target `{target}` must be an absolute path"
-        ));
+        return Err(ValueError::VolumeTarget {
+            text: text.to_string(),
+            target: target.to_string(),
+        });
     }
     let source = if source.starts_with('.') || source.starts_with('/') || source.starts_with('~') {
         VolumeSource::Bind(relative_to(base, source))
     } else {
-        check_dns_label("volume", source).map_err(|e| format!("volume `{text}`: {e}"))?;
+        check_dns_label("volume", source).map_err(|error| ValueError::VolumeName {
+            text: text.to_string(),
+            error,
+        })?;
         VolumeSource::Named(source.to_string())
     };
     Ok(VolumeMount {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::units::format_duration;
+use crate::model::host_port_token;
 use crate::model::{
     EnvValue, Environment, PortSpec, Probe, PullPolicy, Service, ServiceKind, VolumeSource,
 };
@@ -102,8 +103,18 @@ fn probe_json(probe: &Probe) -> serde_json::Value {
     }
 }
 
+/// The host port `up` allocated to a service's container port, when known.
+pub type HostPortLookup<'a> = &'a dyn Fn(&str, u16) -> Option<u16>;
+
 impl ServiceView {
-    pub fn new(env: &Environment, service: &Service) -> Self {
+    /// The service as shown: host-port tokens become the port `host_ports` knows, or a
+    /// readable placeholder.
+    pub fn new(env: &Environment, service: &Service, host_ports: HostPortLookup<'_>) -> Self {
+        let shown = |text: &str| host_port_token::display(text, host_ports);
+        let shown_all = |argv: &Option<Vec<String>>| {
+            argv.as_ref()
+                .map(|argv| argv.iter().map(|a| shown(a)).collect())
+        };
         Self {
             kind: match service.kind {
                 ServiceKind::Service => "service",
@@ -128,7 +139,7 @@ impl ServiceView {
                 .iter()
                 .map(|(k, v)| {
                     let shown = match v {
-                        EnvValue::Plain(text) => serde_json::json!(text),
+                        EnvValue::Plain(text) => serde_json::json!(shown(text)),
                         EnvValue::FromEnv(name) => serde_json::json!({ "from_env": name }),
                         EnvValue::FromFile(path) => {
                             serde_json::json!({ "from_file": path.display().to_string() })
@@ -164,8 +175,8 @@ impl ServiceView {
             memory_bytes: service.resources.memory_bytes,
             cpus: service.resources.cpus,
             restart: service.restart.as_str(),
-            command: service.command.clone(),
-            entrypoint: service.entrypoint.clone(),
+            command: shown_all(&service.command),
+            entrypoint: shown_all(&service.entrypoint),
             aliases: service.aliases.clone(),
             privileged: service.host_access.privileged,
             network_mode: service.host_access.network.then_some("host"),
@@ -175,7 +186,13 @@ impl ServiceView {
 }
 
 impl EnvironmentView {
+    /// The environment as shown, with placeholders for host ports.
     pub fn new(env: &Environment) -> Self {
+        Self::with_host_ports(env, &|_, _| None)
+    }
+
+    /// The environment as shown, with the host ports of an instance that exists.
+    pub fn with_host_ports(env: &Environment, host_ports: HostPortLookup<'_>) -> Self {
         Self {
             name: env.env.clone(),
             feature: env.feature.clone(),
@@ -192,7 +209,9 @@ impl EnvironmentView {
             services: env
                 .services
                 .iter()
-                .map(|(name, service)| (name.to_string(), ServiceView::new(env, service)))
+                .map(|(name, service)| {
+                    (name.to_string(), ServiceView::new(env, service, host_ports))
+                })
                 .collect(),
         }
     }

@@ -1,6 +1,7 @@
 //! The typed, validated environment: what `definition` produces and `plan` consumes.
 //! Pure data, no I/O. Names are newtypes so a service name never stands in for an instance id.
 
+pub mod host_port_token;
 pub mod labels;
 mod names;
 mod service;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::engine::{ContainerSpec, Labels, Mount, MountKind, PublishedPort};
+use crate::model::host_port_token::{self, HostPortRef};
 use crate::model::{
     labels, EnvValue, Environment, Protocol, Service, ServiceKind, ServiceName, VolumeSource,
 };
@@ -45,40 +46,28 @@ pub enum SpecError {
     Token { service: String, reason: String },
 }
 
-const TOKEN_PREFIX: &str = "@@envctl:host_port:";
-const TOKEN_SUFFIX: &str = "@@";
-
-/// Replaces every `@@envctl:host_port:<service>:<port>@@` with the allocated host port.
+/// Replaces every host-port token (`model::host_port_token`) with the allocated host port.
 pub fn replace_tokens(text: &str, allocations: &Allocations) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(TOKEN_PREFIX) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + TOKEN_PREFIX.len()..];
-        let end = after
-            .find(TOKEN_SUFFIX)
-            .ok_or_else(|| format!("unterminated host-port token in `{text}`"))?;
-        let body = &after[..end];
-        out.push_str(&resolve_token(body, allocations)?.to_string());
-        rest = &after[end + TOKEN_SUFFIX.len()..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    host_port_token::replace_with(text, |token| {
+        resolve_token(token, allocations).map(|port| port.to_string())
+    })
 }
 
-fn resolve_token(body: &str, allocations: &Allocations) -> Result<u16, String> {
-    let (service, port) = body
-        .rsplit_once(':')
-        .ok_or_else(|| format!("malformed host-port token `{body}`"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("malformed port in host-port token `{body}`"))?;
+/// Lets `replace_tokens` keep its text errors while the token module owns the format.
+impl From<host_port_token::TokenError> for String {
+    fn from(err: host_port_token::TokenError) -> Self {
+        err.to_string()
+    }
+}
+
+fn resolve_token(token: &HostPortRef, allocations: &Allocations) -> Result<u16, String> {
+    let HostPortRef { service, port } = token;
     let ports = allocations
-        .get(service)
+        .get(service.as_str())
         .ok_or_else(|| format!("host_port refers to unknown service `{service}`"))?;
     ports
-        .get(&(port, Protocol::Tcp))
-        .or_else(|| ports.get(&(port, Protocol::Udp)))
+        .get(&(*port, Protocol::Tcp))
+        .or_else(|| ports.get(&(*port, Protocol::Udp)))
         .copied()
         .ok_or_else(|| {
             format!("host_port refers to port {port} of `{service}`, which it does not publish")
@@ -121,7 +110,7 @@ pub fn desired(
     resolve_secret: SecretResolver<'_>,
     publish_address: &str,
     created: &str,
-) -> Result<Desired, SpecError> {
+) -> Result<Desired, Vec<SpecError>> {
     let name = service.name.as_str();
     let token_err = |reason: String| SpecError::Token {
         service: name.to_string(),
@@ -136,30 +125,37 @@ pub fn desired(
             })
             .transpose()
     };
-    let command = replace_all(&service.command)?;
-    let entrypoint = replace_all(&service.entrypoint)?;
+    let command = replace_all(&service.command).map_err(|e| vec![e])?;
+    let entrypoint = replace_all(&service.entrypoint).map_err(|e| vec![e])?;
 
     let mut view_env = BTreeMap::new();
     let mut container_env = Vec::new();
     let mut secrets = BTreeMap::new();
+    let mut secret_errors = Vec::new();
     for (key, value) in &service.env {
         match value {
             EnvValue::Plain(text) => {
-                let text = replace_tokens(text, allocations).map_err(token_err)?;
+                let text = replace_tokens(text, allocations).map_err(|e| vec![token_err(e)])?;
                 container_env.push(format!("{key}={text}"));
                 view_env.insert(key.clone(), text);
             }
-            secret => {
-                let resolved = resolve_secret(secret).map_err(|reason| SpecError::Secret {
+            secret => match resolve_secret(secret) {
+                Ok(resolved) => {
+                    container_env.push(format!("{key}={resolved}"));
+                    view_env.insert(key.clone(), secret_reference(secret));
+                    secrets.insert(key.clone(), resolved);
+                }
+                // Every missing secret is reported in one run, not the first only.
+                Err(reason) => secret_errors.push(SpecError::Secret {
                     service: name.to_string(),
                     key: key.clone(),
                     reason,
-                })?;
-                container_env.push(format!("{key}={resolved}"));
-                view_env.insert(key.clone(), secret_reference(secret));
-                secrets.insert(key.clone(), resolved);
-            }
+                }),
+            },
         }
+    }
+    if !secret_errors.is_empty() {
+        return Err(secret_errors);
     }
 
     let ports_of = allocations.get(&service.name).cloned().unwrap_or_default();

@@ -315,8 +315,8 @@ pub fn plan(
             &inputs.now,
         ) {
             Ok(want) => want,
-            Err(err) => {
-                errors.push(err.into());
+            Err(errs) => {
+                errors.extend(errs.into_iter().map(PlanError::from));
                 continue;
             }
         };

@@ -28,6 +28,30 @@ pub struct LockEntry {
     pub commit: String,
 }
 
+/// Why a lock file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{}: {message}", .path.display())]
+    Malformed { path: PathBuf, message: String },
+    #[error("{}: commit `{commit}` (for {git} ref `{git_ref}`) is not a full hex commit hash", .path.display())]
+    BadCommit {
+        path: PathBuf,
+        commit: String,
+        git: String,
+        git_ref: String,
+    },
+    #[error("cannot read {}: {error}", .path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot write {}: {error}", .path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
 /// The lock file that belongs to a definition file: `envctl.lock` in its directory.
 pub fn path_for(definition: &Path) -> PathBuf {
     super::super::values::base_dir(definition).join(FILE_NAME)
@@ -44,39 +68,48 @@ pub fn is_full_hash(commit: &str) -> bool {
 
 impl LockFile {
     /// Reads the lock file; a missing file is an empty lock.
-    pub fn read(path: &Path) -> Result<Self, String> {
+    pub fn read(path: &Path) -> Result<Self, LockError> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let lock = serde_yaml::from_str::<Option<LockFile>>(&text)
                     .map(Option::unwrap_or_default)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    .map_err(|e| LockError::Malformed {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    })?;
                 match lock.libraries.iter().find(|e| !is_full_hash(&e.commit)) {
-                    Some(bad) => Err(format!(
-                        "{}: commit `{}` (for {} ref `{}`) is not a full hex commit hash",
-                        path.display(),
-                        bad.commit.escape_debug(),
-                        bad.git,
-                        bad.git_ref
-                    )),
+                    Some(bad) => Err(LockError::BadCommit {
+                        path: path.to_path_buf(),
+                        commit: bad.commit.escape_debug().to_string(),
+                        git: bad.git.clone(),
+                        git_ref: bad.git_ref.clone(),
+                    }),
                     None => Ok(lock),
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(error) => Err(LockError::Read {
+                path: path.to_path_buf(),
+                error,
+            }),
         }
     }
 
-    pub fn write(&self, path: &Path) -> Result<(), String> {
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
         let mut sorted = self.clone();
         sorted.version = 1;
         sorted
             .libraries
             .sort_by(|a, b| (&a.git, &a.git_ref).cmp(&(&b.git, &b.git_ref)));
-        let body = serde_yaml::to_string(&sorted).map_err(|e| e.to_string())?;
+        // Plain data of strings and numbers: serializing it cannot fail.
+        let body = serde_yaml::to_string(&sorted).unwrap_or_default();
         let tmp = path.with_extension(format!("lock.tmp-{}", std::process::id()));
         std::fs::write(&tmp, format!("{HEADER}{body}"))
             .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            .map_err(|error| LockError::Write {
+                path: path.to_path_buf(),
+                error,
+            })
     }
 
     pub fn commit(&self, git: &str, git_ref: &str) -> Option<&str> {
@@ -147,7 +180,7 @@ mod tests {
                 format!("version: 1\nlibraries:\n- git: file:///x\n  ref: v1\n  commit: '{bad}'\n"),
             )
             .unwrap();
-            let err = LockFile::read(&path).unwrap_err();
+            let err = LockFile::read(&path).unwrap_err().to_string();
             assert!(err.contains("not a full hex commit hash"), "{bad}: {err}");
         }
         for good in ["0123456789abcdef0123456789abcdef01234567", &"f".repeat(64)] {

@@ -439,8 +439,8 @@ pub fn resolve(
         }
     }
     if changed {
-        if let Err(message) = lock.write(lock_path) {
-            problems.push(Problem::new("", None, message));
+        if let Err(err) = lock.write(lock_path) {
+            problems.push(Problem::new("", None, err.to_string()));
         }
     }
     (libraries, problems)

@@ -1,7 +1,7 @@
 //! Loading whole definitions: rendering, merging, extends, host access.
 
 use super::*;
-use crate::model::{Condition, EnvValue, Probe, VolumeSource};
+use crate::model::{Condition, EnvValue, Probe, ServiceName, VolumeSource};
 
 /// A temp dir with `env.yaml` and templates under `tpl/`.
 struct Fixture {
