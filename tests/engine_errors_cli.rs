@@ -33,8 +33,10 @@ const COMMANDS: &[&[&str]] = &[
     &["logs", "shop"],
     &["exec", "shop", "a", "--", "true"],
     &["endpoints", "shop"],
-    &["gc"],
-    &["gc", "--dry-run"],
+    // Scoped, as every test's gc is: the engine here is unreachable, but a test never sweeps
+    // other people's instances.
+    &["gc", "shop"],
+    &["gc", "--dry-run", "--instance", "shop--x"],
 ];
 
 fn fixture() -> tempfile::TempDir {
@@ -142,7 +144,7 @@ fn an_engine_too_old_is_one_line_with_the_fix() {
     let path = dir.path().join("old.sock");
     old_engine(&path);
     let host = format!("unix://{}", path.display());
-    for args in [&["ls"][..], &["up", "shop"], &["gc"]] {
+    for args in [&["ls"][..], &["up", "shop"], &["gc", "shop"]] {
         let (code, stderr, took) = run(dir.path(), &host, args);
         assert_eq!(code, Some(1), "{args:?}: {stderr}");
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -278,3 +278,29 @@ fn variables_become_set_values() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_template_probe_counts_only_with_use_templates() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&corpus().join("shipped-templates"), &tmp.path().join("c"));
+    let base: Vec<String> = ["import", "c/docker-compose.yml", "--check"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let plain = envctl(tmp.path(), &base);
+    assert!(
+        text(&plain.stderr)
+            .contains("lost: `cache: service_healthy`, but `cache` has no healthcheck"),
+        "{}",
+        text(&plain.stderr)
+    );
+    let mut with = base.clone();
+    with.push("--use-templates".into());
+    let templated = envctl(tmp.path(), &with);
+    support::assert_ok(&templated);
+    assert!(
+        !text(&templated.stderr).contains("lost:"),
+        "{}",
+        text(&templated.stderr)
+    );
+}

@@ -132,9 +132,48 @@ fn ls_entry(fx: &Fixture, instance: &str) -> Option<serde_json::Value> {
         .cloned()
 }
 
+/// `gc --output json` as (instance, result) pairs, in the order listed.
+fn collected(out: &Output) -> Vec<(String, String)> {
+    json(out)["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["instance"].as_str().unwrap().to_string(),
+                i["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `gc <args> --dry-run --output json` until it lists something (or a minute passes).
+fn first_expired(fx: &Fixture, args: &[&str]) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut all = args.to_vec();
+        all.extend(["--dry-run", "--output", "json"]);
+        let listed = collected(&fx.envctl(&all));
+        if !listed.is_empty() {
+            return listed;
+        }
+        assert!(Instant::now() < deadline, "gc {args:?}: nothing expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn pair(instance: &str, result: &str) -> Vec<(String, String)> {
+    vec![(instance.to_string(), result.to_string())]
+}
+
 #[test]
 fn gc_removes_an_expired_instance_and_nothing_else() {
     let fx = Fixture::new();
+    // Another environment on the same engine, with an instance that expires first: a scoped
+    // gc must leave it alone, as it leaves alone anybody else's expired instances.
+    let other = Fixture::new();
+    let neighbour = other.instance("short");
+    assert_ok(&other.run("up", &["--feature", "short", "--ttl", "1s", "--no-wait"]));
     let (short, long, forever) = (fx.instance("short"), fx.instance("long"), fx.env.clone());
     assert_ok(&fx.run("up", &["--feature", "short", "--ttl", "2s", "--no-wait"]));
     assert_ok(&fx.run("up", &["--feature", "long", "--ttl", "1h", "--no-wait"]));
@@ -159,42 +198,84 @@ fn gc_removes_an_expired_instance_and_nothing_else() {
     assert_ne!(renewed["expires_at"], first_expiry, "{renewed}");
     assert_ok(&fx.run("plan", &["--feature", "long"]));
 
-    // Poll (dry run) until the short one has expired: it is listed, nothing is removed.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mine = |v: &serde_json::Value| -> Vec<(String, String)> {
-        v["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["instance"].as_str().unwrap().starts_with(&fx.env))
-            .map(|i| {
-                (
-                    i["instance"].as_str().unwrap().to_string(),
-                    i["result"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    };
-    loop {
-        let dry = json(&fx.envctl(&["gc", "--dry-run", "--output", "json"]));
-        let listed = mine(&dry);
-        if !listed.is_empty() {
-            assert_eq!(listed, [(short.clone(), "would-remove".to_string())]);
-            break;
-        }
-        assert!(Instant::now() < deadline, "the 2s lifetime never expired");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // Both short-lived instances expire; the dry run of each scope lists only its own.
+    let by_instance = ["gc", "--instance", neighbour.as_str()];
+    assert_eq!(
+        first_expired(&other, &by_instance),
+        pair(&neighbour, "would-remove")
+    );
+    let by_env = ["gc", fx.env.as_str()];
+    assert_eq!(first_expired(&fx, &by_env), pair(&short, "would-remove"));
+    let by_feature = ["gc", fx.env.as_str(), "--feature", "short"];
+    assert_eq!(
+        first_expired(&fx, &by_feature),
+        pair(&short, "would-remove")
+    );
     assert_eq!(fx.containers(&short).len(), 1, "dry run removed something");
 
-    let done = json(&fx.envctl(&["gc", "--output", "json"]));
-    assert_eq!(mine(&done), [(short.clone(), "removed".to_string())]);
+    let done = fx.run("gc", &["--output", "json"]);
+    assert_eq!(collected(&done), pair(&short, "removed"));
     assert!(fx.containers(&short).is_empty());
     assert!(ls_entry(&fx, &short).is_none(), "lease or network left");
     assert_eq!(fx.containers(&long).len(), 1);
     assert_eq!(fx.containers(&forever).len(), 1);
+    assert_eq!(
+        other.containers(&neighbour).len(),
+        1,
+        "out of scope, removed"
+    );
     // Nothing more to collect here.
-    assert!(mine(&json(&fx.envctl(&["gc", "--output", "json"]))).is_empty());
+    let again = text(&fx.run("gc", &[]).stdout);
+    assert!(
+        again.contains(&format!("no expired instances (environment {})", fx.env)),
+        "{again}"
+    );
+
+    // A selector scopes by the instance labels.
+    let env_label = format!("io.envctl.env={}", other.env);
+    let wrong = [
+        "gc",
+        "--selector",
+        &env_label,
+        "--selector",
+        "io.envctl.feature=long",
+    ];
+    assert_eq!(
+        collected(&other.envctl(&[&wrong[..], &["--output", "json"]].concat())),
+        []
+    );
+    let right = [
+        "gc",
+        "--selector",
+        &env_label,
+        "--selector",
+        "io.envctl.feature=short",
+    ];
+    let done = other.envctl(&[&right[..], &["--output", "json"]].concat());
+    assert_eq!(collected(&done), pair(&neighbour, "removed"));
+    assert!(other.containers(&neighbour).is_empty());
+}
+
+#[test]
+fn gc_refuses_a_bad_scope_before_touching_anything() {
+    let fx = Fixture::new();
+    for (args, says) in [
+        (&["gc", "--feature", "x"][..], "ENV"),
+        (&["gc", "--instance", "shop--"][..], "--instance `shop--`"),
+        (
+            &["gc", "--instance", "a--b", "shop"][..],
+            "cannot be used with",
+        ),
+        (&["gc", "--selector", "novalue"][..], "KEY=VALUE"),
+    ] {
+        let out = fx.envctl(args);
+        let stderr = text(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub struct Project {
     pub vars: Vars,
     /// Where each service was written, in every file that wrote it.
     pub origins: BTreeMap<String, Vec<At>>,
+    /// Where the services a service `extends` were written.
+    pub bases: BTreeMap<String, Vec<At>>,
 }
 
 impl Project {
@@ -83,6 +85,7 @@ pub fn load(paths: &[PathBuf], findings: &mut Findings) -> anyhow::Result<Projec
         root: Node::new(Value::Map(Vec::new()), At::default()),
         vars,
         origins: BTreeMap::new(),
+        bases: BTreeMap::new(),
     };
     for path in paths {
         let index = project.files.len();
@@ -432,13 +435,13 @@ fn extend(
         Some(d) => services_of(d)
             .iter()
             .find(|e| e.key == base_name)
-            .map(|e| e.value.clone()),
+            .map(|e| (e.value.clone(), e.at)),
         None => services_of(&project.root)
             .iter()
             .find(|e| e.key == base_name)
-            .map(|e| e.value.clone()),
+            .map(|e| (e.value.clone(), e.at)),
     };
-    let Some(base) = base else {
+    let Some((base, base_at)) = base else {
         bail!(
             "{}:{}: `extends` names service `{base_name}`, which is not there",
             project.shown(at),
@@ -454,6 +457,11 @@ fn extend(
         findings,
     )?;
     chain.pop();
+    // The comment above the service names the base it extends too.
+    let bases = project.bases.entry(name.to_string()).or_default();
+    if !bases.contains(&base_at) {
+        bases.push(base_at);
+    }
     let mut local = service;
     if let Value::Map(entries) = &mut local.value {
         entries.retain(|e| e.key != "extends");

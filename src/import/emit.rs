@@ -46,6 +46,8 @@ pub struct DefinitionOut {
     pub services: Vec<ServiceOut>,
     /// Compose variable name -> Tera variable name.
     pub tera_names: BTreeMap<String, String>,
+    /// The profiles started when `--set profiles` is not given (`.env`'s COMPOSE_PROFILES).
+    pub default_profiles: String,
 }
 
 fn comment(text: &str) -> String {
@@ -66,9 +68,10 @@ impl DefinitionOut {
             ));
         }
         if self.services.iter().any(|s| !s.profiles.is_empty()) {
-            w.push_str(
-                "{% set profiles = set.profiles | default(value=\"\") | split(pat=\",\") %}\n",
-            );
+            w.push_str(&format!(
+                "{{% set profiles = set.profiles | default(value=\"{}\") | split(pat=\",\") %}}\n",
+                tera_string(&self.default_profiles)
+            ));
         }
         w.push_str(&format!("name: {}\n", self.name));
         w.push_str(&format!(

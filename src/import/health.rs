@@ -130,7 +130,7 @@ fn go_duration_ms(text: &str) -> Option<f64> {
 }
 
 /// `depends_on:` (a mapping after `compose::normalise`) with envctl's conditions.
-pub fn depends_on(ctx: &mut Ctx, e: &Entry) -> Option<Out> {
+pub fn depends_on(ctx: &mut Ctx, dependent: &str, e: &Entry) -> Option<Out> {
     let mut out: Vec<(String, Out)> = Vec::new();
     for dep in e.value.as_map().unwrap_or_default() {
         let target = ctx.name_of(&dep.key);
@@ -145,6 +145,25 @@ pub fn depends_on(ctx: &mut Ctx, e: &Entry) -> Option<Out> {
             .get("services")
             .and_then(|s| s.get(&dep.key))
             .is_some();
+        if ctx.left_out.contains(&dep.key) {
+            ctx.lost(
+                dep.at,
+                format!("dependency on `{}`, which is left out", dep.key),
+                "add that service with an image, then the dependency",
+            );
+            continue;
+        }
+        let theirs = ctx.profiles.get(&dep.key).cloned().unwrap_or_default();
+        let mine = ctx.profiles.get(dependent).cloned().unwrap_or_default();
+        // Without the dependency's profile the dependency would not exist in the definition.
+        if !theirs.is_empty() && (mine.is_empty() || !mine.iter().all(|p| theirs.contains(p))) {
+            ctx.lost(
+                dep.at,
+                format!("dependency on `{}`, which only starts with profile {}", dep.key, theirs.join(", ")),
+                "envctl leaves the dependency out; start both with `--set profiles=...` and add it back if the order matters",
+            );
+            continue;
+        }
         if !known {
             ctx.lost(
                 dep.at,

@@ -79,6 +79,8 @@ pub fn import(options: &Options) -> anyhow::Result<Imported> {
         healthchecked: BTreeSet::new(),
         jobs: BTreeSet::new(),
         link_aliases: BTreeMap::new(),
+        profiles: BTreeMap::new(),
+        left_out: BTreeSet::new(),
         fixed: Default::default(),
     };
     top_level(&mut ctx);
@@ -99,6 +101,7 @@ pub fn import(options: &Options) -> anyhow::Result<Imported> {
     let name = options
         .name
         .clone()
+        .or_else(|| project.vars.dotenv.get("COMPOSE_PROJECT_NAME").cloned())
         .or_else(|| {
             project
                 .root
@@ -112,6 +115,13 @@ pub fn import(options: &Options) -> anyhow::Result<Imported> {
                 .map_or_else(|| "imported".into(), |n| n.to_string_lossy().into_owned())
         });
     def.name = dns_name(&name);
+    // Like Compose, `.env` may choose the profiles started by default.
+    def.default_profiles = project
+        .vars
+        .dotenv
+        .get("COMPOSE_PROFILES")
+        .cloned()
+        .unwrap_or_default();
     let shown: Vec<String> = project.files.iter().map(|f| f.shown.clone()).collect();
     def.description = format!("Imported from {}", shown[..files.len()].join(" + "));
     def.header = vec![
@@ -181,7 +191,31 @@ fn survey(ctx: &mut Ctx, services: &[(String, Node, yaml::At)]) {
         ctx.names.insert(name.clone(), dns);
     }
     for (name, node, _) in services {
-        if node.get("healthcheck").is_some_and(health::is_active) {
+        let profiles: Vec<String> = node
+            .get("profiles")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.as_str().map(|p| ctx.project.vars.resolve(p)))
+            .collect();
+        ctx.profiles.insert(name.clone(), profiles);
+        let context = node
+            .get("build")
+            .and_then(|b| b.get("context"))
+            .and_then(Node::as_str)
+            .map(|c| ctx.project.vars.resolve(c));
+        let local_build = node.get("build").is_some()
+            && !context.is_some_and(|c| c.contains("://") || c.starts_with("git@"));
+        if node.get("image").is_none() && !local_build {
+            ctx.left_out.insert(name.clone());
+        }
+        // A shipped template brings its own probe (every one has one).
+        let templated = ctx.options.use_templates
+            && node
+                .get("image")
+                .and_then(Node::as_str)
+                .is_some_and(|i| templates::template_for(&ctx.project.vars.resolve(i)).is_some());
+        if templated || node.get("healthcheck").is_some_and(health::is_active) {
             ctx.healthchecked.insert(name.clone());
         }
         for dep in node

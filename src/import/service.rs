@@ -27,6 +27,10 @@ pub struct Ctx<'a> {
     pub jobs: BTreeSet<String>,
     /// Aliases that `links` give to a service (by Compose name).
     pub link_aliases: BTreeMap<String, Vec<String>>,
+    /// Compose services' profiles (empty: always started).
+    pub profiles: BTreeMap<String, Vec<String>>,
+    /// Compose services that cannot be imported (no image, no local build).
+    pub left_out: BTreeSet<String>,
     /// Variables whose default was written in place of the reference: `(at, text, value)`.
     pub fixed: RefCell<Vec<(At, String, String)>>,
 }
@@ -221,7 +225,7 @@ pub fn translate(ctx: &mut Ctx, compose_name: &str, service: &Node) -> Option<Se
                 }
             }
             "depends_on" => {
-                if let Some(d) = health::depends_on(ctx, e) {
+                if let Some(d) = health::depends_on(ctx, compose_name, e) {
                     keys.insert("depends_on", d);
                 }
             }

@@ -40,16 +40,22 @@ pub fn apply(
     keys: &mut BTreeMap<&'static str, Out>,
     comments: &mut Vec<String>,
 ) {
-    let origins: Vec<String> = ctx
-        .project
-        .origins
-        .get(compose_name)
-        .into_iter()
-        .flatten()
-        .map(|at| format!("{}:{}", ctx.project.shown(*at), at.line))
-        .collect();
+    let at_list = |map: &std::collections::BTreeMap<String, Vec<super::yaml::At>>| -> Vec<String> {
+        map.get(compose_name)
+            .into_iter()
+            .flatten()
+            .map(|at| format!("{}:{}", ctx.project.shown(*at), at.line))
+            .collect()
+    };
+    let origins = at_list(&ctx.project.origins);
+    let bases = at_list(&ctx.project.bases);
     if !origins.is_empty() {
-        comments.push(format!("from {}", origins.join(", ")));
+        let extends = if bases.is_empty() {
+            String::new()
+        } else {
+            format!("; extends {}", bases.join(", "))
+        };
+        comments.push(format!("from {}{extends}", origins.join(", ")));
     }
     let Some(image_entry) = service.entry("image") else {
         return;

@@ -9,6 +9,7 @@ use crate::apply::{self, DownScope, EventSink};
 use crate::engine::{Engine, EngineResult, LabelFilter};
 use crate::lifetime;
 use crate::lock::{self, WaitPolicy};
+use crate::model::{labels, InstanceId};
 
 /// What happened to one expired instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,15 +42,60 @@ pub struct Expired {
     pub reason: Option<String>,
 }
 
-/// Finds the expired instances and (unless `dry_run`) removes them.
+/// Which instances `gc` may look at: all of them by default, else those of one environment,
+/// one instance, and/or those whose labels match every selector. Scripts and tests sharing an
+/// engine scope their sweep so it never removes someone else's expired instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcScope {
+    /// Every instance of this environment (the main one and its features).
+    pub env: Option<String>,
+    /// Exactly this instance.
+    pub instance: Option<InstanceId>,
+    /// `key=value` pairs the instance's labels must all carry.
+    pub selectors: Vec<(String, String)>,
+}
+
+impl GcScope {
+    /// The label filter for the instances' leases (which carry the instance labels).
+    pub fn filter(&self) -> LabelFilter {
+        let mut filter = LabelFilter::envctl();
+        if let Some(env) = &self.env {
+            filter.0.push(format!("{}={env}", labels::ENV));
+        }
+        if let Some(instance) = &self.instance {
+            filter
+                .0
+                .push(format!("{}={}", labels::INSTANCE, instance.as_str()));
+        }
+        for (key, value) in &self.selectors {
+            filter.0.push(format!("{key}={value}"));
+        }
+        filter
+    }
+
+    /// The scope in words, for "nothing to collect" messages; empty for everything.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(instance) = &self.instance {
+            parts.push(format!("instance {instance}"));
+        } else if let Some(env) = &self.env {
+            parts.push(format!("environment {env}"));
+        }
+        parts.extend(self.selectors.iter().map(|(k, v)| format!("{k}={v}")));
+        parts.join(", ")
+    }
+}
+
+/// Finds the expired instances in `scope` and (unless `dry_run`) removes them.
 pub async fn gc(
     engine: Arc<dyn Engine>,
+    scope: &GcScope,
     dry_run: bool,
     volumes: bool,
     sink: EventSink,
 ) -> EngineResult<Vec<Expired>> {
     let now = chrono::Utc::now();
-    let expired: Vec<lifetime::Lease> = lifetime::leases(engine.as_ref(), LabelFilter::envctl())
+    let expired: Vec<lifetime::Lease> = lifetime::leases(engine.as_ref(), scope.filter())
         .await?
         .into_iter()
         .filter(|l| l.expired(now))
@@ -108,5 +154,85 @@ async fn remove(
             ),
         ),
         Err(err) => (GcOutcome::Failed, Some(err.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::Labels;
+
+    /// An expired lease for `env`/`feature`, as `up --ttl` leaves it.
+    async fn expired_lease(engine: &FakeEngine, env: &str, feature: Option<&str>) -> String {
+        let id = InstanceId::new(env, feature).unwrap();
+        let labels = Labels::from([
+            (labels::INSTANCE.to_string(), id.to_string()),
+            (labels::ENV.to_string(), env.to_string()),
+            (
+                labels::FEATURE.to_string(),
+                feature.unwrap_or("").to_string(),
+            ),
+            (labels::LEASE.to_string(), "true".to_string()),
+            (labels::EXPIRES_AT.into(), "2000-01-01T00:00:00Z".into()),
+        ]);
+        let name = format!("envctl-lease.{id}.1");
+        engine.create_volume(&name, &labels).await.unwrap();
+        id.to_string()
+    }
+
+    async fn run(engine: &Arc<FakeEngine>, scope: &GcScope) -> Vec<(String, GcOutcome)> {
+        let sink: EventSink = Arc::new(|_| {});
+        gc(engine.clone(), scope, false, false, sink)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.instance, e.result))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_scoped_gc_leaves_other_expired_instances_alone() {
+        let engine = Arc::new(FakeEngine::new());
+        let main = expired_lease(&engine, "gcs", None).await;
+        let feature = expired_lease(&engine, "gcs", Some("pr1")).await;
+        let other = expired_lease(&engine, "gcsother", Some("pr1")).await;
+        let removed = |ids: &[&String]| -> Vec<(String, GcOutcome)> {
+            ids.iter()
+                .map(|id| (id.to_string(), GcOutcome::Removed))
+                .collect()
+        };
+
+        let one = GcScope {
+            instance: Some(InstanceId::new("gcs", Some("pr1")).unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(run(&engine, &one).await, removed(&[&feature]));
+        let env = GcScope {
+            env: Some("gcs".into()),
+            ..Default::default()
+        };
+        assert_eq!(run(&engine, &env).await, removed(&[&main]));
+        let selected = GcScope {
+            selectors: vec![(labels::FEATURE.into(), "nothing-like-it".into())],
+            ..Default::default()
+        };
+        assert_eq!(run(&engine, &selected).await, []);
+        let selected = GcScope {
+            selectors: vec![(labels::FEATURE.into(), "pr1".into())],
+            ..Default::default()
+        };
+        assert_eq!(run(&engine, &selected).await, removed(&[&other]));
+    }
+
+    #[test]
+    fn the_scope_in_words() {
+        assert_eq!(GcScope::default().describe(), "");
+        let scope = GcScope {
+            env: Some("shop".into()),
+            selectors: vec![("team".into(), "a".into())],
+            ..Default::default()
+        };
+        assert_eq!(scope.describe(), "environment shop, team=a");
     }
 }

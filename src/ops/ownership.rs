@@ -86,7 +86,7 @@ mod tests {
             .await
             .unwrap();
         let sink: crate::apply::EventSink = std::sync::Arc::new(|_| {});
-        let results = crate::ops::gc::gc(engine.clone(), false, true, sink)
+        let results = crate::ops::gc::gc(engine.clone(), &Default::default(), false, true, sink)
             .await
             .unwrap();
         assert_eq!(results.len(), 1);
