@@ -35,7 +35,8 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down", "project-a", "--volumes"]);
+        let out = self.envctl(&["down", "project-a", "--volumes"]);
+        support::check_cleanup("down project-a", &out);
     }
 }
 

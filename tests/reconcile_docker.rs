@@ -10,11 +10,10 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use futures_util::StreamExt;
 use tempfile::TempDir;
 
 use envctl::engine::docker::DockerEngine;
-use envctl::engine::{ContainerSpec, Engine, LabelFilter, ObservedContainer};
+use envctl::engine::{Engine, LabelFilter, ObservedContainer};
 use envctl::model::labels;
 
 use support::{assert_ok, docker_cli, plain_spec, text, LocalRegistry, BUSYBOX};
@@ -130,9 +129,11 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
         for id in &self.planted {
-            let _ = self.rt.block_on(self.engine.remove_container(id));
+            let removed = self.rt.block_on(self.engine.remove_container(id));
+            support::check_cleanup_result(&format!("planted container {id}"), removed);
         }
     }
 }
@@ -146,7 +147,7 @@ fn ids(containers: &BTreeMap<String, ObservedContainer>) -> BTreeMap<String, Str
 
 #[test]
 fn up_reaches_ready_and_a_second_up_writes_nothing() {
-    let mut fx = Fixture::new();
+    let fx = Fixture::new();
     let instance = fx.instance(None);
     let out = fx.run("up", &[]);
     assert_ok(&out);
@@ -161,36 +162,21 @@ fn up_reaches_ready_and_a_second_up_writes_nothing() {
     let port = containers["a"].ports[0].host;
     std::net::TcpStream::connect(("127.0.0.1", port)).expect("a answers on its host port");
 
-    // Watch the engine's events for the instance during a second up; a sentinel container
-    // created afterwards marks the end of the window, so no waiting on time is needed.
-    let filter = LabelFilter::instance(&instance);
-    let mut events = fx.engine.container_events(&filter);
+    // Watch the engine's container, network and volume events during a plan and a second
+    // up; sentinel events (a throwaway volume of this test's own) mark where the window
+    // starts and ends, so the whole window was seen, not just the part before a timeout.
+    let mut events = support::events::EventWatch::start(&instance);
     let out = fx.run("plan", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert_ok(&fx.run("up", &[]));
-    let sentinel = ContainerSpec {
-        labels: [(labels::INSTANCE.to_string(), instance.clone())].into(),
-        network: format!("envctl-{instance}"),
-        ..plain_spec(format!("{instance}-sentinel"), vec!["true".into()])
-    };
-    let sentinel_id = fx
-        .rt
-        .block_on(fx.engine.create_container(&sentinel))
-        .unwrap();
-    fx.planted.push(sentinel_id.clone());
-    let writes: Vec<String> = fx.rt.block_on(async {
-        let mut seen = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while let Ok(Some(Ok(event))) = tokio::time::timeout_at(deadline, events.next()).await {
-            if event.container_id == sentinel_id {
-                break;
-            }
-            if !event.action.starts_with("exec_") {
-                seen.push(format!("{} {}", event.action, event.container_id));
-            }
-        }
-        seen
-    });
+    let writes: Vec<String> = events
+        .mark()
+        .into_iter()
+        // Readiness checks of `cmd` kind run inside the container: reads, not changes.
+        .filter(|e| support::events::of_instance(&e.name, &instance))
+        .filter(|e| !e.action.starts_with("exec_"))
+        .map(|e| e.to_string())
+        .collect();
     assert!(writes.is_empty(), "second up wrote: {writes:?}");
     assert_eq!(
         ids(&fx.containers(&instance)).get("a"),
@@ -416,7 +402,10 @@ struct ImageGuard(Vec<String>);
 impl Drop for ImageGuard {
     fn drop(&mut self) {
         for image in &self.0 {
-            let _ = docker_cli(&["image", "rm", "-f", image]);
+            support::check_cleanup(
+                &format!("image {image}"),
+                &docker_cli(&["image", "rm", "-f", image]),
+            );
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct ApplyOptions {
     pub wait: bool,
     /// Overall bound on waiting, from the start of `apply`.
     pub wait_timeout: Duration,
+    /// Do not wait at all (`--wait-timeout 0`): make the changes, then look once at each
+    /// service; one not ready yet is reported pending, not failed.
+    pub check_once: bool,
 }
 
 impl Default for ApplyOptions {
@@ -46,6 +49,7 @@ impl Default for ApplyOptions {
         Self {
             wait: true,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            check_once: false,
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct Failure {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApplyReport {
     pub failures: Vec<Failure>,
+    /// With `check_once`: services up but not shown ready, and why (`starting`, ...).
+    pub pending: BTreeMap<String, String>,
 }
 
 impl ApplyReport {
@@ -110,6 +116,9 @@ struct Ctx {
     /// The instance's ZooKeeper as reachable from the host, for dubbo probes.
     registry: Option<SocketAddr>,
     failures: Mutex<Vec<Failure>>,
+    /// Look once instead of waiting (`--wait-timeout 0`).
+    check_once: bool,
+    pending: Mutex<BTreeMap<String, String>>,
     interrupt: Interrupt,
 }
 
@@ -154,7 +163,13 @@ pub async fn apply_until(
     interrupt: Interrupt,
 ) -> ApplyReport {
     let began = Instant::now();
-    let deadline = began + opts.wait_timeout;
+    // Looking once, nothing waits for time: a dependent waits until its dependency's one
+    // look is done, and that takes as long as the engine calls it makes.
+    let deadline = if opts.check_once {
+        began + Duration::from_secs(365 * 24 * 3600)
+    } else {
+        began + opts.wait_timeout
+    };
     let reporter = Reporter {
         sink: sink.clone(),
         began,
@@ -172,7 +187,10 @@ pub async fn apply_until(
                 )
             })
             .collect();
-        return ApplyReport { failures };
+        return ApplyReport {
+            failures,
+            ..ApplyReport::default()
+        };
     }
     // Instance resources first: everything else needs them.
     let (mut failures, infra_failed) = create_resources(engine.as_ref(), plan, &reporter).await;
@@ -185,7 +203,10 @@ pub async fn apply_until(
                 Vec::new(),
             ));
         }
-        return ApplyReport { failures };
+        return ApplyReport {
+            failures,
+            ..ApplyReport::default()
+        };
     }
     let images = start_images(&engine, plan, &sink, began);
 
@@ -224,6 +245,8 @@ pub async fn apply_until(
         registry: crate::dubbo::registry::locate(&crate::dubbo::registry::from_plan(plan))
             .map(|(_, address)| address),
         failures: Mutex::new(failures),
+        check_once: opts.check_once,
+        pending: Mutex::new(BTreeMap::new()),
         interrupt,
     });
 
@@ -251,7 +274,8 @@ pub async fn apply_until(
         }
     }
     let failures = std::mem::take(&mut *ctx.failures.lock().unwrap_or_else(|p| p.into_inner()));
-    ApplyReport { failures }
+    let pending = std::mem::take(&mut *ctx.pending.lock().unwrap_or_else(|p| p.into_inner()));
+    ApplyReport { failures, pending }
 }
 
 /// Sends events stamped with the time since the operation began.
@@ -350,7 +374,7 @@ fn start_images(
     for action in &plan.actions {
         let image = match action {
             Action::PullImage { image, .. } => image.clone(),
-            Action::BuildImage { request } => request.tag.clone(),
+            Action::BuildImage { request, .. } => request.tag.clone(),
             _ => continue,
         };
         let users: Vec<String> = plan
@@ -449,7 +473,7 @@ async fn run_image(
         });
     }
     let result = match &action {
-        Action::BuildImage { request } => engine.build_image(request, &progress).await,
+        Action::BuildImage { request, .. } => engine.build_image(request, &progress).await,
         _ => engine.pull_image(&image, &progress).await,
     };
     let _ = tx.send(Some(result.map_err(|e| e.to_string())));
@@ -512,6 +536,10 @@ async fn run_service(
         };
         let reason = match waited {
             Ok(Ok(true)) => continue,
+            Ok(Err(_)) if ctx.check_once => format!(
+                "not started: {dep} is not {} yet, and --wait-timeout 0 does not wait",
+                condition.as_str()
+            ),
             Ok(_) => format!("not started: dependency {dep} failed"),
             Err(_) => format!(
                 "not started: {dep} was not {} before the wait timeout",
@@ -535,6 +563,9 @@ async fn run_service(
             return Status::Failed;
         }
     }
+    // Whether this `up` (re)started the container: then only what envctl watches proves
+    // that it stays up.
+    let fresh = action.is_some();
     let id = match converge_container(ctx, target, action).await {
         Ok(id) => id,
         Err((reason, id)) => {
@@ -552,6 +583,9 @@ async fn run_service(
     if !ctx.waited.contains(name) {
         ctx.emit(name, Phase::Started);
         return Status::Started;
+    }
+    if ctx.check_once {
+        return glance(ctx, target, &id, fresh).await;
     }
     let ready = async {
         match (target.kind, &target.healthcheck) {
@@ -577,9 +611,11 @@ async fn run_service(
                 .await
                 .map(|()| Status::Healthy)
             }
-            (ServiceKind::Service, None) => readiness::confirm_running(ctx.engine.as_ref(), &id)
-                .await
-                .map(|()| Status::Healthy),
+            (ServiceKind::Service, None) => {
+                readiness::wait_settled(ctx.engine.as_ref(), &id, fresh, ctx.deadline)
+                    .await
+                    .map(|()| Status::Healthy)
+            }
         }
     };
     let ready = tokio::select! {
@@ -598,6 +634,38 @@ async fn run_service(
         }
         Err(reason) => {
             let logs = ctx.last_logs(&id).await;
+            ctx.fail(name, reason, logs);
+            Status::Failed
+        }
+    }
+}
+
+/// `--wait-timeout 0`: one look at the service. Not ready yet is pending, not a failure.
+async fn glance(ctx: &Ctx, target: &ServiceTarget, id: &str, fresh: bool) -> Status {
+    let name = target.name.as_str();
+    let reach = readiness::Reach {
+        network: &ctx.network,
+        registry: ctx.registry,
+    };
+    match readiness::glance(ctx.engine.as_ref(), id, reach, target, fresh).await {
+        Ok(readiness::Glance::Ready) => {
+            ctx.emit(name, Phase::Ready);
+            Status::Healthy
+        }
+        Ok(readiness::Glance::Completed) => {
+            ctx.emit(name, Phase::Completed);
+            Status::Completed
+        }
+        Ok(readiness::Glance::Pending(why)) => {
+            ctx.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_string(), why);
+            ctx.emit(name, Phase::Started);
+            Status::Started
+        }
+        Err(reason) => {
+            let logs = ctx.last_logs(id).await;
             ctx.fail(name, reason, logs);
             Status::Failed
         }

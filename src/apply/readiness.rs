@@ -1,12 +1,16 @@
 //! Waiting until a started container is ready: its health check passes (or a job exits 0).
 //! Polls with the check's interval and gives up at the deadline; no fixed sleeps.
+//!
+//! Without a health check, ready means running and staying up: the container must run for
+//! `SETTLE_WINDOW` without the engine restarting it. A container that exits at once under
+//! `restart: always` is running most of the time, so one look would call it ready.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::{ContainerState, Engine, ObservedContainer};
+use crate::engine::{ContainerRuntime, ContainerState, Engine, ObservedContainer};
 use crate::model::{HealthCheck, Probe, Protocol};
 use crate::plan::ServiceTarget;
 use crate::probe::{self, ProbeTarget};
@@ -73,37 +77,42 @@ pub async fn wait_healthy(
             .inspect_container(id)
             .await
             .map_err(|e| e.to_string())?;
+        let before = engine
+            .container_runtime(id)
+            .await
+            .map_err(|e| e.to_string())?;
         let ip = observed
             .ips
             .get(reach.network)
             .and_then(|ip| ip.parse().ok());
         let attempt_started = Instant::now();
         let attempt = match (observed.state, &hc.probe) {
-            (ContainerState::Restarting | ContainerState::Created, _) => {
-                Err("container is not running yet".to_string())
-            }
+            (ContainerState::Restarting, _) => Err(format!(
+                "container is restarting (its last run exited with code {})",
+                before.exit_code
+            )),
+            (ContainerState::Created, _) => Err("container is not running yet".to_string()),
             (state, _) if !state.is_running() => return Err(not_running(state).unwrap_or_default()),
-            (_, Probe::Cmd(cmd)) => {
-                match tokio::time::timeout(hc.timeout, engine.exec(id, cmd)).await {
-                    Ok(Ok(out)) if out.exit_code == 0 => Ok(()),
-                    Ok(Ok(out)) => Err(format!(
-                        "`{}` exited with {}{}",
-                        cmd.join(" "),
-                        out.exit_code,
-                        last_line(&out.output)
-                    )),
-                    Ok(Err(err)) => Err(err.to_string()),
-                    Err(_) => Err(format!(
-                        "`{}` took longer than {:?}",
-                        cmd.join(" "),
-                        hc.timeout
-                    )),
-                }
-            }
+            (_, Probe::Cmd(cmd)) => run_cmd(engine, id, cmd, hc).await,
             (_, other) => {
                 let target = probe_target(target, other, ip, reach.registry);
                 probe::check(other, &target, hc.timeout).await
             }
+        };
+        // A pass counts only if the container did not restart meanwhile: a restart resets
+        // readiness (a crash-looping server may answer between two crashes).
+        let attempt = match attempt {
+            Ok(()) => {
+                let after = engine
+                    .container_runtime(id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match restarted(&before, &after) {
+                    Some(reason) => Err(reason),
+                    None => Ok(()),
+                }
+            }
+            failed => failed,
         };
         let reason = match attempt {
             Ok(()) => return Ok(()),
@@ -142,18 +151,7 @@ pub async fn check_once(
         return Err(reason);
     }
     match &hc.probe {
-        Probe::Cmd(cmd) => {
-            match tokio::time::timeout(hc.timeout, engine.exec(&container.id, cmd)).await {
-                Ok(Ok(out)) if out.exit_code == 0 => Ok(()),
-                Ok(Ok(out)) => Err(format!("`{}` exited with {}", cmd.join(" "), out.exit_code)),
-                Ok(Err(err)) => Err(err.to_string()),
-                Err(_) => Err(format!(
-                    "`{}` took longer than {:?}",
-                    cmd.join(" "),
-                    hc.timeout
-                )),
-            }
-        }
+        Probe::Cmd(cmd) => run_cmd(engine, &container.id, cmd, hc).await,
         other => {
             let ip = container
                 .ips
@@ -169,15 +167,173 @@ pub async fn check_once(
     }
 }
 
-/// Waits until a running container is confirmed running (services without a health check).
-pub async fn confirm_running(engine: &dyn Engine, id: &str) -> Result<(), String> {
+/// One `cmd` check inside the container, bounded by the check's timeout. The engine kills
+/// what a timed-out check left running, so slow checks do not pile up in the container.
+async fn run_cmd(
+    engine: &dyn Engine,
+    id: &str,
+    cmd: &[String],
+    hc: &HealthCheck,
+) -> Result<(), String> {
+    match engine.exec_bounded(id, cmd, hc.timeout).await {
+        Ok(Some(out)) if out.exit_code == 0 => Ok(()),
+        Ok(Some(out)) => Err(format!(
+            "`{}` exited with {}{}",
+            cmd.join(" "),
+            out.exit_code,
+            last_line(&out.output)
+        )),
+        Ok(None) => Err(format!(
+            "`{}` took longer than {:?}",
+            cmd.join(" "),
+            hc.timeout
+        )),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// How long a container without a health check must run, unrestarted, to count as ready.
+/// Docker restarts a crashed container after 100 ms, then 200, 400...: a second is enough to
+/// see a crash loop at work.
+#[cfg(not(test))]
+pub const SETTLE_WINDOW: Duration = Duration::from_secs(1);
+/// Unit tests run against the fake engine, whose containers never restart; the real-engine
+/// tests (tests/spec_docker.rs) exercise the real window.
+#[cfg(test)]
+pub const SETTLE_WINDOW: Duration = Duration::from_millis(50);
+
+/// How often the settle window looks at the container.
+const SETTLE_POLL: Duration = Duration::from_millis(50);
+
+/// Why `now` is not the run `first` was, if it is not: the engine restarted the container.
+fn restarted(first: &ContainerRuntime, now: &ContainerRuntime) -> Option<String> {
+    (now.restart_count != first.restart_count || now.started_at != first.started_at).then(|| {
+        format!(
+            "container restarted (its last run exited with code {}; restarted {} times): it does not stay up",
+            now.exit_code, now.restart_count
+        )
+    })
+}
+
+/// Why a container that should be running is not ready, if so.
+fn not_up(rt: &ContainerRuntime) -> Option<String> {
+    match rt.state {
+        ContainerState::Restarting => Some(format!(
+            "container keeps restarting (its last run exited with code {}; restarted {} times)",
+            rt.exit_code, rt.restart_count
+        )),
+        ContainerState::Exited { code } if rt.restart_count > 0 => Some(format!(
+            "container exited with code {code} after {} restarts",
+            rt.restart_count
+        )),
+        state => not_running(state),
+    }
+}
+
+/// Whether the container has run, unrestarted, for the settle window. `fresh`: this `up`
+/// just started it, so only what envctl itself watched counts (no trust in clocks); an older
+/// container may prove it by its start time, so a converged `up` does not wait.
+fn settled(rt: &ContainerRuntime, watched: Duration, fresh: bool) -> bool {
+    let engine_age = rt
+        .started_at
+        .and_then(|t| (chrono::Utc::now() - t).to_std().ok())
+        .unwrap_or_default();
+    watched >= SETTLE_WINDOW || (!fresh && engine_age >= SETTLE_WINDOW)
+}
+
+/// Waits until a service without a health check is running and stays up for the settle
+/// window, polled; fails as soon as the engine restarts it or it exits.
+pub async fn wait_settled(
+    engine: &dyn Engine,
+    id: &str,
+    fresh: bool,
+    deadline: Instant,
+) -> Result<(), String> {
+    let began = Instant::now();
+    let first = engine
+        .container_runtime(id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if fresh && first.restart_count > 0 {
+        return Err(restarted(
+            &ContainerRuntime {
+                restart_count: 0,
+                ..first.clone()
+            },
+            &first,
+        )
+        .unwrap_or_default());
+    }
+    let mut now = first.clone();
+    loop {
+        if let Some(reason) = not_up(&now).or_else(|| restarted(&first, &now)) {
+            return Err(reason);
+        }
+        if settled(&now, began.elapsed(), fresh) {
+            return Ok(());
+        }
+        let next = (Instant::now() + SETTLE_POLL).min(began + SETTLE_WINDOW);
+        if next >= deadline {
+            return Err(format!(
+                "running for less than {SETTLE_WINDOW:?} when the wait timeout ended"
+            ));
+        }
+        tokio::time::sleep_until(next).await;
+        now = engine
+            .container_runtime(id)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+}
+
+/// What a single look (`--wait-timeout 0`) says about a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Glance {
+    Ready,
+    Completed,
+    /// Up, but not (yet) shown ready: why.
+    Pending(String),
+}
+
+/// One look at a service, no waiting: its health check once, a job's exit, or whether a
+/// service without a check has already been up for the settle window.
+pub async fn glance(
+    engine: &dyn Engine,
+    id: &str,
+    reach: Reach<'_>,
+    target: &ServiceTarget,
+    fresh: bool,
+) -> Result<Glance, String> {
+    let rt = engine
+        .container_runtime(id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if target.kind == crate::model::ServiceKind::Job {
+        return match rt.state {
+            ContainerState::Exited { code: 0 } => Ok(Glance::Completed),
+            ContainerState::Exited { code } => Err(format!("job exited with code {code}")),
+            _ => Ok(Glance::Pending("running".into())),
+        };
+    }
+    if let Some(reason) = not_up(&rt) {
+        return Err(reason);
+    }
+    let Some(hc) = &target.healthcheck else {
+        return Ok(if settled(&rt, Duration::ZERO, fresh) {
+            Glance::Ready
+        } else {
+            Glance::Pending("starting".into())
+        });
+    };
     let observed = engine
         .inspect_container(id)
         .await
         .map_err(|e| e.to_string())?;
-    match not_running(observed.state) {
-        Some(reason) => Err(reason),
-        None => Ok(()),
+    match check_once(engine, &observed, reach, target, hc).await {
+        Ok(()) => Ok(Glance::Ready),
+        Err(reason) => Ok(Glance::Pending(format!(
+            "not checked healthy yet: {reason}"
+        ))),
     }
 }
 
@@ -213,3 +369,55 @@ fn last_line(output: &str) -> String {
 
 /// A default for how long `up` waits overall.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt(state: ContainerState, restarts: u64, age_secs: i64) -> ContainerRuntime {
+        ContainerRuntime {
+            state,
+            restart_count: restarts,
+            started_at: Some(chrono::Utc::now() - chrono::Duration::seconds(age_secs)),
+            exit_code: 3,
+        }
+    }
+
+    #[test]
+    fn a_restart_is_noticed_by_count_or_start_time() {
+        let first = rt(ContainerState::Running, 0, 0);
+        assert_eq!(restarted(&first, &first), None);
+        let again = rt(ContainerState::Running, 1, 0);
+        let reason = restarted(&first, &again).unwrap();
+        assert!(reason.contains("exited with code 3"), "{reason}");
+        let later = ContainerRuntime {
+            started_at: Some(chrono::Utc::now() + chrono::Duration::seconds(5)),
+            ..first.clone()
+        };
+        assert!(restarted(&first, &later).is_some());
+    }
+
+    #[test]
+    fn restarting_or_exited_after_restarts_is_not_up() {
+        assert!(not_up(&rt(ContainerState::Restarting, 2, 0))
+            .unwrap()
+            .contains("keeps restarting"));
+        assert!(not_up(&rt(ContainerState::Exited { code: 1 }, 4, 0))
+            .unwrap()
+            .contains("after 4 restarts"));
+        assert_eq!(not_up(&rt(ContainerState::Running, 9, 0)), None);
+    }
+
+    #[test]
+    fn only_an_old_container_may_prove_itself_by_its_start_time() {
+        let old = rt(ContainerState::Running, 0, 3600);
+        assert!(settled(&old, Duration::ZERO, false));
+        assert!(!settled(&old, Duration::ZERO, true));
+        assert!(settled(&old, SETTLE_WINDOW, true));
+        assert!(!settled(
+            &rt(ContainerState::Running, 0, 0),
+            Duration::ZERO,
+            false
+        ));
+    }
+}

@@ -166,6 +166,7 @@ async fn the_wait_timeout_bounds_readiness() {
     let opts = ApplyOptions {
         wait: true,
         wait_timeout: Duration::from_millis(100),
+        ..ApplyOptions::default()
     };
     let report = up(&engine, &env, &opts).await;
     let db = report.failures.iter().find(|f| f.service == "db").unwrap();
@@ -363,4 +364,46 @@ async fn an_interrupt_schedules_nothing_new() {
         .all(|f| f.reason.starts_with(INTERRUPTED)));
     assert!(engine.container_names().is_empty());
     assert_eq!(engine.writes(), 0, "{:?}", engine.journal());
+}
+
+#[tokio::test]
+async fn wait_timeout_zero_looks_once_and_keeps_healthy_services_ready() {
+    let engine = Arc::new(FakeEngine::new());
+    for image in ["db:1", "api:1", "cache:1"] {
+        engine.add_image(image);
+    }
+    let env = shop();
+    let once = ApplyOptions {
+        wait_timeout: Duration::ZERO,
+        check_once: true,
+        ..ApplyOptions::default()
+    };
+    // Fresh: db passes its one check, api and cache were just started: not yet proven up.
+    let report = up(&engine, &env, &once).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        report.pending.keys().collect::<Vec<_>>(),
+        ["api", "cache"],
+        "{report:?}"
+    );
+    // Converged and up for long (by the engine's clock): everything is ready, nothing fails.
+    let report = up(&engine, &env, &once).await;
+    assert_eq!(report, ApplyReport::default());
+
+    // A dependency that is not healthy yet: the dependent is not started, and says why.
+    engine.fail_exec("shop-db", u32::MAX);
+    let mut changed = shop();
+    changed
+        .services
+        .get_mut("api")
+        .unwrap()
+        .env
+        .insert("X".into(), EnvValue::Plain("2".into()));
+    let report = up(&engine, &changed, &once).await;
+    assert!(report.pending["db"].starts_with("not checked healthy yet"));
+    let api = report.failures.iter().find(|f| f.service == "api").unwrap();
+    assert!(
+        api.reason.contains("--wait-timeout 0 does not wait"),
+        "{api:?}"
+    );
 }

@@ -211,6 +211,7 @@ mod tests {
             id: service.to_string(),
             name: format!("shop-{service}"),
             image: image.to_string(),
+            image_id: String::new(),
             labels: [
                 (labels::INSTANCE.to_string(), "shop".to_string()),
                 (labels::SERVICE.to_string(), service.to_string()),

@@ -22,7 +22,9 @@ pub struct UpArgs {
     #[command(flatten)]
     pub render: super::RenderInputs,
     /// Give up waiting for readiness after this long overall (e.g. 90, 1m30s, 5m; `none` for
-    /// no limit).
+    /// no limit). `0` does not wait at all: envctl makes the changes, then looks once at each
+    /// service (its health check once): ready services are reported ready, the others
+    /// `starting`, and dependents of a service not yet ready are not started.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "300s")]
     pub wait_timeout: Duration,
     /// Do not wait for services to become ready (dependencies are still honoured).
@@ -36,6 +38,14 @@ pub struct UpArgs {
     /// Fail at once when another envctl works on this instance, instead of waiting.
     #[arg(long)]
     pub no_wait_lock: bool,
+    /// Build every `build:` image again, even when its Dockerfile, context and args are
+    /// unchanged; containers whose image changes are recreated.
+    #[arg(long)]
+    pub build: bool,
+    /// Pull every image that is not built before planning, even when it is present; containers
+    /// whose image changes are recreated. Fails, changing nothing, when a pull fails.
+    #[arg(long)]
+    pub pull: bool,
     /// Lifetime of the instance (e.g. 3d, 8h, 1m30s; `none` or `0` for no expiry). Default:
     /// the definition's `ttl:` for feature instances, else the lifetime the instance already
     /// has. Every `up` renews it; `envctl gc` removes expired instances.
@@ -54,11 +64,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     common::run_locally(&mut env, &args.local)?;
     let engine = common::connect().await?;
     let json = args.output == OutputFormat::Json;
-    let inputs = common::plan_inputs()?;
+    let mut inputs = common::plan_inputs()?;
+    inputs.rebuild = args.build;
     let request = UpRequest {
         apply: ApplyOptions {
             wait: !args.no_wait,
             wait_timeout: args.wait_timeout,
+            check_once: args.wait_timeout.is_zero(),
         },
         lock: if args.no_wait_lock {
             WaitPolicy::FailFast
@@ -66,6 +78,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             WaitPolicy::Wait(args.wait_timeout)
         },
         ttl: args.ttl,
+        pull: args.pull,
         inputs: &inputs,
         interrupt: super::interrupt::listen(json),
     };
@@ -140,17 +153,32 @@ impl UpReport {
         let ok = r.report.ok();
         let mut text = String::new();
         let mut problems = String::new();
+        let pending = &r.report.pending;
         for moved in &r.plan.port_moves {
             text.push_str(&format!("{}: {moved}\n", moved.service));
         }
         if ok {
-            let what = if args.no_wait { "started" } else { "ready" };
+            let what = if args.no_wait || !pending.is_empty() {
+                "started"
+            } else {
+                "ready"
+            };
             text.push_str(&format!(
                 "{instance} is {what}: {} services in {elapsed:.1}s (ports: envctl ports {}{})\n",
                 r.plan.services.len(),
                 args.instance.env,
                 feature_flag(args)
             ));
+            if !pending.is_empty() {
+                let list: Vec<String> = pending
+                    .iter()
+                    .map(|(s, why)| format!("{s} {why}"))
+                    .collect();
+                text.push_str(&format!(
+                    "not waited for (--wait-timeout 0): {}\n",
+                    list.join(", ")
+                ));
+            }
             if let Some(lease) = &r.lease {
                 text.push_str(&format!(
                     "{instance} expires at {} (in {}); every `envctl up` renews it, `envctl gc` removes it after\n",
@@ -168,8 +196,30 @@ impl UpReport {
                 plural(r.report.failures.len(), "service"),
             ));
         }
+        // Looking once (--wait-timeout 0), every service's state: ready, or why not yet.
+        let services = args.wait_timeout.is_zero().then(|| {
+            r.plan
+                .services
+                .iter()
+                .map(|s| {
+                    let name = s.name.to_string();
+                    let state = match pending.get(&name) {
+                        Some(why) => why.clone(),
+                        None if r.report.failures.iter().any(|f| f.service == name) => {
+                            "failed".to_string()
+                        }
+                        None => "ready".to_string(),
+                    };
+                    (name, state)
+                })
+                .collect()
+        });
         Self {
-            result: if ok { "ready" } else { "failed" },
+            result: match (ok, pending.is_empty()) {
+                (true, true) => "ready",
+                (true, false) => "started",
+                (false, _) => "failed",
+            },
             instance,
             elapsed: Some((elapsed * 1000.0).round() / 1000.0),
             failures: Some(
@@ -188,7 +238,7 @@ impl UpReport {
                 .as_ref()
                 .map(|l| crate::lifetime::format_time(l.expires_at)),
             local: Some(r.local.clone()),
-            services: None,
+            services,
             ports_moved: r.plan.port_moves.clone(),
             text,
             problems,
@@ -206,7 +256,7 @@ impl Report for UpReport {
     }
     fn exit_code(&self) -> ExitCode {
         match self.result {
-            "ready" => ExitCode::Ok,
+            "ready" | "started" => ExitCode::Ok,
             "interrupted" => ExitCode::Interrupted,
             _ => ExitCode::Failed,
         }

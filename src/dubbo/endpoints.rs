@@ -197,6 +197,7 @@ mod tests {
             id: format!("id-{service}"),
             name: format!("shop--pay-{service}"),
             image: image.to_string(),
+            image_id: String::new(),
             labels,
             state: ContainerState::Running,
             ports: ports

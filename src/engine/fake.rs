@@ -4,7 +4,7 @@
 //! test inject failures, job exit codes and health-probe answers. It is never a substitute for
 //! the end-to-end tests against the real engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -22,6 +22,8 @@ pub struct FakeContainer {
     pub state: ContainerState,
     pub ip: String,
     pub created: i64,
+    /// The ID its image had when it was created.
+    pub image_id: String,
 }
 
 #[derive(Debug, Default)]
@@ -29,7 +31,8 @@ struct State {
     containers: BTreeMap<String, FakeContainer>,
     networks: BTreeMap<String, ObservedNetwork>,
     volumes: BTreeMap<String, ObservedVolume>,
-    images: BTreeSet<String>,
+    /// Local images: name -> (ID, labels). Each pull or build makes a new ID.
+    images: BTreeMap<String, ObservedImage>,
     /// Operations that fail, keyed by `op:target` (e.g. `start:shop-db`, `pull:redis:7`).
     failures: BTreeMap<String, String>,
     /// Like `failures`, but each fails only once.
@@ -69,7 +72,8 @@ impl FakeEngine {
 
     /// Makes an image available locally.
     pub fn add_image(&self, image: &str) {
-        self.lock().images.insert(image.to_string());
+        let mut st = self.lock();
+        put_image(&mut st, image, Labels::new());
     }
 
     /// Makes `op` on `target` fail (`op`: create, start, remove, pull, build, network, volume).
@@ -125,6 +129,7 @@ impl FakeEngine {
                 state,
                 ip,
                 created: 0,
+                image_id: String::new(),
             },
         );
         id
@@ -203,6 +208,14 @@ impl FakeEngine {
     }
 }
 
+/// Stores `image` under a new ID, as a pull or build that changed it would.
+fn put_image(st: &mut State, image: &str, labels: Labels) {
+    st.next_id += 1;
+    let id = format!("sha256:fake{:08}", st.next_id);
+    st.images
+        .insert(image.to_string(), ObservedImage { id, labels });
+}
+
 fn next_id(st: &mut State) -> String {
     st.next_id += 1;
     format!("fake{:08}", st.next_id)
@@ -220,6 +233,7 @@ fn observe(c: &FakeContainer) -> ObservedContainer {
         id: c.id.clone(),
         name: c.spec.name.clone(),
         image: c.spec.image.clone(),
+        image_id: c.image_id.clone(),
         labels: c.spec.labels.clone(),
         state: c.state,
         ports: if c.state.is_running() {
@@ -287,9 +301,9 @@ impl Engine for FakeEngine {
                 what: format!("container {}", spec.name),
             });
         }
-        if !st.images.contains(&spec.image) {
+        let Some(image_id) = st.images.get(&spec.image).map(|i| i.id.clone()) else {
             return Err(not_found(&format!("image {}", spec.image)));
-        }
+        };
         if !st.networks.contains_key(&spec.network) {
             return Err(not_found(&format!("network {}", spec.network)));
         }
@@ -304,6 +318,7 @@ impl Engine for FakeEngine {
                 state: ContainerState::Created,
                 ip,
                 created,
+                image_id,
             },
         );
         Ok(id)
@@ -479,8 +494,23 @@ impl Engine for FakeEngine {
             .ok_or_else(|| not_found(&format!("volume {name}")))
     }
 
-    async fn image_exists(&self, image: &str) -> EngineResult<bool> {
-        Ok(self.lock().images.contains(image))
+    async fn inspect_image(&self, image: &str) -> EngineResult<Option<ObservedImage>> {
+        Ok(self.lock().images.get(image).cloned())
+    }
+
+    async fn container_runtime(&self, id: &str) -> EngineResult<ContainerRuntime> {
+        let st = self.lock();
+        let c = st
+            .containers
+            .get(id)
+            .ok_or_else(|| not_found(&format!("container {id}")))?;
+        // Fake containers never restart and have been up since long ago: ready at once.
+        Ok(ContainerRuntime {
+            state: c.state,
+            restart_count: 0,
+            started_at: Some(chrono::DateTime::UNIX_EPOCH),
+            exit_code: 0,
+        })
     }
 
     async fn pull_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()> {
@@ -500,7 +530,7 @@ impl Engine for FakeEngine {
             current: Some(1),
             total: Some(2),
         });
-        self.lock().images.insert(image.to_string());
+        put_image(&mut self.lock(), image, Labels::new());
         Ok(())
     }
 
@@ -520,7 +550,7 @@ impl Engine for FakeEngine {
             self.write(&mut st, "build", &req.tag)?;
         }
         progress(ImageProgress::Line("Step 1/1".into()));
-        self.lock().images.insert(req.tag.clone());
+        put_image(&mut self.lock(), &req.tag, req.labels.clone());
         Ok(())
     }
 

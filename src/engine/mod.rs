@@ -3,6 +3,7 @@
 //! scheduler, compiled for tests only (it is not in the shipped binary).
 //! Everything here is our own types: no `Option<String>` soup leaks out.
 
+pub mod build_context;
 pub mod docker;
 #[cfg(test)]
 pub mod fake;
@@ -74,6 +75,8 @@ pub struct ObservedContainer {
     /// Without the leading `/`.
     pub name: String,
     pub image: String,
+    /// The ID of the image the container was created from (`sha256:...`; empty if unknown).
+    pub image_id: String,
     pub labels: Labels,
     pub state: ContainerState,
     pub ports: Vec<PublishedPort>,
@@ -81,6 +84,26 @@ pub struct ObservedContainer {
     pub ips: BTreeMap<String, String>,
     /// Unix seconds.
     pub created: i64,
+}
+
+/// A local image: its ID and labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedImage {
+    /// `sha256:...`
+    pub id: String,
+    pub labels: Labels,
+}
+
+/// What readiness needs beyond the state: whether the container stayed up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRuntime {
+    pub state: ContainerState,
+    /// How often the engine restarted it (its restart policy at work).
+    pub restart_count: u64,
+    /// When its current run began, by the engine's clock.
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The exit code of its last run (what made it restart).
+    pub exit_code: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +249,21 @@ pub trait Engine: Send + Sync {
     /// Follows the log, starting with the last `tail` lines.
     fn follow_logs(&self, id: &str, tail: usize) -> BoxStream<'static, EngineResult<String>>;
     async fn exec(&self, id: &str, cmd: &[String]) -> EngineResult<ExecOutput>;
+    /// `exec` bounded by `timeout`: `None` when it took longer. An engine that can should
+    /// kill what the command left running inside the container then.
+    async fn exec_bounded(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> EngineResult<Option<ExecOutput>> {
+        match tokio::time::timeout(timeout, self.exec(id, cmd)).await {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+    /// Restart count and start time of a container, for readiness.
+    async fn container_runtime(&self, id: &str) -> EngineResult<ContainerRuntime>;
 
     async fn list_networks(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedNetwork>>;
     async fn find_network(&self, name: &str) -> EngineResult<Option<ObservedNetwork>>;
@@ -238,7 +276,11 @@ pub trait Engine: Send + Sync {
     async fn create_volume(&self, name: &str, labels: &Labels) -> EngineResult<()>;
     async fn remove_volume(&self, name: &str) -> EngineResult<()>;
 
-    async fn image_exists(&self, image: &str) -> EngineResult<bool>;
+    /// The local image `image` names, if there is one.
+    async fn inspect_image(&self, image: &str) -> EngineResult<Option<ObservedImage>>;
+    async fn image_exists(&self, image: &str) -> EngineResult<bool> {
+        Ok(self.inspect_image(image).await?.is_some())
+    }
     async fn pull_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()>;
     async fn build_image(&self, req: &BuildRequest, progress: ProgressSink<'_>)
         -> EngineResult<()>;

@@ -19,6 +19,8 @@ pub struct UpRequest<'a> {
     pub lock: WaitPolicy,
     /// `--ttl`, when given.
     pub ttl: Option<Duration>,
+    /// `--pull`: pull every image that is not built before planning.
+    pub pull: bool,
     pub inputs: &'a PlanInputs<'a>,
     pub interrupt: Interrupt,
 }
@@ -31,6 +33,8 @@ pub enum UpUseCaseError {
     Up(#[from] UpError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error("up --pull: cannot pull image {image}: {reason}; nothing was changed (without --pull, envctl uses the local image)")]
+    Pull { image: String, reason: String },
     #[error(transparent)]
     Ownership(#[from] super::ownership::OwnershipError),
 }
@@ -61,6 +65,9 @@ pub async fn up(
     let _ports = pinned_port_locks(env, request.lock, on_lock_wait)?;
     // Before anything is planned: objects with this instance's label but another env/feature.
     super::ownership::verify(engine.as_ref(), &env.instance).await?;
+    if request.pull {
+        pull_all(engine.as_ref(), env).await?;
+    }
     let outcome = apply::up_until(
         engine.clone(),
         env,
@@ -87,6 +94,39 @@ pub async fn up(
         lease,
         interrupted,
     })
+}
+
+/// Pulls every image the environment runs and does not build, before anything is planned:
+/// the plan then sees the new image IDs and recreates what runs an older one.
+async fn pull_all(engine: &dyn Engine, env: &Environment) -> Result<(), UpUseCaseError> {
+    let built: std::collections::BTreeSet<&str> = env
+        .services
+        .values()
+        .filter(|s| s.build.is_some())
+        .map(|s| s.image.as_str())
+        .collect();
+    let images: std::collections::BTreeSet<&str> = env
+        .services
+        .values()
+        .map(|s| s.image.as_str())
+        .filter(|image| !built.contains(image))
+        .collect();
+    let pulls = images.iter().map(|image| async move {
+        engine
+            .pull_image(image, &|_| {})
+            .await
+            .map_err(|e| UpUseCaseError::Pull {
+                image: image.to_string(),
+                reason: match e {
+                    EngineError::Pull { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            })
+    });
+    futures_util::future::join_all(pulls)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// Locks on every pinned host port of `env`, taken in one order (sorted) so two instances

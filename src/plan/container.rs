@@ -44,6 +44,8 @@ pub enum SpecError {
     },
     #[error("service `{service}`: {reason}")]
     Token { service: String, reason: String },
+    #[error("service `{service}`: cannot hash its secrets: {reason}")]
+    Key { service: String, reason: String },
 }
 
 /// Replaces every host-port token (`model::host_port_token`) with the allocated host port.
@@ -107,10 +109,10 @@ pub fn desired(
     service: &Service,
     allocations: &Allocations,
     volume_names: &VolumeNames,
-    resolve_secret: SecretResolver<'_>,
-    publish_address: &str,
-    created: &str,
+    inputs: &super::PlanInputs<'_>,
 ) -> Result<Desired, Vec<SpecError>> {
+    let (resolve_secret, publish_address) = (inputs.resolve_secret, &inputs.publish_address);
+    let (created, key) = (inputs.now.as_str(), &inputs.spec_key);
     let name = service.name.as_str();
     let token_err = |reason: String| SpecError::Token {
         service: name.to_string(),
@@ -222,7 +224,12 @@ pub fn desired(
         host_network: service.host_access.network,
         host_pid: service.host_access.pid,
     };
-    let hash = view.hash(&secrets);
+    let hash = view.hash(&secrets, key).map_err(|reason| {
+        vec![SpecError::Key {
+            service: name.to_string(),
+            reason,
+        }]
+    })?;
 
     let mut labels = instance_labels(env, created);
     labels.insert(labels::SERVICE.to_string(), name.to_string());

@@ -3,20 +3,25 @@
 //! A plan is a list of small actions, each with a reason, plus the target of every service
 //! (what `apply` schedules and waits on). A converged instance gives a plan without actions.
 
+mod build_inputs;
 mod container;
+mod images;
 mod observe;
 mod ownership;
 mod port_plan;
 pub mod ports;
 mod spec;
+mod spec_key;
 
+pub use build_inputs::{digest as build_digest, BuildDigest, BUILD_INPUTS_LABEL};
 pub use container::{
     desired, instance_labels, replace_tokens, resolve_secret_from_host, Allocations, Desired,
     SecretResolver, SpecError, HOST_GATEWAY,
 };
 pub use observe::{observe, Observed};
 pub use ports::{host_port_free, PortError, PortKey, PortMove, PortRange};
-pub use spec::{SpecView, KIND_LABEL, SPEC_LABEL};
+pub use spec::{SpecView, KIND_LABEL, SPEC_HASH_VERSION, SPEC_LABEL};
+pub use spec_key::{state_dir, SpecKey};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,8 +30,7 @@ use serde::Serialize;
 
 use crate::engine::{BuildRequest, ContainerSpec, ContainerState, Labels, ObservedContainer};
 use crate::model::{
-    labels, Condition, Environment, HealthCheck, InstanceId, Protocol, PullPolicy, ServiceKind,
-    ServiceName,
+    labels, Condition, Environment, HealthCheck, InstanceId, Protocol, ServiceKind, ServiceName,
 };
 
 /// Inputs to planning that are not the environment or the engine state.
@@ -39,6 +43,10 @@ pub struct PlanInputs<'a> {
     pub publish_address: String,
     /// RFC3339 time stamped into `io.envctl.created`.
     pub now: String,
+    /// Keys the secret part of the spec hash.
+    pub spec_key: SpecKey,
+    /// Build every `build:` image again (`up --build`).
+    pub rebuild: bool,
 }
 
 impl PlanInputs<'static> {
@@ -51,6 +59,8 @@ impl PlanInputs<'static> {
             resolve_secret: &resolve_secret_from_host,
             publish_address: "0.0.0.0".into(),
             now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            spec_key: SpecKey::from_host(),
+            rebuild: false,
         })
     }
 }
@@ -73,6 +83,7 @@ pub enum Action {
     },
     BuildImage {
         request: BuildRequest,
+        reason: String,
     },
     /// A new container (none with this name existed).
     CreateContainer {
@@ -132,13 +143,10 @@ impl Action {
                 "volume does not exist".into(),
             ),
             Action::PullImage { image, reason } => ("pull", image.clone(), reason.clone()),
-            Action::BuildImage { request } => (
+            Action::BuildImage { request, reason } => (
                 "build",
                 request.tag.clone(),
-                format!(
-                    "image not present locally; building {}",
-                    request.context.display()
-                ),
+                format!("{reason}; building {}", request.context.display()),
             ),
             Action::CreateContainer { service, spec } => (
                 "create",
@@ -254,6 +262,8 @@ pub enum PlanError {
     Spec(#[from] SpecError),
     #[error("service `{service}`: image {image} is not present locally and `pull: never` forbids pulling it")]
     ImageMissing { service: String, image: String },
+    #[error("service `{service}`: {reason}")]
+    BuildInputs { service: String, reason: String },
 }
 
 /// Every problem found while planning.
@@ -300,20 +310,19 @@ pub fn plan(
             }
         };
 
+    let states = match image_states(env, observed, inputs.rebuild) {
+        Ok(states) => states,
+        Err(more) => {
+            errors.extend(more);
+            return Err(PlanErrors(errors));
+        }
+    };
     let mut container_actions = Vec::new();
-    let mut images = ImageNeeds::default();
+    let mut images = images::ImageNeeds::default();
     let mut services = Vec::new();
     for name in &order {
         let service = &env.services[*name];
-        let want = match desired(
-            env,
-            service,
-            &allocations,
-            &volumes.names,
-            inputs.resolve_secret,
-            &inputs.publish_address,
-            &inputs.now,
-        ) {
+        let want = match desired(env, service, &allocations, &volumes.names, inputs) {
             Ok(want) => want,
             Err(errs) => {
                 errors.extend(errs.into_iter().map(PlanError::from));
@@ -321,7 +330,9 @@ pub fn plan(
             }
         };
         let current = existing.get(name.as_str()).copied();
-        let mut action = container_action(service, current, want, observed.network.is_none());
+        let state = &states[name.as_str()];
+        let mut action =
+            container_action(service, current, want, observed.network.is_none(), state);
         if let Some(Action::RecreateContainer { changed, .. }) = &mut action {
             // Say why the ports changed, not only that they did.
             let moves = port_moves.iter().filter(|m| m.service == name.as_str());
@@ -335,7 +346,7 @@ pub fn plan(
             action,
             Some(Action::CreateContainer { .. } | Action::RecreateContainer { .. })
         ) {
-            if let Err(err) = images.need(env, service, observed, &inputs.now) {
+            if let Err(err) = images.need(env, service, state, observed, &inputs.now) {
                 errors.push(err);
             }
         }
@@ -400,13 +411,53 @@ fn split_existing<'o>(
     (existing, orphans)
 }
 
+/// Where each service's image stands. A service without `build:` that names an image another
+/// service builds gets that build's state: its container follows the new image at once.
+fn image_states<'e>(
+    env: &'e Environment,
+    observed: &Observed,
+    rebuild: bool,
+) -> Result<BTreeMap<&'e str, images::ImageState>, Vec<PlanError>> {
+    let mut states = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, service) in &env.services {
+        match images::assess(service, observed, rebuild) {
+            Ok(state) => {
+                states.insert(name.as_str(), state);
+            }
+            Err(err) => errors.push(err),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    for (name, service) in &env.services {
+        if service.build.is_some() {
+            continue;
+        }
+        let builder = env
+            .services
+            .values()
+            .find(|b| b.build.is_some() && b.image == service.image);
+        if let Some(builder) = builder {
+            if let Some(state @ images::ImageState::Build(_)) = states.get(builder.name.as_str()) {
+                let state = state.clone();
+                states.insert(name.as_str(), state);
+            }
+        }
+    }
+    Ok(states)
+}
+
 /// What a service's container needs: nothing, a start, a creation or a recreation.
-/// A container whose network is gone cannot start again: it is recreated on the new one.
+/// A container whose network is gone cannot start again: it is recreated on the new one; one
+/// whose image is rebuilt, pulled or retagged is recreated from the current image.
 fn container_action(
     service: &crate::model::Service,
     current: Option<&ObservedContainer>,
     want: Desired,
     network_missing: bool,
+    image: &images::ImageState,
 ) -> Option<Action> {
     let name = service.name.clone();
     match current {
@@ -428,78 +479,22 @@ fn container_action(
                 spec: Box::new(want.spec),
             })
         }
+        Some(c) if images::recreate_reason(service, image, c).is_some() => {
+            Some(Action::RecreateContainer {
+                service: name,
+                old_id: c.id.clone(),
+                changed: images::recreate_reason(service, image, c)
+                    .into_iter()
+                    .collect(),
+                spec: Box::new(want.spec),
+            })
+        }
         Some(c) if needs_start(service.kind, c.state) => Some(Action::StartContainer {
             service: name,
             id: c.id.clone(),
             state: c.state,
         }),
         Some(_) => None,
-    }
-}
-
-/// Images that containers about to be created need, each pulled or built once.
-#[derive(Default)]
-struct ImageNeeds {
-    pulls: BTreeMap<String, String>,
-    builds: BTreeMap<String, BuildRequest>,
-}
-
-impl ImageNeeds {
-    fn need(
-        &mut self,
-        env: &Environment,
-        service: &crate::model::Service,
-        observed: &Observed,
-        now: &str,
-    ) -> Result<(), PlanError> {
-        let image = &service.image;
-        let present = observed.images.contains(image);
-        match (&service.build, service.pull) {
-            (Some(build), _) if !present => {
-                self.builds
-                    .entry(image.clone())
-                    .or_insert_with(|| BuildRequest {
-                        tag: image.clone(),
-                        context: build.context.clone(),
-                        dockerfile: build.dockerfile.clone(),
-                        args: build.args.clone(),
-                        labels: instance_labels(env, now),
-                    });
-            }
-            (Some(_), _) => {}
-            (None, PullPolicy::Never) if !present => {
-                return Err(PlanError::ImageMissing {
-                    service: service.name.to_string(),
-                    image: image.clone(),
-                })
-            }
-            (None, PullPolicy::Always) => {
-                self.pulls
-                    .entry(image.clone())
-                    .or_insert_with(|| "pull: always".into());
-            }
-            (None, _) if !present => {
-                self.pulls
-                    .insert(image.clone(), "not present locally".into());
-            }
-            (None, _) => {}
-        }
-        Ok(())
-    }
-
-    fn into_actions(mut self) -> impl Iterator<Item = Action> {
-        // An image built for one service serves every other service that names it.
-        self.pulls
-            .retain(|image, _| !self.builds.contains_key(image));
-        let builds = self
-            .builds
-            .into_values()
-            .map(|request| Action::BuildImage { request });
-        let pulls = self
-            .pulls
-            .into_iter()
-            .map(|(image, reason)| Action::PullImage { image, reason });
-        builds.chain(pulls)
     }
 }
 

@@ -1,11 +1,12 @@
 //! What the engine holds that matters for planning one instance. Read-only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::future::join_all;
 
 use crate::engine::{
-    Engine, EngineResult, LabelFilter, ObservedContainer, ObservedNetwork, ObservedVolume,
+    Engine, EngineResult, LabelFilter, ObservedContainer, ObservedImage, ObservedNetwork,
+    ObservedVolume,
 };
 use crate::model::{labels, Environment};
 
@@ -23,8 +24,10 @@ pub struct Observed {
     pub others: Vec<ObservedContainer>,
     /// Containers holding one of this instance's container names without its label.
     pub foreign: Vec<ObservedContainer>,
-    /// Images of the environment that exist locally.
-    pub images: BTreeSet<String>,
+    /// Images of the environment that exist locally, by the name the definition uses.
+    pub images: BTreeMap<String, ObservedImage>,
+    /// The digest of the build inputs of each `build:` image (by tag), or why it failed.
+    pub build_inputs: BTreeMap<String, Result<super::BuildDigest, String>>,
 }
 
 /// Reads the engine state `plan` needs for `env`.
@@ -69,12 +72,27 @@ pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Obs
         foreign.extend(result?);
     }
     let wanted: BTreeSet<&str> = env.services.values().map(|s| s.image.as_str()).collect();
-    let exists = join_all(wanted.iter().map(|image| engine.image_exists(image))).await;
-    let mut images = BTreeSet::new();
-    for (image, exists) in wanted.into_iter().zip(exists) {
-        if exists? {
-            images.insert(image.to_string());
+    let found = join_all(wanted.iter().map(|image| engine.inspect_image(image))).await;
+    let mut images = BTreeMap::new();
+    for (image, found) in wanted.into_iter().zip(found) {
+        if let Some(found) = found? {
+            images.insert(image.to_string(), found);
         }
+    }
+    // Reading a context is file I/O of any size: off the async threads, one build at a time.
+    let mut build_inputs = BTreeMap::new();
+    for service in env.services.values() {
+        let Some(build) = &service.build else {
+            continue;
+        };
+        if build_inputs.contains_key(&service.image) {
+            continue;
+        }
+        let build = build.clone();
+        let digest = tokio::task::spawn_blocking(move || super::build_digest(&build))
+            .await
+            .unwrap_or_else(|e| Err(format!("reading the build context failed: {e}")));
+        build_inputs.insert(service.image.clone(), digest);
     }
     Ok(Observed {
         containers,
@@ -83,5 +101,6 @@ pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Obs
         others,
         foreign,
         images,
+        build_inputs,
     })
 }

@@ -2,12 +2,26 @@
 //!
 //! The view is hashed (sha256, hex) into `io.envctl.spec-hash` and stored as compact JSON in
 //! `io.envctl.spec`, so a later plan can say which fields changed. Secrets appear in the view
-//! only by reference; their values go into the digest and nowhere else.
+//! only by reference; their values go into the digest only through a keyed HMAC (see
+//! `spec_key`), so the label cannot confirm a guessed secret.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::spec_key::{hmac_sha256, SpecKey};
+
+/// The scheme of `io.envctl.spec-hash`. Every container whose hash changes is recreated on the
+/// next `up`, so changing what goes into the hash (or how) is a deliberate, versioned decision:
+/// bump this, update the golden values in the tests below and say so in the release notes.
+///
+/// - 1: sha256 over the view's JSON, then `\0KEY=VALUE` for every secret (unsalted: the label
+///   confirmed guessed secrets).
+/// - 2: sha256 over the view's JSON alone when there are no secrets (unchanged from 1, so only
+///   containers with secrets are recreated by the upgrade); with secrets, the JSON then
+///   `\0hmac-sha256:` and the hex HMAC of the secrets under the machine's spec key.
+pub const SPEC_HASH_VERSION: u32 = 2;
 
 /// Label holding the compact JSON spec view, read back to explain a recreation.
 pub const SPEC_LABEL: &str = crate::model::labels::SPEC;
@@ -58,17 +72,28 @@ fn is_false(value: &bool) -> bool {
 }
 
 impl SpecView {
-    /// The spec hash: the view's JSON plus the secret values (`KEY=VALUE`, sorted by key).
-    pub fn hash(&self, secrets: &BTreeMap<String, String>) -> String {
+    /// The spec hash (scheme `SPEC_HASH_VERSION`): the view's JSON, plus a keyed digest of
+    /// the secret values when there are any. The key is only read when there are secrets.
+    pub fn hash(
+        &self,
+        secrets: &BTreeMap<String, String>,
+        key: &SpecKey,
+    ) -> Result<String, String> {
         let mut digest = Sha256::new();
         digest.update(self.to_json().as_bytes());
-        for (key, value) in secrets {
-            digest.update(b"\0");
-            digest.update(key.as_bytes());
-            digest.update(b"=");
-            digest.update(value.as_bytes());
+        if !secrets.is_empty() {
+            // Length-prefixed, so no two different maps encode alike.
+            let mut message = Vec::new();
+            for (name, value) in secrets {
+                for part in [name, value] {
+                    message.extend_from_slice(format!("{}:", part.len()).as_bytes());
+                    message.extend_from_slice(part.as_bytes());
+                }
+            }
+            digest.update(b"\0hmac-sha256:");
+            digest.update(hex::encode(hmac_sha256(key.get()?, &message)).as_bytes());
         }
-        hex::encode(digest.finalize())
+        Ok(hex::encode(digest.finalize()))
     }
 
     pub fn to_json(&self) -> String {
@@ -127,20 +152,71 @@ mod tests {
         }
     }
 
+    fn key() -> SpecKey {
+        SpecKey::fixed(&[7; 32])
+    }
+
+    fn hash(secrets: &[(&str, &str)], key: &SpecKey) -> String {
+        let secrets = secrets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        view().hash(&secrets, key).unwrap()
+    }
+
+    /// Golden values: if these change, every user's containers are recreated after the
+    /// upgrade. That must be a decision: bump `SPEC_HASH_VERSION` and note it. (Both values
+    /// were computed independently with Python's hashlib and hmac.)
     #[test]
-    fn hash_is_stable_and_hex() {
-        let h = view().hash(&BTreeMap::new());
-        assert_eq!(h, view().hash(&BTreeMap::new()));
-        assert_eq!(h.len(), 64);
-        assert!(h.bytes().all(|b| b.is_ascii_hexdigit()));
+    fn the_spec_hash_is_pinned_for_this_version() {
+        assert_eq!(SPEC_HASH_VERSION, 2);
+        assert_eq!(
+            view().to_json(),
+            r#"{"image":"redis:7","env":{"A":"1"},"ports":["20001:6379/tcp"],"volumes":[],"network":"envctl-x","aliases":[],"restart":"no","extra_hosts":[]}"#
+        );
+        assert_eq!(
+            hash(&[], &key()),
+            "ecc447759e3c625889dee3ed962ed9cd12aa424b5d908c10e2a0b45de229736a"
+        );
+        assert_eq!(
+            hash(&[("PW", "hunter2")], &key()),
+            "f74fb628595cf2eb7fdee86cc00d2b9b41e6a7ce1979e807195633ac2d49e91d"
+        );
+    }
+
+    #[test]
+    fn without_secrets_the_key_is_not_needed() {
+        let missing = SpecKey::fixed(&[]);
+        assert_eq!(hash(&[], &missing), hash(&[], &key()));
     }
 
     #[test]
     fn secrets_change_the_hash_but_not_the_view() {
-        let a = view().hash(&BTreeMap::from([("PW".into(), "one".into())]));
-        let b = view().hash(&BTreeMap::from([("PW".into(), "two".into())]));
+        let a = hash(&[("PW", "one")], &key());
+        let b = hash(&[("PW", "two")], &key());
         assert_ne!(a, b);
         assert!(!view().to_json().contains("one"));
+    }
+
+    /// Someone who reads the label and guesses the secret cannot confirm the guess without
+    /// the machine's key: neither the unsalted v1 scheme nor another key gives the label.
+    #[test]
+    fn a_guessed_secret_cannot_be_confirmed_from_the_label() {
+        let label = hash(&[("PW", "hunter2")], &key());
+        let mut v1 = Sha256::new();
+        v1.update(view().to_json().as_bytes());
+        v1.update(b"\0PW=hunter2");
+        assert_ne!(label, hex::encode(v1.finalize()));
+        assert_ne!(label, hash(&[("PW", "hunter2")], &SpecKey::fixed(&[8; 32])));
+        assert_eq!(label, hash(&[("PW", "hunter2")], &key()));
+    }
+
+    #[test]
+    fn secrets_are_encoded_unambiguously() {
+        assert_ne!(
+            hash(&[("A", "1\0B=2")], &key()),
+            hash(&[("A", "1"), ("B", "2")], &key())
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::engine::fake::FakeEngine;
 use crate::engine::{ContainerState, Engine, PublishedPort};
-use crate::model::{EnvValue, PortSpec, Service};
+use crate::model::{EnvValue, PortSpec, PullPolicy, Service};
 
 pub(crate) fn name(s: &str) -> ServiceName {
     ServiceName::new(s).unwrap()
@@ -58,6 +58,8 @@ pub(crate) fn inputs() -> PlanInputs<'static> {
         resolve_secret: &fake_secret,
         publish_address: "127.0.0.1".into(),
         now: "2026-01-01T00:00:00Z".into(),
+        spec_key: SpecKey::fixed(&[1; 32]),
+        rebuild: false,
     }
 }
 
@@ -84,7 +86,9 @@ async fn realize(engine: &FakeEngine, plan: &Plan) {
                 engine.create_volume(name, labels).await.unwrap()
             }
             Action::PullImage { image, .. } => engine.pull_image(image, &|_| {}).await.unwrap(),
-            Action::BuildImage { request } => engine.build_image(request, &|_| {}).await.unwrap(),
+            Action::BuildImage { request, .. } => {
+                engine.build_image(request, &|_| {}).await.unwrap()
+            }
             Action::CreateContainer { spec, .. } => {
                 let id = engine.create_container(spec).await.unwrap();
                 engine.start_container(&id).await.unwrap();
@@ -344,12 +348,9 @@ async fn images_pull_build_or_refuse() {
         .unwrap_err();
     assert!(err.to_string().contains("pull: never"), "{err}");
 
-    let mut built = svc("b", "shop/b:dev");
-    built.build = Some(crate::model::BuildSpec {
-        context: PathBuf::from("/src/b"),
-        dockerfile: "Dockerfile".into(),
-        args: BTreeMap::new(),
-    });
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let built = built_service(context.path());
     let same_image = svc("c", "shop/b:dev");
     let plan = plan_on(&engine, &env_of("shop", None, vec![built, same_image]))
         .await
@@ -363,6 +364,91 @@ async fn images_pull_build_or_refuse() {
             "create c"
         ]
     );
+}
+
+fn built_service(context: &std::path::Path) -> Service {
+    let mut built = svc("b", "shop/b:dev");
+    built.build = Some(crate::model::BuildSpec {
+        context: context.to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        args: BTreeMap::from([("V".into(), "1".into())]),
+    });
+    built
+}
+
+#[tokio::test]
+async fn changed_build_inputs_rebuild_and_recreate_every_user_of_the_image() {
+    let engine = FakeEngine::new();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(context.path().join("app.txt"), "one").unwrap();
+    let env = |args: &str| {
+        let mut b = built_service(context.path());
+        b.build
+            .as_mut()
+            .unwrap()
+            .args
+            .insert("V".into(), args.into());
+        env_of("shop", None, vec![b, svc("c", "shop/b:dev")])
+    };
+    realize(&engine, &plan_on(&engine, &env("1")).await.unwrap()).await;
+    assert!(plan_on(&engine, &env("1")).await.unwrap().is_empty());
+
+    for (change, why) in [
+        ("app.txt", "build context changed"),
+        ("Dockerfile", "Dockerfile changed"),
+        ("", "build args changed"),
+    ] {
+        let args = if change.is_empty() { "2" } else { "1" };
+        if !change.is_empty() {
+            std::fs::write(context.path().join(change), format!("{why}\n")).unwrap();
+        }
+        let plan = plan_on(&engine, &env(args)).await.unwrap();
+        let summaries: Vec<String> = plan.summaries().iter().map(|s| s.to_string()).collect();
+        assert_eq!(summaries.len(), 3, "{summaries:?}");
+        assert!(summaries[0].starts_with(&format!("build shop/b:dev: {why}; building")));
+        assert_eq!(
+            summaries[1..],
+            [
+                format!("recreate b: changed: image shop/b:dev is rebuilt ({why})"),
+                format!("recreate c: changed: image shop/b:dev is rebuilt ({why})"),
+            ]
+        );
+        realize(&engine, &plan).await;
+        assert!(plan_on(&engine, &env(args)).await.unwrap().is_empty());
+    }
+    // --build rebuilds whatever the inputs.
+    let observed = observe(&engine, &env("2")).await.unwrap();
+    let forced = PlanInputs {
+        rebuild: true,
+        ..inputs()
+    };
+    let plan = super::plan(&env("2"), &observed, &forced).unwrap();
+    assert_eq!(plan.summaries()[0].action, "build");
+    assert!(plan.summaries()[0].reason.starts_with("--build"));
+}
+
+#[tokio::test]
+async fn an_image_deleted_or_retagged_under_the_same_name_recreates() {
+    let engine = FakeEngine::new();
+    engine.add_image("redis:7");
+    let env = env_of("shop", None, vec![svc("cache", "redis:7")]);
+    realize(&engine, &plan_on(&engine, &env).await.unwrap()).await;
+    assert!(plan_on(&engine, &env).await.unwrap().is_empty());
+
+    engine.add_image("redis:7");
+    let plan = plan_on(&engine, &env).await.unwrap();
+    let reason = &plan.summaries()[0].reason;
+    assert!(
+        reason.starts_with("changed: image redis:7 is now sha256:fake"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("(the container runs sha256:fake"),
+        "{reason}"
+    );
+    realize(&engine, &plan).await;
+    assert!(plan_on(&engine, &env).await.unwrap().is_empty());
 }
 
 #[tokio::test]

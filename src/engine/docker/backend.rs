@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -17,9 +16,9 @@ use bollard::query_parameters::{
 use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::engine::{
-    BuildRequest, ContainerEvent, ContainerSpec, Engine, EngineError, EngineInfo, EngineResult,
-    ExecOutput, ImageProgress, LabelFilter, Labels, ObservedContainer, ObservedNetwork,
-    ObservedVolume, ProgressSink,
+    BuildRequest, ContainerEvent, ContainerRuntime, ContainerSpec, Engine, EngineError, EngineInfo,
+    EngineResult, ExecOutput, ImageProgress, LabelFilter, Labels, ObservedContainer, ObservedImage,
+    ObservedNetwork, ObservedVolume, ProgressSink,
 };
 
 use super::connection::*;
@@ -201,65 +200,17 @@ impl Engine for DockerEngine {
     }
 
     async fn exec(&self, id: &str, cmd: &[String]) -> EngineResult<ExecOutput> {
-        let what = format!("container {id}");
-        let created = self
-            .docker
-            .create_exec(
-                id,
-                CreateExecOptions {
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(cmd.to_vec()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| match e {
-                // 409 here means "not running", not "already exists".
-                BollardError::DockerResponseServerError {
-                    status_code: 409,
-                    message,
-                } => EngineError::Api {
-                    context: format!("exec in {what}"),
-                    message,
-                },
-                other => api_err("exec in", what.clone())(other),
-            })?;
-        let mut output = String::new();
-        if let StartExecResults::Attached {
-            output: mut out, ..
-        } = self
-            .docker
-            .start_exec(&created.id, None)
-            .await
-            .map_err(api_err("exec in", what.clone()))?
-        {
-            while let Some(chunk) = out.next().await {
-                let chunk = chunk.map_err(api_err("exec in", what.clone()))?;
-                output.push_str(&chunk.to_string());
-            }
-        }
-        // The exit code can lag the end of the output stream by a moment.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let inspect = self
-                .docker
-                .inspect_exec(&created.id)
-                .await
-                .map_err(api_err("inspect exec in", what.clone()))?;
-            if inspect.running != Some(true) {
-                if let Some(exit_code) = inspect.exit_code {
-                    return Ok(ExecOutput { exit_code, output });
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(EngineError::Api {
-                    context: format!("exec in {what}"),
-                    message: "the command's output ended but it never reported an exit code".into(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let exec_id = self.create_exec(id, cmd).await?;
+        self.run_exec(id, &exec_id).await
+    }
+
+    async fn exec_bounded(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> EngineResult<Option<ExecOutput>> {
+        self.exec_with_timeout(id, cmd, timeout).await
     }
 
     async fn list_networks(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedNetwork>> {
@@ -379,14 +330,26 @@ impl Engine for DockerEngine {
             .map_err(api_err("remove", format!("volume {name}")))
     }
 
-    async fn image_exists(&self, image: &str) -> EngineResult<bool> {
+    async fn inspect_image(&self, image: &str) -> EngineResult<Option<ObservedImage>> {
         match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
+            Ok(found) => Ok(Some(ObservedImage {
+                id: found.id.unwrap_or_default(),
+                labels: to_labels(found.config.and_then(|c| c.labels)),
+            })),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(false),
+            }) => Ok(None),
             Err(e) => Err(api_err("inspect", format!("image {image}"))(e)),
         }
+    }
+
+    async fn container_runtime(&self, id: &str) -> EngineResult<ContainerRuntime> {
+        let resp = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(api_err("inspect", format!("container {id}")))?;
+        Ok(runtime(&resp))
     }
 
     async fn pull_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()> {
@@ -429,8 +392,8 @@ impl Engine for DockerEngine {
             image: req.tag.clone(),
             reason,
         };
-        let context = req.context.clone();
-        let archive = tokio::task::spawn_blocking(move || tar_context(&context))
+        let (context, dockerfile) = (req.context.clone(), req.dockerfile.clone());
+        let archive = tokio::task::spawn_blocking(move || tar_context(&context, &dockerfile))
             .await
             .map_err(|e| build_err(e.to_string()))?
             .map_err(|e| {

@@ -96,6 +96,7 @@ pub(super) fn summary_to_observed(summary: ContainerSummary) -> ObservedContaine
         id: summary.id.unwrap_or_default(),
         name,
         image: summary.image.unwrap_or_default(),
+        image_id: summary.image_id.unwrap_or_default(),
         labels: to_labels(summary.labels),
         state: summary_state(summary.state, summary.status.as_deref().unwrap_or("")),
         ports,
@@ -169,6 +170,7 @@ pub(super) fn inspect_to_observed(resp: ContainerInspectResponse) -> ObservedCon
             .trim_start_matches('/')
             .to_string(),
         image: config.image.unwrap_or_default(),
+        image_id: resp.image.unwrap_or_default(),
         labels: to_labels(config.labels),
         state,
         ports: ports_from_map(settings.ports),
@@ -325,12 +327,32 @@ pub(super) fn split_reference(image: &str) -> (String, String) {
     }
 }
 
-/// The build context as an uncompressed tar archive.
-pub(super) fn tar_context(dir: &Path) -> std::io::Result<Vec<u8>> {
+/// The build context as an uncompressed tar archive, without what `.dockerignore` excludes
+/// (the same walk decides when to rebuild).
+pub(super) fn tar_context(dir: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
-    builder.append_dir_all(".", dir)?;
+    for entry in crate::engine::build_context::walk(dir, dockerfile)? {
+        builder.append_path_with_name(&entry.absolute, &entry.path)?;
+    }
     builder.into_inner()
+}
+
+/// Restart count, start time and last exit code from an inspect answer.
+pub(super) fn runtime(resp: &ContainerInspectResponse) -> crate::engine::ContainerRuntime {
+    let state = resp.state.as_ref();
+    crate::engine::ContainerRuntime {
+        state: inspect_state(resp),
+        restart_count: resp
+            .restart_count
+            .and_then(|c| u64::try_from(c).ok())
+            .unwrap_or(0),
+        started_at: state
+            .and_then(|s| s.started_at.as_deref())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+        exit_code: state.and_then(|s| s.exit_code).unwrap_or(0),
+    }
 }
 
 /// Event attributes mix labels with these engine-defined keys.

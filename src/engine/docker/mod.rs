@@ -5,6 +5,7 @@
 mod backend;
 mod connection;
 mod convert;
+mod exec;
 #[cfg(test)]
 mod tests;
 

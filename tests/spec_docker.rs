@@ -1,0 +1,436 @@
+//! Issue 11 classes 3 and 4 (what runs is what was defined; ready means ready), the `cmd`
+//! health-check part of class 7, and issue 19 point 7 (the spec hash confirms no secret),
+//! against the real engine with the local `envctl/*` images. Every test has its own
+//! environment name and a guard that removes every instance of it and the images it made.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+use envctl::engine::docker::DockerEngine;
+use envctl::engine::{Engine, LabelFilter, ObservedContainer};
+use envctl::model::labels;
+
+use support::{assert_ok, docker_cli, docker_stdout, text, BUSYBOX};
+
+struct Fixture {
+    dir: TempDir,
+    env: String,
+    rt: tokio::runtime::Runtime,
+    engine: DockerEngine,
+    /// Images (tags or IDs) this test made, removed when it ends.
+    images: std::cell::RefCell<Vec<String>>,
+}
+
+impl Fixture {
+    fn new(definition: &str) -> Self {
+        let env = support::unique_name("spec");
+        let dir = support::definition_dir(&env, definition);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let engine = rt
+            .block_on(DockerEngine::connect())
+            .expect("the Docker engine must be running for these tests");
+        Self {
+            dir,
+            env,
+            rt,
+            engine,
+            images: Default::default(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join("environments").join(rel)
+    }
+
+    fn write(&self, rel: &str, content: &str) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    fn envctl(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"));
+        cmd.current_dir(self.dir.path())
+            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
+            .env("ENVCTL_STATE_DIR", self.dir.path().join("state"))
+            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+            .args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut cmd = assert_cmd::Command::from_std(cmd);
+        cmd.timeout(Duration::from_secs(180));
+        cmd.output().expect("envctl runs")
+    }
+
+    /// `envctl <command> <env> <rest...>`.
+    fn run(&self, command: &str, rest: &[&str]) -> Output {
+        let mut args = vec![command, self.env.as_str()];
+        args.extend_from_slice(rest);
+        self.envctl(&args, &[])
+    }
+
+    fn containers(&self) -> BTreeMap<String, ObservedContainer> {
+        self.rt
+            .block_on(
+                self.engine
+                    .list_containers(&LabelFilter::instance(&self.env)),
+            )
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                (
+                    c.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+                    c,
+                )
+            })
+            .collect()
+    }
+
+    fn container(&self, service: &str) -> ObservedContainer {
+        self.containers()
+            .remove(service)
+            .unwrap_or_else(|| panic!("no container for {service}"))
+    }
+
+    /// The ID of the image a service's container runs.
+    fn image_of(&self, service: &str) -> String {
+        let id = self.container(service).id;
+        docker_stdout(&["inspect", "-f", "{{.Image}}", &id]).unwrap()
+    }
+
+    /// Remembers the image a container runs, so the guard removes it (and its old builds).
+    fn track_image_of(&self, service: &str) {
+        let id = self.image_of(service);
+        self.images.borrow_mut().push(id);
+    }
+
+    fn exec(&self, service: &str, cmd: &[&str]) -> String {
+        let name = format!("{}-{service}", self.env);
+        let mut args = vec!["exec", name.as_str()];
+        args.extend_from_slice(cmd);
+        docker_stdout(&args).unwrap()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"], &[]);
+        if !out.status.success() {
+            eprintln!("cleanup: envctl down failed: {}", text(&out.stderr));
+        }
+        for image in self.images.borrow().iter().rev() {
+            let _ = docker_cli(&["image", "rm", "-f", image]);
+        }
+    }
+}
+
+/// `plan` and its exit status (0 converged, 2 changes pending).
+fn plan(fx: &Fixture, rest: &[&str]) -> (i32, String) {
+    let out = fx.run("plan", rest);
+    (out.status.code().unwrap_or(-1), text(&out.stdout))
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let stdout = text(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+const BUILD_DEFINITION: &str = r#"
+services:
+  web:
+    build:
+      context: ./web
+      args: { GREETING: "{{ set.greeting | default(value='hello') }}" }
+    restart: "no"
+"#;
+
+const DOCKERFILE: &str = "FROM envctl/busybox:1.35\nARG GREETING\nCOPY app.txt /app.txt\nRUN echo \"$GREETING\" > /greeting\nCMD [\"sleep\", \"3600\"]\n";
+
+/// Class 3: a changed Dockerfile, context file or build arg is noticed by `plan` with its
+/// reason and rebuilt by `up`; an ignored file is not; a deleted image is rebuilt;
+/// `up --build` rebuilds regardless.
+#[test]
+fn build_inputs_rebuild_and_recreate() {
+    let fx = Fixture::new(BUILD_DEFINITION);
+    fx.write("web/Dockerfile", DOCKERFILE);
+    fx.write("web/app.txt", "one\n");
+    fx.write("web/.dockerignore", "*.log\n");
+    fx.write("web/debug.log", "ignored\n");
+    let tag = format!("envctl-build/{}-web:latest", fx.env);
+    fx.images.borrow_mut().push(tag.clone());
+
+    assert_ok(&fx.run("up", &[]));
+    fx.track_image_of("web");
+    assert_eq!(plan(&fx, &[]).0, 0, "{}", plan(&fx, &[]).1);
+    assert_eq!(fx.exec("web", &["cat", "/app.txt"]), "one");
+
+    // An ignored file changes nothing.
+    fx.write("web/debug.log", "still ignored\n");
+    assert_eq!(plan(&fx, &[]).0, 0, "{}", plan(&fx, &[]).1);
+
+    // One input at a time: plan names it, up rebuilds and the container runs the new image.
+    let steps: [(&str, &str, &[&str]); 3] = [
+        ("web/app.txt", "build context changed", &[]),
+        ("web/Dockerfile", "Dockerfile changed", &[]),
+        ("", "build args changed", &["--set", "greeting=bonjour"]),
+    ];
+    for (file, why, set) in steps {
+        match file {
+            "web/app.txt" => fx.write(file, "two\n"),
+            "web/Dockerfile" => fx.write(file, &format!("{DOCKERFILE}LABEL step=2\n")),
+            _ => {}
+        }
+        let before = (fx.container("web").id, fx.image_of("web"));
+        let (code, shown) = plan(&fx, set);
+        assert_eq!(code, 2, "{shown}");
+        assert!(shown.contains(&format!("build {tag}: {why}")), "{shown}");
+        assert!(
+            shown.contains(&format!(
+                "recreate web: changed: image {tag} is rebuilt ({why})"
+            )),
+            "{shown}"
+        );
+        let mut args = vec![];
+        args.extend_from_slice(set);
+        assert_ok(&fx.run("up", &args));
+        fx.track_image_of("web");
+        assert_ne!(fx.container("web").id, before.0, "{why}: not recreated");
+        assert_ne!(fx.image_of("web"), before.1, "{why}: not rebuilt");
+        assert_eq!(plan(&fx, set).0, 0, "{why}: {}", plan(&fx, set).1);
+    }
+    assert_eq!(fx.exec("web", &["cat", "/app.txt"]), "two");
+    assert_eq!(fx.exec("web", &["cat", "/greeting"]), "bonjour");
+    let set: &[&str] = &["--set", "greeting=bonjour"];
+
+    // Deleting the image: rebuilt.
+    assert_ok(&docker_cli(&["image", "rm", "-f", &tag]));
+    let (code, shown) = plan(&fx, set);
+    assert_eq!(code, 2, "{shown}");
+    assert!(
+        shown.contains(&format!("build {tag}: image not present locally")),
+        "{shown}"
+    );
+    assert_ok(&fx.run("up", set));
+    fx.track_image_of("web");
+    assert_eq!(plan(&fx, set).0, 0);
+
+    // up --build rebuilds even when nothing changed.
+    let out = fx.run(
+        "up",
+        &["--build", "--output", "json", "--set", "greeting=bonjour"],
+    );
+    assert_ok(&out);
+    fx.track_image_of("web");
+    assert!(
+        text(&out.stdout).contains(r#""phase":"building""#),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(plan(&fx, set).0, 0);
+}
+
+/// Class 3: an image replaced under the same tag (rebuilt, re-pulled, retagged) is noticed:
+/// `plan` says which image it now is, `up` recreates the container from it.
+#[test]
+fn a_retagged_image_recreates_its_container() {
+    let fx_env = support::unique_name("specimg");
+    let image = format!("envctl-test/{fx_env}:1");
+    let fx = Fixture::new(&format!(
+        "services:\n  app:\n    image: {image}\n    pull: never\n    command: [\"sleep\", \"3600\"]\n"
+    ));
+    fx.images.borrow_mut().push(image.clone());
+    assert_ok(&docker_cli(&["tag", BUSYBOX, &image]));
+    assert_ok(&fx.run("up", &[]));
+    let before = (fx.container("app").id, fx.image_of("app"));
+    assert_eq!(plan(&fx, &[]).0, 0);
+
+    // Another image under the same tag.
+    let ctx = fx.dir.path().join("retag");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {BUSYBOX}\nLABEL io.envctl.test.retagged={fx_env}\n"),
+    )
+    .unwrap();
+    assert_ok(&docker_cli(&[
+        "build",
+        "-q",
+        "-t",
+        &image,
+        ctx.to_str().unwrap(),
+    ]));
+    let new_id = docker_stdout(&["image", "inspect", "-f", "{{.Id}}", &image]).unwrap();
+    assert_ne!(new_id, before.1);
+
+    let (code, shown) = plan(&fx, &[]);
+    assert_eq!(code, 2, "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "recreate app: changed: image {image} is now {}",
+            &new_id[..19]
+        )),
+        "{shown}"
+    );
+    assert_ok(&fx.run("up", &[]));
+    assert_ne!(fx.container("app").id, before.0);
+    assert_eq!(fx.image_of("app"), new_id);
+    assert_eq!(plan(&fx, &[]).0, 0);
+}
+
+/// Class 3: `up --pull` pulls before planning; with no registry it fails clearly and
+/// creates nothing.
+#[test]
+fn up_pull_without_a_registry_fails_and_changes_nothing() {
+    let fx = Fixture::new(&format!(
+        "services:\n  app:\n    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n"
+    ));
+    let out = fx.run("up", &["--pull"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("up --pull: cannot pull image {BUSYBOX}")),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(fx.containers().is_empty());
+    let network = format!("envctl-{}", fx.env);
+    assert!(docker_cli(&["network", "inspect", &network])
+        .status
+        .code()
+        .is_some_and(|c| c != 0));
+}
+
+/// Class 4: a container that exits at once under `restart: on-failure` or `always` is
+/// running most of the time; `up` must still report it failed.
+#[test]
+fn a_crash_looping_container_fails_up() {
+    for policy in ["on-failure", "always"] {
+        let fx = Fixture::new(&format!(
+            "services:\n  loop:\n    image: {BUSYBOX}\n    command: [\"sh\", \"-c\", \"echo crashing; exit 3\"]\n    restart: {policy}\n"
+        ));
+        let out = fx.run("up", &["--wait-timeout", "60s", "--output", "json"]);
+        let report = json(&out);
+        assert_eq!(out.status.code(), Some(1), "{policy}: {report}");
+        assert_eq!(report["result"], "failed", "{policy}: {report}");
+        let reason = report["failures"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("restart") && reason.contains("code 3"),
+            "{policy}: {reason}"
+        );
+    }
+}
+
+/// Class 4: without a health check a service that stays up is ready after the settle
+/// window, and `--wait-timeout 0` on a converged, healthy instance waits for nothing and
+/// reports every service ready (a dependent of a healthy service included: it used to fail
+/// at once, its dependency "not healthy before the wait timeout").
+#[test]
+fn wait_timeout_zero_reports_a_healthy_instance_ready() {
+    let fx = Fixture::new(&format!(
+        r#"
+services:
+  web:
+    image: {BUSYBOX}
+    command: ["httpd", "-f", "-p", "8080"]
+    ports: [8080]
+    healthcheck: {{ tcp: 8080, interval: 200ms, retries: 50 }}
+  worker:
+    image: {BUSYBOX}
+    command: ["sleep", "3600"]
+    depends_on: {{ web: healthy }}
+"#
+    ));
+    assert_ok(&fx.run("up", &["--wait-timeout", "60s"]));
+    let out = fx.run("up", &["--wait-timeout", "0", "--output", "json"]);
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["result"], "ready", "{report}");
+    assert_eq!(report["services"]["web"], "ready", "{report}");
+    assert_eq!(report["services"]["worker"], "ready", "{report}");
+}
+
+/// Class 7: a `cmd` check that times out leaves no process behind in the container.
+#[test]
+fn a_timed_out_cmd_check_leaves_no_process() {
+    let fx = Fixture::new(&format!(
+        r#"
+services:
+  slow:
+    image: {BUSYBOX}
+    command: ["sleep", "3600"]
+    healthcheck: {{ cmd: ["sh", "-c", "sleep 100; true"], timeout: 1s, interval: 1s, retries: 2 }}
+"#
+    ));
+    let out = fx.run("up", &["--wait-timeout", "60s", "--output", "json"]);
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let reason = report["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("took longer than"), "{reason}");
+    // Killing is asynchronous in the kernel: poll briefly for the processes to be gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ps = fx.exec("slow", &["ps", "-o", "pid,stat,args"]);
+        let live: Vec<&str> = ps
+            .lines()
+            .filter(|l| l.contains("sleep 100") && !l.contains(" Z "))
+            .collect();
+        if live.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stray check processes:\n{ps}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 19 point 7: the spec-hash label cannot confirm a guessed secret (it was an unsalted
+/// sha256 over the spec and the secret); it is keyed with a 0600 per-machine key.
+#[test]
+fn the_spec_hash_label_does_not_confirm_a_guessed_secret() {
+    let fx = Fixture::new(&format!(
+        "services:\n  app:\n    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n    env:\n      PASSWORD: {{ from_env: SPEC_TEST_PASSWORD }}\n"
+    ));
+    let out = fx.envctl(&["up", &fx.env], &[("SPEC_TEST_PASSWORD", "correct horse")]);
+    assert_ok(&out);
+    let c = fx.container("app");
+    let label = &c.labels[labels::SPEC_HASH];
+    let view = &c.labels[envctl::plan::SPEC_LABEL];
+    // The guess an attacker checks: sha256(view, "\0PASSWORD=guess") as before.
+    let guess = |secret: &str| {
+        let mut d = Sha256::new();
+        d.update(view.as_bytes());
+        d.update(format!("\0PASSWORD={secret}").as_bytes());
+        hex::encode(d.finalize())
+    };
+    assert_ne!(label, &guess("correct horse"));
+    assert!(!label.contains("correct horse") && !view.contains("correct horse"));
+
+    // The key is private to this machine's user.
+    let key = fx.dir.path().join("state").join("spec-key");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    // With the same key and secret the plan is converged; a rotated secret recreates.
+    let same = fx.envctl(
+        &["plan", &fx.env],
+        &[("SPEC_TEST_PASSWORD", "correct horse")],
+    );
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stdout));
+    let rotated = fx.envctl(
+        &["plan", &fx.env],
+        &[("SPEC_TEST_PASSWORD", "battery staple")],
+    );
+    assert_eq!(rotated.status.code(), Some(2), "{}", text(&rotated.stdout));
+    assert!(text(&rotated.stdout).contains("a secret value"));
+}
