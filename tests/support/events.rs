@@ -16,6 +16,8 @@ pub struct Event {
     /// The container's or network's name, or the volume's (its id is its name).
     pub name: String,
     pub id: String,
+    /// The signal of a container `kill` event (`9`, `15`), else empty.
+    pub signal: String,
 }
 
 impl std::fmt::Display for Event {
@@ -145,6 +147,7 @@ fn parse(line: &str) -> Event {
         action: text(&v["Action"]),
         name,
         id,
+        signal: text(&actor["Attributes"]["signal"]),
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use envctl::engine::ContainerSpec;
 
 pub mod events;
+pub mod protocols;
 
 /// The busybox image every engine test runs.
 pub const BUSYBOX: &str = "envctl/busybox:1.35";
