@@ -75,6 +75,40 @@ fn a_rendering_larger_than_the_budget_is_refused_at_its_loop() {
 }
 
 #[test]
+fn a_string_doubled_in_a_loop_is_stopped_by_the_memory_budget() {
+    let env = unique_name("double");
+    let dir = support::definition_dir(
+        &env,
+        &format!(
+            "{{% set_global s = \"xxxxxxxxxxxxxxxx\" %}}\n{{% for i in range(end=40) %}}{{% set_global s = s ~ s %}}{{% endfor %}}\nservices:\n  a:\n    image: {BUSYBOX}\n    env:\n      X: \"{{{{ s | length }}}}\"\n"
+        ),
+    );
+    let out = envctl(dir.path(), &["validate", &env]);
+    let stderr = failed(&out);
+    assert!(stderr.contains("memory budget of 256 MiB"), "{stderr}");
+    assert!(stderr.contains(&format!("{env}.yaml:2:")), "{stderr}");
+}
+
+#[test]
+fn one_replace_building_gigabytes_is_refused() {
+    let env = unique_name("replace");
+    let dir = support::definition_dir(
+        &env,
+        &format!(
+            "{{% set a = range(end=1000) | join(sep=\"{sep}\") %}}\nservices:\n  a:\n    image: {BUSYBOX}\n    env:\n      X: \"{{{{ a | replace(from='x', to=a) | length }}}}\"\n",
+            sep = "x".repeat(100)
+        ),
+    );
+    let out = envctl(dir.path(), &["validate", &env]);
+    let stderr = failed(&out);
+    assert!(
+        stderr.contains("`replace` would build a string"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("{env}.yaml:6:")), "{stderr}");
+}
+
+#[test]
 fn a_file_over_the_size_limit_is_refused_unread() {
     let env = unique_name("huge");
     let value = "x".repeat(20 * 1024 * 1024);

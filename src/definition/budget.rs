@@ -4,7 +4,9 @@
 //! - a file larger than `MAX_SOURCE_BYTES` is not read;
 //! - one rendering may write at most `MAX_RENDERED_BYTES` (checked while Tera writes);
 //! - loading one definition (the file, its bases and every template it uses) must finish
-//!   rendering within `RENDER_TIME`.
+//!   rendering within `RENDER_TIME`;
+//! - a rendering may grow the process by at most `RENDER_MEMORY` (checked at loop
+//!   checkpoints), and `replace`/`join` refuse to build a string over the output budget.
 //!
 //! Tera cannot be cancelled from outside, so the time budget is enforced from inside: every
 //! `{% for %}` body starts with a call to a checkpoint function (inserted before rendering;
@@ -25,6 +27,8 @@ pub const MAX_SOURCE_BYTES: u64 = 1024 * 1024;
 pub const MAX_RENDERED_BYTES: usize = 4 * 1024 * 1024;
 /// Rendering everything one definition needs must finish within this time.
 pub const RENDER_TIME: Duration = Duration::from_secs(5);
+/// How much a rendering may grow the process's resident memory (strings built in loops).
+pub const RENDER_MEMORY: u64 = 256 * 1024 * 1024;
 /// How long past the deadline the caller waits for a rendering that reached no checkpoint.
 pub const GRACE: Duration = Duration::from_secs(1);
 
@@ -36,6 +40,7 @@ pub const CHECKPOINT: &str = "__envctl_loop";
 pub enum Exceeded {
     Time,
     Output,
+    Memory,
 }
 
 impl Exceeded {
@@ -49,6 +54,10 @@ impl Exceeded {
                 "the rendered text is larger than the budget of {} MiB (a loop too large for a definition?)",
                 MAX_RENDERED_BYTES / (1024 * 1024)
             ),
+            Exceeded::Memory => format!(
+                "rendering uses more than the memory budget of {} MiB (strings built in a loop?)",
+                RENDER_MEMORY / (1024 * 1024)
+            ),
         }
     }
 }
@@ -59,8 +68,13 @@ pub struct Progress {
     pub deadline: Instant,
     /// The 1-based source line of the loop last entered (0: none yet).
     last_loop_line: AtomicUsize,
+    /// Checkpoints passed, to space out memory checks.
+    checkpoints: AtomicUsize,
+    /// Resident memory when rendering started, when the system tells.
+    start_memory: Option<u64>,
     timed_out: AtomicBool,
     overflowed: AtomicBool,
+    out_of_memory: AtomicBool,
 }
 
 impl Progress {
@@ -68,8 +82,11 @@ impl Progress {
         Arc::new(Self {
             deadline,
             last_loop_line: AtomicUsize::new(0),
+            checkpoints: AtomicUsize::new(0),
+            start_memory: resident_memory(),
             timed_out: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
+            out_of_memory: AtomicBool::new(false),
         })
     }
 
@@ -81,6 +98,17 @@ impl Progress {
             self.timed_out.store(true, Ordering::Relaxed);
             return Err(Exceeded::Time);
         }
+        // Every checkpoint at first (a string doubling per iteration needs few), then every
+        // 64th, so long loops of small bodies do not pay a read of /proc each time.
+        let n = self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        if n < 4096 || n.is_multiple_of(64) {
+            if let (Some(start), Some(now)) = (self.start_memory, resident_memory()) {
+                if now.saturating_sub(start) > RENDER_MEMORY {
+                    self.out_of_memory.store(true, Ordering::Relaxed);
+                    return Err(Exceeded::Memory);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -88,6 +116,8 @@ impl Progress {
     pub fn exceeded(&self) -> Option<Exceeded> {
         if self.overflowed.load(Ordering::Relaxed) {
             Some(Exceeded::Output)
+        } else if self.out_of_memory.load(Ordering::Relaxed) {
+            Some(Exceeded::Memory)
         } else if self.timed_out.load(Ordering::Relaxed) {
             Some(Exceeded::Time)
         } else {
@@ -99,6 +129,40 @@ impl Progress {
     pub fn last_loop_line(&self) -> Option<usize> {
         Some(self.last_loop_line.load(Ordering::Relaxed)).filter(|l| *l > 0)
     }
+}
+
+/// The process's resident memory in bytes (Linux: `VmRSS` of /proc/self/status).
+fn resident_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The length of `text.replace(from, to)`, without building it.
+pub fn replaced_len(text: &str, from: &str, to: &str) -> usize {
+    let count = if from.is_empty() {
+        text.chars().count() + 1
+    } else {
+        text.matches(from).count()
+    };
+    (text.len() - count * from.len()).saturating_add(count.saturating_mul(to.len()))
+}
+
+/// A filter was about to build a string over the output budget.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{filter}` would build a string of {} MiB, more than the budget of {} MiB", .len / (1024 * 1024), MAX_RENDERED_BYTES / (1024 * 1024))]
+pub struct TooLong {
+    pub filter: &'static str,
+    pub len: usize,
+}
+
+/// Refuses a string of `len` bytes about to be built by `filter`.
+pub fn check_string_len(filter: &'static str, len: usize) -> Result<(), TooLong> {
+    if len > MAX_RENDERED_BYTES {
+        return Err(TooLong { filter, len });
+    }
+    Ok(())
 }
 
 /// A buffer that refuses to grow past `MAX_RENDERED_BYTES`.
@@ -279,6 +343,24 @@ mod tests {
         let late = Progress::new(Instant::now());
         assert_eq!(late.checkpoint(3), Err(Exceeded::Time));
         assert_eq!(late.exceeded(), Some(Exceeded::Time));
+    }
+
+    #[test]
+    fn replaced_lengths_are_known_before_building() {
+        for (text, from, to) in [
+            ("a-b-c", "-", "=="),
+            ("abc", "", "x"),
+            ("aaa", "aa", ""),
+            ("", "a", "b"),
+        ] {
+            assert_eq!(
+                replaced_len(text, from, to),
+                text.replace(from, to).len(),
+                "{text} {from} {to}"
+            );
+        }
+        assert!(check_string_len("replace", MAX_RENDERED_BYTES).is_ok());
+        assert!(check_string_len("replace", MAX_RENDERED_BYTES + 1).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! file --render (Tera)--> text --parse (YAML)--> Definition --resolve--> Environment.
 //! YAML and Tera types stay inside this module.
 
+mod bounded_filters;
 mod budget;
 mod diagnostics;
 mod document;

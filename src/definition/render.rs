@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tera::{Context, ErrorKind, Kwargs, State, Tera, TeraResult, Value};
 
-use super::budget;
+use super::{bounded_filters, budget};
 use crate::model::host_port_token;
 
 /// What every definition and template sees.
@@ -144,6 +144,7 @@ fn render_bounded(
 ) -> Result<String, Option<RenderFailure>> {
     let mut tera = Tera::new();
     tera.register_function("host_port", host_port_function(service.map(str::to_string)));
+    bounded_filters::register(&mut tera);
     let checkpoints = progress.clone();
     tera.register_function(
         budget::CHECKPOINT,
@@ -418,6 +419,20 @@ mod tests {
         let err = render("{{ host_port(port=1) }}", &ctx(), &none(), None).unwrap_err();
         assert!(err.message.contains("name the service"), "{err:?}");
         assert!(render("{{ host_port(port=0) }}", &ctx(), &none(), Some("a")).is_err());
+    }
+
+    #[test]
+    fn replace_and_join_behave_as_tera_s_within_the_budget() {
+        let src = "{{ ['a', 'b', 1] | join(sep='-') | replace(from='a', to='x') }} {{ [1, 2] | join }} {{ 'aXa' | replace(from='X', to='') }}";
+        assert_eq!(render(src, &ctx(), &none(), None).unwrap(), "x-b-1 12 aa");
+        // One replace that would build gigabytes is refused before it allocates them.
+        let bomb = "{% set a = range(end=1000) | join(sep='xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx') %}{{ a | replace(from='x', to=a) }}";
+        let err = render(bomb, &ctx(), &none(), None).unwrap_err();
+        assert!(
+            err.message.contains("`replace` would build a string"),
+            "{err:?}"
+        );
+        assert_eq!(err.position.map(|p| p.0), Some(1));
     }
 
     #[test]
