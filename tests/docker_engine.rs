@@ -36,22 +36,31 @@ impl Drop for Cleanup {
             rt.block_on(async {
                 let engine = DockerEngine::connect().await.expect("cleanup connect");
                 let filter = LabelFilter::instance(&instance);
-                for c in engine.list_containers(&filter).await.unwrap_or_default() {
-                    let _ = engine.remove_container(&c.id).await;
+                let listed = |what: &str| format!("listing the {what} of {instance}");
+                let containers = engine.list_containers(&filter).await;
+                for c in containers.as_deref().unwrap_or_default() {
+                    let removed = engine.remove_container(&c.id).await;
+                    support::check_cleanup_result(&format!("container {}", c.name), removed);
                 }
-                for n in engine.list_networks(&filter).await.unwrap_or_default() {
-                    let _ = engine.remove_network(&n.id).await;
+                support::check_cleanup_result(&listed("containers"), containers);
+                let networks = engine.list_networks(&filter).await;
+                for n in networks.as_deref().unwrap_or_default() {
+                    let removed = engine.remove_network(&n.id).await;
+                    support::check_cleanup_result(&format!("network {}", n.name), removed);
                 }
-                for v in engine.list_volumes(&filter).await.unwrap_or_default() {
-                    let _ = engine.remove_volume(&v.name).await;
+                support::check_cleanup_result(&listed("networks"), networks);
+                let volumes = engine.list_volumes(&filter).await;
+                for v in volumes.as_deref().unwrap_or_default() {
+                    let removed = engine.remove_volume(&v.name).await;
+                    support::check_cleanup_result(&format!("volume {}", v.name), removed);
                 }
+                support::check_cleanup_result(&listed("volumes"), volumes);
             });
             for image in images {
                 // The engine trait has no image removal (envctl never deletes images); the CLI is
                 // fine for test cleanup.
-                let _ = std::process::Command::new("docker")
-                    .args(["image", "rm", "-f", &image])
-                    .output();
+                let out = support::docker_cli(&["image", "rm", "-f", &image]);
+                support::check_cleanup(&format!("image {image}"), &out);
             }
         })
         .join();
@@ -627,12 +636,14 @@ async fn connect_reports_a_missing_socket_clearly() {
         .env("DOCKER_HOST", "unix:///nonexistent/envctl/docker.sock")
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A filter that matched nothing also succeeds: the child must have run exactly this test.
+    assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
 }
 
 #[tokio::test]

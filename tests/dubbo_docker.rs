@@ -167,9 +167,15 @@ impl Drop for Instance {
         if !self.containers.is_empty() {
             let mut args = vec!["rm", "-f", "-v"];
             args.extend(self.containers.iter().map(String::as_str));
-            let _ = docker_stdout(&args);
+            support::check_cleanup_result(
+                &format!("containers {:?}", self.containers),
+                docker_stdout(&args),
+            );
         }
-        let _ = docker_stdout(&["network", "rm", &self.name]);
+        support::check_cleanup_result(
+            &format!("network {}", self.name),
+            docker_stdout(&["network", "rm", &self.name]),
+        );
     }
 }
 

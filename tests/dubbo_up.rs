@@ -83,17 +83,24 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down", &self.env, "--all-features"]);
+        let out = self.envctl(&["down", &self.env, "--all-features"]);
+        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
         // Should `down` itself fail, sweep by label so the engine is left as found.
         let label = format!("label=io.envctl.env={}", self.env);
         if let Ok(ids) = docker_stdout(&["ps", "-aq", "--filter", &label]) {
             for id in ids.lines() {
-                let _ = docker_stdout(&["rm", "-f", "-v", id]);
+                support::check_cleanup_result(
+                    &format!("container {id} of {}", self.env),
+                    docker_stdout(&["rm", "-f", "-v", id]),
+                );
             }
         }
         if let Ok(ids) = docker_stdout(&["network", "ls", "-q", "--filter", &label]) {
             for id in ids.lines() {
-                let _ = docker_stdout(&["network", "rm", id]);
+                support::check_cleanup_result(
+                    &format!("network {id} of {}", self.env),
+                    docker_stdout(&["network", "rm", id]),
+                );
             }
         }
     }

@@ -31,15 +31,21 @@ impl Fixture {
         }
     }
 
-    /// Writes `environments/<env>.yaml`.
+    /// Writes `environments/<env>.yaml`; the guard removes every instance of `env`.
     fn define(&mut self, env: &str, definition: &str) {
+        self.define_refused(env, definition);
+        self.envs.push(env.to_string());
+    }
+
+    /// Writes `environments/<env>.yaml` for a name envctl refuses: nothing can exist under
+    /// it, and `down` refuses it too, so the guard has nothing to remove.
+    fn define_refused(&self, env: &str, definition: &str) {
         let path = self
             .dir
             .path()
             .join("environments")
             .join(format!("{env}.yaml"));
         std::fs::write(path, definition).unwrap();
-        self.envs.push(env.to_string());
     }
 
     fn command(&self, args: &[&str]) -> std::process::Command {
@@ -74,13 +80,15 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         for env in &self.envs {
-            let _ = self.envctl(&["down", env, "--all-features", "--volumes"]);
+            let out = self.envctl(&["down", env, "--all-features", "--volumes"]);
+            support::check_cleanup(&format!("down {env} --all-features"), &out);
         }
         for (kind, name) in self.planted.iter().rev() {
-            let _ = match *kind {
+            let out = match *kind {
                 "container" => docker_cli(&["rm", "-f", name]),
                 other => docker_cli(&[other, "rm", "-f", name]),
             };
+            support::check_cleanup(&format!("planted {kind} {name}"), &out);
         }
     }
 }
@@ -122,7 +130,7 @@ fn a_separator_in_a_name_and_an_empty_feature_are_refused_and_change_nothing() {
     let base = unique_name("idn");
     fx.define(&base, SLEEPER);
     let joined = format!("{base}--y");
-    fx.define(&joined, SLEEPER);
+    fx.define_refused(&joined, SLEEPER);
 
     // `<base>--y` as an environment would be the instance of `<base> --feature y`.
     let out = fx.envctl(&["up", &joined]);

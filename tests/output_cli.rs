@@ -70,7 +70,8 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.run(&["down", &self.env, "--volumes"]);
+        let out = self.run(&["down", &self.env, "--volumes"]);
+        support::check_cleanup(&format!("down {}", self.env), &out);
     }
 }
 

@@ -1,11 +1,10 @@
-//! The shipped project-a comes up for real: ZooKeeper answers, Redis answers PING, the Dubbo
-//! providers are registered, and a second `up` changes nothing. Runs in its own feature
+//! The shipped project-a comes up for real: ZooKeeper, Redis, MariaDB and nginx answer in their
+//! protocols, a call goes frontend -> gateway -> order service, the Dubbo providers are
+//! registered, and a second `up` changes nothing. Runs in its own feature
 //! instance so a developer's `project-a` is never touched; a guard takes it down again.
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Output;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use assert_cmd::Command;
 use envctl::model::Probe;
 use envctl::probe::{self, ProbeTarget};
 
-use support::{assert_ok, text};
+use support::{assert_ok, protocols, text};
 
 struct Instance {
     feature: String,
@@ -35,7 +34,8 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down", "project-a", "--volumes"]);
+        let out = self.envctl(&["down", "project-a", "--volumes"]);
+        support::check_cleanup("down project-a", &out);
     }
 }
 
@@ -61,14 +61,44 @@ fn project_a_comes_up_for_real() {
     };
     assert_ok(&instance.envctl(&["up", "project-a", "--wait-timeout", "240s"]));
 
-    // Redis answers PING on its allocated host port.
+    // Each service answers in its own protocol on its allocated host port.
     let redis = host_port(&instance, "redis", 6379);
-    let mut conn = TcpStream::connect(("127.0.0.1", redis)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    conn.write_all(b"PING\r\n").unwrap();
-    let mut reply = [0u8; 7];
-    conn.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"+PONG\r\n");
+    protocols::redis_ping(redis).unwrap();
+    let zk = host_port(&instance, "zookeeper", 2181);
+    protocols::zookeeper_srvr(zk).unwrap();
+    let mysql = format!("project-a--{}-mysql", instance.feature);
+    let schemas = protocols::sql_query(
+        &mysql,
+        "envctl",
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'shop'",
+    )
+    .unwrap();
+    assert_eq!(schemas, "shop", "the shop database exists");
+    let frontend = host_port(&instance, "frontend", 80);
+    let (status, page) = protocols::http_get(frontend, "/").unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.to_lowercase().contains("nginx"), "{page}");
+
+    // The real call chain: from inside the frontend's container, over the instance network,
+    // the gateway (by its service name) calls the order service through ZooKeeper and Dubbo.
+    let call = support::docker_cli(&[
+        "exec",
+        &format!("project-a--{}-frontend", instance.feature),
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/gateway/8080 && \
+         printf 'GET /call/greet?data=chain HTTP/1.0\r\nHost: gateway\r\n\r\n' >&3 && cat <&3",
+    ]);
+    assert_ok(&call);
+    let answer = text(&call.stdout);
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.0 200"), "{answer}");
+    let body: serde_json::Value = serde_json::from_str(body).expect("JSON from the gateway");
+    assert_eq!(
+        body["reply"]["interface"], "com.shop.OrderService",
+        "{body}"
+    );
+    assert_eq!(body["reply"]["message"], "Hello, chain", "{body}");
 
     // ZooKeeper answers a real session, and the order service is registered in it.
     let zk = host_port(&instance, "zookeeper", 2181);

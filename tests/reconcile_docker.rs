@@ -5,16 +5,14 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use futures_util::StreamExt;
 use tempfile::TempDir;
 
 use envctl::engine::docker::DockerEngine;
-use envctl::engine::{ContainerSpec, Engine, LabelFilter, ObservedContainer};
+use envctl::engine::{Engine, LabelFilter, ObservedContainer};
 use envctl::model::labels;
 
 use support::{assert_ok, docker_cli, plain_spec, text, LocalRegistry, BUSYBOX};
@@ -130,9 +128,11 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
         for id in &self.planted {
-            let _ = self.rt.block_on(self.engine.remove_container(id));
+            let removed = self.rt.block_on(self.engine.remove_container(id));
+            support::check_cleanup_result(&format!("planted container {id}"), removed);
         }
     }
 }
@@ -146,7 +146,7 @@ fn ids(containers: &BTreeMap<String, ObservedContainer>) -> BTreeMap<String, Str
 
 #[test]
 fn up_reaches_ready_and_a_second_up_writes_nothing() {
-    let mut fx = Fixture::new();
+    let fx = Fixture::new();
     let instance = fx.instance(None);
     let out = fx.run("up", &[]);
     assert_ok(&out);
@@ -157,40 +157,26 @@ fn up_reaches_ready_and_a_second_up_writes_nothing() {
         assert_eq!(c.labels[labels::INSTANCE], instance);
         assert_eq!(c.labels[labels::SPEC_HASH].len(), 64);
     }
-    // `a` answers on its allocated host port.
+    // `a` (busybox httpd) answers HTTP on its allocated host port.
     let port = containers["a"].ports[0].host;
-    std::net::TcpStream::connect(("127.0.0.1", port)).expect("a answers on its host port");
+    let (status, _) = support::protocols::http_get(port, "/").unwrap();
+    assert!((200..500).contains(&status), "a answered {status}");
 
-    // Watch the engine's events for the instance during a second up; a sentinel container
-    // created afterwards marks the end of the window, so no waiting on time is needed.
-    let filter = LabelFilter::instance(&instance);
-    let mut events = fx.engine.container_events(&filter);
+    // Watch the engine's container, network and volume events during a plan and a second
+    // up; sentinel events (a throwaway volume of this test's own) mark where the window
+    // starts and ends, so the whole window was seen, not just the part before a timeout.
+    let mut events = support::events::EventWatch::start(&instance);
     let out = fx.run("plan", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert_ok(&fx.run("up", &[]));
-    let sentinel = ContainerSpec {
-        labels: [(labels::INSTANCE.to_string(), instance.clone())].into(),
-        network: format!("envctl-{instance}"),
-        ..plain_spec(format!("{instance}-sentinel"), vec!["true".into()])
-    };
-    let sentinel_id = fx
-        .rt
-        .block_on(fx.engine.create_container(&sentinel))
-        .unwrap();
-    fx.planted.push(sentinel_id.clone());
-    let writes: Vec<String> = fx.rt.block_on(async {
-        let mut seen = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while let Ok(Some(Ok(event))) = tokio::time::timeout_at(deadline, events.next()).await {
-            if event.container_id == sentinel_id {
-                break;
-            }
-            if !event.action.starts_with("exec_") {
-                seen.push(format!("{} {}", event.action, event.container_id));
-            }
-        }
-        seen
-    });
+    let writes: Vec<String> = events
+        .mark()
+        .into_iter()
+        // Readiness checks of `cmd` kind run inside the container: reads, not changes.
+        .filter(|e| support::events::of_instance(&e.name, &instance))
+        .filter(|e| !e.action.starts_with("exec_"))
+        .map(|e| e.to_string())
+        .collect();
     assert!(writes.is_empty(), "second up wrote: {writes:?}");
     assert_eq!(
         ids(&fx.containers(&instance)).get("a"),
@@ -255,13 +241,20 @@ fn features_live_side_by_side_and_down_removes_exactly_one() {
         assert_eq!(c.ips.keys().collect::<Vec<_>>(), [&net2], "{c:?}");
     }
 
-    let started = Instant::now();
+    // `b` has no volume, so it is killed, not stopped gracefully (nothing to flush): the
+    // engine reports one SIGKILL for it, never a SIGTERM or a `stop`. (`a` has a volume and
+    // gets the graceful stop.)
+    let mut events = support::events::EventWatch::start(&one);
     assert_ok(&fx.run("down", &["--feature", "one"]));
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "down took {:?}",
-        started.elapsed()
-    );
+    let b = format!("{one}-b");
+    let signals: Vec<String> = events
+        .mark()
+        .into_iter()
+        .filter(|e| e.kind == "container" && e.name == b)
+        .filter(|e| e.action == "stop" || e.action == "kill")
+        .map(|e| format!("{} {}", e.action, e.signal))
+        .collect();
+    assert_eq!(signals, ["kill 9"], "b was not simply killed");
     assert!(fx.containers(&one).is_empty());
     let left = fx.containers(&two);
     assert_eq!(left.len(), 2);
@@ -324,10 +317,12 @@ fn a_foreign_container_with_our_name_is_left_untouched() {
 fn a_service_that_never_gets_healthy_fails_in_time_with_its_logs() {
     let fx = Fixture::new();
     let started = Instant::now();
-    let out = fx.run("up", &["--set", "bad=yes", "--wait-timeout", "60s"]);
+    // The check fails after its 10 retries (about a second); the wait timeout is far away,
+    // so failing well before it shows the retries ended the wait, not the timeout.
+    let out = fx.run("up", &["--set", "bad=yes", "--wait-timeout", "600s"]);
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(took < Duration::from_secs(100), "took {took:?}");
     let err = text(&out.stderr);
     assert!(err.contains("service bad failed"), "{err}");
     assert!(err.contains("unhealthy"), "{err}");
@@ -416,7 +411,10 @@ struct ImageGuard(Vec<String>);
 impl Drop for ImageGuard {
     fn drop(&mut self) {
         for image in &self.0 {
-            let _ = docker_cli(&["image", "rm", "-f", image]);
+            support::check_cleanup(
+                &format!("image {image}"),
+                &docker_cli(&["image", "rm", "-f", image]),
+            );
         }
     }
 }
@@ -568,7 +566,8 @@ services:
         settings["env"]["REGISTRY"],
         format!("zk://127.0.0.1:{registry_port}/root")
     );
-    TcpStream::connect(("127.0.0.1", registry_port)).expect("registry answers on loopback");
+    let (status, _) = support::protocols::http_get(registry_port, "/").unwrap();
+    assert!((200..500).contains(&status), "registry answered {status}");
 
     // Inside the network, `api` is the host process.
     let url = format!("http://api:{port}/");

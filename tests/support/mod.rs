@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use envctl::engine::ContainerSpec;
 
+pub mod events;
+pub mod protocols;
+
 /// The busybox image every engine test runs.
 pub const BUSYBOX: &str = "envctl/busybox:1.35";
 
@@ -200,4 +203,41 @@ pub fn dubbo_call_from_host(
     .unwrap_or_else(|e| panic!("calling {interface} at {address}: {e}"));
     let last = out.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("consumer output {out:?}: {e}"))
+}
+
+/// Reports a failed cleanup step, naming the object: the test fails (a panic), unless it is
+/// already failing, when a second panic would abort and hide the first: then on stderr.
+pub fn cleanup_failed(what: &str, why: &str) {
+    if std::thread::panicking() {
+        eprintln!("cleanup failed: {what}: {why}");
+    } else {
+        panic!("cleanup failed: {what}: {why}");
+    }
+}
+
+/// Whether an error says the object is already gone, which is what cleanup wants.
+fn already_gone(why: &str) -> bool {
+    let why = why.to_ascii_lowercase();
+    why.contains("no such") || why.contains("not found")
+}
+
+/// Checks a cleanup command's output (reporting it via `cleanup_failed`); "already gone" is fine.
+pub fn check_cleanup(what: &str, out: &Output) {
+    let stderr = text(&out.stderr);
+    if !out.status.success() && !already_gone(&stderr) {
+        cleanup_failed(
+            what,
+            &format!("status {:?}: {}{}", out.status, text(&out.stdout), stderr),
+        );
+    }
+}
+
+/// Checks a cleanup step's result (reporting it via `cleanup_failed`); "already gone" is fine.
+pub fn check_cleanup_result<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) {
+    if let Err(err) = result {
+        let why = err.to_string();
+        if !already_gone(&why) {
+            cleanup_failed(what, &why);
+        }
+    }
 }
