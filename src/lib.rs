@@ -20,4 +20,5 @@ pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod probe;
+pub mod settings;
 pub mod zookeeper;

@@ -45,11 +45,13 @@ pub enum WaitPolicy {
 
 /// Where lock files live: `$ENVCTL_LOCK_DIR`, else `$XDG_RUNTIME_DIR/envctl`, else the temp dir.
 pub fn lock_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ENVCTL_LOCK_DIR") {
-        return PathBuf::from(dir);
+    // Bad values were refused at startup (`settings::check_environment`).
+    if let Ok(Some(dir)) = crate::settings::lock_dir() {
+        return dir;
     }
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
+    let base = crate::settings::runtime_dir()
+        .ok()
+        .flatten()
         .unwrap_or_else(std::env::temp_dir);
     base.join("envctl-locks")
 }

@@ -1,10 +1,9 @@
 //! The `envctl` binary: parse arguments, run, print the error chain once, map to an exit code.
 
-use clap::Parser;
 use envctl::errors::ExitCode;
 
 fn main() {
-    let cli = envctl::cli::Cli::parse();
+    let cli = envctl::cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {

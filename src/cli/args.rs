@@ -20,7 +20,8 @@ pub struct RenderInputs {
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub set: Vec<(String, String)>,
     /// Address that outsiders use to reach published ports (default: the host's primary IPv4).
-    #[arg(long, env = "ENVCTL_ADVERTISE_HOST")]
+    /// `up` refuses one that is not an address of this machine or of the engine host.
+    #[arg(long, env = "ENVCTL_ADVERTISE_HOST", value_parser = crate::settings::parse_advertise_host)]
     pub advertise_host: Option<String>,
 }
 

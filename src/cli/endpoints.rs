@@ -18,7 +18,7 @@ pub struct EndpointsArgs {
     #[command(flatten)]
     pub instance: super::InstanceArgs,
     /// Address outsiders use to reach published ports (default: the host's primary IPv4).
-    #[arg(long, env = "ENVCTL_ADVERTISE_HOST")]
+    #[arg(long, env = "ENVCTL_ADVERTISE_HOST", value_parser = crate::settings::parse_advertise_host)]
     pub advertise_host: Option<String>,
     /// The Dubbo registry group (root node) providers register under.
     #[arg(long, default_value = crate::dubbo::DEFAULT_GROUP)]

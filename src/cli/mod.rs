@@ -4,10 +4,13 @@
 
 mod args;
 mod common;
+mod complete_words;
+mod completions;
 mod down;
 mod endpoints;
 mod exec;
 mod gc;
+mod help;
 mod import;
 mod init;
 mod interrupt;
@@ -23,6 +26,7 @@ mod up;
 mod validate;
 
 pub use args::*;
+pub use help::{command, parse};
 
 use clap::{Parser, Subcommand};
 
@@ -70,12 +74,22 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Scaffold environments/ and templates/ with a working example.
     Init(init::InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// What the completion scripts call: names for the word being completed.
+    #[command(name = "__complete", hide = true)]
+    Complete(completions::CompleteArgs),
     /// Write an environment from Compose files and report what could not be carried over.
     Import(import::ImportArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
+    // An empty or malformed variable is named before anything is read or created; completion
+    // stays quiet and works regardless.
+    if !matches!(cli.command, Command::Completions(_) | Command::Complete(_)) {
+        crate::settings::check_environment()?;
+    }
     match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Down(args) => down::run(args).await,
@@ -92,6 +106,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Template(cmd) => template::run(cmd),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Complete(args) => completions::complete(args).await,
         Command::Import(args) => import::run(args),
     }
 }

@@ -56,6 +56,10 @@ pub struct UpArgs {
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    // Before anything is created: providers would register an address nobody can reach.
+    if let Some(host) = &args.render.advertise_host {
+        crate::settings::check_advertise_host(host).map_err(|e| anyhow::anyhow!(e))?;
+    }
     let mut env = common::load(&args.instance, &args.render)?;
     common::run_locally(&mut env, &args.local)?;
     let engine = common::connect().await?;

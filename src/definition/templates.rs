@@ -23,9 +23,8 @@ use super::written;
 /// The directories searched for `<name>.yaml`, in order.
 pub fn search_path() -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("templates")];
-    if let Some(extra) = std::env::var_os("ENVCTL_TEMPLATE_PATH") {
-        dirs.extend(std::env::split_paths(&extra).filter(|p| !p.as_os_str().is_empty()));
-    }
+    // A bad value was refused at startup (`settings::check_environment`).
+    dirs.extend(crate::settings::template_path().unwrap_or_default());
     if let Some(config) = dirs::config_dir() {
         dirs.push(config.join("envctl").join("templates"));
     }

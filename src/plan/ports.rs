@@ -48,12 +48,9 @@ impl PortRange {
 
     /// The range from `ENVCTL_PORT_RANGE`, or the default.
     pub fn from_env() -> Result<Self, String> {
-        match std::env::var(RANGE_ENV) {
-            Ok(text) if !text.trim().is_empty() => {
-                Self::parse(&text).map_err(|e| format!("{RANGE_ENV}: {e}"))
-            }
-            _ => Ok(Self::default()),
-        }
+        crate::settings::port_range()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| e.to_string())
     }
 
     fn len(self) -> u32 {

@@ -17,9 +17,10 @@ pub enum GitError {
 
 /// Where libraries are cached: `$ENVCTL_CACHE_DIR/libraries`, else the user's cache directory.
 pub fn cache_root() -> PathBuf {
-    let base = std::env::var_os("ENVCTL_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    // A bad value was refused at startup (`settings::check_environment`).
+    let base = crate::settings::cache_dir()
+        .ok()
+        .flatten()
         .or_else(|| dirs::cache_dir().map(|d| d.join("envctl")))
         .unwrap_or_else(|| std::env::temp_dir().join("envctl-cache"));
     base.join("libraries")
