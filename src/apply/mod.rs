@@ -8,6 +8,7 @@
 
 mod down;
 pub mod events;
+mod images;
 mod interrupt;
 mod pull_progress;
 mod readiness;
@@ -28,7 +29,7 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::engine::{ContainerSpec, ContainerState, Engine, ImageProgress};
+use crate::engine::{ContainerSpec, ContainerState, Engine};
 use crate::model::{Condition, ServiceKind};
 use crate::plan::{Action, Plan, ServiceTarget};
 
@@ -102,7 +103,7 @@ impl Status {
     }
 }
 
-type ImageResult = Option<Result<(), String>>;
+use images::{start_images, wait_image, ImageResult};
 
 struct Ctx {
     engine: Arc<dyn Engine>,
@@ -363,122 +364,6 @@ async fn remove_orphans(engine: &dyn Engine, plan: &Plan, reporter: &Reporter) -
     join_all(removals).await.into_iter().flatten().collect()
 }
 
-/// Starts one pull or build per image; services wait on the returned channels.
-fn start_images(
-    engine: &Arc<dyn Engine>,
-    plan: &Plan,
-    sink: &EventSink,
-    began: Instant,
-) -> BTreeMap<String, watch::Receiver<ImageResult>> {
-    let mut images = BTreeMap::new();
-    for action in &plan.actions {
-        let image = match action {
-            Action::PullImage { image, .. } => image.clone(),
-            Action::BuildImage { request, .. } => request.tag.clone(),
-            _ => continue,
-        };
-        let users: Vec<String> = plan
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::CreateContainer { service, spec }
-                | Action::RecreateContainer { service, spec, .. }
-                    if spec.image == image =>
-                {
-                    Some(service.to_string())
-                }
-                _ => None,
-            })
-            .collect();
-        let (tx, rx) = watch::channel(None);
-        images.insert(image.clone(), rx);
-        tokio::spawn(run_image(
-            engine.clone(),
-            action.clone(),
-            image,
-            users,
-            sink.clone(),
-            began,
-            tx,
-        ));
-    }
-    images
-}
-
-/// Pulls or builds one image, reporting progress to every service that uses it.
-async fn run_image(
-    engine: Arc<dyn Engine>,
-    action: Action,
-    image: String,
-    users: Vec<String>,
-    sink: EventSink,
-    began: Instant,
-    tx: watch::Sender<ImageResult>,
-) {
-    let last_emit = Mutex::new(None::<Instant>);
-    let layers = Mutex::new(pull_progress::PullProgress::default());
-    let progress = |p: ImageProgress| {
-        let summary = match &p {
-            ImageProgress::Layer {
-                id,
-                status,
-                current,
-                total,
-            } => layers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .update(id, status, *current, *total),
-            ImageProgress::Line(_) => String::new(),
-        };
-        // Layer updates come in bursts; a few per second are plenty for humans and scripts.
-        let mut last = last_emit.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        if last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(250)) {
-            return;
-        }
-        *last = Some(now);
-        let phase = match p {
-            ImageProgress::Layer { .. } => Phase::Pulling {
-                image: image.clone(),
-                progress: summary,
-            },
-            ImageProgress::Line(line) => Phase::Building {
-                image: image.clone(),
-                line,
-            },
-        };
-        for user in &users {
-            sink(ServiceEvent {
-                service: user.clone(),
-                phase: phase.clone(),
-                elapsed: began.elapsed(),
-            });
-        }
-    };
-    for user in &users {
-        let phase = match &action {
-            Action::BuildImage { .. } => Phase::Building {
-                image: image.clone(),
-                line: "starting".into(),
-            },
-            _ => Phase::Pulling {
-                image: image.clone(),
-                progress: "starting".into(),
-            },
-        };
-        sink(ServiceEvent {
-            service: user.clone(),
-            phase,
-            elapsed: began.elapsed(),
-        });
-    }
-    let result = match &action {
-        Action::BuildImage { request, .. } => engine.build_image(request, &progress).await,
-        _ => engine.pull_image(&image, &progress).await,
-    };
-    let _ = tx.send(Some(result.map_err(|e| e.to_string())));
-}
-
 /// Runs one service to its goal; returns the status its dependents see. `started` hears
 /// `Started` as soon as the container runs, so dependents that only need it started go on
 /// while its readiness is still being checked.
@@ -585,7 +470,7 @@ async fn run_service(
         return Status::Started;
     }
     if ctx.check_once {
-        return glance(ctx, target, &id, fresh).await;
+        return readiness::glance_service(ctx, target, &id, fresh).await;
     }
     let ready = async {
         match (target.kind, &target.healthcheck) {
@@ -634,38 +519,6 @@ async fn run_service(
         }
         Err(reason) => {
             let logs = ctx.last_logs(&id).await;
-            ctx.fail(name, reason, logs);
-            Status::Failed
-        }
-    }
-}
-
-/// `--wait-timeout 0`: one look at the service. Not ready yet is pending, not a failure.
-async fn glance(ctx: &Ctx, target: &ServiceTarget, id: &str, fresh: bool) -> Status {
-    let name = target.name.as_str();
-    let reach = readiness::Reach {
-        network: &ctx.network,
-        registry: ctx.registry,
-    };
-    match readiness::glance(ctx.engine.as_ref(), id, reach, target, fresh).await {
-        Ok(readiness::Glance::Ready) => {
-            ctx.emit(name, Phase::Ready);
-            Status::Healthy
-        }
-        Ok(readiness::Glance::Completed) => {
-            ctx.emit(name, Phase::Completed);
-            Status::Completed
-        }
-        Ok(readiness::Glance::Pending(why)) => {
-            ctx.pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(name.to_string(), why);
-            ctx.emit(name, Phase::Started);
-            Status::Started
-        }
-        Err(reason) => {
-            let logs = ctx.last_logs(id).await;
             ctx.fail(name, reason, logs);
             Status::Failed
         }
@@ -761,25 +614,6 @@ async fn create_early(
         .create_container(spec)
         .await
         .map_err(|e| (format!("create failed: {e}"), None))
-}
-
-async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Option<String>)> {
-    let Some(rx) = ctx.images.get(image) else {
-        return Ok(());
-    };
-    let mut rx = rx.clone();
-    let result = tokio::select! {
-        result = rx.wait_for(|r| r.is_some()) => result
-            .map(|r| r.clone())
-            .unwrap_or_else(|_| Some(Err("image task ended unexpectedly".into()))),
-        () = ctx.interrupt.wait() => {
-            return Err((format!("{INTERRUPTED} while waiting for image {image}"), None))
-        }
-    };
-    match result {
-        Some(Err(reason)) => Err((format!("image {image}: {reason}"), None)),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::Phase;
 use crate::engine::{ContainerRuntime, ContainerState, Engine, ObservedContainer};
 use crate::model::{HealthCheck, Probe, Protocol};
 use crate::plan::ServiceTarget;
@@ -354,6 +355,43 @@ pub async fn wait_completed(
         Ok(Ok(code)) => Err(format!("job exited with code {code}")),
         Ok(Err(err)) => Err(err.to_string()),
         Err(_) => Err("job did not finish before the wait timeout".into()),
+    }
+}
+
+/// `--wait-timeout 0`: one look at the service. Not ready yet is pending, not a failure.
+pub(super) async fn glance_service(
+    ctx: &super::Ctx,
+    target: &ServiceTarget,
+    id: &str,
+    fresh: bool,
+) -> super::Status {
+    let name = target.name.as_str();
+    let reach = Reach {
+        network: &ctx.network,
+        registry: ctx.registry,
+    };
+    match glance(ctx.engine.as_ref(), id, reach, target, fresh).await {
+        Ok(Glance::Ready) => {
+            ctx.emit(name, Phase::Ready);
+            super::Status::Healthy
+        }
+        Ok(Glance::Completed) => {
+            ctx.emit(name, Phase::Completed);
+            super::Status::Completed
+        }
+        Ok(Glance::Pending(why)) => {
+            ctx.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_string(), why);
+            ctx.emit(name, Phase::Started);
+            super::Status::Started
+        }
+        Err(reason) => {
+            let logs = ctx.last_logs(id).await;
+            ctx.fail(name, reason, logs);
+            super::Status::Failed
+        }
     }
 }
 

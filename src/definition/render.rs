@@ -145,6 +145,16 @@ fn render_bounded(
     let mut tera = Tera::new();
     tera.register_function("host_port", host_port_function(service.map(str::to_string)));
     bounded_filters::register(&mut tera);
+    // Work that reaches no checkpoint, for the test of the worker-thread backstop.
+    #[cfg(test)]
+    tera.register_function(
+        "__test_sleep",
+        |kwargs: Kwargs, _: &State| -> TeraResult<String> {
+            let ms = kwargs.must_get::<i64>("ms")?;
+            std::thread::sleep(std::time::Duration::from_millis(ms.unsigned_abs()));
+            Ok(String::new())
+        },
+    );
     let checkpoints = progress.clone();
     tera.register_function(
         budget::CHECKPOINT,
@@ -433,6 +443,21 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(err.position.map(|p| p.0), Some(1));
+    }
+
+    #[test]
+    fn a_rendering_stuck_past_the_deadline_is_given_up() {
+        let mut late = ctx();
+        late.deadline = Some(Instant::now() + std::time::Duration::from_millis(100));
+        let started = Instant::now();
+        let err = render("a: 1\n{{ __test_sleep(ms=30000) }}", &late, &none(), None).unwrap_err();
+        assert!(err.message.contains("time budget"), "{err:?}");
+        // The deadline plus the grace period, not the 30 s the rendering would take.
+        assert!(
+            started.elapsed() < budget::GRACE + std::time::Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

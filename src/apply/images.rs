@@ -1,0 +1,152 @@
+//! Pulls and builds for `apply`: one task per image, started at once; every service that
+//! uses the image hears its progress and waits on its result.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::engine::{Engine, ImageProgress};
+use crate::plan::{Action, Plan};
+
+use super::{pull_progress, Ctx, EventSink, Phase, ServiceEvent, INTERRUPTED};
+
+/// The result of an image's pull or build; `None` while it runs.
+pub(super) type ImageResult = Option<Result<(), String>>;
+
+/// Starts one pull or build per image; services wait on the returned channels.
+pub(super) fn start_images(
+    engine: &Arc<dyn Engine>,
+    plan: &Plan,
+    sink: &EventSink,
+    began: Instant,
+) -> BTreeMap<String, watch::Receiver<ImageResult>> {
+    let mut images = BTreeMap::new();
+    for action in &plan.actions {
+        let image = match action {
+            Action::PullImage { image, .. } => image.clone(),
+            Action::BuildImage { request, .. } => request.tag.clone(),
+            _ => continue,
+        };
+        let users: Vec<String> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreateContainer { service, spec }
+                | Action::RecreateContainer { service, spec, .. }
+                    if spec.image == image =>
+                {
+                    Some(service.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        let (tx, rx) = watch::channel(None);
+        images.insert(image.clone(), rx);
+        tokio::spawn(run_image(
+            engine.clone(),
+            action.clone(),
+            image,
+            users,
+            sink.clone(),
+            began,
+            tx,
+        ));
+    }
+    images
+}
+
+/// Pulls or builds one image, reporting progress to every service that uses it.
+async fn run_image(
+    engine: Arc<dyn Engine>,
+    action: Action,
+    image: String,
+    users: Vec<String>,
+    sink: EventSink,
+    began: Instant,
+    tx: watch::Sender<ImageResult>,
+) {
+    let last_emit = Mutex::new(None::<Instant>);
+    let layers = Mutex::new(pull_progress::PullProgress::default());
+    let progress = |p: ImageProgress| {
+        let summary = match &p {
+            ImageProgress::Layer {
+                id,
+                status,
+                current,
+                total,
+            } => layers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .update(id, status, *current, *total),
+            ImageProgress::Line(_) => String::new(),
+        };
+        // Layer updates come in bursts; a few per second are plenty for humans and scripts.
+        let mut last = last_emit.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(250)) {
+            return;
+        }
+        *last = Some(now);
+        let phase = match p {
+            ImageProgress::Layer { .. } => Phase::Pulling {
+                image: image.clone(),
+                progress: summary,
+            },
+            ImageProgress::Line(line) => Phase::Building {
+                image: image.clone(),
+                line,
+            },
+        };
+        for user in &users {
+            sink(ServiceEvent {
+                service: user.clone(),
+                phase: phase.clone(),
+                elapsed: began.elapsed(),
+            });
+        }
+    };
+    for user in &users {
+        let phase = match &action {
+            Action::BuildImage { .. } => Phase::Building {
+                image: image.clone(),
+                line: "starting".into(),
+            },
+            _ => Phase::Pulling {
+                image: image.clone(),
+                progress: "starting".into(),
+            },
+        };
+        sink(ServiceEvent {
+            service: user.clone(),
+            phase,
+            elapsed: began.elapsed(),
+        });
+    }
+    let result = match &action {
+        Action::BuildImage { request, .. } => engine.build_image(request, &progress).await,
+        _ => engine.pull_image(&image, &progress).await,
+    };
+    let _ = tx.send(Some(result.map_err(|e| e.to_string())));
+}
+
+pub(super) async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Option<String>)> {
+    let Some(rx) = ctx.images.get(image) else {
+        return Ok(());
+    };
+    let mut rx = rx.clone();
+    let result = tokio::select! {
+        result = rx.wait_for(|r| r.is_some()) => result
+            .map(|r| r.clone())
+            .unwrap_or_else(|_| Some(Err("image task ended unexpectedly".into()))),
+        () = ctx.interrupt.wait() => {
+            return Err((format!("{INTERRUPTED} while waiting for image {image}"), None))
+        }
+    };
+    match result {
+        Some(Err(reason)) => Err((format!("image {image}: {reason}"), None)),
+        _ => Ok(()),
+    }
+}
