@@ -3,7 +3,6 @@
 // Every test binary compiles this module on its own and uses only some of the helpers.
 #![allow(dead_code)]
 
-use std::net::TcpStream;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -117,7 +116,7 @@ pub struct LocalRegistry {
 }
 
 impl LocalRegistry {
-    /// Starts the registry and waits (up to 20 s) until it listens.
+    /// Starts the registry and waits (up to 20 s) until it answers.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -142,12 +141,13 @@ impl LocalRegistry {
             .spawn()
             .expect("docker-registry must be installed (apt-get install docker-registry; scripts/test.sh does)");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Ready when it answers the registry API's version check, not merely accepts a connection.
+        while protocols::http_get(port, "/v2/").map(|(status, _)| status) != Ok(200) {
             assert!(
                 Instant::now() < deadline,
-                "the local registry never listened"
+                "the local registry never answered GET /v2/"
             );
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_millis(20));
         }
         Self {
             child,
