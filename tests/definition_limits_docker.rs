@@ -37,7 +37,8 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
+        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
     }
 }
 

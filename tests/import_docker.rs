@@ -99,7 +99,8 @@ impl Imported {
 
 impl Drop for Imported {
     fn drop(&mut self) {
-        let _ = self.envctl(&["down".into(), self.env.clone(), "--volumes".into()]);
+        let out = self.envctl(&["down".into(), self.env.clone(), "--volumes".into()]);
+        support::check_cleanup(&format!("down {}", self.env), &out);
     }
 }
 

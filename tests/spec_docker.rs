@@ -123,11 +123,12 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"], &[]);
-        if !out.status.success() {
-            eprintln!("cleanup: envctl down failed: {}", text(&out.stderr));
-        }
+        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
         for image in self.images.borrow().iter().rev() {
-            let _ = docker_cli(&["image", "rm", "-f", image]);
+            support::check_cleanup(
+                &format!("image {image}"),
+                &docker_cli(&["image", "rm", "-f", image]),
+            );
         }
     }
 }

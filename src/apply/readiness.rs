@@ -47,6 +47,12 @@ pub fn probe_target(
 /// The first pause between health-check attempts; it doubles up to the check's interval.
 const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
+/// The pause after `pause`: doubled, capped at the interval. Capped as it grows, or doubling
+/// overflows (a panic) after some 60 attempts of a long wait.
+fn next_pause(pause: Duration, interval: Duration) -> Duration {
+    pause.saturating_mul(2).min(interval)
+}
+
 /// How the instance is reached from the host.
 #[derive(Debug, Clone, Copy)]
 pub struct Reach<'a> {
@@ -144,7 +150,7 @@ pub async fn wait_healthy(
         }
         on_wait(format!("health check: {reason}"));
         let next = attempt_started + pause.min(hc.interval);
-        pause *= 2;
+        pause = next_pause(pause, hc.interval);
         if next >= deadline {
             return Err(format!("not healthy before the wait timeout: {reason}"));
         }
@@ -460,6 +466,17 @@ mod tests {
             restart_count: restarts,
             started_at: Some(chrono::Utc::now() - chrono::Duration::seconds(age_secs)),
             exit_code: 3,
+        }
+    }
+
+    #[test]
+    fn the_pause_backs_off_to_the_interval_however_long_the_wait() {
+        for interval in [Duration::from_millis(100), Duration::MAX] {
+            let mut pause = FIRST_PAUSE;
+            for _ in 0..10_000 {
+                pause = next_pause(pause, interval);
+            }
+            assert_eq!(pause, interval);
         }
     }
 
