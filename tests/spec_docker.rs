@@ -330,6 +330,28 @@ fn a_crash_looping_container_fails_up() {
     }
 }
 
+/// Class 4: with a health check, a restart resets readiness: a server that crashed once and,
+/// restarted by `restart: always`, now answers for half a second between crashes must not
+/// pass as healthy (its file system survives restarts: `/ran` marks the first run).
+#[test]
+fn a_restart_resets_health_check_readiness() {
+    let fx = Fixture::new(&format!(
+        r#"
+services:
+  flaky:
+    image: {BUSYBOX}
+    command: ["sh", "-c", "if [ -f /ran ]; then httpd -p 8080; sleep 0.5; fi; touch /ran; exit 3"]
+    restart: always
+    healthcheck: {{ tcp: 8080, interval: 200ms, retries: 5 }}
+"#
+    ));
+    let out = fx.run("up", &["--wait-timeout", "60s", "--output", "json"]);
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let reason = report["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("restart"), "{reason}");
+}
+
 /// Class 4: without a health check a service that stays up is ready after the settle
 /// window, and `--wait-timeout 0` on a converged, healthy instance waits for nothing and
 /// reports every service ready (a dependent of a healthy service included: it used to fail

@@ -479,7 +479,7 @@ async fn run_service(
                     .await
                     .map(|()| Status::Completed)
             }
-            (ServiceKind::Service, Some(hc)) => {
+            (ServiceKind::Service, Some(_)) => {
                 let on_wait = |reason: String| ctx.emit(name, Phase::Waiting { reason });
                 readiness::wait_healthy(
                     ctx.engine.as_ref(),
@@ -489,7 +489,7 @@ async fn run_service(
                         registry: ctx.registry,
                     },
                     target,
-                    hc,
+                    fresh,
                     ctx.deadline,
                     &on_wait,
                 )

@@ -62,17 +62,24 @@ pub struct Reach<'a> {
     pub registry: Option<SocketAddr>,
 }
 
-/// Waits until the service's health check passes. `on_wait` hears each failed attempt.
+/// Waits until the service's health check passes (without one: `wait_settled`). `on_wait`
+/// hears each failed attempt.
 pub async fn wait_healthy(
     engine: &dyn Engine,
     id: &str,
     reach: Reach<'_>,
     target: &ServiceTarget,
-    hc: &HealthCheck,
+    fresh: bool,
     deadline: Instant,
     on_wait: &(dyn Fn(String) + Send + Sync),
 ) -> Result<(), String> {
+    let Some(hc) = &target.healthcheck else {
+        return wait_settled(engine, id, fresh, deadline).await;
+    };
     let began = Instant::now();
+    // Restarts before this wait began do not count against an older container; for one this
+    // `up` started, every restart does.
+    let mut baseline: Option<u64> = None;
     let mut failures = 0u32;
     // Services often become ready a moment after they start: poll quickly at first, backing
     // off to the check's interval. Only attempts an interval apart count toward `retries`, so
@@ -88,6 +95,7 @@ pub async fn wait_healthy(
             .container_runtime(id)
             .await
             .map_err(|e| e.to_string())?;
+        let first = *baseline.get_or_insert(if fresh { 0 } else { before.restart_count });
         let ip = observed
             .ips
             .get(reach.network)
@@ -116,6 +124,11 @@ pub async fn wait_healthy(
                     .map_err(|e| e.to_string())?;
                 match restarted(&before, &after) {
                     Some(reason) => Err(reason),
+                    // It crashed before: a pass between two crashes proves nothing, so it
+                    // must also stay up for the settle window.
+                    None if after.restart_count > first => {
+                        stays_up(engine, id, &after, deadline).await
+                    }
                     None => Ok(()),
                 }
             }
@@ -220,6 +233,35 @@ fn restarted(first: &ContainerRuntime, now: &ContainerRuntime) -> Option<String>
             now.exit_code, now.restart_count
         )
     })
+}
+
+/// Polls for the settle window: `Err` when the container restarts or stops meanwhile.
+async fn stays_up(
+    engine: &dyn Engine,
+    id: &str,
+    from: &ContainerRuntime,
+    deadline: Instant,
+) -> Result<(), String> {
+    let end = Instant::now() + SETTLE_WINDOW;
+    loop {
+        let next = (Instant::now() + SETTLE_POLL).min(end);
+        if next > deadline {
+            return Err(format!(
+                "it restarted before, and the wait timeout ended within {SETTLE_WINDOW:?} of its check passing"
+            ));
+        }
+        tokio::time::sleep_until(next).await;
+        let now = engine
+            .container_runtime(id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(reason) = not_up(&now).or_else(|| restarted(from, &now)) {
+            return Err(format!("check passed, then {reason}"));
+        }
+        if next >= end {
+            return Ok(());
+        }
+    }
 }
 
 /// Why a container that should be running is not ready, if so.
