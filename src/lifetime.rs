@@ -202,12 +202,10 @@ pub fn remaining(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 /// Parses `--ttl`: a duration like `3d`, `2h`, `90`, or `none` (also `0`) for no expiry,
 /// which removes the lifetime the instance had.
-pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+pub fn parse_ttl(text: &str) -> Result<Duration, crate::definition::UnitError> {
     match text.trim() {
         "never" => Ok(Duration::ZERO),
-        other => crate::definition::parse_limit(other)
-            .map(Option::unwrap_or_default)
-            .map_err(|e| e.to_string()),
+        other => crate::definition::parse_limit(other).map(Option::unwrap_or_default),
     }
 }
 

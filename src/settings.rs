@@ -116,7 +116,7 @@ pub fn port_range() -> Result<Option<crate::plan::PortRange>, SettingError> {
     };
     crate::plan::PortRange::parse(&text)
         .map(Some)
-        .map_err(|reason| error(PORT_RANGE, &text, reason))
+        .map_err(|reason| error(PORT_RANGE, &text, reason.to_string()))
 }
 
 /// `DOCKER_HOST`: the engine's address. Only its form is checked here; whether something
@@ -160,24 +160,56 @@ pub fn check_environment() -> Result<(), SettingError> {
     Ok(())
 }
 
+/// Why an advertise host (`--advertise-host` / `ENVCTL_ADVERTISE_HOST`) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdvertiseHostError {
+    #[error(
+        "empty advertise host (from --advertise-host or {}); \
+         unset it for the default (this host's primary IPv4) or give an address",
+        ADVERTISE_HOST
+    )]
+    Empty,
+    #[error(
+        "`{value}` (from --advertise-host or {}) is neither an IP address nor a host name",
+        ADVERTISE_HOST
+    )]
+    NotAHost { value: String },
+    #[error("advertise host `{host}` does not resolve: {reason}")]
+    DoesNotResolve { host: String, reason: String },
+    #[error(
+        "advertise host `{host}` is {ip}, which means \"every address\" and cannot be dialled; \
+         give one address of this machine"
+    )]
+    EveryAddress { host: String, ip: IpAddr },
+    /// `engine` is empty or ` nor of the engine host HOST`; `default` is the detected address.
+    #[error(
+        "advertise host `{host}` ({seen}) is not an address of this machine{engine}: providers would \
+         register it and nobody could reach them; drop --advertise-host and {} for the default ({default})",
+        ADVERTISE_HOST
+    )]
+    NotThisMachine {
+        host: String,
+        seen: String,
+        engine: String,
+        default: String,
+    },
+}
+
 /// Clap value parser for `--advertise-host` / `ENVCTL_ADVERTISE_HOST`: not empty, and an IP
 /// address or a host name (letters, digits, `-`, `.`). Whether it is this machine's is checked
 /// by `check_advertise_host` where it matters (`up`).
-pub fn parse_advertise_host(text: &str) -> Result<String, String> {
+pub fn parse_advertise_host(text: &str) -> Result<String, AdvertiseHostError> {
     let value = text.trim();
     if value.is_empty() {
-        return Err(format!(
-            "empty advertise host (from --advertise-host or {ADVERTISE_HOST}); \
-             unset it for the default (this host's primary IPv4) or give an address"
-        ));
+        return Err(AdvertiseHostError::Empty);
     }
     let as_name = value
         .split('.')
         .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if value.parse::<IpAddr>().is_err() && !as_name {
-        return Err(format!(
-            "`{value}` (from --advertise-host or {ADVERTISE_HOST}) is neither an IP address nor a host name"
-        ));
+        return Err(AdvertiseHostError::NotAHost {
+            value: value.to_string(),
+        });
     }
     Ok(value.to_string())
 }
@@ -185,20 +217,23 @@ pub fn parse_advertise_host(text: &str) -> Result<String, String> {
 /// Refuses an advertise address that is neither an address of this machine nor of the engine
 /// host: providers would register it and nobody could reach them there. A host name passes
 /// when one of its addresses does.
-pub fn check_advertise_host(host: &str) -> Result<(), String> {
+pub fn check_advertise_host(host: &str) -> Result<(), AdvertiseHostError> {
     let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => (host, 0)
             .to_socket_addrs()
-            .map_err(|e| format!("advertise host `{host}` does not resolve: {e}"))?
+            .map_err(|e| AdvertiseHostError::DoesNotResolve {
+                host: host.to_string(),
+                reason: e.to_string(),
+            })?
             .map(|a| a.ip())
             .collect(),
     };
     if let Some(ip) = addrs.iter().find(|ip| ip.is_unspecified()) {
-        return Err(format!(
-            "advertise host `{host}` is {ip}, which means \"every address\" and cannot be dialled; \
-             give one address of this machine"
-        ));
+        return Err(AdvertiseHostError::EveryAddress {
+            host: host.to_string(),
+            ip: *ip,
+        });
     }
     // Binding a socket to an address succeeds exactly when the address is one of this
     // machine's (no packet is sent); the engine host is accepted when DOCKER_HOST is remote.
@@ -216,15 +251,14 @@ pub fn check_advertise_host(host: &str) -> Result<(), String> {
         return Ok(());
     }
     let seen: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
-    Err(format!(
-        "advertise host `{host}` ({}) is not an address of this machine{}: providers would \
-         register it and nobody could reach them; drop --advertise-host and {ADVERTISE_HOST} for the default ({})",
-        seen.join(", "),
-        engine
+    Err(AdvertiseHostError::NotThisMachine {
+        host: host.to_string(),
+        seen: seen.join(", "),
+        engine: engine
             .map(|e| format!(" nor of the engine host {e}"))
             .unwrap_or_default(),
-        crate::advertise::detect()
-    ))
+        default: crate::advertise::detect().to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -235,6 +269,7 @@ mod tests {
     fn advertise_host_syntax() {
         assert!(parse_advertise_host("")
             .unwrap_err()
+            .to_string()
             .contains(ADVERTISE_HOST));
         assert!(parse_advertise_host("  ").is_err());
         assert!(parse_advertise_host("a b").is_err());
@@ -250,10 +285,13 @@ mod tests {
         let detected = crate::advertise::detect().to_string();
         assert_eq!(check_advertise_host(&detected), Ok(()));
         // TEST-NET-2 (RFC 5737): never assigned to a machine.
-        let err = check_advertise_host("198.51.100.7").unwrap_err();
+        let err = check_advertise_host("198.51.100.7")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not an address of this machine"), "{err}");
         assert!(check_advertise_host("0.0.0.0")
             .unwrap_err()
+            .to_string()
             .contains("every address"));
     }
 }

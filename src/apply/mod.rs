@@ -17,7 +17,7 @@ mod up;
 pub use down::{down, DownReport, DownScope};
 pub use events::{discard, EventSink, Phase, ServiceEvent};
 pub use interrupt::{Interrupt, InterruptTrigger, INTERRUPTED};
-pub use readiness::{check_once, Reach, DEFAULT_WAIT_TIMEOUT};
+pub use readiness::{check_once, NotReady, Reach, DEFAULT_WAIT_TIMEOUT};
 pub use up::{up, up_until, UpError, UpOutcome, PORT_RETRIES};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -111,7 +111,9 @@ pub async fn wait_healthy(
             (_, Probe::Cmd(cmd)) => run_cmd(engine, id, cmd, hc).await,
             (_, other) => {
                 let target = probe_target(target, other, ip, reach.registry);
-                probe::check(other, &target, hc.timeout).await
+                probe::check(other, &target, hc.timeout)
+                    .await
+                    .map_err(|failed| failed.0)
             }
         };
         // A pass counts only if the container did not restart meanwhile: a restart resets
@@ -158,6 +160,12 @@ pub async fn wait_healthy(
     }
 }
 
+/// Why a service is not shown ready: a one-line reason for `status` and progress output.
+/// (The waits private to `apply` pass plain reasons around; this one leaves the module.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotReady(pub String);
+
 /// One probe attempt against a running container (for `status`): the check's own timeout,
 /// no retries.
 pub async fn check_once(
@@ -166,12 +174,14 @@ pub async fn check_once(
     reach: Reach<'_>,
     target: &ServiceTarget,
     hc: &HealthCheck,
-) -> Result<(), String> {
+) -> Result<(), NotReady> {
     if let Some(reason) = not_running(container.state) {
-        return Err(reason);
+        return Err(NotReady(reason));
     }
     match &hc.probe {
-        Probe::Cmd(cmd) => run_cmd(engine, &container.id, cmd, hc).await,
+        Probe::Cmd(cmd) => run_cmd(engine, &container.id, cmd, hc)
+            .await
+            .map_err(NotReady),
         other => {
             let ip = container
                 .ips
@@ -183,6 +193,7 @@ pub async fn check_once(
                 hc.timeout,
             )
             .await
+            .map_err(|failed| NotReady(failed.0))
         }
     }
 }

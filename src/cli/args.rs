@@ -36,22 +36,31 @@ pub enum OutputFormat {
 
 /// `--feature`: refused at parse time (exit 2, nothing touched) when empty or not a valid
 /// feature name, so a script passing an empty `$BRANCH` never acts on the main instance.
-pub fn parse_feature(s: &str) -> Result<String, String> {
+pub fn parse_feature(s: &str) -> Result<String, FlagError> {
     crate::model::check_feature_name(s)
         .map(|()| s.to_string())
         .map_err(|err| match err {
-            crate::model::NameError::Empty { .. } => {
-                "the feature name is empty; leave out --feature to mean the main instance".into()
-            }
-            other => other.to_string(),
+            crate::model::NameError::Empty { .. } => FlagError::EmptyFeature,
+            other => FlagError::BadFeature(other),
         })
 }
 
-pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+pub fn parse_key_value(s: &str) -> Result<(String, String), FlagError> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+        _ => Err(FlagError::NotKeyValue(s.to_string())),
     }
+}
+
+/// A flag value refused at parse time (clap prints it under the flag's name).
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    #[error("the feature name is empty; leave out --feature to mean the main instance")]
+    EmptyFeature,
+    #[error(transparent)]
+    BadFeature(crate::model::NameError),
+    #[error("expected KEY=VALUE, got `{0}`")]
+    NotKeyValue(String),
 }
 
 /// The environments named on the command line, or every `./environments/*.yaml` when none are;

@@ -24,7 +24,7 @@ async fn connect_engine() -> anyhow::Result<Arc<dyn Engine>> {
 
 /// Planning inputs from this host.
 pub fn plan_inputs() -> anyhow::Result<crate::plan::PlanInputs<'static>> {
-    crate::plan::PlanInputs::from_host().map_err(|e| anyhow::anyhow!(e))
+    Ok(crate::plan::PlanInputs::from_host()?)
 }
 
 /// Loads and validates the definition for `instance` with the given inputs.
@@ -43,7 +43,7 @@ pub fn load(instance: &InstanceArgs, inputs: &RenderInputs) -> anyhow::Result<En
 /// Moves the `--local` services out of the containers (see `model::Environment::run_locally`).
 pub fn run_locally(env: &mut Environment, local: &[String]) -> anyhow::Result<()> {
     for name in local {
-        env.run_locally(name).map_err(|e| anyhow::anyhow!(e))?;
+        env.run_locally(name)?;
     }
     Ok(())
 }
@@ -81,10 +81,9 @@ pub fn env_name(arg: &str) -> String {
 
 /// Parses a duration flag: the one grammar of `definition::parse_duration` (`90`, `1m30s`,
 /// `500ms`, `3d`), plus `none` for no limit (the longest duration allowed).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, crate::definition::UnitError> {
     crate::definition::parse_limit(text)
         .map(|limit| limit.unwrap_or(crate::definition::MAX_DURATION))
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -98,8 +98,18 @@ impl Node {
     }
 }
 
-/// Parses one file's text; errors say `line:col: message`.
-pub fn parse(text: &str, file: usize) -> Result<Node, String> {
+/// Where and why a compose file is not YAML; shown as `line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: {message}")]
+pub struct SyntaxError {
+    pub line: usize,
+    /// 1-based.
+    pub col: usize,
+    pub message: String,
+}
+
+/// Parses one file's text.
+pub fn parse(text: &str, file: usize) -> Result<Node, SyntaxError> {
     let mut builder = Builder {
         file,
         stack: Vec::new(),
@@ -109,7 +119,11 @@ pub fn parse(text: &str, file: usize) -> Result<Node, String> {
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, false).map_err(|e| {
         let m = e.marker();
-        format!("{}:{}: {}", m.line(), m.col() + 1, e.info())
+        SyntaxError {
+            line: m.line(),
+            col: m.col() + 1,
+            message: e.info().to_string(),
+        }
     })?;
     Ok(builder
         .root
@@ -299,7 +313,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_the_line() {
-        let err = parse("a: [1,\nb: 2\n", 0).unwrap_err();
+        let err = parse("a: [1,\nb: 2\n", 0).unwrap_err().to_string();
         assert!(err.starts_with("2:") || err.starts_with("3:"), "{err}");
     }
 }

@@ -36,16 +36,25 @@ pub struct Environment {
     pub local: BTreeMap<ServiceName, Service>,
 }
 
+/// `up --local NAME` named a service the environment does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--local {name}: no such service; services are: {known}")]
+pub struct NoSuchService {
+    pub name: String,
+    /// The services it has, comma-separated.
+    pub known: String,
+}
+
 impl Environment {
     /// Moves `name` out of the containers and onto the host: dependents stop waiting for it
     /// (envctl cannot see a process in an IDE), and it is remembered in `local`.
-    pub fn run_locally(&mut self, name: &str) -> Result<(), String> {
+    pub fn run_locally(&mut self, name: &str) -> Result<(), NoSuchService> {
         let Some(service) = self.services.remove(name) else {
             let known: Vec<&str> = self.services.keys().map(|s| s.as_str()).collect();
-            return Err(format!(
-                "--local {name}: no such service; services are: {}",
-                known.join(", ")
-            ));
+            return Err(NoSuchService {
+                name: name.to_string(),
+                known: known.join(", "),
+            });
         };
         for other in self.services.values_mut() {
             other.depends_on.remove(name);

@@ -62,14 +62,19 @@ impl BuildDigest {
     }
 }
 
+/// Why a build context could not be digested: which file, and the I/O error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnreadableContext(pub String);
+
 /// Digests `build`'s inputs, reading the context from disk.
-pub fn digest(build: &BuildSpec) -> Result<BuildDigest, String> {
+pub fn digest(build: &BuildSpec) -> Result<BuildDigest, UnreadableContext> {
     let context = &build.context;
     let fail = |what: &str, e: std::io::Error| {
-        format!(
+        UnreadableContext(format!(
             "cannot read the build context {}: {what}: {e}",
             context.display()
-        )
+        ))
     };
     let entries = walk(context, &build.dockerfile).map_err(|e| fail("listing it", e))?;
     let dockerfile_path = context.join(&build.dockerfile);
@@ -181,6 +186,6 @@ mod tests {
     #[test]
     fn a_missing_context_is_named() {
         let err = digest(&spec(Path::new("/nonexistent/ctx"), &[])).unwrap_err();
-        assert!(err.contains("/nonexistent/ctx"), "{err}");
+        assert!(err.0.contains("/nonexistent/ctx"), "{err}");
     }
 }

@@ -23,7 +23,12 @@ pub type Allocations = BTreeMap<ServiceName, BTreeMap<PortKey, u16>>;
 pub type VolumeNames = BTreeMap<String, String>;
 
 /// What resolving a secret may say.
-pub type SecretResolver<'a> = &'a dyn Fn(&EnvValue) -> Result<String, String>;
+pub type SecretResolver<'a> = &'a dyn Fn(&EnvValue) -> Result<String, UnresolvedSecret>;
+
+/// Why a secret has no value (an unset variable, an unreadable file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnresolvedSecret(pub String);
 
 /// The container one service should have.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +54,8 @@ pub enum SpecError {
 }
 
 /// Replaces every host-port token (`model::host_port_token`) with the allocated host port.
-pub fn replace_tokens(text: &str, allocations: &Allocations) -> Result<String, String> {
+/// Private to this module, so its reasons stay text: `desired` wraps them in `SpecError`.
+fn replace_tokens(text: &str, allocations: &Allocations) -> Result<String, String> {
     host_port_token::replace_with(text, |token| {
         resolve_token(token, allocations).map(|port| port.to_string())
     })
@@ -151,7 +157,7 @@ pub fn desired(
                 Err(reason) => secret_errors.push(SpecError::Secret {
                     service: name.to_string(),
                     key: key.clone(),
-                    reason,
+                    reason: reason.to_string(),
                 }),
             },
         }
@@ -227,7 +233,7 @@ pub fn desired(
     let hash = view.hash(&secrets, key).map_err(|reason| {
         vec![SpecError::Key {
             service: name.to_string(),
-            reason,
+            reason: reason.to_string(),
         }]
     })?;
 
@@ -276,7 +282,11 @@ fn secret_reference(value: &EnvValue) -> String {
 
 /// Resolves secrets from the host: environment variables and files (one trailing newline
 /// dropped, as editors add it).
-pub fn resolve_secret_from_host(value: &EnvValue) -> Result<String, String> {
+pub fn resolve_secret_from_host(value: &EnvValue) -> Result<String, UnresolvedSecret> {
+    resolve_from_host(value).map_err(UnresolvedSecret)
+}
+
+fn resolve_from_host(value: &EnvValue) -> Result<String, String> {
     match value {
         EnvValue::Plain(text) => Ok(text.clone()),
         EnvValue::FromEnv(name) => {

@@ -42,7 +42,7 @@ pub(super) fn assess(
         Some(Err(reason)) => {
             return Err(PlanError::BuildInputs {
                 service: service.name.to_string(),
-                reason: reason.clone(),
+                reason: reason.to_string(),
             })
         }
         None => {

@@ -13,15 +13,17 @@ pub mod ports;
 mod spec;
 mod spec_key;
 
-pub use build_inputs::{digest as build_digest, BuildDigest, BUILD_INPUTS_LABEL};
+pub use build_inputs::{
+    digest as build_digest, BuildDigest, UnreadableContext, BUILD_INPUTS_LABEL,
+};
 pub use container::{
-    desired, instance_labels, replace_tokens, resolve_secret_from_host, Allocations, Desired,
-    SecretResolver, SpecError, HOST_GATEWAY,
+    desired, instance_labels, resolve_secret_from_host, Allocations, Desired, SecretResolver,
+    SpecError, UnresolvedSecret, HOST_GATEWAY,
 };
 pub use observe::{observe, Observed};
-pub use ports::{host_port_free, PortError, PortKey, PortMove, PortRange};
+pub use ports::{host_port_free, BadPortRange, PortError, PortKey, PortMove, PortRange};
 pub use spec::{SpecView, KIND_LABEL, SPEC_HASH_VERSION, SPEC_LABEL};
-pub use spec_key::{state_dir, SpecKey};
+pub use spec_key::{state_dir, SpecKey, SpecKeyError};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -52,7 +54,7 @@ pub struct PlanInputs<'a> {
 impl PlanInputs<'static> {
     /// The real host: bind checks, secrets from the environment and files, ports on all
     /// interfaces, the range from `ENVCTL_PORT_RANGE` (an invalid value is an error).
-    pub fn from_host() -> Result<Self, String> {
+    pub fn from_host() -> Result<Self, crate::settings::SettingError> {
         Ok(Self {
             range: PortRange::from_env()?,
             host_free: &host_port_free,

@@ -27,7 +27,7 @@ pub struct Observed {
     /// Images of the environment that exist locally, by the name the definition uses.
     pub images: BTreeMap<String, ObservedImage>,
     /// The digest of the build inputs of each `build:` image (by tag), or why it failed.
-    pub build_inputs: BTreeMap<String, Result<super::BuildDigest, String>>,
+    pub build_inputs: BTreeMap<String, Result<super::BuildDigest, super::UnreadableContext>>,
 }
 
 /// Reads the engine state `plan` needs for `env`.
@@ -91,7 +91,11 @@ pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Obs
         let build = build.clone();
         let digest = tokio::task::spawn_blocking(move || super::build_digest(&build))
             .await
-            .unwrap_or_else(|e| Err(format!("reading the build context failed: {e}")));
+            .unwrap_or_else(|e| {
+                Err(super::UnreadableContext(format!(
+                    "reading the build context failed: {e}"
+                )))
+            });
         build_inputs.insert(service.image.clone(), digest);
     }
     Ok(Observed {

@@ -23,6 +23,11 @@ pub struct PortRange {
     pub last: u16,
 }
 
+/// A port range that is not `FIRST-LAST` (the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("port range `{0}` is not FIRST-LAST with 1 <= FIRST <= LAST <= 65535")]
+pub struct BadPortRange(pub String);
+
 impl Default for PortRange {
     fn default() -> Self {
         Self {
@@ -34,9 +39,8 @@ impl Default for PortRange {
 
 impl PortRange {
     /// Parses `FIRST-LAST`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad =
-            || format!("port range `{text}` is not FIRST-LAST with 1 <= FIRST <= LAST <= 65535");
+    pub fn parse(text: &str) -> Result<Self, BadPortRange> {
+        let bad = || BadPortRange(text.to_string());
         let (a, b) = text.trim().split_once('-').ok_or_else(bad)?;
         let first: u16 = a.trim().parse().map_err(|_| bad())?;
         let last: u16 = b.trim().parse().map_err(|_| bad())?;
@@ -47,10 +51,8 @@ impl PortRange {
     }
 
     /// The range from `ENVCTL_PORT_RANGE`, or the default.
-    pub fn from_env() -> Result<Self, String> {
-        crate::settings::port_range()
-            .map(Option::unwrap_or_default)
-            .map_err(|e| e.to_string())
+    pub fn from_env() -> Result<Self, crate::settings::SettingError> {
+        crate::settings::port_range().map(Option::unwrap_or_default)
     }
 
     fn len(self) -> u32 {

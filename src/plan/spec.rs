@@ -78,7 +78,7 @@ impl SpecView {
         &self,
         secrets: &BTreeMap<String, String>,
         key: &SpecKey,
-    ) -> Result<String, String> {
+    ) -> Result<String, super::SpecKeyError> {
         let mut digest = Sha256::new();
         digest.update(self.to_json().as_bytes());
         if !secrets.is_empty() {

@@ -71,7 +71,7 @@ impl SpecKey {
         }
     }
 
-    pub fn get(&self) -> Result<&[u8], String> {
+    pub fn get(&self) -> Result<&[u8], SpecKeyError> {
         self.key
             .get_or_init(|| match &self.source {
                 KeySource::Fixed(key) => Ok(key.clone()),
@@ -81,9 +81,14 @@ impl SpecKey {
                 }
             })
             .as_deref()
-            .map_err(Clone::clone)
+            .map_err(|reason| SpecKeyError(reason.clone()))
     }
 }
+
+/// Why the spec key cannot be read or created (the key file and the I/O error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecKeyError(pub String);
 
 /// Reads the key file, or creates it (0600) when there is none. Two processes racing to
 /// create it both end up with the one that was linked into place first.

@@ -41,13 +41,13 @@ fn all_free(_: u16, _: Protocol) -> bool {
     true
 }
 
-fn fake_secret(value: &EnvValue) -> Result<String, String> {
+fn fake_secret(value: &EnvValue) -> Result<String, UnresolvedSecret> {
     match value {
         EnvValue::Plain(v) => Ok(v.clone()),
         EnvValue::FromEnv(n) => {
             std::env::var(format!("ENVCTL_TEST_{n}")).or_else(|_| Ok(format!("secret-of-{n}")))
         }
-        EnvValue::FromFile(_) => Err("no files in tests".into()),
+        EnvValue::FromFile(_) => Err(UnresolvedSecret("no files in tests".into())),
     }
 }
 

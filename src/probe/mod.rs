@@ -40,9 +40,18 @@ impl ProbeTarget {
     }
 }
 
-/// Runs one probe attempt, bounded by `timeout` as a whole. `Err` carries a short reason for
-/// progress output and failures.
-pub async fn check(probe: &Probe, target: &ProbeTarget, timeout: Duration) -> Result<(), String> {
+/// Why a probe attempt did not pass: a short reason for progress output and failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProbeFailed(pub String);
+
+/// Runs one probe attempt, bounded by `timeout` as a whole.
+pub async fn check(
+    probe: &Probe,
+    target: &ProbeTarget,
+    timeout: Duration,
+) -> Result<(), ProbeFailed> {
+    // The probe submodules are private to this one and report plain reasons.
     let attempt = async {
         match probe {
             Probe::Tcp { port } => tcp::check(target.require_address(*port)?, timeout).await,
@@ -65,6 +74,7 @@ pub async fn check(probe: &Probe, target: &ProbeTarget, timeout: Duration) -> Re
     tokio::time::timeout(timeout + Duration::from_millis(100), attempt)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+        .map_err(ProbeFailed)
 }
 
 #[cfg(test)]
@@ -99,6 +109,6 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(err.contains("no ZooKeeper registry"), "{err}");
+        assert!(err.0.contains("no ZooKeeper registry"), "{err}");
     }
 }
