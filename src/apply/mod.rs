@@ -507,7 +507,7 @@ async fn run_service(
     };
     let ready = tokio::select! {
         ready = ready => ready,
-        () = ctx.interrupt.wait() => Err(format!("{INTERRUPTED} while waiting for it to be ready")),
+        () = ctx.interrupt.wait() => Err(format!("{INTERRUPTED} while waiting for it to be ready").into()),
     };
     match ready {
         Ok(status) => {
@@ -519,7 +519,7 @@ async fn run_service(
             ctx.emit(name, phase);
             status
         }
-        Err(reason) => {
+        Err(readiness::NotReady(reason)) => {
             let logs = ctx.last_logs(&id).await;
             ctx.fail(name, reason, logs);
             Status::Failed

@@ -72,7 +72,7 @@ pub async fn wait_healthy(
     fresh: bool,
     deadline: Instant,
     on_wait: &(dyn Fn(String) + Send + Sync),
-) -> Result<(), String> {
+) -> Result<(), NotReady> {
     let Some(hc) = &target.healthcheck else {
         return wait_settled(engine, id, fresh, deadline).await;
     };
@@ -107,7 +107,9 @@ pub async fn wait_healthy(
                 before.exit_code
             )),
             (ContainerState::Created, _) => Err("container is not running yet".to_string()),
-            (state, _) if !state.is_running() => return Err(not_running(state).unwrap_or_default()),
+            (state, _) if !state.is_running() => {
+                return Err(not_running(state).unwrap_or_default().into())
+            }
             (_, Probe::Cmd(cmd)) => run_cmd(engine, id, cmd, hc).await,
             (_, other) => {
                 let target = probe_target(target, other, ip, reach.registry);
@@ -146,25 +148,34 @@ pub async fn wait_healthy(
             last_counted = Some(attempt_started);
         }
         if failures >= hc.retries.max(1) {
-            return Err(format!(
-                "unhealthy after {failures} failed checks: {reason}"
-            ));
+            return Err(format!("unhealthy after {failures} failed checks: {reason}").into());
         }
         on_wait(format!("health check: {reason}"));
         let next = attempt_started + pause.min(hc.interval);
         pause = next_pause(pause, hc.interval);
         if next >= deadline {
-            return Err(format!("not healthy before the wait timeout: {reason}"));
+            return Err(format!("not healthy before the wait timeout: {reason}").into());
         }
         tokio::time::sleep_until(next).await;
     }
 }
 
 /// Why a service is not shown ready: a one-line reason for `status` and progress output.
-/// (The waits private to `apply` pass plain reasons around; this one leaves the module.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct NotReady(pub String);
+
+impl From<String> for NotReady {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+impl From<&str> for NotReady {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_string())
+    }
+}
 
 /// One probe attempt against a running container (for `status`): the check's own timeout,
 /// no retries.
@@ -193,7 +204,7 @@ pub async fn check_once(
                 hc.timeout,
             )
             .await
-            .map_err(|failed| NotReady(failed.0))
+            .map_err(|failed| failed.0.into())
         }
     }
 }
@@ -308,7 +319,7 @@ pub async fn wait_settled(
     id: &str,
     fresh: bool,
     deadline: Instant,
-) -> Result<(), String> {
+) -> Result<(), NotReady> {
     let began = Instant::now();
     let first = engine
         .container_runtime(id)
@@ -322,12 +333,13 @@ pub async fn wait_settled(
             },
             &first,
         )
-        .unwrap_or_default());
+        .unwrap_or_default()
+        .into());
     }
     let mut now = first.clone();
     loop {
         if let Some(reason) = not_up(&now).or_else(|| restarted(&first, &now)) {
-            return Err(reason);
+            return Err(reason.into());
         }
         if settled(&now, began.elapsed(), fresh) {
             return Ok(());
@@ -336,7 +348,8 @@ pub async fn wait_settled(
         if next >= deadline {
             return Err(format!(
                 "running for less than {SETTLE_WINDOW:?} when the wait timeout ended"
-            ));
+            )
+            .into());
         }
         tokio::time::sleep_until(next).await;
         now = engine
@@ -363,7 +376,7 @@ pub async fn glance(
     reach: Reach<'_>,
     target: &ServiceTarget,
     fresh: bool,
-) -> Result<Glance, String> {
+) -> Result<Glance, NotReady> {
     let rt = engine
         .container_runtime(id)
         .await
@@ -371,12 +384,12 @@ pub async fn glance(
     if target.kind == crate::model::ServiceKind::Job {
         return match rt.state {
             ContainerState::Exited { code: 0 } => Ok(Glance::Completed),
-            ContainerState::Exited { code } => Err(format!("job exited with code {code}")),
+            ContainerState::Exited { code } => Err(format!("job exited with code {code}").into()),
             _ => Ok(Glance::Pending("running".into())),
         };
     }
     if let Some(reason) = not_up(&rt) {
-        return Err(reason);
+        return Err(reason.into());
     }
     let Some(hc) = &target.healthcheck else {
         return Ok(if settled(&rt, Duration::ZERO, fresh) {
@@ -402,11 +415,11 @@ pub async fn wait_completed(
     engine: &dyn Engine,
     id: &str,
     deadline: Instant,
-) -> Result<(), String> {
+) -> Result<(), NotReady> {
     match tokio::time::timeout_at(deadline, engine.wait_container(id)).await {
         Ok(Ok(0)) => Ok(()),
-        Ok(Ok(code)) => Err(format!("job exited with code {code}")),
-        Ok(Err(err)) => Err(err.to_string()),
+        Ok(Ok(code)) => Err(format!("job exited with code {code}").into()),
+        Ok(Err(err)) => Err(err.to_string().into()),
         Err(_) => Err("job did not finish before the wait timeout".into()),
     }
 }
@@ -440,7 +453,7 @@ pub(super) async fn glance_service(
             ctx.emit(name, Phase::Started);
             super::Status::Started
         }
-        Err(reason) => {
+        Err(NotReady(reason)) => {
             let logs = ctx.last_logs(id).await;
             ctx.fail(name, reason, logs);
             super::Status::Failed

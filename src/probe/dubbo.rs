@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::ProbeFailed;
 use crate::dubbo::{providers, Registration, DEFAULT_GROUP};
 use crate::zookeeper::Session;
 
@@ -27,7 +28,7 @@ pub(super) async fn check(
     registry: SocketAddr,
     interface: &str,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), ProbeFailed> {
     let mut session = Session::connect(registry, timeout)
         .await
         .map_err(|err| format!("registry ZooKeeper {err}"))?;
@@ -35,33 +36,34 @@ pub(super) async fn check(
     session.close().await;
     let found = found.map_err(|err| format!("registry ZooKeeper {registry}: {err}"))?;
     if found.registrations.is_empty() {
-        return Err(format!("no provider of {interface} is registered yet"));
+        return Err(format!("no provider of {interface} is registered yet").into());
     }
     let mut failures = Vec::new();
     for registration in &found.registrations {
         match answers(registration, timeout).await {
             Ok(()) => return Ok(()),
-            Err(err) => failures.push(err),
+            Err(err) => failures.push(err.0),
         }
     }
     Err(format!(
         "{interface} is registered but not reachable: {}",
         failures.join("; ")
-    ))
+    )
+    .into())
 }
 
 /// Whether the provider at the registered address answers like a server of its protocol.
-async fn answers(registration: &Registration, timeout: Duration) -> Result<(), String> {
+async fn answers(registration: &Registration, timeout: Duration) -> Result<(), ProbeFailed> {
     let address = registration.address();
     let mut stream = super::tcp::connect(address.as_str(), timeout).await?;
     let result = match registration.protocol.as_str() {
         "tri" | "grpc" => http2_settings(&mut stream, timeout).await,
         _ => stays_open(&mut stream).await,
     };
-    result.map_err(|reason| format!("{address}: {reason}"))
+    result.map_err(|reason| format!("{address}: {reason}").into())
 }
 
-async fn http2_settings(stream: &mut TcpStream, timeout: Duration) -> Result<(), String> {
+async fn http2_settings(stream: &mut TcpStream, timeout: Duration) -> Result<(), ProbeFailed> {
     let exchange = async {
         stream.write_all(H2_PREFACE).await?;
         let mut header = [0u8; 9];
@@ -72,8 +74,8 @@ async fn http2_settings(stream: &mut TcpStream, timeout: Duration) -> Result<(),
         Ok(Ok(header)) if header[3] == H2_SETTINGS => Ok(()),
         Ok(Ok(_)) => Err("answered the HTTP/2 preface without SETTINGS".into()),
         Ok(Err(err)) if hung_up(&err) => Err(HUNG_UP.into()),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err(format!("no HTTP/2 answer within {timeout:?}")),
+        Ok(Err(err)) => Err(err.to_string().into()),
+        Err(_) => Err(format!("no HTTP/2 answer within {timeout:?}").into()),
     }
 }
 
@@ -88,12 +90,12 @@ fn hung_up(err: &std::io::Error) -> bool {
     )
 }
 
-async fn stays_open(stream: &mut TcpStream) -> Result<(), String> {
+async fn stays_open(stream: &mut TcpStream) -> Result<(), ProbeFailed> {
     let mut byte = [0u8; 1];
     match tokio::time::timeout(HANG_UP_WINDOW, stream.read(&mut byte)).await {
         Ok(Ok(0)) => Err(HUNG_UP.into()),
         Ok(Err(err)) if hung_up(&err) => Err(HUNG_UP.into()),
-        Ok(Err(err)) => Err(err.to_string()),
+        Ok(Err(err)) => Err(err.to_string().into()),
         // Still open (or the server speaks first): something is listening.
         Ok(Ok(_)) | Err(_) => Ok(()),
     }
@@ -163,7 +165,7 @@ mod tests {
         for protocol in ["tri", "dubbo"] {
             let zk = registry_with(&[&node(protocol, addr)]).await;
             let err = check(zk.addr, "a.Greeter", T).await.unwrap_err();
-            assert!(err.contains("hung up"), "{protocol}: {err}");
+            assert!(err.0.contains("hung up"), "{protocol}: {err}");
         }
     }
 
@@ -174,21 +176,21 @@ mod tests {
         let err = check(zk.addr, "a.Greeter", Duration::from_millis(300))
             .await
             .unwrap_err();
-        assert!(err.contains("no HTTP/2 answer"), "{err}");
+        assert!(err.0.contains("no HTTP/2 answer"), "{err}");
     }
 
     #[tokio::test]
     async fn not_registered_or_not_listening_is_not_ready() {
         let zk = FakeZk::start(&[]).await;
         let err = check(zk.addr, "a.Greeter", T).await.unwrap_err();
-        assert!(err.contains("no provider of a.Greeter"), "{err}");
+        assert!(err.0.contains("no provider of a.Greeter"), "{err}");
 
         let gone = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let registered = node("tri", gone.local_addr().unwrap());
         drop(gone);
         let zk = registry_with(&[&registered]).await;
         let err = check(zk.addr, "a.Greeter", T).await.unwrap_err();
-        assert!(err.contains("registered but not reachable"), "{err}");
+        assert!(err.0.contains("registered but not reachable"), "{err}");
     }
 
     #[tokio::test]
@@ -197,6 +199,6 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let err = check(addr, "a.Greeter", T).await.unwrap_err();
-        assert!(err.contains("registry ZooKeeper"), "{err}");
+        assert!(err.0.contains("registry ZooKeeper"), "{err}");
     }
 }

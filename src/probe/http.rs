@@ -6,10 +6,16 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::ProbeFailed;
+
 /// A status line longer than this is not HTTP.
 const MAX_STATUS_LINE: usize = 8 * 1024;
 
-pub(super) async fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
+pub(super) async fn check(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<(), ProbeFailed> {
     let mut stream = super::tcp::connect(addr, timeout).await?;
     let path = if path.starts_with('/') {
         path.to_string()
@@ -34,11 +40,9 @@ pub(super) async fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Re
     };
     let head = match tokio::time::timeout(timeout, exchange).await {
         Ok(Ok(head)) => head,
-        Ok(Err(err)) => return Err(format!("GET http://{addr}{path}: {err}")),
+        Ok(Err(err)) => return Err(format!("GET http://{addr}{path}: {err}").into()),
         Err(_) => {
-            return Err(format!(
-                "GET http://{addr}{path}: no answer within {timeout:?}"
-            ))
+            return Err(format!("GET http://{addr}{path}: no answer within {timeout:?}").into())
         }
     };
     let status = status_code(&head)
@@ -46,7 +50,7 @@ pub(super) async fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Re
     if (200..400).contains(&status) {
         Ok(())
     } else {
-        Err(format!("GET http://{addr}{path}: status {status}"))
+        Err(format!("GET http://{addr}{path}: status {status}").into())
     }
 }
 
@@ -100,10 +104,10 @@ mod tests {
     async fn errors_and_garbage_are_not_ready() {
         let (addr, _task) = server("HTTP/1.1 503 Service Unavailable\r\n\r\n").await;
         let err = check(addr, "/", T).await.unwrap_err();
-        assert!(err.contains("status 503"), "{err}");
+        assert!(err.0.contains("status 503"), "{err}");
         let (addr, _task) = server("SSH-2.0-OpenSSH\r\n").await;
         let err = check(addr, "/", T).await.unwrap_err();
-        assert!(err.contains("not HTTP"), "{err}");
+        assert!(err.0.contains("not HTTP"), "{err}");
     }
 
     #[test]

@@ -33,9 +33,9 @@ impl ProbeTarget {
             .map(|ip| SocketAddr::new(ip, container_port))
     }
 
-    fn require_address(&self, container_port: u16) -> Result<SocketAddr, String> {
+    fn require_address(&self, container_port: u16) -> Result<SocketAddr, ProbeFailed> {
         self.address(container_port).ok_or_else(|| {
-            format!("port {container_port} is neither published nor reachable by address")
+            format!("port {container_port} is neither published nor reachable by address").into()
         })
     }
 }
@@ -45,13 +45,24 @@ impl ProbeTarget {
 #[error("{0}")]
 pub struct ProbeFailed(pub String);
 
+impl From<String> for ProbeFailed {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+impl From<&str> for ProbeFailed {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_string())
+    }
+}
+
 /// Runs one probe attempt, bounded by `timeout` as a whole.
 pub async fn check(
     probe: &Probe,
     target: &ProbeTarget,
     timeout: Duration,
 ) -> Result<(), ProbeFailed> {
-    // The probe submodules are private to this one and report plain reasons.
     let attempt = async {
         match probe {
             Probe::Tcp { port } => tcp::check(target.require_address(*port)?, timeout).await,
@@ -73,8 +84,7 @@ pub async fn check(
     // Each step has its own bound too; this one keeps a slow multi-step probe honest.
     tokio::time::timeout(timeout + Duration::from_millis(100), attempt)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
-        .map_err(ProbeFailed)
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}").into()))
 }
 
 #[cfg(test)]

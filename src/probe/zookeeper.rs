@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::ProbeFailed;
 use crate::zookeeper::Session;
 
-pub(super) async fn check(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+pub(super) async fn check(addr: SocketAddr, timeout: Duration) -> Result<(), ProbeFailed> {
     let session = Session::connect(addr, timeout)
         .await
         .map_err(|err| format!("ZooKeeper {err}"))?;
@@ -26,6 +27,6 @@ mod tests {
         let err = check(listener.local_addr().unwrap(), Duration::from_millis(300))
             .await
             .unwrap_err();
-        assert!(err.contains("no answer"), "{err}");
+        assert!(err.0.contains("no answer"), "{err}");
     }
 }
