@@ -47,10 +47,7 @@ impl Fixture {
     fn new(definition: &str) -> Self {
         let env = support::unique_name("bh");
         let dir = support::definition_dir(&env, definition);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let engine = rt
-            .block_on(DockerEngine::connect())
-            .expect("the Docker engine must be running for these tests");
+        let (rt, engine) = support::connect_engine();
         Self {
             dir,
             env,
@@ -61,12 +58,7 @@ impl Fixture {
     }
 
     fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"));
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
-            .args(args);
-        cmd
+        support::envctl_in(self.dir.path(), args)
     }
 
     fn envctl(&self, args: &[&str]) -> Output {

@@ -49,12 +49,7 @@ impl Fixture {
     }
 
     fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"));
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
-            .args(args);
-        cmd
+        support::envctl_in(self.dir.path(), args)
     }
 
     fn envctl(&self, args: &[&str]) -> Output {

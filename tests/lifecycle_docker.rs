@@ -46,10 +46,7 @@ impl Fixture {
             "file-secret-value\n",
         )
         .unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let engine = rt
-            .block_on(DockerEngine::connect())
-            .expect("the Docker engine must be running for these tests");
+        let (rt, engine) = support::connect_engine();
         Self {
             dir,
             env,

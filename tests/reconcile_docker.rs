@@ -68,10 +68,7 @@ impl Fixture {
     fn with_definition(text: &str) -> Self {
         let env = support::unique_name("rc");
         let dir = support::definition_dir(&env, &text.replace("@ENV@", &env));
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let engine = rt
-            .block_on(DockerEngine::connect())
-            .expect("the Docker engine must be running for these tests");
+        let (rt, engine) = support::connect_engine();
         Self {
             dir,
             env,

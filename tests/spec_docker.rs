@@ -32,10 +32,7 @@ impl Fixture {
     fn new(definition: &str) -> Self {
         let env = support::unique_name("spec");
         let dir = support::definition_dir(&env, definition);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let engine = rt
-            .block_on(DockerEngine::connect())
-            .expect("the Docker engine must be running for these tests");
+        let (rt, engine) = support::connect_engine();
         Self {
             dir,
             env,

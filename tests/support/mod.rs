@@ -241,3 +241,26 @@ pub fn check_cleanup_result<T, E: std::fmt::Display>(what: &str, result: Result<
         }
     }
 }
+
+/// A runtime and a connection to the real engine, as every engine-backed fixture needs.
+pub fn connect_engine() -> (
+    tokio::runtime::Runtime,
+    envctl::engine::docker::DockerEngine,
+) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = rt
+        .block_on(envctl::engine::docker::DockerEngine::connect())
+        .expect("the Docker engine must be running for these tests");
+    (rt, engine)
+}
+
+/// `envctl ARGS` run in `dir`, with the test's own lock directory and a loopback advertise
+/// address (the default in every engine test).
+pub fn envctl_in(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("envctl"));
+    cmd.current_dir(dir)
+        .env("ENVCTL_LOCK_DIR", dir.join("locks"))
+        .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
+        .args(args);
+    cmd
+}
