@@ -27,19 +27,6 @@ fn cases() -> Vec<String> {
     names
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The case's import arguments: its `args` file (`{dir}` is the case directory), else its
 /// Compose file.
 fn import_args(case: &str) -> Vec<String> {
@@ -122,7 +109,7 @@ fn every_case_imports_validates_and_matches_its_golden_report() {
     let mut failures = Vec::new();
     for case in cases() {
         let tmp = tempfile::tempdir().unwrap();
-        copy_dir(&corpus().join(&case), &tmp.path().join(&case));
+        support::copy_dir(&corpus().join(&case), &tmp.path().join(&case));
         let out_file = format!("environments/{case}.yaml");
         let mut args = vec!["import".to_string()];
         args.extend(import_args(&case));
@@ -171,7 +158,7 @@ fn every_case_imports_validates_and_matches_its_golden_report() {
 #[test]
 fn check_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&corpus().join("healthcheck-forms"), &tmp.path().join("c"));
+    support::copy_dir(&corpus().join("healthcheck-forms"), &tmp.path().join("c"));
     let out = envctl(
         tmp.path(),
         &[
@@ -191,7 +178,7 @@ fn check_writes_nothing() {
 #[test]
 fn an_existing_definition_is_not_overwritten_without_force() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&corpus().join("up-cache-worker"), &tmp.path().join("c"));
+    support::copy_dir(&corpus().join("up-cache-worker"), &tmp.path().join("c"));
     std::fs::create_dir(tmp.path().join("environments")).unwrap();
     std::fs::write(tmp.path().join("environments/c.yaml"), "keep me\n").unwrap();
     let args: Vec<String> = ["import", "c/compose.yaml", "--name", "c"]
@@ -222,17 +209,7 @@ fn an_existing_definition_is_not_overwritten_without_force() {
 
 #[test]
 fn profiles_are_started_with_set_profiles() {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&corpus().join("up-web-override"), &tmp.path().join("c"));
-    support::assert_ok(&envctl(
-        tmp.path(),
-        &[
-            "import".into(),
-            "c/compose.yaml".into(),
-            "--name".into(),
-            "c".into(),
-        ],
-    ));
+    let tmp = imported_as_c("up-web-override");
     let render = |extra: &[&str]| {
         let mut args: Vec<String> = vec![
             "render".into(),
@@ -251,17 +228,7 @@ fn profiles_are_started_with_set_profiles() {
 
 #[test]
 fn variables_become_set_values() {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&corpus().join("up-cache-worker"), &tmp.path().join("c"));
-    support::assert_ok(&envctl(
-        tmp.path(),
-        &[
-            "import".into(),
-            "c/compose.yaml".into(),
-            "--name".into(),
-            "c".into(),
-        ],
-    ));
+    let tmp = imported_as_c("up-cache-worker");
     let out = envctl(
         tmp.path(),
         &[
@@ -282,7 +249,7 @@ fn variables_become_set_values() {
 #[test]
 fn a_template_probe_counts_only_with_use_templates() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&corpus().join("shipped-templates"), &tmp.path().join("c"));
+    support::copy_dir(&corpus().join("shipped-templates"), &tmp.path().join("c"));
     let base: Vec<String> = ["import", "c/docker-compose.yml", "--check"]
         .iter()
         .map(|s| s.to_string())
@@ -303,4 +270,20 @@ fn a_template_probe_counts_only_with_use_templates() {
         "{}",
         text(&templated.stderr)
     );
+}
+
+/// A temporary folder holding corpus case `case` under `c/`, imported as environment `c`.
+fn imported_as_c(case: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    support::copy_dir(&corpus().join(case), &tmp.path().join("c"));
+    support::assert_ok(&envctl(
+        tmp.path(),
+        &[
+            "import".into(),
+            "c/compose.yaml".into(),
+            "--name".into(),
+            "c".into(),
+        ],
+    ));
+    tmp
 }

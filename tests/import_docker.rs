@@ -20,7 +20,7 @@ impl Imported {
     fn new(case: &str, compose: &str) -> Self {
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import");
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&corpus.join(case), &dir.path().join(case));
+        support::copy_dir(&corpus.join(case), &dir.path().join(case));
         let env = support::unique_name("imp");
         let me = Self { dir, env };
         let mut args: Vec<String> = vec![
@@ -101,19 +101,6 @@ impl Drop for Imported {
     fn drop(&mut self) {
         let out = self.envctl(&["down".into(), self.env.clone(), "--volumes".into()]);
         support::check_cleanup(&format!("down {}", self.env), &out);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 

@@ -264,3 +264,17 @@ pub fn envctl_in(dir: &std::path::Path, args: &[&str]) -> Command {
         .args(args);
     cmd
 }
+
+/// Copies a directory tree (a test corpus case) into a test's own folder.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
