@@ -6,6 +6,7 @@
 
 pub mod advertise;
 pub mod apply;
+pub mod backend;
 pub mod cli;
 pub mod definition;
 pub mod dubbo;

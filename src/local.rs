@@ -3,10 +3,11 @@
 //!
 //! Inside the instance network services find each other as `name:port`; on the host those
 //! names mean nothing, so every `name:port` of a containerised service becomes
-//! `127.0.0.1:<its host port>`, and `host_port` tokens become real ports. Secrets are named,
+//! `<local address>:<its host port>` (`127.0.0.1` for a local engine), and `host_port` tokens become real ports. Secrets are named,
 //! never printed.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -29,7 +30,8 @@ pub struct LocalSettings {
 }
 
 /// The settings to run `service` on the host.
-pub fn settings(service: &Service, host_ports: &HostPorts) -> LocalSettings {
+/// `local` is where this machine dials published ports (`HostAddress::local`).
+pub fn settings(service: &Service, host_ports: &HostPorts, local: IpAddr) -> LocalSettings {
     let own = service.name.as_str();
     let rewrite = |text: &str| {
         let expanded = host_port_token::expand(text, |svc, port| {
@@ -40,7 +42,7 @@ pub fn settings(service: &Service, host_ports: &HostPorts) -> LocalSettings {
             }
         })
         .unwrap_or_else(|_| text.to_string());
-        rewrite_addresses(&expanded, host_ports)
+        rewrite_addresses(&expanded, host_ports, local)
     };
     let mut env = BTreeMap::new();
     let mut secrets = BTreeMap::new();
@@ -76,12 +78,13 @@ pub fn settings(service: &Service, host_ports: &HostPorts) -> LocalSettings {
     }
 }
 
-/// Replaces every `service:port` of a containerised service with its loopback address.
-fn rewrite_addresses(text: &str, host_ports: &HostPorts) -> String {
+/// Replaces every `service:port` of a containerised service with its published address.
+fn rewrite_addresses(text: &str, host_ports: &HostPorts, local: IpAddr) -> String {
     let mut out = text.to_string();
     for (service, ports) in host_ports {
         for (container, host) in ports {
-            out = replace_address(&out, service, *container, &format!("127.0.0.1:{host}"));
+            let published = std::net::SocketAddr::new(local, *host).to_string();
+            out = replace_address(&out, service, *container, &published);
         }
     }
     out
@@ -183,7 +186,7 @@ mod tests {
 
     #[test]
     fn container_addresses_become_loopback_host_ports() {
-        let s = settings(&provider(), &ports());
+        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]));
         assert_eq!(
             s.env["DUBBO_REGISTRY_ADDRESS"],
             "zookeeper://127.0.0.1:31000"
@@ -197,14 +200,14 @@ mod tests {
 
     #[test]
     fn own_host_port_is_the_port_it_listens_on() {
-        let s = settings(&provider(), &ports());
+        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]));
         assert_eq!(s.env["DUBBO_PORT_TO_REGISTRY"], "20880");
         assert_eq!(s.listen, [20880]);
     }
 
     #[test]
     fn secrets_are_named_not_shown() {
-        let s = settings(&provider(), &ports());
+        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]));
         assert!(!s.env.contains_key("DB_PASSWORD"));
         assert_eq!(s.secrets["DB_PASSWORD"], "from_env SHOP_DB_PW");
         let text = render_text(&s);

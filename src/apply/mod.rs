@@ -22,7 +22,7 @@ pub use readiness::{check_once, NotReady, Reach, DEFAULT_WAIT_TIMEOUT};
 pub use up::{up, up_until, UpError, UpOutcome, PORT_RETRIES};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +44,9 @@ pub struct ApplyOptions {
     /// Do not wait at all (`--wait-timeout 0`): make the changes, then look once at each
     /// service; one not ready yet is reported pending, not failed.
     pub check_once: bool,
+    /// Where this machine dials published ports, for probes (the backend's
+    /// `HostAddress::local`; loopback for a local engine).
+    pub published_at: IpAddr,
 }
 
 impl Default for ApplyOptions {
@@ -52,6 +55,7 @@ impl Default for ApplyOptions {
             wait: true,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             check_once: false,
+            published_at: IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -118,6 +122,8 @@ struct Ctx {
     waited: BTreeSet<String>,
     /// The instance's ZooKeeper as reachable from the host, for dubbo probes.
     registry: Option<SocketAddr>,
+    /// Where published ports are dialled from here.
+    published_at: IpAddr,
     failures: Mutex<Vec<Failure>>,
     /// Look once instead of waiting (`--wait-timeout 0`).
     check_once: bool,
@@ -245,8 +251,12 @@ pub async fn apply_until(
         images,
         waited,
         // Where dubbo probes read registrations: the dubbo module knows how to find it.
-        registry: crate::dubbo::registry::locate(&crate::dubbo::registry::from_plan(plan))
-            .map(|(_, address)| address),
+        registry: crate::dubbo::registry::locate(
+            &crate::dubbo::registry::from_plan(plan),
+            opts.published_at,
+        )
+        .map(|(_, address)| address),
+        published_at: opts.published_at,
         failures: Mutex::new(failures),
         check_once: opts.check_once,
         pending: Mutex::new(BTreeMap::new()),
@@ -489,6 +499,7 @@ async fn run_service(
                     readiness::Reach {
                         network: &ctx.network,
                         registry: ctx.registry,
+                        published_at: ctx.published_at,
                     },
                     target,
                     fresh,

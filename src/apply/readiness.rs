@@ -26,7 +26,7 @@ pub fn probe_target(
     target: &ServiceTarget,
     probe: &Probe,
     container_ip: Option<IpAddr>,
-    registry: Option<SocketAddr>,
+    reach: Reach<'_>,
 ) -> ProbeTarget {
     let host_ports = match (probe, container_ip) {
         (Probe::Tcp { .. }, Some(_)) => Default::default(),
@@ -40,7 +40,8 @@ pub fn probe_target(
     ProbeTarget {
         container_ip,
         host_ports,
-        registry,
+        published_at: reach.published_at,
+        registry: reach.registry,
     }
 }
 
@@ -60,6 +61,8 @@ pub struct Reach<'a> {
     pub network: &'a str,
     /// The instance's registry (ZooKeeper) for dubbo probes.
     pub registry: Option<SocketAddr>,
+    /// Where this machine dials published ports (`HostAddress::local`).
+    pub published_at: IpAddr,
 }
 
 /// Waits until the service's health check passes (without one: `wait_settled`). `on_wait`
@@ -112,7 +115,7 @@ pub async fn wait_healthy(
             }
             (_, Probe::Cmd(cmd)) => run_cmd(engine, id, cmd, hc).await,
             (_, other) => {
-                let target = probe_target(target, other, ip, reach.registry);
+                let target = probe_target(target, other, ip, reach);
                 probe::check(other, &target, hc.timeout)
                     .await
                     .map_err(|failed| failed.0)
@@ -198,13 +201,9 @@ pub async fn check_once(
                 .ips
                 .get(reach.network)
                 .and_then(|ip| ip.parse().ok());
-            probe::check(
-                other,
-                &probe_target(target, other, ip, reach.registry),
-                hc.timeout,
-            )
-            .await
-            .map_err(|failed| failed.0.into())
+            probe::check(other, &probe_target(target, other, ip, reach), hc.timeout)
+                .await
+                .map_err(|failed| failed.0.into())
         }
     }
 }
@@ -435,6 +434,7 @@ pub(super) async fn glance_service(
     let reach = Reach {
         network: &ctx.network,
         registry: ctx.registry,
+        published_at: ctx.published_at,
     };
     match glance(ctx.engine.as_ref(), id, reach, target, fresh).await {
         Ok(Glance::Ready) => {

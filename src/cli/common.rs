@@ -1,4 +1,4 @@
-//! What the engine-facing commands share: connecting to the engine, loading a definition,
+//! What the instance-facing commands share: connecting to the backend, loading a definition,
 //! naming an instance without its definition, and duration flags.
 
 use std::sync::Arc;
@@ -6,20 +6,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::backend::{self, Backend};
 use crate::definition::{self, LoadOptions};
-use crate::engine::Engine;
 use crate::model::{Environment, InstanceId};
 
 use super::{InstanceArgs, RenderInputs};
 
-/// Connects to the local engine; the one place engine-connection errors are worded.
-pub async fn connect() -> anyhow::Result<Arc<dyn Engine>> {
-    connect_engine().await
-}
-
-async fn connect_engine() -> anyhow::Result<Arc<dyn Engine>> {
-    let engine = crate::engine::docker::DockerEngine::connect().await?;
-    Ok(Arc::new(engine))
+/// Connects to the backend (see `backend::connect`); `advertise` is `--advertise-host`.
+pub async fn connect(advertise: Option<&str>) -> anyhow::Result<Arc<dyn Backend>> {
+    Ok(backend::connect(backend::host_address(advertise)).await?)
 }
 
 /// Planning inputs from this host.
@@ -32,10 +27,8 @@ pub fn load(instance: &InstanceArgs, inputs: &RenderInputs) -> anyhow::Result<En
     let opts = LoadOptions {
         feature: instance.feature.clone().filter(|f| !f.is_empty()),
         set: inputs.set.iter().cloned().collect(),
-        advertise_host: inputs
-            .advertise_host
-            .clone()
-            .unwrap_or_else(|| crate::advertise::detect().to_string()),
+        // The address outsiders use, as the backend will report it.
+        advertise_host: backend::host_address(inputs.advertise_host.as_deref()).advertise,
     };
     Ok(definition::load(&instance.env, &opts)?)
 }

@@ -7,8 +7,6 @@ use std::time::Duration;
 use clap::{Arg, Command};
 
 use crate::definition::{self, LoadOptions};
-use crate::engine::LabelFilter;
-use crate::model::labels;
 
 /// The kinds of names looked up at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,17 +147,17 @@ async fn features(env: &str) -> Vec<String> {
     let name = load(env)
         .map(|e| e.env)
         .unwrap_or_else(|| super::common::env_name(env));
-    let Ok(engine) = super::common::connect().await else {
+    let Ok(backend) = super::common::connect(None).await else {
         return Vec::new();
     };
-    let filter = LabelFilter(vec![format!("{}={name}", labels::ENV)]);
-    let Ok(containers) = engine.list_containers(&filter).await else {
+    let Ok(instances) = backend.instances().await else {
         return Vec::new();
     };
-    let mut names: Vec<String> = containers
-        .iter()
-        .filter_map(|c| c.labels.get(labels::FEATURE).cloned())
-        .filter(|f| !f.is_empty())
+    // Instances with services, as the containers' labels named them before.
+    let mut names: Vec<String> = instances
+        .into_iter()
+        .filter(|i| i.owner.env == name && i.services > 0)
+        .filter_map(|i| i.owner.feature)
         .collect();
     names.sort();
     names.dedup();

@@ -31,7 +31,7 @@ pub struct DownArgs {
 
 pub async fn run(args: DownArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
-    let engine = common::connect().await?;
+    let backend = common::connect(None).await?;
     let json = args.output == OutputFormat::Json;
     let (target, described) = if args.all_features {
         let env = common::env_name(&args.instance.env);
@@ -52,7 +52,7 @@ pub async fn run(args: DownArgs) -> anyhow::Result<ExitCode> {
     };
     let renderer = output::SharedRenderer::new(json);
     let result = crate::ops::down::down(
-        engine,
+        backend.as_ref(),
         target,
         args.volumes,
         renderer.sink(),

@@ -6,8 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use crate::backend::HostAddress;
 use crate::dubbo::endpoints::{self, Endpoints, ProviderEndpoint, Reach};
-use crate::engine::{LabelFilter, ObservedContainer};
+use crate::engine::ObservedContainer;
 use crate::model::{Environment, InstanceId};
 
 /// How long reading the registry may take before the command reports it unreachable.
@@ -28,31 +29,23 @@ pub struct EndpointsArgs {
 }
 
 pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode> {
-    let advertise_host = args
-        .advertise_host
-        .clone()
-        .unwrap_or_else(|| crate::advertise::detect().to_string());
-    let (instance, env) = resolve_instance(&args.instance, &advertise_host)?;
-    let engine = super::common::connect().await?;
-    crate::ops::ownership::verify(engine.as_ref(), &instance).await?;
-    let containers = engine
-        .list_containers(&LabelFilter::instance(instance.as_str()))
+    let backend = super::common::connect(args.advertise_host.as_deref()).await?;
+    let host = backend.host_address().clone();
+    let (instance, env) = resolve_instance(&args.instance, &host.advertise)?;
+    backend.verify_owner(&instance).await?;
+    let containers: Vec<ObservedContainer> = backend
+        .services(&instance)
         .await
-        .context("listing the instance's containers")?;
+        .context("listing the instance's containers")?
+        .into_values()
+        .collect();
     if containers.is_empty() {
         anyhow::bail!(
             "no instance `{instance}` on this engine (start it with `envctl up {}`)",
             args.instance.env
         );
     }
-    let found = collect(
-        &instance,
-        containers,
-        env.as_ref(),
-        &advertise_host,
-        &args.group,
-    )
-    .await;
+    let found = collect(&instance, containers, env.as_ref(), &host, &args.group).await;
     match args.output {
         super::OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&found)?),
         super::OutputFormat::Text => crate::out!("{}", render_text(&found)),
@@ -83,12 +76,14 @@ pub async fn collect(
     instance: &InstanceId,
     containers: Vec<ObservedContainer>,
     env: Option<&Environment>,
-    advertise_host: &str,
+    host: &HostAddress,
     group: &str,
 ) -> Endpoints {
     let mut warnings = Vec::new();
-    let registry =
-        crate::dubbo::registry::locate(&crate::dubbo::registry::from_containers(&containers, env));
+    let registry = crate::dubbo::registry::locate(
+        &crate::dubbo::registry::from_containers(&containers, env),
+        host.local,
+    );
     let mut providers = Vec::new();
     match &registry {
         None => warnings.push(
@@ -107,7 +102,7 @@ pub async fn collect(
             warnings.push(format!("{}: {problem}", found.interface));
         }
     }
-    let provider_endpoints = endpoints::provider_endpoints(&providers, &containers, advertise_host);
+    let provider_endpoints = endpoints::provider_endpoints(&providers, &containers, host);
     for p in &provider_endpoints {
         if p.reach == Reach::ContainerOnly {
             warnings.push(format!(
@@ -119,10 +114,10 @@ pub async fn collect(
     }
     Endpoints {
         instance: instance.to_string(),
-        advertise_host: advertise_host.to_string(),
+        advertise_host: host.advertise.clone(),
         registry: registry.map(|(_, addr)| addr.to_string()),
         providers: provider_endpoints,
-        ports: endpoints::published_ports(&containers, advertise_host),
+        ports: endpoints::published_ports(&containers, host),
         warnings,
     }
 }
@@ -206,6 +201,10 @@ mod tests {
     use crate::model::{labels, Protocol};
     use crate::zookeeper::fake::FakeZk;
 
+    fn outside() -> HostAddress {
+        HostAddress::local_engine(Some("192.168.1.20"))
+    }
+
     fn container(service: &str, image: &str, ip: &str, ports: &[(u16, u16)]) -> ObservedContainer {
         ObservedContainer {
             id: service.to_string(),
@@ -258,7 +257,7 @@ mod tests {
             container("stock", "envctl/dubbo-python:3.0", "172.20.0.4", &[]),
         ];
         let instance = InstanceId::new("shop", None).unwrap();
-        let e = collect(&instance, containers, None, "192.168.1.20", "dubbo").await;
+        let e = collect(&instance, containers, None, &outside(), "dubbo").await;
         assert_eq!(e.registry, Some(zk.addr.to_string()));
         assert_eq!(e.providers.len(), 2);
         assert_eq!(
@@ -294,7 +293,7 @@ mod tests {
             &[(6379, 41010)],
         )];
         let instance = InstanceId::new("shop", None).unwrap();
-        let e = collect(&instance, containers, None, "192.168.1.20", "dubbo").await;
+        let e = collect(&instance, containers, None, &outside(), "dubbo").await;
         assert!(e.registry.is_none() && e.providers.is_empty());
         assert_eq!(e.ports[0].outside, "192.168.1.20:41010");
         assert!(e.warnings[0].contains("no ZooKeeper"));

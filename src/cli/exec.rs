@@ -19,8 +19,8 @@ pub struct ExecArgs {
 
 pub async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
-    let engine = common::connect().await?;
-    let containers = crate::ops::inspect::existing_instance(engine.as_ref(), &instance).await?;
+    let backend = common::connect(None).await?;
+    let containers = crate::ops::inspect::existing_instance(backend.as_ref(), &instance).await?;
     let container = containers.get(&args.service).ok_or_else(|| {
         anyhow::anyhow!(
             "instance {instance} has no container for service `{}`",
@@ -34,7 +34,7 @@ pub async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             crate::ops::state_word(container.state)
         );
     }
-    let out = engine.exec(&container.id, &args.command).await?;
+    let out = backend.exec(container, &args.command).await?;
     crate::output::stream::write_stdout_bytes(out.output.as_bytes());
     Ok(ExitCode::of_command(out.exit_code))
 }

@@ -44,7 +44,7 @@ pub struct GcArgs {
 pub async fn run(args: GcArgs) -> anyhow::Result<ExitCode> {
     // Bad scope input is refused before the engine is touched.
     let scope = scope(&args)?;
-    let engine = common::connect().await?;
+    let backend = common::connect(None).await?;
     let json = args.output == OutputFormat::Json;
     let renderer = output::SharedRenderer::new(json);
     // JSON output is one document; progress lines are for humans only.
@@ -53,7 +53,8 @@ pub async fn run(args: GcArgs) -> anyhow::Result<ExitCode> {
     } else {
         renderer.sink()
     };
-    let instances = crate::ops::gc::gc(engine, &scope, args.dry_run, args.volumes, sink).await;
+    let instances =
+        crate::ops::gc::gc(backend.as_ref(), &scope, args.dry_run, args.volumes, sink).await;
     renderer.finish();
     let collected = Collected {
         instances: instances?,

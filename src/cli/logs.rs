@@ -26,8 +26,9 @@ pub struct LogsArgs {
 
 pub async fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
-    let engine = common::connect().await?;
-    let mut containers = crate::ops::inspect::existing_instance(engine.as_ref(), &instance).await?;
+    let backend = common::connect(None).await?;
+    let mut containers =
+        crate::ops::inspect::existing_instance(backend.as_ref(), &instance).await?;
     if let Some(service) = &args.service {
         containers.retain(|name, _| name == service);
         if containers.is_empty() {
@@ -40,8 +41,8 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     if args.follow {
         let streams = containers.iter().map(|(service, c)| {
             let prefix = format!("{service:<width$} |");
-            engine
-                .follow_logs(&c.id, tail)
+            backend
+                .follow_logs(c, tail)
                 .map(move |line| line.map(|l| format!("{prefix} {l}")))
         });
         let mut merged = stream::select_all(streams);
@@ -53,7 +54,7 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         for (service, c) in &containers {
-            for line in engine.logs(&c.id, tail).await? {
+            for line in backend.logs(c, tail).await? {
                 crate::outln!("{service:<width$} | {line}");
             }
             if closed() {

@@ -16,8 +16,8 @@ pub struct LsArgs {
 }
 
 pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
-    let engine = common::connect().await?;
-    let list = Instances(crate::ops::inspect::list(engine.as_ref()).await?);
+    let backend = common::connect(None).await?;
+    let list = Instances(crate::ops::inspect::list(backend.as_ref()).await?);
     Ok(output::emit(
         &list,
         args.output == super::OutputFormat::Json,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::errors::ExitCode;
 use crate::output::{self, Report};
-use crate::plan::{self, ActionSummary};
+use crate::plan::ActionSummary;
 
 use super::common;
 use super::OutputFormat;
@@ -28,9 +28,8 @@ pub struct PlanArgs {
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut env = common::load(&args.instance, &args.render)?;
     common::run_locally(&mut env, &args.local)?;
-    let engine = common::connect().await?;
-    let observed = plan::observe(engine.as_ref(), &env).await?;
-    let plan = plan::plan(&env, &observed, &common::plan_inputs()?)?;
+    let backend = common::connect(args.render.advertise_host.as_deref()).await?;
+    let plan = backend.plan(&env, &common::plan_inputs()?).await?;
     let report = PlanReport {
         instance: plan.instance.to_string(),
         converged: plan.is_empty(),

@@ -29,9 +29,9 @@ pub struct PortsArgs {
 
 pub async fn run(args: PortsArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
-    let engine = common::connect().await?;
+    let backend = common::connect(None).await?;
     let rows = Ports {
-        rows: crate::ops::inspect::ports(engine.as_ref(), &instance).await?,
+        rows: crate::ops::inspect::ports(backend.as_ref(), &instance).await?,
         dotenv: args.output == PortsFormat::Dotenv,
     };
     Ok(output::emit(&rows, args.output == PortsFormat::Json))

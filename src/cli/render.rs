@@ -89,8 +89,8 @@ const ENGINE_WAIT: Duration = Duration::from_secs(3);
 /// engine cannot be reached (render never needs the engine).
 async fn allocated_ports(instance: &InstanceId) -> AllocatedPorts {
     let rows = async {
-        let engine = super::common::connect().await.ok()?;
-        crate::ops::inspect::ports(engine.as_ref(), instance)
+        let backend = super::common::connect(None).await.ok()?;
+        crate::ops::inspect::ports(backend.as_ref(), instance)
             .await
             .ok()
     };

@@ -25,11 +25,11 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let instance = common::instance_id(&args.instance)?;
-    let engine = common::connect().await?;
+    let backend = common::connect(args.render.advertise_host.as_deref()).await?;
     // The definition is optional: without it, status still reports what the labels say.
     let env = common::load(&args.instance, &args.render).ok();
     let status = crate::ops::inspect::status(
-        engine.as_ref(),
+        backend.as_ref(),
         &instance,
         env.as_ref(),
         &common::plan_inputs()?,

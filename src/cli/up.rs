@@ -62,7 +62,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     let mut env = common::load(&args.instance, &args.render)?;
     common::run_locally(&mut env, &args.local)?;
-    let engine = common::connect().await?;
+    let backend = common::connect(args.render.advertise_host.as_deref()).await?;
     let json = args.output == OutputFormat::Json;
     let mut inputs = common::plan_inputs()?;
     inputs.rebuild = args.build;
@@ -71,6 +71,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             wait: !args.no_wait,
             wait_timeout: args.wait_timeout,
             check_once: args.wait_timeout.is_zero(),
+            // The backend sets where its published ports are dialled.
+            ..ApplyOptions::default()
         },
         lock: if args.no_wait_lock {
             WaitPolicy::FailFast
@@ -84,11 +86,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
     let renderer = output::SharedRenderer::new(json);
     let instance = env.instance.clone();
-    let result = crate::ops::up::up(engine, &env, request, renderer.sink(), &mut |holder| {
-        if !json {
-            crate::errln!("waiting for instance {instance}: {holder}");
-        }
-    })
+    let result = crate::ops::up::up(
+        backend.as_ref(),
+        &env,
+        request,
+        renderer.sink(),
+        &mut |holder| {
+            if !json {
+                crate::errln!("waiting for instance {instance}: {holder}");
+            }
+        },
+    )
     .await;
     renderer.finish();
     let result = result?;

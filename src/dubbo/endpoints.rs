@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::{Providers, Registration};
+use crate::advertise::HostAddress;
 use crate::engine::ObservedContainer;
 use crate::model::{labels, Protocol};
 
@@ -48,7 +49,7 @@ pub struct PortEndpoint {
     pub host_port: u16,
     /// `advertise_host:host_port`: what outsiders dial.
     pub outside: String,
-    /// `127.0.0.1:host_port`: what this machine may dial.
+    /// `local:host_port` (loopback for a local engine): what this machine may dial.
     pub local: String,
 }
 
@@ -80,10 +81,7 @@ pub fn service_of(container: &ObservedContainer) -> String {
 }
 
 /// Every published port of every container, by service then port.
-pub fn published_ports(
-    containers: &[ObservedContainer],
-    advertise_host: &str,
-) -> Vec<PortEndpoint> {
+pub fn published_ports(containers: &[ObservedContainer], host: &HostAddress) -> Vec<PortEndpoint> {
     let mut out: Vec<PortEndpoint> = containers
         .iter()
         .flat_map(|c| {
@@ -93,8 +91,8 @@ pub fn published_ports(
                 container_port: p.container,
                 protocol: p.protocol.as_str(),
                 host_port: p.host,
-                outside: join_host_port(advertise_host, p.host),
-                local: format!("127.0.0.1:{}", p.host),
+                outside: host.outside(p.host),
+                local: host.local_socket(p.host).to_string(),
             })
         })
         .collect();
@@ -108,12 +106,12 @@ pub fn published_ports(
 pub fn provider_endpoints(
     providers: &[Providers],
     containers: &[ObservedContainer],
-    advertise_host: &str,
+    host: &HostAddress,
 ) -> Vec<ProviderEndpoint> {
     let mut out = Vec::new();
     for found in providers {
         for registration in &found.registrations {
-            out.push(locate(registration, containers, advertise_host));
+            out.push(locate(registration, containers, host));
         }
     }
     out.sort_by(|a, b| (&a.interface, &a.registered).cmp(&(&b.interface, &b.registered)));
@@ -123,7 +121,7 @@ pub fn provider_endpoints(
 fn locate(
     r: &Registration,
     containers: &[ObservedContainer],
-    advertise_host: &str,
+    host: &HostAddress,
 ) -> ProviderEndpoint {
     let registered = r.address();
     // A registration naming a container: by IP on any network, or by service/container name.
@@ -134,12 +132,12 @@ fn locate(
         Some(c) => match tcp_host_port(c, r.port) {
             Some(host_port) => (
                 Some(service_of(c)),
-                Some(join_host_port(advertise_host, host_port)),
+                Some(host.outside(host_port)),
                 Reach::PublishedPort,
             ),
             None => (Some(service_of(c)), None, Reach::ContainerOnly),
         },
-        None if r.host == advertise_host => {
+        None if r.host == host.advertise => {
             // Advertised: the port is a host port; find whose.
             let owner = containers.iter().find(|c| {
                 c.ports
@@ -174,20 +172,16 @@ fn tcp_host_port(container: &ObservedContainer, container_port: u16) -> Option<u
         .map(|p| p.host)
 }
 
-fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dubbo::decode;
     use crate::engine::{ContainerState, PublishedPort};
     use std::collections::BTreeMap;
+
+    fn outside() -> HostAddress {
+        HostAddress::local_engine(Some("192.168.1.20"))
+    }
 
     fn container(service: &str, image: &str, ip: &str, ports: &[(u16, u16)]) -> ObservedContainer {
         let mut labels = BTreeMap::new();
@@ -265,7 +259,7 @@ mod tests {
             providers("a.Stock", &["tri://172.20.0.4:20880/a.Stock"]),
             providers("a.Legacy", &["dubbo://10.1.2.3:20880/a.Legacy"]),
         ];
-        let eps = provider_endpoints(&found, &world(), "192.168.1.20");
+        let eps = provider_endpoints(&found, &world(), &outside());
         let by = |i: &str| eps.iter().find(|e| e.interface == i).unwrap();
 
         let order = by("a.Order");
@@ -295,7 +289,7 @@ mod tests {
 
     #[test]
     fn lists_every_published_port() {
-        let ports = published_ports(&world(), "192.168.1.20");
+        let ports = published_ports(&world(), &outside());
         assert_eq!(ports.len(), 2);
         assert_eq!(ports[0].service, "order");
         assert_eq!(ports[1].outside, "192.168.1.20:41001");
@@ -306,9 +300,10 @@ mod tests {
     fn finds_the_registry_by_health_check_template_or_image() {
         let world = world();
         let find = |containers: &[ObservedContainer]| {
-            crate::dubbo::registry::locate(&crate::dubbo::registry::from_containers(
-                containers, None,
-            ))
+            crate::dubbo::registry::locate(
+                &crate::dubbo::registry::from_containers(containers, None),
+                outside().local,
+            )
         };
         let (service, addr) = find(&world).unwrap();
         assert_eq!(

@@ -9,7 +9,7 @@
 //! each only when the port is published (the registry is read from the host).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::engine::ObservedContainer;
 use crate::model::{labels, Environment, Probe, Protocol};
@@ -30,12 +30,13 @@ pub struct Candidate {
     pub published: BTreeMap<u16, u16>,
 }
 
-/// The registry's service and host address, by the rule above.
-pub fn locate(candidates: &[Candidate]) -> Option<(String, SocketAddr)> {
+/// The registry's service and address, by the rule above; `local` is where this machine
+/// dials published ports (`HostAddress::local`).
+pub fn locate(candidates: &[Candidate], local: IpAddr) -> Option<(String, SocketAddr)> {
     let at = |c: &Candidate, port: u16| {
         c.published
             .get(&port)
-            .map(|host| (c.service.clone(), SocketAddr::from(([127, 0, 0, 1], *host))))
+            .map(|host| (c.service.clone(), SocketAddr::new(local, *host)))
     };
     type Rule<'r> = &'r dyn Fn(&Candidate) -> Option<(String, SocketAddr)>;
     let rules: [Rule; 4] = [
@@ -119,6 +120,11 @@ fn zookeeper_probe(probe: Option<&Probe>) -> Option<u16> {
 mod tests {
     use super::*;
 
+    /// The rule as seen from this machine of a local engine.
+    fn find(candidates: &[Candidate]) -> Option<(String, SocketAddr)> {
+        locate(candidates, IpAddr::from([127, 0, 0, 1]))
+    }
+
     fn candidate(service: &str, image: &str, published: &[(u16, u16)]) -> Candidate {
         Candidate {
             service: service.into(),
@@ -135,21 +141,21 @@ mod tests {
         let mut by_probe = candidate("coordinator", "mycorp/coord:1", &[(9999, 41003)]);
         by_probe.probe_port = Some(9999);
         let port = |found: Option<(String, SocketAddr)>| found.map(|(_, a)| a.port());
-        assert_eq!(port(locate(std::slice::from_ref(&by_image))), Some(41001));
+        assert_eq!(port(find(std::slice::from_ref(&by_image))), Some(41001));
         assert_eq!(
-            port(locate(&[by_image.clone(), by_name.clone()])),
+            port(find(&[by_image.clone(), by_name.clone()])),
             Some(41002)
         );
         assert_eq!(
-            port(locate(&[by_image, by_name, by_probe.clone()])),
+            port(find(&[by_image, by_name, by_probe.clone()])),
             Some(41003)
         );
         let mut templated = candidate("reg", "mycorp/registry:1", &[(2181, 41004)]);
-        assert_eq!(locate(std::slice::from_ref(&templated)), None);
+        assert_eq!(find(std::slice::from_ref(&templated)), None);
         templated.template = Some("zookeeper".into());
-        assert_eq!(port(locate(&[templated])), Some(41004));
+        assert_eq!(port(find(&[templated])), Some(41004));
         // Unpublished: not reachable from the host, so not the registry.
         by_probe.published.clear();
-        assert_eq!(locate(&[by_probe]), None);
+        assert_eq!(find(&[by_probe]), None);
     }
 }

@@ -86,6 +86,23 @@ pub struct ObservedContainer {
     pub created: i64,
 }
 
+impl ObservedContainer {
+    /// Whether it counts as ready when only its state is known: a running service, or a job
+    /// that exited 0.
+    pub fn ready_by_state(&self) -> bool {
+        let is_job = self
+            .labels
+            .get(crate::model::labels::KIND)
+            .map(String::as_str)
+            == Some("job");
+        match self.state {
+            ContainerState::Running => true,
+            ContainerState::Exited { code: 0 } => is_job,
+            _ => false,
+        }
+    }
+}
+
 /// A local image: its ID and labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedImage {

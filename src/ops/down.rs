@@ -1,10 +1,9 @@
 //! The `down` use case: remove one instance under its lock, or every instance of an
 //! environment.
 
-use std::sync::Arc;
-
-use crate::apply::{self, DownReport, DownScope, EventSink};
-use crate::engine::{Engine, EngineError};
+use crate::apply::{DownReport, DownScope, EventSink};
+use crate::backend::{Backend, OwnershipError};
+use crate::engine::EngineError;
 use crate::lock::{self, LockError, WaitPolicy};
 use crate::model::InstanceId;
 
@@ -15,7 +14,7 @@ pub enum DownError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
-    Ownership(#[from] super::ownership::OwnershipError),
+    Ownership(#[from] OwnershipError),
 }
 
 /// What to remove.
@@ -28,7 +27,7 @@ pub enum DownTarget {
 
 /// Removes the target; `on_lock_wait` hears once who holds the instance when it must wait.
 pub async fn down(
-    engine: Arc<dyn Engine>,
+    backend: &dyn Backend,
     target: DownTarget,
     volumes: bool,
     sink: EventSink,
@@ -37,10 +36,10 @@ pub async fn down(
     let (scope, _lock) = match target {
         DownTarget::Instance(instance, policy) => {
             let lock = lock::acquire(&instance, "down", policy, on_lock_wait)?;
-            super::ownership::verify(engine.as_ref(), &instance).await?;
+            backend.verify_owner(&instance).await?;
             (DownScope::Instance(instance.to_string()), Some(lock))
         }
         DownTarget::AllOf(env) => (DownScope::AllOf { env }, None),
     };
-    Ok(apply::down(engine, &scope, volumes, sink).await?)
+    Ok(backend.down(&scope, volumes, sink).await?)
 }

@@ -1,12 +1,11 @@
 //! The `gc` use case: remove instances whose lifetime has passed, exactly as `down` would, and
 //! nothing else. An instance someone is working on (its lock is held) is skipped.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
-use crate::apply::{self, DownScope, EventSink};
-use crate::engine::{Engine, EngineResult, LabelFilter};
+use crate::apply::{DownScope, EventSink};
+use crate::backend::Backend;
+use crate::engine::{EngineResult, LabelFilter};
 use crate::lifetime;
 use crate::lock::{self, WaitPolicy};
 use crate::model::{labels, InstanceId};
@@ -88,14 +87,15 @@ impl GcScope {
 
 /// Finds the expired instances in `scope` and (unless `dry_run`) removes them.
 pub async fn gc(
-    engine: Arc<dyn Engine>,
+    backend: &dyn Backend,
     scope: &GcScope,
     dry_run: bool,
     volumes: bool,
     sink: EventSink,
 ) -> EngineResult<Vec<Expired>> {
     let now = chrono::Utc::now();
-    let expired: Vec<lifetime::Lease> = lifetime::leases(engine.as_ref(), scope.filter())
+    let expired: Vec<lifetime::Lease> = backend
+        .leases(scope.filter())
         .await?
         .into_iter()
         .filter(|l| l.expired(now))
@@ -105,7 +105,7 @@ pub async fn gc(
         let (result, reason) = if dry_run {
             (GcOutcome::WouldRemove, None)
         } else {
-            remove(engine.clone(), &lease, volumes, sink.clone()).await
+            remove(backend, &lease, volumes, sink.clone()).await
         };
         results.push(Expired {
             instance: lease.instance.clone(),
@@ -119,7 +119,7 @@ pub async fn gc(
 
 /// Removes one expired instance under its lock, as `down` does.
 async fn remove(
-    engine: Arc<dyn Engine>,
+    backend: &dyn Backend,
     lease: &lifetime::Lease,
     volumes: bool,
     sink: EventSink,
@@ -136,11 +136,11 @@ async fn remove(
         Err(lock::LockError::Busy { holder, .. }) => return (GcOutcome::Skipped, Some(holder)),
         Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
     };
-    if let Err(err) = super::ownership::verify(engine.as_ref(), &id).await {
+    if let Err(err) = backend.verify_owner(&id).await {
         return (GcOutcome::Failed, Some(err.to_string()));
     }
     let scope = DownScope::Instance(instance.clone());
-    match apply::down(engine, &scope, volumes, sink).await {
+    match backend.down(&scope, volumes, sink).await {
         Ok(report) if report.failures.is_empty() => (GcOutcome::Removed, None),
         Ok(report) => (
             GcOutcome::Failed,
@@ -159,9 +159,20 @@ async fn remove(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::backend::docker::DockerBackend;
+    use crate::backend::HostAddress;
     use crate::engine::fake::FakeEngine;
-    use crate::engine::Labels;
+    use crate::engine::{Engine, Labels};
+
+    /// `gc` over the fake engine, everything else in `scope` left alone.
+    async fn gc_all(engine: &Arc<FakeEngine>, scope: &GcScope, volumes: bool) -> Vec<Expired> {
+        let backend = DockerBackend::new(engine.clone(), HostAddress::local_engine(None));
+        let sink: EventSink = Arc::new(|_| {});
+        gc(&backend, scope, false, volumes, sink).await.unwrap()
+    }
 
     /// An expired lease for `env`/`feature`, as `up --ttl` leaves it.
     async fn expired_lease(engine: &FakeEngine, env: &str, feature: Option<&str>) -> String {
@@ -182,10 +193,8 @@ mod tests {
     }
 
     async fn run(engine: &Arc<FakeEngine>, scope: &GcScope) -> Vec<(String, GcOutcome)> {
-        let sink: EventSink = Arc::new(|_| {});
-        gc(engine.clone(), scope, false, false, sink)
+        gc_all(engine, scope, false)
             .await
-            .unwrap()
             .into_iter()
             .map(|e| (e.instance, e.result))
             .collect()
@@ -223,6 +232,37 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(run(&engine, &selected).await, removed(&[&other]));
+    }
+
+    #[tokio::test]
+    async fn gc_refuses_an_expired_instance_whose_label_is_shared() {
+        let engine = std::sync::Arc::new(FakeEngine::new());
+        let id = InstanceId::new("gcx", Some("y")).unwrap();
+        let mut lease = Labels::from([
+            (labels::INSTANCE.to_string(), id.to_string()),
+            (labels::ENV.to_string(), "gcx".to_string()),
+            (labels::FEATURE.to_string(), "y".to_string()),
+            (labels::LEASE.to_string(), "1".to_string()),
+        ]);
+        lease.insert(labels::EXPIRES_AT.into(), "2000-01-01T00:00:00Z".into());
+        engine
+            .create_volume("envctl-lease.gcx--y.1", &lease)
+            .await
+            .unwrap();
+        let legacy = Labels::from([
+            (labels::INSTANCE.to_string(), "gcx--y".to_string()),
+            (labels::ENV.to_string(), "gcx--y".to_string()),
+        ]);
+        engine
+            .create_network("envctl-gcx--y", &legacy)
+            .await
+            .unwrap();
+        let results = gc_all(&engine, &Default::default(), true).await;
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].result, GcOutcome::Failed);
+        let reason = results[0].reason.clone().unwrap_or_default();
+        assert!(reason.contains("network `envctl-gcx--y`"), "{reason}");
+        assert_eq!(engine.network_names(), ["envctl-gcx--y"]);
     }
 
     #[test]

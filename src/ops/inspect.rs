@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::apply::{self, Reach};
-use crate::engine::{Engine, EngineError, EngineResult, LabelFilter, ObservedContainer};
+use crate::backend::{Backend, OwnershipError};
+use crate::engine::{EngineError, EngineResult, LabelFilter, ObservedContainer};
 use crate::lifetime::{self, Lease};
 use crate::model::{labels, Environment, InstanceId};
 use crate::plan::ports::decode_label;
-use crate::plan::{self, Plan, PlanInputs};
+use crate::plan::{Plan, PlanInputs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
@@ -20,26 +20,21 @@ pub enum InspectError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
-    Ownership(#[from] super::ownership::OwnershipError),
+    Ownership(#[from] OwnershipError),
 }
 
 /// The containers of an instance that exists: one with no container, network or lease is an
 /// error, so a typo is never reported as an empty instance.
 pub async fn existing_instance(
-    engine: &dyn Engine,
+    backend: &dyn Backend,
     instance: &InstanceId,
 ) -> Result<BTreeMap<String, ObservedContainer>, InspectError> {
-    super::ownership::verify(engine, instance).await?;
-    let containers = super::instance_containers(engine, instance).await?;
-    if containers.is_empty() {
-        let filter = LabelFilter::instance(instance.as_str());
-        let networks = engine.list_networks(&filter).await?;
-        let leases = lifetime::leases(engine, filter).await?;
-        if networks.is_empty() && leases.is_empty() {
-            return Err(InspectError::NotFound {
-                instance: instance.to_string(),
-            });
-        }
+    backend.verify_owner(instance).await?;
+    let containers = backend.services(instance).await?;
+    if containers.is_empty() && !backend.has_remains(instance).await? {
+        return Err(InspectError::NotFound {
+            instance: instance.to_string(),
+        });
     }
     Ok(containers)
 }
@@ -72,25 +67,22 @@ pub struct Status {
 /// The status of an instance; `env` is its definition when it loads (readiness is then
 /// checked with each service's own health check, once, and pending changes are shown).
 pub async fn status(
-    engine: &dyn Engine,
+    backend: &dyn Backend,
     instance: &InstanceId,
     env: Option<&Environment>,
     inputs: &PlanInputs<'_>,
 ) -> Result<Status, InspectError> {
-    let containers = existing_instance(engine, instance).await?;
+    let containers = existing_instance(backend, instance).await?;
     let plan = match env {
-        Some(env) => match plan::observe(engine, env).await {
-            Ok(observed) => plan::plan(env, &observed, inputs).ok(),
-            Err(_) => None,
-        },
+        Some(env) => backend.plan(env, inputs).await.ok(),
         None => None,
     };
-    let registry = crate::dubbo::registry::locate(&crate::dubbo::registry::from_containers(
-        containers.values(),
-        env,
-    ))
+    let registry = crate::dubbo::registry::locate(
+        &crate::dubbo::registry::from_containers(containers.values(), env),
+        backend.host_address().local,
+    )
     .map(|(_, address)| address);
-    let ready = readiness(engine, &containers, plan.as_ref(), registry).await;
+    let ready = readiness(backend, &containers, plan.as_ref(), registry).await;
     let mut services: Vec<ServiceStatus> = containers
         .iter()
         .map(|(service, c)| ServiceStatus {
@@ -121,7 +113,8 @@ pub async fn status(
             }
         }
     }
-    let lease = lifetime::leases(engine, LabelFilter::instance(instance.as_str()))
+    let lease = backend
+        .leases(LabelFilter::instance(instance.as_str()))
         .await?
         .into_iter()
         .next();
@@ -146,24 +139,21 @@ fn host_ports(c: &ObservedContainer) -> Vec<((u16, crate::model::Protocol), u16)
 
 /// Readiness per service: its health check when the definition is known, else its state.
 async fn readiness(
-    engine: &dyn Engine,
+    backend: &dyn Backend,
     containers: &BTreeMap<String, ObservedContainer>,
     plan: Option<&Plan>,
     registry: Option<std::net::SocketAddr>,
 ) -> BTreeMap<String, bool> {
     let checks = containers.iter().map(|(service, c)| async move {
-        let target = plan.and_then(|p| p.service(service));
-        let ready = match target.and_then(|t| t.healthcheck.as_ref().map(|hc| (t, hc))) {
-            Some((target, hc)) if c.state.is_running() => {
-                let reach = Reach {
-                    network: plan.map(|p| p.network.as_str()).unwrap_or_default(),
-                    registry,
-                };
-                apply::check_once(engine, c, reach, target, hc)
-                    .await
-                    .is_ok()
+        let checked = plan.and_then(|p| {
+            let target = p.service(service)?;
+            target.healthcheck.as_ref().map(|_| (p, target))
+        });
+        let ready = match checked {
+            Some((plan, target)) if c.state.is_running() => {
+                backend.check_ready(c, plan, target, registry).await.is_ok()
             }
-            _ => super::ready_by_state(c),
+            _ => c.ready_by_state(),
         };
         (service.clone(), ready)
     });
@@ -198,47 +188,28 @@ pub struct InstanceSummary {
     pub expires: String,
 }
 
-/// Every instance on the engine: from its containers, else its network, else its lease.
-pub async fn list(engine: &dyn Engine) -> EngineResult<Vec<InstanceSummary>> {
-    let mut instances: BTreeMap<String, InstanceSummary> = BTreeMap::new();
-    let summary = |owner: &labels::Ownership, created: i64| InstanceSummary {
-        instance: owner.instance.clone(),
-        env: owner.env.clone(),
-        feature: owner.feature.clone().unwrap_or_default(),
-        created,
-        ..InstanceSummary::default()
-    };
-    for c in engine.list_containers(&LabelFilter::envctl()).await? {
-        let Some(owner) = labels::Ownership::read(&c.labels) else {
-            continue;
-        };
-        let entry = instances
-            .entry(owner.instance.clone())
-            .or_insert_with(|| summary(&owner, c.created));
-        entry.total += 1;
-        entry.ready += usize::from(super::ready_by_state(&c));
-        entry.created = entry.created.min(c.created);
-    }
-    // An instance whose containers are gone may still hold its network.
-    for n in engine.list_networks(&LabelFilter::envctl()).await? {
-        let Some(owner) = labels::Ownership::read(&n.labels) else {
-            continue;
-        };
-        let created = chrono::DateTime::parse_from_rfc3339(
-            n.labels
-                .get(labels::CREATED)
-                .map(String::as_str)
-                .unwrap_or(""),
-        )
-        .map(|t| t.timestamp())
-        .unwrap_or_else(|_| chrono::Utc::now().timestamp());
-        instances
-            .entry(owner.instance.clone())
-            .or_insert_with(|| summary(&owner, created));
-    }
+/// Every instance: from its workloads, else its network, else its lease.
+pub async fn list(backend: &dyn Backend) -> EngineResult<Vec<InstanceSummary>> {
+    let mut instances: BTreeMap<String, InstanceSummary> = backend
+        .instances()
+        .await?
+        .into_iter()
+        .map(|found| {
+            let summary = InstanceSummary {
+                instance: found.owner.instance.clone(),
+                env: found.owner.env,
+                feature: found.owner.feature.unwrap_or_default(),
+                ready: found.ready,
+                total: found.services,
+                created: found.created,
+                ..InstanceSummary::default()
+            };
+            (found.owner.instance, summary)
+        })
+        .collect();
     // A lease alone (an up interrupted before creating anything) still names an instance.
     let now = chrono::Utc::now();
-    for lease in lifetime::leases(engine, LabelFilter::envctl()).await? {
+    for lease in backend.leases(LabelFilter::envctl()).await? {
         let entry = instances
             .entry(lease.instance.clone())
             .or_insert_with(|| InstanceSummary {
@@ -284,10 +255,10 @@ pub struct PortRow {
 /// The host ports of an instance's services (from their labels, so stopped containers show
 /// the ports they will get back).
 pub async fn ports(
-    engine: &dyn Engine,
+    backend: &dyn Backend,
     instance: &InstanceId,
 ) -> Result<Vec<PortRow>, InspectError> {
-    let containers = existing_instance(engine, instance).await?;
+    let containers = existing_instance(backend, instance).await?;
     Ok(containers
         .iter()
         .flat_map(|(service, c)| {

@@ -2,11 +2,12 @@
 //! interruption left behind or what a `--local` service needs.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::apply::{self, ApplyOptions, ApplyReport, EventSink, Interrupt, UpError};
-use crate::engine::{Engine, EngineError};
+use crate::apply::{ApplyOptions, ApplyReport, EventSink, Interrupt, UpError};
+use crate::backend::{Backend, OwnershipError};
+use crate::engine::EngineError;
 use crate::lifetime::{self, Lease};
 use crate::local::LocalSettings;
 use crate::lock::{self, LockError, WaitPolicy};
@@ -36,7 +37,7 @@ pub enum UpUseCaseError {
     #[error("up --pull: cannot pull image {image}: {reason}; nothing was changed (without --pull, envctl uses the local image)")]
     Pull { image: String, reason: String },
     #[error(transparent)]
-    Ownership(#[from] super::ownership::OwnershipError),
+    Ownership(#[from] OwnershipError),
 }
 
 /// What `up` achieved.
@@ -54,7 +55,7 @@ pub struct UpResult {
 
 /// Runs `up` for `env`; `on_lock_wait` hears once who holds the instance when it must wait.
 pub async fn up(
-    engine: Arc<dyn Engine>,
+    backend: &dyn Backend,
     env: &Environment,
     request: UpRequest<'_>,
     sink: EventSink,
@@ -64,30 +65,30 @@ pub async fn up(
     let _lock = lock::acquire(&env.instance, "up", request.lock, on_lock_wait)?;
     let _ports = pinned_port_locks(env, request.lock, on_lock_wait)?;
     // Before anything is planned: objects with this instance's label but another env/feature.
-    super::ownership::verify(engine.as_ref(), &env.instance).await?;
+    backend.verify_owner(&env.instance).await?;
     if request.pull {
-        pull_all(engine.as_ref(), env).await?;
+        pull_all(backend, env).await?;
     }
-    let outcome = apply::up_until(
-        engine.clone(),
-        env,
-        request.inputs,
-        &request.apply,
-        sink,
-        request.interrupt.clone(),
-    )
-    .await?;
+    let outcome = backend
+        .up(
+            env,
+            request.inputs,
+            &request.apply,
+            sink,
+            request.interrupt.clone(),
+        )
+        .await?;
     // Renewed once something may exist (also after a failed or interrupted apply); a plan
     // that failed changed nothing, the lifetime included.
     let ttl = lifetime::requested_ttl(env, request.ttl);
-    let lease = lifetime::renew(engine.as_ref(), env, ttl, chrono::Utc::now()).await?;
+    let lease = backend.renew_lease(env, ttl, chrono::Utc::now()).await?;
     let interrupted = if request.interrupt.is_set() {
-        Some(left_behind(engine.as_ref(), env, &outcome.plan).await)
+        Some(left_behind(backend, env, &outcome.plan).await)
     } else {
         None
     };
     Ok(UpResult {
-        local: local_settings(env, &outcome.plan),
+        local: local_settings(env, &outcome.plan, backend.host_address().local),
         plan: outcome.plan,
         report: outcome.report,
         elapsed: began.elapsed(),
@@ -98,7 +99,7 @@ pub async fn up(
 
 /// Pulls every image the environment runs and does not build, before anything is planned:
 /// the plan then sees the new image IDs and recreates what runs an older one.
-async fn pull_all(engine: &dyn Engine, env: &Environment) -> Result<(), UpUseCaseError> {
+async fn pull_all(backend: &dyn Backend, env: &Environment) -> Result<(), UpUseCaseError> {
     let built: std::collections::BTreeSet<&str> = env
         .services
         .values()
@@ -112,16 +113,13 @@ async fn pull_all(engine: &dyn Engine, env: &Environment) -> Result<(), UpUseCas
         .filter(|image| !built.contains(image))
         .collect();
     let pulls = images.iter().map(|image| async move {
-        engine
-            .pull_image(image, &|_| {})
-            .await
-            .map_err(|e| UpUseCaseError::Pull {
-                image: image.to_string(),
-                reason: match e {
-                    EngineError::Pull { reason, .. } => reason,
-                    other => other.to_string(),
-                },
-            })
+        backend.pull(image).await.map_err(|e| UpUseCaseError::Pull {
+            image: image.to_string(),
+            reason: match e {
+                EngineError::Pull { reason, .. } => reason,
+                other => other.to_string(),
+            },
+        })
     });
     futures_util::future::join_all(pulls)
         .await
@@ -155,13 +153,11 @@ fn pinned_port_locks(
 
 /// The state of each planned service after an interruption.
 async fn left_behind(
-    engine: &dyn Engine,
+    backend: &dyn Backend,
     env: &Environment,
     plan: &Plan,
 ) -> BTreeMap<String, String> {
-    let containers = super::instance_containers(engine, &env.instance)
-        .await
-        .unwrap_or_default();
+    let containers = backend.services(&env.instance).await.unwrap_or_default();
     plan.services
         .iter()
         .map(|s| {
@@ -175,7 +171,7 @@ async fn left_behind(
 }
 
 /// What the developer needs to run each `--local` service against this instance.
-fn local_settings(env: &Environment, plan: &Plan) -> Vec<LocalSettings> {
+fn local_settings(env: &Environment, plan: &Plan, local: IpAddr) -> Vec<LocalSettings> {
     let host_ports: crate::local::HostPorts = plan
         .services
         .iter()
@@ -191,6 +187,6 @@ fn local_settings(env: &Environment, plan: &Plan) -> Vec<LocalSettings> {
         .collect();
     env.local
         .values()
-        .map(|service| crate::local::settings(service, &host_ports))
+        .map(|service| crate::local::settings(service, &host_ports, local))
         .collect()
 }

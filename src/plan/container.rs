@@ -23,7 +23,7 @@ pub type Allocations = BTreeMap<ServiceName, BTreeMap<PortKey, u16>>;
 pub type VolumeNames = BTreeMap<String, String>;
 
 /// What resolving a secret may say.
-pub type SecretResolver<'a> = &'a dyn Fn(&EnvValue) -> Result<String, UnresolvedSecret>;
+pub type SecretResolver<'a> = &'a (dyn Fn(&EnvValue) -> Result<String, UnresolvedSecret> + Sync);
 
 /// Why a secret has no value (an unset variable, an unreadable file).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -39,7 +39,7 @@ use crate::model::{
 pub struct PlanInputs<'a> {
     pub range: PortRange,
     /// Whether a host port can be bound now.
-    pub host_free: &'a dyn Fn(u16, Protocol) -> bool,
+    pub host_free: &'a (dyn Fn(u16, Protocol) -> bool + Sync),
     pub resolve_secret: SecretResolver<'a>,
     /// Host address ports are published on.
     pub publish_address: String,

@@ -177,7 +177,7 @@ pub struct Allocator<'a> {
     /// everything not being planned, e.g. orphans).
     pub taken: BTreeMap<(u16, Protocol), Holder>,
     /// Whether the host can bind a port (skipped for ports a service already holds).
-    pub host_free: &'a dyn Fn(u16, Protocol) -> bool,
+    pub host_free: &'a (dyn Fn(u16, Protocol) -> bool + Sync),
     /// Ports held by containers this plan removes first (orphans): free to hand out, even
     /// though the host still reports them bound.
     pub reclaimable: BTreeSet<(u16, Protocol)>,
@@ -195,7 +195,7 @@ impl<'a> Allocator<'a> {
     pub fn new(
         range: PortRange,
         taken: BTreeMap<(u16, Protocol), Holder>,
-        host_free: &'a dyn Fn(u16, Protocol) -> bool,
+        host_free: &'a (dyn Fn(u16, Protocol) -> bool + Sync),
     ) -> Self {
         Self {
             range,

@@ -13,21 +13,35 @@ use std::time::Duration;
 use crate::model::Probe;
 
 /// Where a probe may reach the service from the host.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProbeTarget {
     /// The container's address on its instance network (reachable from the host on Linux).
     pub container_ip: Option<IpAddr>,
-    /// Published TCP ports: container port -> host port on loopback.
+    /// Published TCP ports: container port -> host port on `published_at`.
     pub host_ports: BTreeMap<u16, u16>,
+    /// Where this machine dials published ports (`HostAddress::local`; loopback by default).
+    pub published_at: IpAddr,
     /// The instance's ZooKeeper registry as reachable from the host, for `dubbo` probes.
     pub registry: Option<SocketAddr>,
 }
 
+impl Default for ProbeTarget {
+    fn default() -> Self {
+        Self {
+            container_ip: None,
+            host_ports: BTreeMap::new(),
+            published_at: IpAddr::from([127, 0, 0, 1]),
+            registry: None,
+        }
+    }
+}
+
 impl ProbeTarget {
-    /// The address to reach `container_port` at: loopback when published, else the container IP.
+    /// The address to reach `container_port` at: the published port when there is one, else
+    /// the container IP.
     pub fn address(&self, container_port: u16) -> Option<SocketAddr> {
         if let Some(host) = self.host_ports.get(&container_port) {
-            return Some(SocketAddr::from(([127, 0, 0, 1], *host)));
+            return Some(SocketAddr::new(self.published_at, *host));
         }
         self.container_ip
             .map(|ip| SocketAddr::new(ip, container_port))

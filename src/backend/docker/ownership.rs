@@ -3,17 +3,10 @@
 //! not proof: an environment file `x--y` made by an older envctl labels its objects `x--y`,
 //! the very instance `x --feature y` names. Such objects are refused, never touched.
 
-use crate::engine::{Engine, EngineError, LabelFilter};
+use crate::backend::OwnershipError;
+use crate::engine::{Engine, LabelFilter};
 use crate::model::labels::{check_owner, NotOurs};
 use crate::model::InstanceId;
-
-#[derive(Debug, thiserror::Error)]
-pub enum OwnershipError {
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    NotOurs(Vec<NotOurs>),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-}
 
 /// Checks every container, network and volume labelled with `instance` (read-only).
 pub async fn verify(engine: &dyn Engine, instance: &InstanceId) -> Result<(), OwnershipError> {
@@ -60,39 +53,5 @@ mod tests {
         assert!(err.contains("environment `x--y` (main instance)"), "{err}");
         let other = InstanceId::new("x", Some("z")).unwrap();
         assert!(verify(&engine, &other).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn gc_refuses_an_expired_instance_whose_label_is_shared() {
-        let engine = std::sync::Arc::new(FakeEngine::new());
-        let id = InstanceId::new("gcx", Some("y")).unwrap();
-        let mut lease = Labels::from([
-            (labels::INSTANCE.to_string(), id.to_string()),
-            (labels::ENV.to_string(), "gcx".to_string()),
-            (labels::FEATURE.to_string(), "y".to_string()),
-            (labels::LEASE.to_string(), "1".to_string()),
-        ]);
-        lease.insert(labels::EXPIRES_AT.into(), "2000-01-01T00:00:00Z".into());
-        engine
-            .create_volume("envctl-lease.gcx--y.1", &lease)
-            .await
-            .unwrap();
-        let legacy = Labels::from([
-            (labels::INSTANCE.to_string(), "gcx--y".to_string()),
-            (labels::ENV.to_string(), "gcx--y".to_string()),
-        ]);
-        engine
-            .create_network("envctl-gcx--y", &legacy)
-            .await
-            .unwrap();
-        let sink: crate::apply::EventSink = std::sync::Arc::new(|_| {});
-        let results = crate::ops::gc::gc(engine.clone(), &Default::default(), false, true, sink)
-            .await
-            .unwrap();
-        assert_eq!(results.len(), 1);
-        assert_eq!(results[0].result, crate::ops::gc::GcOutcome::Failed);
-        let reason = results[0].reason.clone().unwrap_or_default();
-        assert!(reason.contains("network `envctl-gcx--y`"), "{reason}");
-        assert_eq!(engine.network_names(), ["envctl-gcx--y"]);
     }
 }

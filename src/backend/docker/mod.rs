@@ -1,0 +1,152 @@
+//! The Docker backend: instances as labelled containers, a network and volumes on a container
+//! engine (`engine::Engine`; the in-memory fake in unit tests). Planning is `plan`, converging
+//! and removing are `apply`, lifetimes are lease volumes (`lifetime`); this file only wires
+//! them to the `Backend` trait.
+
+mod instances;
+mod ownership;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
+
+use super::{Backend, FoundInstance, HostAddress, OwnershipError};
+use crate::apply::{
+    self, ApplyOptions, DownReport, DownScope, EventSink, Interrupt, NotReady, Reach, UpError,
+    UpOutcome,
+};
+use crate::engine::{Engine, EngineResult, ExecOutput, LabelFilter, ObservedContainer};
+use crate::lifetime::{self, Lease};
+use crate::model::{Environment, InstanceId};
+use crate::plan::{self, Plan, PlanInputs, ServiceTarget};
+
+/// A `Backend` over a container engine.
+pub struct DockerBackend {
+    engine: Arc<dyn Engine>,
+    host: HostAddress,
+}
+
+impl DockerBackend {
+    /// `host` is where the engine's published ports are dialled (`backend::host_address`).
+    pub fn new(engine: Arc<dyn Engine>, host: HostAddress) -> Self {
+        Self { engine, host }
+    }
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    fn host_address(&self) -> &HostAddress {
+        &self.host
+    }
+
+    async fn verify_owner(&self, instance: &InstanceId) -> Result<(), OwnershipError> {
+        ownership::verify(self.engine.as_ref(), instance).await
+    }
+
+    async fn plan(&self, env: &Environment, inputs: &PlanInputs<'_>) -> Result<Plan, UpError> {
+        let observed = plan::observe(self.engine.as_ref(), env).await?;
+        Ok(plan::plan(env, &observed, inputs)?)
+    }
+
+    async fn up(
+        &self,
+        env: &Environment,
+        inputs: &PlanInputs<'_>,
+        opts: &ApplyOptions,
+        sink: EventSink,
+        interrupt: Interrupt,
+    ) -> Result<UpOutcome, UpError> {
+        // Probes dial published ports where this backend publishes them.
+        let opts = ApplyOptions {
+            published_at: self.host.local,
+            ..opts.clone()
+        };
+        apply::up_until(self.engine.clone(), env, inputs, &opts, sink, interrupt).await
+    }
+
+    async fn pull(&self, image: &str) -> EngineResult<()> {
+        self.engine.pull_image(image, &|_| {}).await
+    }
+
+    async fn down(
+        &self,
+        scope: &DownScope,
+        volumes: bool,
+        sink: EventSink,
+    ) -> EngineResult<DownReport> {
+        apply::down(self.engine.clone(), scope, volumes, sink).await
+    }
+
+    async fn services(
+        &self,
+        instance: &InstanceId,
+    ) -> EngineResult<BTreeMap<String, ObservedContainer>> {
+        instances::containers(self.engine.as_ref(), instance).await
+    }
+
+    async fn has_remains(&self, instance: &InstanceId) -> EngineResult<bool> {
+        let filter = LabelFilter::instance(instance.as_str());
+        let networks = self.engine.list_networks(&filter).await?;
+        Ok(!networks.is_empty() || !self.leases(filter).await?.is_empty())
+    }
+
+    async fn instances(&self) -> EngineResult<Vec<FoundInstance>> {
+        instances::all(self.engine.as_ref()).await
+    }
+
+    async fn leases(&self, filter: LabelFilter) -> EngineResult<Vec<Lease>> {
+        lifetime::leases(self.engine.as_ref(), filter).await
+    }
+
+    async fn renew_lease(
+        &self,
+        env: &Environment,
+        ttl: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> EngineResult<Option<Lease>> {
+        lifetime::renew(self.engine.as_ref(), env, ttl, now).await
+    }
+
+    async fn check_ready(
+        &self,
+        workload: &ObservedContainer,
+        plan: &Plan,
+        target: &ServiceTarget,
+        registry: Option<SocketAddr>,
+    ) -> Result<(), NotReady> {
+        let Some(hc) = &target.healthcheck else {
+            return Err(NotReady(format!("{} has no health check", target.name)));
+        };
+        let reach = Reach {
+            network: &plan.network,
+            registry,
+            published_at: self.host.local,
+        };
+        apply::check_once(self.engine.as_ref(), workload, reach, target, hc).await
+    }
+
+    async fn logs(&self, workload: &ObservedContainer, tail: usize) -> EngineResult<Vec<String>> {
+        self.engine.logs(&workload.id, tail).await
+    }
+
+    fn follow_logs(
+        &self,
+        workload: &ObservedContainer,
+        tail: usize,
+    ) -> BoxStream<'static, EngineResult<String>> {
+        self.engine.follow_logs(&workload.id, tail)
+    }
+
+    async fn exec(
+        &self,
+        workload: &ObservedContainer,
+        command: &[String],
+    ) -> EngineResult<ExecOutput> {
+        self.engine.exec(&workload.id, command).await
+    }
+}

@@ -1,0 +1,143 @@
+//! The instance-level seam: what the use cases (`ops/`) and commands (`cli/`) ask of wherever
+//! instances run. A backend observes and converges one instance from its `model::Environment`,
+//! removes instances, lists them, keeps their lifetimes, and reaches a running service (logs,
+//! exec, one readiness check); `host_address` says where published ports are dialled.
+//!
+//! `docker/` implements it over a container engine (`engine::Engine`: Docker, or the
+//! in-memory fake in unit tests). A Kubernetes backend implements the same trait; nothing in
+//! its signatures is Docker's. The observation types (`ObservedContainer`: one running
+//! workload of a service, with its labels, state and published ports) are envctl's own.
+
+pub mod docker;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
+
+pub use crate::advertise::HostAddress;
+use crate::apply::{
+    ApplyOptions, DownReport, DownScope, EventSink, Interrupt, NotReady, UpError, UpOutcome,
+};
+use crate::engine::{EngineError, EngineResult, ExecOutput, LabelFilter, ObservedContainer};
+use crate::lifetime::Lease;
+use crate::model::labels::{NotOurs, Ownership};
+use crate::model::{Environment, InstanceId};
+use crate::plan::{Plan, PlanInputs, ServiceTarget};
+
+/// Objects carrying an instance's label but another environment or feature.
+#[derive(Debug, thiserror::Error)]
+pub enum OwnershipError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    NotOurs(Vec<NotOurs>),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// One instance as `ls` finds it (its lease is read separately, see `Backend::leases`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundInstance {
+    pub owner: Ownership,
+    /// Unix seconds of its oldest object.
+    pub created: i64,
+    /// Its services' workloads, and how many are ready by their state alone.
+    pub services: usize,
+    pub ready: usize,
+}
+
+/// Where instances run. Every method acts on envctl's own objects only (those carrying the
+/// `io.envctl.*` labels of `model::labels`).
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Where this machine and outsiders dial the instances' published ports.
+    fn host_address(&self) -> &HostAddress;
+
+    /// Refuses an instance whose objects carry its label but another environment or feature
+    /// (read-only; see `model::labels::check_owner`).
+    async fn verify_owner(&self, instance: &InstanceId) -> Result<(), OwnershipError>;
+
+    /// What `up` would do to make `env`'s instance match it; changes nothing.
+    async fn plan(&self, env: &Environment, inputs: &PlanInputs<'_>) -> Result<Plan, UpError>;
+    /// Makes `env`'s instance match it (plan, apply, wait per `opts`), stopping early when
+    /// `interrupt` is set.
+    async fn up(
+        &self,
+        env: &Environment,
+        inputs: &PlanInputs<'_>,
+        opts: &ApplyOptions,
+        sink: EventSink,
+        interrupt: Interrupt,
+    ) -> Result<UpOutcome, UpError>;
+    /// Fetches `image` again, even when present (`up --pull`).
+    async fn pull(&self, image: &str) -> EngineResult<()>;
+    /// Removes what `scope` names (named volumes only with `volumes`).
+    async fn down(
+        &self,
+        scope: &DownScope,
+        volumes: bool,
+        sink: EventSink,
+    ) -> EngineResult<DownReport>;
+
+    /// The workloads of one instance, by service name.
+    async fn services(
+        &self,
+        instance: &InstanceId,
+    ) -> EngineResult<BTreeMap<String, ObservedContainer>>;
+    /// Whether anything of the instance besides its workloads exists (its network, its
+    /// lease): an instance with none of these does not exist.
+    async fn has_remains(&self, instance: &InstanceId) -> EngineResult<bool>;
+    /// Every instance that has workloads or a network.
+    async fn instances(&self) -> EngineResult<Vec<FoundInstance>>;
+
+    /// The lifetimes (`up --ttl`) of the instances whose labels match `filter`.
+    async fn leases(&self, filter: LabelFilter) -> EngineResult<Vec<Lease>>;
+    /// Sets `env`'s lifetime to `ttl` from `now` (`None`: keep the one it has; zero: none).
+    async fn renew_lease(
+        &self,
+        env: &Environment,
+        ttl: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> EngineResult<Option<Lease>>;
+
+    /// One attempt of `target`'s health check against its running workload (`status`).
+    /// `registry` is the instance's ZooKeeper as this machine dials it, for dubbo probes.
+    async fn check_ready(
+        &self,
+        workload: &ObservedContainer,
+        plan: &Plan,
+        target: &ServiceTarget,
+        registry: Option<SocketAddr>,
+    ) -> Result<(), NotReady>;
+    /// The last `tail` log lines of a workload.
+    async fn logs(&self, workload: &ObservedContainer, tail: usize) -> EngineResult<Vec<String>>;
+    /// Follows a workload's log, starting with its last `tail` lines.
+    fn follow_logs(
+        &self,
+        workload: &ObservedContainer,
+        tail: usize,
+    ) -> BoxStream<'static, EngineResult<String>>;
+    /// Runs `command` inside a running workload.
+    async fn exec(
+        &self,
+        workload: &ObservedContainer,
+        command: &[String],
+    ) -> EngineResult<ExecOutput>;
+}
+
+/// Where published ports are dialled, for the backend `connect` chooses: a local engine is
+/// reached on loopback; outsiders use `advertise` (`--advertise-host`), else the detected
+/// primary address. Known before connecting: definitions render with it.
+pub fn host_address(advertise: Option<&str>) -> HostAddress {
+    HostAddress::local_engine(advertise)
+}
+
+/// Connects the backend commands use: the local Docker engine. The one place a backend is
+/// chosen.
+pub async fn connect(host: HostAddress) -> EngineResult<Arc<dyn Backend>> {
+    let engine = crate::engine::docker::DockerEngine::connect().await?;
+    Ok(Arc::new(docker::DockerBackend::new(Arc::new(engine), host)))
+}
