@@ -2,7 +2,8 @@
 //!
 //! Data flows one way:
 //! file --render--> text --parse--> Definition --resolve--> Environment (model)
-//! Environment + Observed (engine) --plan--> Plan --apply(engine)--> events --> output
+//! cli --> ops --> backend::Backend (one instance; Docker: observe --plan--> Plan --apply--> engine)
+//! --> result values and events --> output. See docs/architecture.md.
 
 pub mod advertise;
 pub mod apply;
