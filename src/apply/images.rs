@@ -14,7 +14,7 @@ use crate::plan::{Action, Plan};
 use super::{pull_progress, Ctx, EventSink, Phase, ServiceEvent, INTERRUPTED};
 
 /// The result of an image's pull or build; `None` while it runs.
-pub(super) type ImageResult = Option<Result<(), String>>;
+pub(super) type ImageResult = Option<Result<(), ImageFailed>>;
 
 /// Starts one pull or build per image; services wait on the returned channels.
 pub(super) fn start_images(
@@ -129,10 +129,25 @@ async fn run_image(
         Action::BuildImage { request, .. } => engine.build_image(request, &progress).await,
         _ => engine.pull_image(&image, &progress).await,
     };
-    let _ = tx.send(Some(result.map_err(|e| e.to_string())));
+    let _ = tx.send(Some(result.map_err(|e| ImageFailed::Failed {
+        image: image.clone(),
+        reason: e.to_string(),
+    })));
 }
 
-pub(super) async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Option<String>)> {
+/// Why an image a service needs is not there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum ImageFailed {
+    /// The pull or build failed; every service using the image hears the same reason (the
+    /// engine's error as text: it is shared by all, and engine errors are not `Clone`).
+    #[error("image {image}: {reason}")]
+    Failed { image: String, reason: String },
+    #[error("{INTERRUPTED} while waiting for image {image}")]
+    Interrupted { image: String },
+}
+
+/// Waits until the pull or build of `image` (if this `up` makes one) is done.
+pub(super) async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), ImageFailed> {
     let Some(rx) = ctx.images.get(image) else {
         return Ok(());
     };
@@ -140,13 +155,16 @@ pub(super) async fn wait_image(ctx: &Ctx, image: &str) -> Result<(), (String, Op
     let result = tokio::select! {
         result = rx.wait_for(|r| r.is_some()) => result
             .map(|r| r.clone())
-            .unwrap_or_else(|_| Some(Err("image task ended unexpectedly".into()))),
+            .unwrap_or_else(|_| Some(Err(ImageFailed::Failed {
+                image: image.to_string(),
+                reason: "image task ended unexpectedly".into(),
+            }))),
         () = ctx.interrupt.wait() => {
-            return Err((format!("{INTERRUPTED} while waiting for image {image}"), None))
+            return Err(ImageFailed::Interrupted { image: image.to_string() })
         }
     };
     match result {
-        Some(Err(reason)) => Err((format!("image {image}: {reason}"), None)),
+        Some(Err(failed)) => Err(failed),
         _ => Ok(()),
     }
 }

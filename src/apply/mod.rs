@@ -400,8 +400,8 @@ async fn run_service(
                     id,
                     state: ContainerState::Created,
                 }),
-                Err((reason, _)) => {
-                    ctx.fail(name, reason, Vec::new());
+                Err(failed) => {
+                    ctx.fail(name, failed.to_string(), Vec::new());
                     return Status::Failed;
                 }
             }
@@ -465,12 +465,12 @@ async fn run_service(
     let fresh = action.is_some();
     let id = match converge_container(ctx, target, action).await {
         Ok(id) => id,
-        Err((reason, id)) => {
-            let logs = match id {
-                Some(id) => ctx.last_logs(&id).await,
+        Err(failed) => {
+            let logs = match failed.logs_of() {
+                Some(id) => ctx.last_logs(id).await,
                 None => Vec::new(),
             };
-            ctx.fail(name, reason, logs);
+            ctx.fail(name, failed.to_string(), logs);
             return Status::Failed;
         }
     };
