@@ -110,11 +110,11 @@ pub fn template_path() -> Result<Vec<PathBuf>, SettingError> {
 }
 
 /// `ENVCTL_PORT_RANGE`: the host ports envctl allocates from, `FIRST-LAST`.
-pub fn port_range() -> Result<Option<crate::plan::PortRange>, SettingError> {
+pub fn port_range() -> Result<Option<crate::model::PortRange>, SettingError> {
     let Some(text) = non_empty(PORT_RANGE, "20000-39999")? else {
         return Ok(None);
     };
-    crate::plan::PortRange::parse(&text)
+    crate::model::PortRange::parse(&text)
         .map(Some)
         .map_err(|reason| error(PORT_RANGE, &text, reason.to_string()))
 }

@@ -1,9 +1,9 @@
 //! `environment`, `env_file` and `build`: the keys that carry values and paths.
 
+use super::context::{out_scalar, Ctx};
 use super::emit::Out;
 use super::interp::{self, whole_var};
 use super::paths;
-use super::service::{out_scalar, Ctx};
 use super::yaml::{Entry, Node, Value};
 
 /// Sets `key` in `env`, replacing an earlier value (an env_file's, or a base file's).

@@ -1,7 +1,7 @@
 //! `healthcheck:` and `depends_on:` — the start order and readiness.
 
+use super::context::Ctx;
 use super::emit::Out;
-use super::service::Ctx;
 use super::yaml::{Entry, Node, Value};
 
 /// Whether a Compose healthcheck actually checks something (not `disable`, not `NONE`).

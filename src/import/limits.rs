@@ -1,7 +1,7 @@
 //! Resource limits (`mem_limit`, `cpus`, `deploy.resources`) and `deploy`'s restart policy.
 
+use super::context::Ctx;
 use super::emit::Out;
-use super::service::Ctx;
 use super::yaml::{At, Entry};
 
 pub fn memory(ctx: &mut Ctx, e: &Entry) -> Option<Out> {

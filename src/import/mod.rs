@@ -5,6 +5,7 @@
 //! (write the definition). Every step adds [`report::Finding`]s instead of dropping things.
 
 mod compose;
+mod context;
 mod emit;
 mod env;
 mod health;
@@ -22,9 +23,9 @@ mod yaml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use context::{dns_name, Ctx};
 use emit::{DefinitionOut, Out};
 use report::{Finding, Findings};
-use service::{dns_name, Ctx};
 use yaml::Node;
 
 #[derive(Debug, Clone, Default)]
@@ -232,7 +233,7 @@ fn survey(ctx: &mut Ctx, services: &[(String, Node, yaml::At)]) {
             let text = link.as_str().unwrap_or("");
             let (target, alias) = text.split_once(':').unwrap_or((text, text));
             let target_dns = ctx.name_of(target);
-            if alias != target_dns && service::is_dns_label(alias) {
+            if alias != target_dns && context::is_dns_label(alias) {
                 ctx.link_aliases
                     .entry(target.to_string())
                     .or_default()
@@ -279,17 +280,7 @@ fn variables(ctx: &mut Ctx, def: &mut DefinitionOut) {
         "instance",
         "set",
         "advertise_host",
-        "profiles",
-        "true",
-        "false",
-        "and",
-        "or",
-        "not",
-        "in",
-        "is",
-        "loop",
-        "none",
-        "self",
+        "profiles", "true", "false", "and", "or", "not", "in", "is", "loop", "none", "self",
         "super",
     ];
     used.sort();

@@ -1,7 +1,7 @@
 //! `ports:` — a container port stays allocated by envctl; a pinned host port stays pinned.
 
+use super::context::Ctx;
 use super::emit::Out;
-use super::service::Ctx;
 use super::yaml::{Entry, Node, Value};
 
 /// One published port: raw parts (they may hold variable markers) and their resolved values.

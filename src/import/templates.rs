@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use super::context::{repository, Ctx};
 use super::emit::Out;
 use super::report::Finding;
-use super::service::{repository, Ctx};
 use super::yaml::Node;
 
 /// The shipped template for an image repository.

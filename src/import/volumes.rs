@@ -1,8 +1,8 @@
 //! `volumes:` — named volumes (one per instance in envctl) and bind mounts.
 
+use super::context::{dns_name, Ctx};
 use super::emit::Out;
 use super::paths;
-use super::service::{dns_name, Ctx};
 use super::yaml::{At, Entry, Node, Value};
 
 struct Mount {

@@ -4,12 +4,14 @@
 pub mod host_port_token;
 pub mod labels;
 mod names;
+mod port_range;
 mod service;
 
 pub use names::{
     check_dns_label, check_env_name, check_feature_name, instance_name, InstanceId, NameError,
     ServiceName,
 };
+pub use port_range::{BadPortRange, PortRange};
 pub use service::*;
 
 use std::collections::BTreeMap;

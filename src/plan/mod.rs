@@ -13,6 +13,7 @@ pub mod ports;
 mod spec;
 mod spec_key;
 
+pub use crate::model::{BadPortRange, PortRange};
 pub use build_inputs::{
     digest as build_digest, BuildDigest, UnreadableContext, BUILD_INPUTS_LABEL,
 };
@@ -21,7 +22,7 @@ pub use container::{
     SpecError, UnresolvedSecret, HOST_GATEWAY,
 };
 pub use observe::{observe, Observed};
-pub use ports::{host_port_free, BadPortRange, PortError, PortKey, PortMove, PortRange};
+pub use ports::{host_port_free, PortError, PortKey, PortMove};
 pub use spec::{SpecView, KIND_LABEL, SPEC_HASH_VERSION, SPEC_LABEL};
 pub use spec_key::{state_dir, SpecKey, SpecKeyError};
 
@@ -56,7 +57,7 @@ impl PlanInputs<'static> {
     /// interfaces, the range from `ENVCTL_PORT_RANGE` (an invalid value is an error).
     pub fn from_host() -> Result<Self, crate::settings::SettingError> {
         Ok(Self {
-            range: PortRange::from_env()?,
+            range: crate::settings::port_range()?.unwrap_or_default(),
             host_free: &host_port_free,
             resolve_secret: &resolve_secret_from_host,
             publish_address: "0.0.0.0".into(),

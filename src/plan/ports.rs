@@ -11,58 +11,7 @@ use std::net::{TcpListener, UdpSocket};
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{PortSpec, Protocol};
-
-/// Environment variable overriding the allocation range, e.g. `20000-39999`.
-pub const RANGE_ENV: &str = "ENVCTL_PORT_RANGE";
-
-/// The inclusive range envctl picks host ports from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortRange {
-    pub first: u16,
-    pub last: u16,
-}
-
-/// A port range that is not `FIRST-LAST` (the text as given).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("port range `{0}` is not FIRST-LAST with 1 <= FIRST <= LAST <= 65535")]
-pub struct BadPortRange(pub String);
-
-impl Default for PortRange {
-    fn default() -> Self {
-        Self {
-            first: 20000,
-            last: 39999,
-        }
-    }
-}
-
-impl PortRange {
-    /// Parses `FIRST-LAST`.
-    pub fn parse(text: &str) -> Result<Self, BadPortRange> {
-        let bad = || BadPortRange(text.to_string());
-        let (a, b) = text.trim().split_once('-').ok_or_else(bad)?;
-        let first: u16 = a.trim().parse().map_err(|_| bad())?;
-        let last: u16 = b.trim().parse().map_err(|_| bad())?;
-        if first == 0 || first > last {
-            return Err(bad());
-        }
-        Ok(Self { first, last })
-    }
-
-    /// The range from `ENVCTL_PORT_RANGE`, or the default.
-    pub fn from_env() -> Result<Self, crate::settings::SettingError> {
-        crate::settings::port_range().map(Option::unwrap_or_default)
-    }
-
-    fn len(self) -> u32 {
-        u32::from(self.last) - u32::from(self.first) + 1
-    }
-
-    fn contains(self, port: u16) -> bool {
-        (self.first..=self.last).contains(&port)
-    }
-}
+use crate::model::{PortRange, PortSpec, Protocol};
 
 /// Whether a host port can be bound right now, on all IPv4 and all IPv6 interfaces. A port
 /// bound on IPv6 only (`[::]:PORT` with `IPV6_V6ONLY`, or `[::1]:PORT`) leaves `0.0.0.0` free
@@ -301,7 +250,7 @@ impl<'a> Allocator<'a> {
     }
 
     fn search(&self, instance: &str, service: &str, port: &PortSpec) -> Result<u16, PortError> {
-        let len = self.range.len();
+        let len = self.range.size();
         let start = preference(instance, service, port) % len;
         for step in 0..len {
             let offset = (start + step) % len;
