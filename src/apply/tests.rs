@@ -29,6 +29,12 @@ fn shop() -> Environment {
     env_of("shop", None, vec![db, api, svc("cache", "cache:1")])
 }
 
+/// The health check of `shop`'s database, to tune.
+fn db_check(env: &mut Environment) -> &mut crate::model::HealthCheck {
+    let db = env.services.get_mut("db").expect("shop has a db");
+    db.healthcheck.as_mut().expect("db has a health check")
+}
+
 fn recorder() -> (EventSink, Arc<Mutex<Vec<ServiceEvent>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink_seen = seen.clone();
@@ -155,13 +161,7 @@ async fn the_wait_timeout_bounds_readiness() {
     let engine = Arc::new(FakeEngine::new());
     engine.fail_exec("shop-db", u32::MAX);
     let mut env = shop();
-    let hc = env
-        .services
-        .get_mut("db")
-        .unwrap()
-        .healthcheck
-        .as_mut()
-        .unwrap();
+    let hc = db_check(&mut env);
     hc.retries = 1_000_000;
     let opts = ApplyOptions {
         wait: true,
@@ -322,13 +322,7 @@ async fn early_attempts_come_fast_and_do_not_use_up_retries() {
     let engine = Arc::new(FakeEngine::new());
     engine.fail_exec("shop-db", 3);
     let mut env = shop();
-    let hc = env
-        .services
-        .get_mut("db")
-        .unwrap()
-        .healthcheck
-        .as_mut()
-        .unwrap();
+    let hc = db_check(&mut env);
     hc.interval = Duration::from_secs(5);
     hc.retries = 2;
     let started = std::time::Instant::now();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::backend::{self, Backend};
-use crate::definition::{self, LoadOptions};
+use crate::definition;
 use crate::model::{Environment, InstanceId};
 
 use super::{InstanceArgs, RenderInputs};
@@ -17,6 +17,15 @@ pub async fn connect(advertise: Option<&str>) -> anyhow::Result<Arc<dyn Backend>
     Ok(backend::connect(backend::host_address(advertise)).await?)
 }
 
+/// What `up` and `down` say (text output only) when another envctl holds the instance.
+pub fn note_lock_wait(instance: &InstanceId, json: bool) -> impl FnMut(&str) + '_ {
+    move |holder| {
+        if !json {
+            crate::errln!("waiting for instance {instance}: {holder}");
+        }
+    }
+}
+
 /// Planning inputs from this host.
 pub fn plan_inputs() -> anyhow::Result<crate::plan::PlanInputs<'static>> {
     Ok(crate::plan::PlanInputs::from_host()?)
@@ -24,12 +33,7 @@ pub fn plan_inputs() -> anyhow::Result<crate::plan::PlanInputs<'static>> {
 
 /// Loads and validates the definition for `instance` with the given inputs.
 pub fn load(instance: &InstanceArgs, inputs: &RenderInputs) -> anyhow::Result<Environment> {
-    let opts = LoadOptions {
-        feature: instance.feature.clone().filter(|f| !f.is_empty()),
-        set: inputs.set.iter().cloned().collect(),
-        // The address outsiders use, as the backend will report it.
-        advertise_host: backend::host_address(inputs.advertise_host.as_deref()).advertise,
-    };
+    let opts = inputs.load_options(instance.feature.as_deref());
     Ok(definition::load(&instance.env, &opts)?)
 }
 

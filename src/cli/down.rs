@@ -56,11 +56,7 @@ pub async fn run(args: DownArgs) -> anyhow::Result<ExitCode> {
         target,
         args.volumes,
         renderer.sink(),
-        &mut |holder| {
-            if !json {
-                crate::errln!("waiting for instance {instance}: {holder}");
-            }
-        },
+        &mut common::note_lock_wait(&instance, json),
     )
     .await;
     renderer.finish();

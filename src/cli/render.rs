@@ -31,16 +31,13 @@ pub enum RenderFormat {
 }
 
 impl RenderInputs {
-    /// The load options for one instance: `--set` values, `--advertise-host` or the detected
-    /// host address.
+    /// The load options for one instance: `--set` values, and the address outsiders use as
+    /// the backend reports it (`--advertise-host`, else detected). An empty feature is none.
     pub fn load_options(&self, feature: Option<&str>) -> LoadOptions {
         LoadOptions {
-            feature: feature.map(str::to_string),
+            feature: feature.filter(|f| !f.is_empty()).map(str::to_string),
             set: self.set.iter().cloned().collect(),
-            advertise_host: self
-                .advertise_host
-                .clone()
-                .unwrap_or_else(|| crate::advertise::detect().to_string()),
+            advertise_host: crate::backend::host_address(self.advertise_host.as_deref()).advertise,
         }
     }
 }

@@ -85,17 +85,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         interrupt: super::interrupt::listen(json),
     };
     let renderer = output::SharedRenderer::new(json);
-    let instance = env.instance.clone();
     let result = crate::ops::up::up(
         backend.as_ref(),
         &env,
         request,
         renderer.sink(),
-        &mut |holder| {
-            if !json {
-                crate::errln!("waiting for instance {instance}: {holder}");
-            }
-        },
+        &mut common::note_lock_wait(&env.instance, json),
     )
     .await;
     renderer.finish();

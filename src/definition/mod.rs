@@ -35,6 +35,7 @@ pub use document::LoadOptions;
 pub use format::ParamType;
 pub use host_paths::{verify_unchanged as verify_host_path, HostPathError};
 pub use params::{Param, ParamValue};
+pub use render::CONTEXT_VARIABLES;
 pub use templates::{search_path as template_search_path, TemplateInfo};
 pub use units::{
     format_duration, parse_duration, parse_limit, parse_memory, UnitError, MAX_DURATION,

@@ -12,15 +12,10 @@ use super::format::{ParamDef, ParamType, TemplateHeader};
 use super::locate::Seg;
 use super::sourcemap::SourceMap;
 
-/// Names the context already uses; params may not shadow them.
-const RESERVED: &[&str] = &[
-    "env",
-    "feature",
-    "instance",
-    "set",
-    "advertise_host",
-    "service",
-];
+/// Whether a param would shadow a context variable (a template also sees `service`).
+fn reserved(name: &str) -> bool {
+    super::render::CONTEXT_VARIABLES.contains(&name) || name == "service"
+}
 
 /// A template param as shown to users (`template show`, `template list --output json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -102,7 +97,7 @@ pub fn check_header(path: &Path, map: &SourceMap, parsed: &TemplateHeader) -> Ve
     let mut problems = Vec::new();
     for (name, param) in &parsed.params {
         let at = || map.location_of(&[Seg::key("params"), Seg::key(name)]);
-        if RESERVED.contains(&name.as_str()) {
+        if reserved(name) {
             problems.push(
                 Diagnostic::new(
                     path,

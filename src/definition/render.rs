@@ -38,6 +38,10 @@ pub struct RenderFailure {
     pub position: Option<(usize, usize)>,
 }
 
+/// The variables every definition sees (`{{ env }}`, ...); a template also sees `service`.
+/// Params and imported variables may not take these names.
+pub const CONTEXT_VARIABLES: &[&str] = &["env", "feature", "instance", "set", "advertise_host"];
+
 fn host_port_function(
     current_service: Option<String>,
 ) -> impl Fn(Kwargs, &State) -> TeraResult<String> + Sync + Send + 'static {

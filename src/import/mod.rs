@@ -274,12 +274,8 @@ fn variables(ctx: &mut Ctx, def: &mut DefinitionOut) {
             walk(v, &mut used);
         }
     }
+    // Beyond the definition's context variables: the import's own `profiles`, Tera's words.
     const RESERVED: &[&str] = &[
-        "env",
-        "feature",
-        "instance",
-        "set",
-        "advertise_host",
         "profiles", "true", "false", "and", "or", "not", "in", "is", "loop", "none", "self",
         "super",
     ];
@@ -288,6 +284,7 @@ fn variables(ctx: &mut Ctx, def: &mut DefinitionOut) {
         let var = ctx.project.vars.vars.get(&name).cloned();
         let default = var.as_ref().and_then(|v| v.default.clone());
         let tera = if RESERVED.contains(&name.as_str())
+            || crate::definition::CONTEXT_VARIABLES.contains(&name.as_str())
             || name.starts_with(|c: char| c.is_ascii_digit())
         {
             format!("v_{name}")
