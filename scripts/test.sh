@@ -17,6 +17,8 @@ step "local images"
 scripts/build-images.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
+step "module cycles"
+scripts/module-cycles.py
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
 step "cargo test"
