@@ -114,6 +114,9 @@ mod tests {
         assert_eq!(target.address(80).unwrap().to_string(), "172.18.0.4:80");
         target.host_ports.insert(80, 41000);
         assert_eq!(target.address(80).unwrap().to_string(), "127.0.0.1:41000");
+        // A backend whose ports are published elsewhere (a remote engine) says where.
+        target.published_at = "192.0.2.10".parse().unwrap();
+        assert_eq!(target.address(80).unwrap().to_string(), "192.0.2.10:41000");
         assert!(ProbeTarget::default().require_address(80).is_err());
     }
 

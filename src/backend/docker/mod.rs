@@ -150,3 +150,40 @@ impl Backend for DockerBackend {
         self.engine.exec(&workload.id, command).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::Labels;
+    use crate::model::labels;
+
+    #[tokio::test]
+    async fn an_instance_whose_containers_are_gone_is_still_found_by_its_network() {
+        let engine = Arc::new(FakeEngine::new());
+        let owner = Labels::from([
+            (labels::INSTANCE.to_string(), "left".to_string()),
+            (labels::ENV.to_string(), "left".to_string()),
+            (labels::FEATURE.to_string(), String::new()),
+            (
+                labels::CREATED.to_string(),
+                "2026-01-02T03:04:05Z".to_string(),
+            ),
+        ]);
+        engine.create_network("envctl-left", &owner).await.unwrap();
+        let backend = DockerBackend::new(engine, HostAddress::local_engine(Some("10.0.0.5")));
+
+        let found = backend.instances().await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].owner.instance, "left");
+        assert_eq!((found[0].services, found[0].ready), (0, 0));
+        assert_eq!(found[0].created, 1_767_323_045);
+
+        let left = InstanceId::new("left", None).unwrap();
+        assert!(backend.services(&left).await.unwrap().is_empty());
+        assert!(backend.has_remains(&left).await.unwrap());
+        let never = InstanceId::new("never", None).unwrap();
+        assert!(!backend.has_remains(&never).await.unwrap());
+        assert_eq!(backend.host_address().advertise, "10.0.0.5");
+    }
+}
