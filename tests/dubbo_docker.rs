@@ -16,8 +16,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use envctl::dubbo::{providers, Registration, DEFAULT_GROUP};
-use envctl::model::Probe;
+use envctl::dubbo::{providers, Layout, Registration};
+use envctl::model::{DubboProbe, Probe};
 use envctl::probe::{check, ProbeTarget};
 use envctl::zookeeper::Session;
 
@@ -201,7 +201,7 @@ async fn registrations(registry: SocketAddr, interface: &str) -> Vec<Registratio
     let mut session = Session::connect(registry, Duration::from_secs(5))
         .await
         .unwrap();
-    let found = providers(&mut session, DEFAULT_GROUP, interface)
+    let found = providers(&mut session, &Layout::default(), interface)
         .await
         .unwrap();
     session.close().await;
@@ -280,13 +280,11 @@ async fn advertised_registration_is_callable_from_the_host() {
         &[],
     );
     let target = ProbeTarget {
-        registry: Some(registry),
+        registry: vec![registry],
         ..ProbeTarget::default()
     };
     wait_ready(
-        &Probe::Dubbo {
-            interface: interface.clone(),
-        },
+        &Probe::Dubbo(DubboProbe::interface(interface.clone())),
         &target,
         || instance.logs(&provider),
     )
@@ -296,7 +294,10 @@ async fn advertised_registration_is_callable_from_the_host() {
     assert_eq!(found.len(), 1, "{found:?}");
     let r = &found[0];
     assert_eq!(
-        (r.protocol.as_str(), r.interface.as_str()),
+        (
+            r.protocol.as_str(),
+            r.interface.as_deref().unwrap_or_default()
+        ),
         ("tri", interface.as_str())
     );
     assert_eq!(
@@ -378,14 +379,12 @@ async fn without_advertising_the_container_address_is_registered() {
     }
 
     let target = ProbeTarget {
-        registry: Some(registry),
+        registry: vec![registry],
         ..ProbeTarget::default()
     };
     for (container, interface) in &made {
         wait_ready(
-            &Probe::Dubbo {
-                interface: interface.clone(),
-            },
+            &Probe::Dubbo(DubboProbe::interface(interface.clone())),
             &target,
             || instance.logs(container),
         )

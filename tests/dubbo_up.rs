@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use envctl::dubbo::{providers, Registration, DEFAULT_GROUP};
+use envctl::dubbo::{providers, Layout, Registration};
 use envctl::zookeeper::Session;
 
 use support::docker_stdout;
@@ -110,7 +110,7 @@ async fn registration(registry: SocketAddr, interface: &str) -> Registration {
     let mut session = Session::connect(registry, Duration::from_secs(5))
         .await
         .unwrap();
-    let found = providers(&mut session, DEFAULT_GROUP, interface)
+    let found = providers(&mut session, &Layout::default(), interface)
         .await
         .unwrap();
     session.close().await;

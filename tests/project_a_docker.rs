@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 
-use envctl::model::Probe;
+use envctl::model::{DubboProbe, Probe};
 use envctl::probe::{self, ProbeTarget};
 
 use support::{assert_ok, protocols, text};
@@ -105,7 +105,7 @@ fn project_a_comes_up_for_real() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let target = ProbeTarget {
         host_ports: [(2181, zk)].into(),
-        registry: Some(([127, 0, 0, 1], zk).into()),
+        registry: vec![([127, 0, 0, 1], zk).into()],
         ..ProbeTarget::default()
     };
     rt.block_on(probe::check(
@@ -115,9 +115,7 @@ fn project_a_comes_up_for_real() {
     ))
     .expect("ZooKeeper answers");
     rt.block_on(probe::check(
-        &Probe::Dubbo {
-            interface: "com.shop.OrderService".into(),
-        },
+        &Probe::Dubbo(DubboProbe::interface("com.shop.OrderService")),
         &target,
         Duration::from_secs(5),
     ))

@@ -22,7 +22,7 @@ pub use readiness::{check_once, NotReady, Reach, DEFAULT_WAIT_TIMEOUT};
 pub use up::{up, up_until, UpError, UpOutcome, PORT_RETRIES};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,7 +121,8 @@ struct Ctx {
     /// Services whose readiness is waited for.
     waited: BTreeSet<String>,
     /// The instance's ZooKeeper as reachable from the host, for dubbo probes.
-    registry: Option<SocketAddr>,
+    /// What dubbo probes may use as their registry (see `crate::dubbo::registry`).
+    registry: Vec<crate::dubbo::registry::Candidate>,
     /// Where published ports are dialled from here.
     published_at: IpAddr,
     failures: Mutex<Vec<Failure>>,
@@ -251,11 +252,7 @@ pub async fn apply_until(
         images,
         waited,
         // Where dubbo probes read registrations: the dubbo module knows how to find it.
-        registry: crate::dubbo::registry::locate(
-            &crate::dubbo::registry::from_plan(plan),
-            opts.published_at,
-        )
-        .map(|(_, address)| address),
+        registry: crate::dubbo::registry::from_plan(plan),
         published_at: opts.published_at,
         failures: Mutex::new(failures),
         check_once: opts.check_once,
@@ -498,7 +495,7 @@ async fn run_service(
                     &id,
                     readiness::Reach {
                         network: &ctx.network,
-                        registry: ctx.registry,
+                        registry: &ctx.registry,
                         published_at: ctx.published_at,
                     },
                     target,

@@ -5,12 +5,13 @@
 //! `SETTLE_WINDOW` without the engine restarting it. A container that exits at once under
 //! `restart: always` is running most of the time, so one look would call it ready.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::Phase;
+use crate::dubbo::registry::Candidate;
 use crate::engine::{ContainerRuntime, ContainerState, Engine, ObservedContainer};
 use crate::model::{HealthCheck, Probe, Protocol};
 use crate::plan::ServiceTarget;
@@ -37,11 +38,24 @@ pub fn probe_target(
             .map(|((container, _), host)| (*container, *host))
             .collect(),
     };
+    let registry = match probe {
+        Probe::Dubbo(dubbo) => {
+            // Validated when the definition loaded; a bad address here finds no server.
+            let address = dubbo
+                .registry
+                .as_deref()
+                .map(crate::dubbo::address::parse)
+                .transpose()
+                .unwrap_or_default();
+            crate::dubbo::registry::servers(address.as_ref(), reach.registry, reach.published_at)
+        }
+        _ => Vec::new(),
+    };
     ProbeTarget {
         container_ip,
         host_ports,
         published_at: reach.published_at,
-        registry: reach.registry,
+        registry,
     }
 }
 
@@ -59,8 +73,8 @@ fn next_pause(pause: Duration, interval: Duration) -> Duration {
 pub struct Reach<'a> {
     /// The instance network, whose container address probes may use.
     pub network: &'a str,
-    /// The instance's registry (ZooKeeper) for dubbo probes.
-    pub registry: Option<SocketAddr>,
+    /// The services that may be the registry (ZooKeeper) of dubbo probes.
+    pub registry: &'a [Candidate],
     /// Where this machine dials published ports (`HostAddress::local`).
     pub published_at: IpAddr,
 }
@@ -433,7 +447,7 @@ pub(super) async fn glance_service(
     let name = target.name.as_str();
     let reach = Reach {
         network: &ctx.network,
-        registry: ctx.registry,
+        registry: &ctx.registry,
         published_at: ctx.published_at,
     };
     match glance(ctx.engine.as_ref(), id, reach, target, fresh).await {

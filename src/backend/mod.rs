@@ -11,7 +11,6 @@
 pub mod docker;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,13 +103,13 @@ pub trait Backend: Send + Sync {
     ) -> EngineResult<Option<Lease>>;
 
     /// One attempt of `target`'s health check against its running workload (`status`).
-    /// `registry` is the instance's ZooKeeper as this machine dials it, for dubbo probes.
+    /// `registry`: the services that may be the instance's ZooKeeper, for dubbo probes.
     async fn check_ready(
         &self,
         workload: &ObservedContainer,
         plan: &Plan,
         target: &ServiceTarget,
-        registry: Option<SocketAddr>,
+        registry: &[crate::dubbo::registry::Candidate],
     ) -> Result<(), NotReady>;
     /// The last `tail` log lines of a workload.
     async fn logs(&self, workload: &ObservedContainer, tail: usize) -> EngineResult<Vec<String>>;

@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::backend::HostAddress;
 use crate::dubbo::endpoints::{self, Endpoints, ProviderEndpoint, Reach};
+use crate::dubbo::{Layout, RegistryAddress};
 use crate::engine::ObservedContainer;
 use crate::model::{Environment, InstanceId};
 
@@ -21,9 +22,15 @@ pub struct EndpointsArgs {
     /// Address outsiders use to reach published ports (default: the host's primary IPv4).
     #[arg(long, env = "ENVCTL_ADVERTISE_HOST", value_parser = crate::settings::parse_advertise_host)]
     pub advertise_host: Option<String>,
-    /// The Dubbo registry group (root node) providers register under.
-    #[arg(long, default_value = crate::dubbo::DEFAULT_GROUP)]
-    pub group: String,
+    /// The Dubbo registry group (root node) providers register under (overrides the
+    /// `group=` of --registry).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// The registry address as the providers are configured with it, its hosts naming
+    /// services of the instance: `zookeeper://zk1:2181?backup=zk2:2181&group=shop`,
+    /// `zk1:2181,zk2:2181/chroot` (default: the instance's ZooKeeper, Dubbo's default layout).
+    #[arg(long, value_parser = parse_registry)]
+    pub registry: Option<RegistryAddress>,
     #[arg(long, value_enum, default_value_t)]
     pub output: super::OutputFormat,
 }
@@ -45,12 +52,40 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode>
             args.instance.env
         );
     }
-    let found = collect(&instance, containers, env.as_ref(), &host, &args.group).await;
+    let choice = registry_choice(&args);
+    let found = collect(&instance, containers, env.as_ref(), &host, &choice).await;
     match args.output {
         super::OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&found)?),
         super::OutputFormat::Text => crate::out!("{}", render_text(&found)),
     }
     Ok(crate::errors::ExitCode::Ok)
+}
+
+fn parse_registry(text: &str) -> Result<RegistryAddress, crate::dubbo::address::AddressError> {
+    crate::dubbo::address::parse(text)
+}
+
+/// Which registry to read: an address (its layout, `--group` winning) or the instance's
+/// ZooKeeper under `--group`.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryChoice {
+    pub address: Option<RegistryAddress>,
+    pub layout: Layout,
+}
+
+pub fn registry_choice(args: &EndpointsArgs) -> RegistryChoice {
+    let mut layout = args
+        .registry
+        .as_ref()
+        .map(|a| a.layout.clone())
+        .unwrap_or_default();
+    if let Some(group) = &args.group {
+        layout.group = group.trim_matches('/').to_string();
+    }
+    RegistryChoice {
+        address: args.registry.clone(),
+        layout,
+    }
 }
 
 /// The instance id, and its definition when it loads. Without a readable definition the
@@ -77,48 +112,57 @@ pub async fn collect(
     containers: Vec<ObservedContainer>,
     env: Option<&Environment>,
     host: &HostAddress,
-    group: &str,
+    choice: &RegistryChoice,
 ) -> Endpoints {
     let mut warnings = Vec::new();
-    let registry = crate::dubbo::registry::locate(
-        &crate::dubbo::registry::from_containers(&containers, env),
-        host.local,
-    );
-    let mut providers = Vec::new();
-    match &registry {
-        None => warnings.push(
-            "no ZooKeeper with a published client port in this instance: no Dubbo providers shown"
+    let candidates = crate::dubbo::registry::from_containers(&containers, env);
+    let servers = crate::dubbo::registry::servers(choice.address.as_ref(), &candidates, host.local);
+    let mut found = crate::dubbo::Found::default();
+    let mut registry = None;
+    if servers.is_empty() {
+        warnings.push(match &choice.address {
+            None => "no ZooKeeper with a published client port in this instance: no Dubbo \
+                     providers shown"
                 .to_string(),
-        ),
-        Some((service, addr)) => {
-            match crate::dubbo::list_all(*addr, group, REGISTRY_TIMEOUT).await {
-                Ok(found) => providers = found,
-                Err(err) => warnings.push(format!("cannot read the registry `{service}`: {err}")),
-            }
+            Some(_) => "no server of --registry is an IP address or a service of this \
+                        instance with a published port: no Dubbo providers shown"
+                .to_string(),
+        });
+    } else {
+        registry = Some(servers[0].to_string());
+        match crate::dubbo::list_all(&servers, &choice.layout, REGISTRY_TIMEOUT).await {
+            Ok(listed) => found = listed,
+            Err(err) => warnings.push(format!("cannot read the registry: {err}")),
         }
     }
-    for found in &providers {
-        for problem in &found.undecodable {
-            warnings.push(format!("{}: {problem}", found.interface));
-        }
-    }
-    let provider_endpoints = endpoints::provider_endpoints(&providers, &containers, host);
+    warnings.extend(found.undecodable.iter().cloned());
+    let provider_endpoints = endpoints::provider_endpoints(&found, &containers, host);
     for p in &provider_endpoints {
         if p.reach == Reach::ContainerOnly {
             warnings.push(format!(
                 "{} registered the container address {} and its port is not published: \
                  only consumers on the instance network can reach it",
-                p.interface, p.registered
+                provider_name(p),
+                p.registered
             ));
         }
     }
     Endpoints {
         instance: instance.to_string(),
         advertise_host: host.advertise.clone(),
-        registry: registry.map(|(_, addr)| addr.to_string()),
+        registry,
         providers: provider_endpoints,
         ports: endpoints::published_ports(&containers, host),
         warnings,
+    }
+}
+
+/// How a provider is named: its interface, else its application.
+fn provider_name(p: &ProviderEndpoint) -> String {
+    match (&p.interface, &p.application) {
+        (Some(interface), _) => interface.clone(),
+        (None, Some(app)) => format!("application {app} (no interface mapping)"),
+        (None, None) => "(unnamed)".to_string(),
     }
 }
 
@@ -147,17 +191,21 @@ pub fn render_text(e: &Endpoints) -> String {
         .map(|p| p.service.as_deref().unwrap_or("-").len())
         .max()
         .unwrap_or(0);
-    let mut interface = "";
+    let mut heading = String::new();
     for p in &e.providers {
-        if p.interface != interface {
-            interface = &p.interface;
-            out.push_str(&format!("  {interface}\n"));
+        if provider_name(p) != heading {
+            heading = provider_name(p);
+            out.push_str(&format!("  {heading}\n"));
         }
         let how = match p.reach {
             Reach::Advertised => "registered for outsiders".to_string(),
             Reach::PublishedPort => format!("registered as {} (container)", p.registered),
             Reach::ContainerOnly => format!("registered as {} (container only)", p.registered),
             Reach::External => "registered outside this instance".to_string(),
+        };
+        let how = match (&p.form, &p.application) {
+            (crate::dubbo::Form::Instance, Some(app)) => format!("{how}, instance of {app}"),
+            _ => how,
         };
         out.push_str(&format!(
             "    {:<w_addr$}  {:<w_service$}  {:<5} {how}\n",
@@ -257,7 +305,14 @@ mod tests {
             container("stock", "envctl/dubbo-python:3.0", "172.20.0.4", &[]),
         ];
         let instance = InstanceId::new("shop", None).unwrap();
-        let e = collect(&instance, containers, None, &outside(), "dubbo").await;
+        let e = collect(
+            &instance,
+            containers,
+            None,
+            &outside(),
+            &RegistryChoice::default(),
+        )
+        .await;
         assert_eq!(e.registry, Some(zk.addr.to_string()));
         assert_eq!(e.providers.len(), 2);
         assert_eq!(
@@ -293,7 +348,14 @@ mod tests {
             &[(6379, 41010)],
         )];
         let instance = InstanceId::new("shop", None).unwrap();
-        let e = collect(&instance, containers, None, &outside(), "dubbo").await;
+        let e = collect(
+            &instance,
+            containers,
+            None,
+            &outside(),
+            &RegistryChoice::default(),
+        )
+        .await;
         assert!(e.registry.is_none() && e.providers.is_empty());
         assert_eq!(e.ports[0].outside, "192.168.1.20:41010");
         assert!(e.warnings[0].contains("no ZooKeeper"));

@@ -171,7 +171,9 @@ pub struct HttpProbeDef {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DubboProbeDef {
-    pub interface: String,
+    pub interface: Option<String>,
+    pub application: Option<String>,
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

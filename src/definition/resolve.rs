@@ -13,8 +13,8 @@ use super::values::{
     parse_env_value, parse_port, parse_volume, relative_to, scalar_text, split_words,
 };
 use crate::model::{
-    check_dns_label, BuildSpec, Condition, HealthCheck, Probe, PullPolicy, Resources,
-    RestartPolicy, Service, ServiceKind, ServiceName,
+    check_dns_label, BuildSpec, Condition, DubboProbe, DubboProvider, HealthCheck, Probe,
+    PullPolicy, Resources, RestartPolicy, Service, ServiceKind, ServiceName,
 };
 
 /// A problem inside one service; `path` is relative to the service.
@@ -278,6 +278,41 @@ fn duration(
     }
 }
 
+/// `dubbo: { interface | application, registry? }`: exactly one provider, a parseable address.
+fn dubbo_probe(def: &format::DubboProbeDef, problems: &mut Problems) -> Option<DubboProbe> {
+    let here = |key| ["healthcheck", "dubbo", key];
+    let provider = match (&def.interface, &def.application) {
+        (Some(name), None) if !name.trim().is_empty() => DubboProvider::Interface(name.clone()),
+        (None, Some(name)) if !name.trim().is_empty() => DubboProvider::Application(name.clone()),
+        (Some(_), None) => {
+            problems.push(&here("interface"), "dubbo interface is empty");
+            return None;
+        }
+        (None, Some(_)) => {
+            problems.push(&here("application"), "dubbo application is empty");
+            return None;
+        }
+        _ => {
+            problems.push_hint(
+                &["healthcheck", "dubbo"],
+                "dubbo health check needs exactly one of `interface` and `application`",
+                Some("interface: a provider of it in any form; application: a Dubbo 3 instance"),
+            );
+            return None;
+        }
+    };
+    if let Some(address) = &def.registry {
+        if let Err(err) = crate::dubbo::address::parse(address) {
+            problems.push(&here("registry"), err.to_string());
+            return None;
+        }
+    }
+    Some(DubboProbe {
+        provider,
+        registry: def.registry.clone(),
+    })
+}
+
 fn healthcheck(def: &HealthcheckDef, problems: &mut Problems) -> Option<HealthCheck> {
     let mut probes: Vec<(&str, Probe)> = Vec::new();
     if let Some(cmd) = &def.cmd {
@@ -307,19 +342,13 @@ fn healthcheck(def: &HealthcheckDef, problems: &mut Problems) -> Option<HealthCh
     if let Some(port) = def.zookeeper {
         probes.push(("zookeeper", Probe::Zookeeper { port }));
     }
+    // A dubbo probe with problems is reported as such, not as a missing probe.
+    let mut invalid_dubbo = false;
     if let Some(dubbo) = &def.dubbo {
-        if dubbo.interface.trim().is_empty() {
-            problems.push(
-                &["healthcheck", "dubbo", "interface"],
-                "dubbo interface is empty",
-            );
+        match dubbo_probe(dubbo, problems) {
+            Some(probe) => probes.push(("dubbo", Probe::Dubbo(probe))),
+            None => invalid_dubbo = true,
         }
-        probes.push((
-            "dubbo",
-            Probe::Dubbo {
-                interface: dubbo.interface.clone(),
-            },
-        ));
     }
     for (name, probe) in &probes {
         let port = match probe {
@@ -334,6 +363,7 @@ fn healthcheck(def: &HealthcheckDef, problems: &mut Problems) -> Option<HealthCh
     }
     let probe = match probes.len() {
         1 => probes.pop().map(|(_, p)| p)?,
+        0 if invalid_dubbo => return None,
         0 => {
             problems.push_hint(
                 &["healthcheck"],

@@ -17,7 +17,11 @@ pub enum Shape {
 }
 
 const HTTP: &[(&str, Shape)] = &[("port", Shape::Any), ("path", Shape::Any)];
-const DUBBO: &[(&str, Shape)] = &[("interface", Shape::Any)];
+const DUBBO: &[(&str, Shape)] = &[
+    ("interface", Shape::Any),
+    ("application", Shape::Any),
+    ("registry", Shape::Any),
+];
 
 const HEALTHCHECK: &[(&str, Shape)] = &[
     ("cmd", Shape::Any),

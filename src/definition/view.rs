@@ -99,7 +99,18 @@ fn probe_json(probe: &Probe) -> serde_json::Value {
         Probe::Tcp { port } => json!({ "tcp": port }),
         Probe::Http { port, path } => json!({ "http": { "port": port, "path": path } }),
         Probe::Zookeeper { port } => json!({ "zookeeper": port }),
-        Probe::Dubbo { interface } => json!({ "dubbo": { "interface": interface } }),
+        Probe::Dubbo(dubbo) => {
+            let mut fields = serde_json::Map::new();
+            let (key, name) = match &dubbo.provider {
+                crate::model::DubboProvider::Interface(name) => ("interface", name),
+                crate::model::DubboProvider::Application(name) => ("application", name),
+            };
+            fields.insert(key.into(), json!(name));
+            if let Some(registry) = &dubbo.registry {
+                fields.insert("registry".into(), json!(registry));
+            }
+            json!({ "dubbo": fields })
+        }
     }
 }
 

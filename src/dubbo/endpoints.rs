@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Providers, Registration};
+use super::{Form, Found, Registration};
 use crate::advertise::HostAddress;
 use crate::engine::ObservedContainer;
 use crate::model::{labels, Protocol};
@@ -28,7 +28,11 @@ pub enum Reach {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProviderEndpoint {
-    pub interface: String,
+    /// `None`: an application instance that no interface mapping names.
+    pub interface: Option<String>,
+    pub application: Option<String>,
+    /// `interface` (a URL node) or `instance` (a Dubbo 3 application instance).
+    pub form: Form,
     /// The service (container) behind the registration, when it is one of this instance.
     pub service: Option<String>,
     pub protocol: String,
@@ -104,17 +108,23 @@ pub fn published_ports(containers: &[ObservedContainer], host: &HostAddress) -> 
 
 /// Where each registered provider is reachable from outside.
 pub fn provider_endpoints(
-    providers: &[Providers],
+    found: &Found,
     containers: &[ObservedContainer],
     host: &HostAddress,
 ) -> Vec<ProviderEndpoint> {
-    let mut out = Vec::new();
-    for found in providers {
-        for registration in &found.registrations {
-            out.push(locate(registration, containers, host));
-        }
-    }
-    out.sort_by(|a, b| (&a.interface, &a.registered).cmp(&(&b.interface, &b.registered)));
+    let mut out: Vec<ProviderEndpoint> = found
+        .registrations
+        .iter()
+        .map(|r| locate(r, containers, host))
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.interface, &a.application, &a.registered, &a.protocol).cmp(&(
+            &b.interface,
+            &b.application,
+            &b.registered,
+            &b.protocol,
+        ))
+    });
     out
 }
 
@@ -154,6 +164,8 @@ fn locate(
     };
     ProviderEndpoint {
         interface: r.interface.clone(),
+        application: r.application.clone(),
+        form: r.form,
         service,
         protocol: r.protocol.clone(),
         registered,
@@ -207,24 +219,15 @@ mod tests {
         }
     }
 
-    fn providers(interface: &str, urls: &[&str]) -> Providers {
-        Providers {
-            interface: interface.to_string(),
-            registrations: urls
-                .iter()
-                .map(|u| {
-                    decode(
-                        &percent_encoding::utf8_percent_encode(
-                            u,
-                            percent_encoding::NON_ALPHANUMERIC,
-                        )
-                        .to_string(),
-                    )
-                    .unwrap()
-                })
-                .collect(),
-            undecodable: Vec::new(),
-        }
+    fn providers(interface: &str, urls: &[&str]) -> Vec<Registration> {
+        urls.iter()
+            .map(|u| {
+                let node =
+                    percent_encoding::utf8_percent_encode(u, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string();
+                decode(&node, interface).unwrap()
+            })
+            .collect()
     }
 
     fn world() -> Vec<ObservedContainer> {
@@ -259,8 +262,16 @@ mod tests {
             providers("a.Stock", &["tri://172.20.0.4:20880/a.Stock"]),
             providers("a.Legacy", &["dubbo://10.1.2.3:20880/a.Legacy"]),
         ];
+        let found = Found {
+            registrations: found.concat(),
+            undecodable: Vec::new(),
+        };
         let eps = provider_endpoints(&found, &world(), &outside());
-        let by = |i: &str| eps.iter().find(|e| e.interface == i).unwrap();
+        let by = |i: &str| {
+            eps.iter()
+                .find(|e| e.interface.as_deref() == Some(i))
+                .unwrap()
+        };
 
         let order = by("a.Order");
         assert_eq!(order.reach, Reach::Advertised);

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
+use super::RegistryAddress;
 use crate::engine::ObservedContainer;
 use crate::model::{labels, Environment, Probe, Protocol};
 use crate::plan::Plan;
@@ -52,6 +53,37 @@ pub fn locate(candidates: &[Candidate], local: IpAddr) -> Option<(String, Socket
     rules
         .iter()
         .find_map(|rule| candidates.iter().find_map(rule))
+}
+
+/// The ZooKeeper servers a registry address names, as this host reaches them: a host naming a
+/// service of the instance is its published port, an IP address is used as is, anything else
+/// is skipped (not resolvable from here). Without an address: the instance's registry by the
+/// rule above.
+pub fn servers(
+    address: Option<&RegistryAddress>,
+    candidates: &[Candidate],
+    local: IpAddr,
+) -> Vec<SocketAddr> {
+    let Some(address) = address else {
+        return locate(candidates, local)
+            .map(|(_, a)| a)
+            .into_iter()
+            .collect();
+    };
+    address
+        .servers
+        .iter()
+        .filter_map(|server| {
+            if let Ok(ip) = server.host.parse::<std::net::IpAddr>() {
+                return Some(SocketAddr::new(ip, server.port));
+            }
+            candidates
+                .iter()
+                .find(|c| c.service == server.host)
+                .and_then(|c| c.published.get(&server.port))
+                .map(|host| SocketAddr::new(local, *host))
+        })
+        .collect()
 }
 
 /// The candidates of a plan (what `up` is about to make).
@@ -157,5 +189,23 @@ mod tests {
         // Unpublished: not reachable from the host, so not the registry.
         by_probe.published.clear();
         assert_eq!(find(&[by_probe]), None);
+    }
+
+    const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn an_address_names_services_by_their_published_ports() {
+        let zk1 = candidate("zk1", "envctl/zookeeper:3.8", &[(2181, 41001)]);
+        let zk2 = candidate("zk2", "envctl/zookeeper:3.8", &[(2181, 41002)]);
+        let address =
+            crate::dubbo::address::parse("zookeeper://zk2:2181?backup=zk1,nowhere,10.1.1.1:2182")
+                .unwrap();
+        let found = servers(Some(&address), &[zk1.clone(), zk2], LOOPBACK);
+        let found: Vec<String> = found.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            found,
+            ["127.0.0.1:41002", "127.0.0.1:41001", "10.1.1.1:2182"]
+        );
+        assert_eq!(servers(None, &[zk1], LOOPBACK).len(), 1);
     }
 }

@@ -210,10 +210,37 @@ pub enum Probe {
     Zookeeper {
         port: u16,
     },
-    /// A provider of `interface` is registered in the instance's ZooKeeper and reachable.
-    Dubbo {
-        interface: String,
-    },
+    /// A provider is registered in the instance's ZooKeeper and answers its protocol.
+    Dubbo(DubboProbe),
+}
+
+/// What a `dubbo` health check waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DubboProbe {
+    pub provider: DubboProvider,
+    /// The registry address as the provider is configured with it
+    /// (`zookeeper://zk:2181?backup=...&group=...`, `zk1:2181,zk2:2181/chroot`); `None`: the
+    /// instance's ZooKeeper with Dubbo's default layout. Validated when the definition loads.
+    pub registry: Option<String>,
+}
+
+impl DubboProbe {
+    /// A provider of `interface` in the default registry.
+    pub fn interface(name: impl Into<String>) -> Self {
+        Self {
+            provider: DubboProvider::Interface(name.into()),
+            registry: None,
+        }
+    }
+}
+
+/// Which provider a `dubbo` health check waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DubboProvider {
+    /// Any provider of this interface, in either registration form.
+    Interface(String),
+    /// An instance of this Dubbo 3 application (application-level discovery).
+    Application(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,12 +77,8 @@ pub async fn status(
         Some(env) => backend.plan(env, inputs).await.ok(),
         None => None,
     };
-    let registry = crate::dubbo::registry::locate(
-        &crate::dubbo::registry::from_containers(containers.values(), env),
-        backend.host_address().local,
-    )
-    .map(|(_, address)| address);
-    let ready = readiness(backend, &containers, plan.as_ref(), registry).await;
+    let registry = crate::dubbo::registry::from_containers(containers.values(), env);
+    let ready = readiness(backend, &containers, plan.as_ref(), &registry).await;
     let mut services: Vec<ServiceStatus> = containers
         .iter()
         .map(|(service, c)| ServiceStatus {
@@ -142,7 +138,7 @@ async fn readiness(
     backend: &dyn Backend,
     containers: &BTreeMap<String, ObservedContainer>,
     plan: Option<&Plan>,
-    registry: Option<std::net::SocketAddr>,
+    registry: &[crate::dubbo::registry::Candidate],
 ) -> BTreeMap<String, bool> {
     let checks = containers.iter().map(|(service, c)| async move {
         let checked = plan.and_then(|p| {

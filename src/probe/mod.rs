@@ -1,6 +1,7 @@
 //! Readiness probes that envctl runs itself, so images need no tools inside.
 //! (`cmd` probes run inside the container through the engine and live in `apply`.)
 
+mod answers;
 mod dubbo;
 mod http;
 mod tcp;
@@ -21,8 +22,9 @@ pub struct ProbeTarget {
     pub host_ports: BTreeMap<u16, u16>,
     /// Where this machine dials published ports (`HostAddress::local`; loopback by default).
     pub published_at: IpAddr,
-    /// The instance's ZooKeeper registry as reachable from the host, for `dubbo` probes.
-    pub registry: Option<SocketAddr>,
+    /// The ZooKeeper servers of a `dubbo` probe's registry as reachable from the host, in the
+    /// order to try them (main, then backups).
+    pub registry: Vec<SocketAddr>,
 }
 
 impl Default for ProbeTarget {
@@ -31,7 +33,7 @@ impl Default for ProbeTarget {
             container_ip: None,
             host_ports: BTreeMap::new(),
             published_at: IpAddr::from([127, 0, 0, 1]),
-            registry: None,
+            registry: Vec::new(),
         }
     }
 }
@@ -86,11 +88,11 @@ pub async fn check(
             Probe::Zookeeper { port } => {
                 zookeeper::check(target.require_address(*port)?, timeout).await
             }
-            Probe::Dubbo { interface } => {
-                let registry = target.registry.ok_or_else(|| {
-                    "no ZooKeeper registry is known for this instance".to_string()
-                })?;
-                dubbo::check(registry, interface, timeout).await
+            Probe::Dubbo(dubbo) => {
+                if target.registry.is_empty() {
+                    return Err("no ZooKeeper registry is known for this instance".into());
+                }
+                dubbo::check(&target.registry, dubbo, timeout).await
             }
             Probe::Cmd(_) => Err("cmd probes run through the engine".into()),
         }
@@ -128,9 +130,7 @@ mod tests {
             .await
             .is_err());
         let err = check(
-            &Probe::Dubbo {
-                interface: "a.B".into(),
-            },
+            &Probe::Dubbo(crate::model::DubboProbe::interface("a.B")),
             &t,
             d,
         )

@@ -1,5 +1,5 @@
-//! An in-process ZooKeeper that answers the handshake, `getChildren` and close from a fixed
-//! tree, so probes and registry code are unit-tested on loopback without a JVM.
+//! An in-process ZooKeeper that answers the handshake, `getChildren`, `getData` and close from
+//! a fixed tree, so probes and registry code are unit-tested on loopback without a JVM.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,6 +24,15 @@ impl Drop for FakeZk {
 impl FakeZk {
     /// `tree`: path -> its children. Paths not listed do not exist.
     pub async fn start(tree: &[(&str, &[&str])]) -> Self {
+        Self::with_data(tree, &[]).await
+    }
+
+    /// As `start`, plus the data of some nodes (a node listed only here exists, childless).
+    pub async fn with_data(tree: &[(&str, &[&str])], data: &[(&str, &str)]) -> Self {
+        let data: BTreeMap<String, Vec<u8>> = data
+            .iter()
+            .map(|(path, bytes)| (path.to_string(), bytes.as_bytes().to_vec()))
+            .collect();
         let tree: BTreeMap<String, Vec<String>> = tree
             .iter()
             .map(|(path, kids)| {
@@ -33,7 +42,10 @@ impl FakeZk {
                 )
             })
             .collect();
-        let tree = Arc::new(tree);
+        let tree = Arc::new(Tree {
+            children: tree,
+            data,
+        });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind fake zk");
@@ -47,6 +59,11 @@ impl FakeZk {
     }
 }
 
+struct Tree {
+    children: BTreeMap<String, Vec<String>>,
+    data: BTreeMap<String, Vec<u8>>,
+}
+
 async fn read_frame(conn: &mut TcpStream) -> Option<Vec<u8>> {
     let len = conn.read_u32().await.ok()? as usize;
     let mut body = vec![0u8; len];
@@ -54,7 +71,7 @@ async fn read_frame(conn: &mut TcpStream) -> Option<Vec<u8>> {
     Some(body)
 }
 
-async fn serve(mut conn: TcpStream, tree: Arc<BTreeMap<String, Vec<String>>>) {
+async fn serve(mut conn: TcpStream, tree: Arc<Tree>) {
     if read_frame(&mut conn).await.is_none() {
         return;
     }
@@ -76,7 +93,7 @@ async fn serve(mut conn: TcpStream, tree: Arc<BTreeMap<String, Vec<String>>>) {
         let reply = match op {
             8 => {
                 let path = r.string().unwrap_or_default();
-                match tree.get(&path) {
+                match tree.children.get(&path) {
                     Some(kids) => {
                         let mut w = Writer::default()
                             .int(xid)
@@ -88,6 +105,26 @@ async fn serve(mut conn: TcpStream, tree: Arc<BTreeMap<String, Vec<String>>>) {
                         }
                         w.frame()
                     }
+                    None => Writer::default().int(xid).long(1).int(-101).frame(),
+                }
+            }
+            4 => {
+                let path = r.string().unwrap_or_default();
+                let exists = tree.children.contains_key(&path) || tree.data.contains_key(&path);
+                match tree
+                    .data
+                    .get(&path)
+                    .map(Vec::as_slice)
+                    .or(exists.then_some(&[]))
+                {
+                    // Data, then a zeroed Stat (6 longs, 5 ints).
+                    Some(bytes) => Writer::default()
+                        .int(xid)
+                        .long(1)
+                        .int(0)
+                        .buffer(bytes)
+                        .buffer(&[0u8; 64])
+                        .frame(),
                     None => Writer::default().int(xid).long(1).int(-101).frame(),
                 }
             }

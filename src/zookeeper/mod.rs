@@ -1,8 +1,9 @@
-//! A minimal ZooKeeper client: open a session, list children, close.
+//! A minimal ZooKeeper client: open a session, list children, read data, close.
 //!
 //! envctl only reads the registry (readiness probes, `envctl endpoints`), so this speaks just
-//! the session handshake and `getChildren` of ZooKeeper's wire protocol instead of pulling in
-//! a full client. A completed handshake is also the strongest "the server answers" check:
+//! the session handshake, `getChildren` and `getData` of ZooKeeper's wire protocol instead of
+//! pulling in a full client. A session may be rooted at a chroot (`host:port/chroot`), as
+//! ZooKeeper's own clients do it: every path is prefixed on the way out. A completed handshake is also the strongest "the server answers" check:
 //! unlike the `ruok` four-letter word it needs no whitelist on ZooKeeper 3.5+.
 
 mod wire;
@@ -14,11 +15,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use wire::Malformed;
-use wire::{Reader, Writer, MAX_FRAME};
+use wire::{OwnedReader, Reader, Writer, MAX_FRAME};
 
+const OP_CREATE: i32 = 1;
+const OP_DELETE: i32 = 2;
+const OP_GET_DATA: i32 = 4;
 const OP_GET_CHILDREN: i32 = 8;
 const OP_CLOSE: i32 = -11;
 const ERR_NO_NODE: i32 = -101;
+const ERR_NODE_EXISTS: i32 = -110;
+/// ZooKeeper's `Perms.ALL`, granted to `world:anyone` (`Ids.OPEN_ACL_UNSAFE`).
+const PERMS_ALL: i32 = 31;
 /// Session timeout we ask for; the session only lives as long as one probe or command.
 const SESSION_TIMEOUT_MS: i32 = 10_000;
 
@@ -37,6 +44,10 @@ pub enum ZkError {
     NoNode { path: String },
     #[error("ZooKeeper error {code} on {path}")]
     Server { code: i32, path: String },
+    #[error("{path} already exists")]
+    NodeExists { path: String },
+    #[error("no ZooKeeper address to connect to")]
+    NoAddress,
 }
 
 /// One open ZooKeeper session.
@@ -48,6 +59,8 @@ pub struct Session {
     next_xid: i32,
     /// The id the server gave this session (non-zero once established).
     pub session_id: i64,
+    /// Prefix of every path (`/chroot`), empty for the server's root.
+    chroot: String,
 }
 
 impl Session {
@@ -65,6 +78,7 @@ impl Session {
             timeout,
             next_xid: 1,
             session_id: 0,
+            chroot: String::new(),
         };
         let request = Writer::default()
             .int(0) // protocol version
@@ -96,15 +110,98 @@ impl Session {
         Ok(session)
     }
 
+    /// Connects to the first of `addrs` (a cluster: the main address, then its backups) that
+    /// opens a session, rooted at `chroot` (`""` or `/a/b`). The last error when none does.
+    pub async fn connect_any(
+        addrs: &[SocketAddr],
+        chroot: &str,
+        timeout: Duration,
+    ) -> Result<Self, ZkError> {
+        let mut last = None;
+        for addr in addrs {
+            match Self::connect(*addr, timeout).await {
+                Ok(mut session) => {
+                    session.chroot = chroot.trim_end_matches('/').to_string();
+                    return Ok(session);
+                }
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or(ZkError::NoAddress))
+    }
+
+    /// The server this session talks to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The children of `path`, sorted. `ZkError::NoNode` when the path does not exist.
     pub async fn children(&mut self, path: &str) -> Result<Vec<String>, ZkError> {
+        let body = self.request(OP_GET_CHILDREN, path).await?;
+        let addr = self.addr;
+        let mut children = body
+            .strings()
+            .map_err(|source| ZkError::Malformed { addr, source })?;
+        children.sort();
+        Ok(children)
+    }
+
+    /// The data of the node at `path`. `ZkError::NoNode` when the path does not exist.
+    pub async fn data(&mut self, path: &str) -> Result<Vec<u8>, ZkError> {
+        let body = self.request(OP_GET_DATA, path).await?;
+        let addr = self.addr;
+        // The node's Stat follows; envctl has no use for it.
+        body.buffer()
+            .map(<[u8]>::to_vec)
+            .map_err(|source| ZkError::Malformed { addr, source })
+    }
+
+    /// Creates a node readable and writable by anyone; `ephemeral` nodes vanish with the
+    /// session. envctl itself only reads: this is for tests and fixtures that play a provider.
+    pub async fn create(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        ephemeral: bool,
+    ) -> Result<(), ZkError> {
+        let body = Writer::default()
+            .string(&self.full_path(path))
+            .buffer(data)
+            .int(1)
+            .int(PERMS_ALL)
+            .string("world")
+            .string("anyone")
+            .int(i32::from(ephemeral));
+        self.call(OP_CREATE, body, path).await.map(drop)
+    }
+
+    /// Deletes the node at `path` whatever its version.
+    pub async fn delete(&mut self, path: &str) -> Result<(), ZkError> {
+        let body = Writer::default().string(&self.full_path(path)).int(-1);
+        self.call(OP_DELETE, body, path).await.map(drop)
+    }
+
+    fn full_path(&self, path: &str) -> String {
+        let full = format!("{}{}", self.chroot, path);
+        if full.len() > 1 {
+            full.trim_end_matches('/').to_string()
+        } else {
+            full
+        }
+    }
+
+    /// Sends a `path, watch=false` request and returns the reply after its header, or the
+    /// server's error for `path`.
+    async fn request(&mut self, op: i32, path: &str) -> Result<OwnedReader, ZkError> {
+        let body = Writer::default().string(&self.full_path(path)).bool(false); // no watch
+        self.call(op, body, path).await
+    }
+
+    /// Sends `op` with `body` and returns the reply after its header, or the server's error
+    /// for `path` (as the caller named it).
+    async fn call(&mut self, op: i32, body: Writer, path: &str) -> Result<OwnedReader, ZkError> {
         let xid = self.xid();
-        let request = Writer::default()
-            .int(xid)
-            .int(OP_GET_CHILDREN)
-            .string(path)
-            .bool(false) // no watch
-            .frame();
+        let request = Writer::default().int(xid).int(op).append(body).frame();
         self.send(&request).await?;
         let addr = self.addr;
         let body = self.reply_to(xid).await?;
@@ -116,14 +213,11 @@ impl Session {
         })()
         .map_err(|source| ZkError::Malformed { addr, source })?;
         match err {
-            0 => {
-                let mut children = r
-                    .strings()
-                    .map_err(|source| ZkError::Malformed { addr, source })?;
-                children.sort();
-                Ok(children)
-            }
+            0 => Ok(OwnedReader::after(body, wire::REPLY_HEADER_LEN)),
             ERR_NO_NODE => Err(ZkError::NoNode {
+                path: path.to_string(),
+            }),
+            ERR_NODE_EXISTS => Err(ZkError::NodeExists {
                 path: path.to_string(),
             }),
             code => Err(ZkError::Server {

@@ -30,6 +30,11 @@ impl Writer {
     pub fn string(self, s: &str) -> Self {
         self.buffer(s.as_bytes())
     }
+    /// `other`'s bytes after these.
+    pub fn append(mut self, other: Writer) -> Self {
+        self.0.extend_from_slice(&other.0);
+        self
+    }
     /// The body with its 4-byte length prefix, ready to send.
     pub fn frame(self) -> Vec<u8> {
         let len = u32::try_from(self.0.len()).unwrap_or(u32::MAX);
@@ -37,6 +42,28 @@ impl Writer {
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&self.0);
         out
+    }
+}
+
+/// xid (4) + zxid (8) + error code (4) before every reply's own fields.
+pub const REPLY_HEADER_LEN: usize = 16;
+
+/// A reply body read from `start` on, owning its bytes.
+#[derive(Debug)]
+pub struct OwnedReader {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl OwnedReader {
+    pub fn after(bytes: Vec<u8>, start: usize) -> Self {
+        Self { bytes, at: start }
+    }
+    pub fn strings(&self) -> Result<Vec<String>, Malformed> {
+        Reader::new(self.bytes.get(self.at..).unwrap_or_default()).strings()
+    }
+    pub fn buffer(&self) -> Result<&[u8], Malformed> {
+        Reader::new(self.bytes.get(self.at..).unwrap_or_default()).buffer()
     }
 }
 

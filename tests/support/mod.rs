@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use envctl::engine::ContainerSpec;
 
 pub mod events;
+pub mod instance;
 pub mod protocols;
 
 /// The busybox image every engine test runs.

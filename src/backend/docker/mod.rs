@@ -7,7 +7,6 @@ mod instances;
 mod ownership;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,7 +116,7 @@ impl Backend for DockerBackend {
         workload: &ObservedContainer,
         plan: &Plan,
         target: &ServiceTarget,
-        registry: Option<SocketAddr>,
+        registry: &[crate::dubbo::registry::Candidate],
     ) -> Result<(), NotReady> {
         let Some(hc) = &target.healthcheck else {
             return Err(NotReady(format!("{} has no health check", target.name)));

@@ -141,9 +141,7 @@ services:
     assert_eq!(hc.retries, 9, "own keys win in the deep merge");
     assert_eq!(
         hc.probe,
-        Probe::Dubbo {
-            interface: "com.shop.order".into()
-        }
+        Probe::Dubbo(crate::model::DubboProbe::interface("com.shop.order"))
     );
     assert_eq!(
         order.depends_on[&ServiceName::new("zk").unwrap()],
