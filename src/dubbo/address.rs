@@ -12,8 +12,10 @@
 
 use serde::Serialize;
 
-use super::registry::ZOOKEEPER_PORT;
 use super::DEFAULT_GROUP;
+
+/// ZooKeeper's client port when nothing says otherwise.
+pub const ZOOKEEPER_PORT: u16 = 2181;
 
 /// Where Dubbo 3 registers application instances unless `rootPath` says otherwise.
 pub const DEFAULT_SERVICES_ROOT: &str = "/services";

@@ -14,10 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use super::RegistryAddress;
 use crate::engine::ObservedContainer;
 use crate::model::{labels, Environment, Probe, Protocol};
-use crate::plan::Plan;
 
-/// ZooKeeper's client port when nothing says otherwise.
-pub const ZOOKEEPER_PORT: u16 = 2181;
+pub use super::address::ZOOKEEPER_PORT;
 
 /// What the rule looks at in one service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,25 +84,6 @@ pub fn servers(
         .collect()
 }
 
-/// The candidates of a plan (what `up` is about to make).
-pub fn from_plan(plan: &Plan) -> Vec<Candidate> {
-    plan.services
-        .iter()
-        .map(|s| Candidate {
-            service: s.name.to_string(),
-            probe_port: zookeeper_probe(s.healthcheck.as_ref().map(|h| &h.probe)),
-            template: None,
-            image: s.image.clone(),
-            published: s
-                .ports
-                .iter()
-                .filter(|((_, proto), _)| *proto == Protocol::Tcp)
-                .map(|((container, _), host)| (*container, *host))
-                .collect(),
-        })
-        .collect()
-}
-
 /// The candidates of running containers; `env`, when the definition loads, adds each
 /// service's health check and template.
 pub fn from_containers<'a>(
@@ -141,7 +120,8 @@ pub fn from_containers<'a>(
         .collect()
 }
 
-fn zookeeper_probe(probe: Option<&Probe>) -> Option<u16> {
+/// The port of a `zookeeper` health check.
+pub fn zookeeper_probe(probe: Option<&Probe>) -> Option<u16> {
     match probe? {
         Probe::Zookeeper { port } => Some(*port),
         _ => None,
