@@ -56,8 +56,8 @@ def is_invalid_local_host(host: Optional[str]) -> bool:
     )
 
 
-def parse_port(env: Mapping[str, str], name: str) -> Optional[int]:
-    raw = setting(env, name)
+def parse_port(env: Mapping[str, str], name: str, protocol: str = PROTOCOL) -> Optional[int]:
+    raw = setting(env, name, protocol)
     if raw is None:
         return None
     try:
@@ -100,15 +100,17 @@ class Addresses:
     notes: list = field(default_factory=list)
 
 
-def resolve_addresses(env: Mapping[str, str], container_ip: str) -> Addresses:
+def resolve_addresses(
+    env: Mapping[str, str], container_ip: str, protocol: str = PROTOCOL
+) -> Addresses:
     notes = []
-    bind_ip = setting(env, "IP_TO_BIND") or "0.0.0.0"
+    bind_ip = setting(env, "IP_TO_BIND", protocol) or "0.0.0.0"
     anyhost = bind_ip in ("0.0.0.0", "::", "anyhost")
     if anyhost:
         bind_ip = "0.0.0.0"
-    bind_port = parse_port(env, "PORT_TO_BIND") or DEFAULT_PORT
+    bind_port = parse_port(env, "PORT_TO_BIND", protocol) or DEFAULT_PORT
 
-    registry_ip = setting(env, "IP_TO_REGISTRY")
+    registry_ip = setting(env, "IP_TO_REGISTRY", protocol)
     if registry_ip is not None and is_invalid_local_host(registry_ip):
         notes.append(
             f"DUBBO_IP_TO_REGISTRY={registry_ip} is a local address nobody else can use; "
@@ -117,7 +119,7 @@ def resolve_addresses(env: Mapping[str, str], container_ip: str) -> Addresses:
         registry_ip = None
     if registry_ip is None:
         registry_ip = bind_ip if not is_invalid_local_host(bind_ip) else container_ip
-    registry_port = parse_port(env, "PORT_TO_REGISTRY") or bind_port
+    registry_port = parse_port(env, "PORT_TO_REGISTRY", protocol) or bind_port
     return Addresses(bind_ip, bind_port, registry_ip, registry_port, anyhost, notes)
 
 
@@ -158,6 +160,7 @@ def provider_url(
     version: Optional[str] = None,
     group: Optional[str] = None,
     timestamp_ms: Optional[int] = None,
+    protocol: str = PROTOCOL,
 ) -> str:
     """The provider URL as Java Dubbo writes it (parameters sorted by name)."""
     params: Dict[str, str] = {
@@ -179,7 +182,7 @@ def provider_url(
     if group:
         params["group"] = group
     query = urlencode(sorted(params.items()))
-    return f"{PROTOCOL}://{ip}:{port}/{interface}?{query}"
+    return f"{protocol}://{ip}:{port}/{interface}?{query}"
 
 
 def providers_path(group: str, interface: str) -> str:

@@ -4,9 +4,14 @@ The interface name comes from DUBBO_SERVICE_INTERFACE; it offers two unary metho
   greet(name: utf-8) -> JSON {"message": "Hello, <name>", "interface", "application", "host"}
   echo(bytes)        -> the same bytes
 Binding and registration follow contract.py (Java Dubbo's DUBBO_*_TO_BIND/_TO_REGISTRY rules).
-The library's own registry is bypassed: it registers the bind host and drops the URL path, so
-we register a Java-style URL ourselves with kazoo, as an ephemeral node, and re-create it if
-a ZooKeeper session expires.
+By default the library's own registry is bypassed: it registers the bind host and drops the
+URL path, so we register a Java-style URL ourselves with kazoo, as an ephemeral node, and
+re-create it if a ZooKeeper session expires.
+
+With DUBBO_REGISTRATION=library the library registers itself, unmodified (what a team using
+PyPI `apache-dubbo` as is gets): `tri://<bind host>:<port>?service=<interface>`. The bind host
+is what it registers, so a wildcard bind becomes the container's own IP (logged), and
+DUBBO_*_TO_REGISTRY cannot apply.
 """
 
 import json
@@ -17,7 +22,7 @@ import sys
 import threading
 
 import dubbo
-from dubbo.configs import ServiceConfig
+from dubbo.configs import RegistryConfig, ServiceConfig
 from dubbo.proxy.handlers import RpcMethodHandler, RpcServiceHandler
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
@@ -119,6 +124,13 @@ def main() -> int:
         return 2
     for note in addresses.notes:
         log(note)
+    library_registers = env.get("DUBBO_REGISTRATION", "").strip() == "library"
+    library_registry = None
+    if library_registers and registry is not None:
+        if addresses.anyhost:
+            log(f"the library registers its bind host: binding {addresses.registry_ip}")
+            addresses.bind_ip = addresses.registry_ip
+        library_registry = RegistryConfig.from_url(env["DUBBO_REGISTRY_ADDRESS"])
 
     server_config = ServiceConfig(
         service_handler=service_handler(interface, application),
@@ -126,7 +138,9 @@ def main() -> int:
         port=addresses.bind_port,
         protocol=contract.PROTOCOL,
     )
-    dubbo.Server(server_config, runtime.bootstrap()).start()
+    dubbo.Server(server_config, runtime.bootstrap(library_registry)).start()
+    if library_registry is not None:
+        log(f"registered by the library itself in {env['DUBBO_REGISTRY_ADDRESS']}")
     log(f"serving {interface} ({', '.join(METHODS)}) on {addresses.bind_ip}:{addresses.bind_port}")
 
     done = threading.Event()
@@ -138,7 +152,7 @@ def main() -> int:
     registration = None
     if registry is None:
         log("DUBBO_REGISTRY_ADDRESS is N/A or unset: not registering")
-    else:
+    elif library_registry is None:
         url = contract.provider_url(
             interface,
             addresses.registry_ip,
