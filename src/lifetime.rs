@@ -113,7 +113,20 @@ pub async fn renew(
     ttl: Option<Duration>,
     now: DateTime<Utc>,
 ) -> EngineResult<Option<Lease>> {
-    let instance = env.instance.as_str();
+    renew_instance(engine, &env.instance, ttl, now).await
+}
+
+/// `renew` for an instance known by its id alone (the lease needs no definition): what
+/// extending a lifetime from `envctl ui` does.
+pub async fn renew_instance(
+    engine: &dyn Engine,
+    id: &crate::model::InstanceId,
+    ttl: Option<Duration>,
+    now: DateTime<Utc>,
+) -> EngineResult<Option<Lease>> {
+    let instance = id.as_str();
+    let env_name = id.env().to_string();
+    let feature = id.feature().unwrap_or_default().to_string();
     let existing = engine
         .list_volumes(&lease_filter(LabelFilter::instance(instance)))
         .await?;
@@ -131,18 +144,15 @@ pub async fn renew(
     };
     let lease = Lease {
         instance: instance.to_string(),
-        env: env.env.clone(),
-        feature: env.feature.clone().unwrap_or_default(),
+        env: env_name.clone(),
+        feature: feature.clone(),
         expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
         ttl,
     };
     let mut labels = Labels::from([
         (labels::INSTANCE.to_string(), instance.to_string()),
-        (labels::ENV.to_string(), env.env.clone()),
-        (
-            labels::FEATURE.to_string(),
-            env.feature.clone().unwrap_or_default(),
-        ),
+        (labels::ENV.to_string(), env_name),
+        (labels::FEATURE.to_string(), feature),
         (
             labels::CREATED.to_string(),
             now.to_rfc3339_opts(SecondsFormat::Secs, true),

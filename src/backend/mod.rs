@@ -94,10 +94,11 @@ pub trait Backend: Send + Sync {
 
     /// The lifetimes (`up --ttl`) of the instances whose labels match `filter`.
     async fn leases(&self, filter: LabelFilter) -> EngineResult<Vec<Lease>>;
-    /// Sets `env`'s lifetime to `ttl` from `now` (`None`: keep the one it has; zero: none).
+    /// Sets `instance`'s lifetime to `ttl` from `now` (`None`: keep the one it has; zero:
+    /// none). Needs no definition: the lease carries the instance's labels.
     async fn renew_lease(
         &self,
-        env: &Environment,
+        instance: &InstanceId,
         ttl: Option<Duration>,
         now: DateTime<Utc>,
     ) -> EngineResult<Option<Lease>>;
@@ -119,6 +120,12 @@ pub trait Backend: Send + Sync {
         workload: &ObservedContainer,
         tail: usize,
     ) -> BoxStream<'static, EngineResult<String>>;
+    /// Stops a workload (after `grace`, forcibly) and starts it again (`envctl ui`).
+    async fn restart(&self, workload: &ObservedContainer, grace: Duration) -> EngineResult<()>;
+    /// Yields whenever a workload of the instances matching `filter` changes (created,
+    /// started, died, removed...): what makes `envctl ui` live. May end; callers also look
+    /// again periodically.
+    fn changes(&self, filter: &LabelFilter) -> BoxStream<'static, ()>;
     /// Runs `command` inside a running workload.
     async fn exec(
         &self,

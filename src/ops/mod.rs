@@ -3,8 +3,11 @@
 //! `cli/` and `output/`). They reach instances only through `backend::Backend`.
 
 pub mod down;
+pub mod endpoints;
+pub mod extend;
 pub mod gc;
 pub mod inspect;
+pub mod restart;
 pub mod up;
 
 use crate::engine::ContainerState;

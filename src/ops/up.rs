@@ -81,7 +81,9 @@ pub async fn up(
     // Renewed once something may exist (also after a failed or interrupted apply); a plan
     // that failed changed nothing, the lifetime included.
     let ttl = lifetime::requested_ttl(env, request.ttl);
-    let lease = backend.renew_lease(env, ttl, chrono::Utc::now()).await?;
+    let lease = backend
+        .renew_lease(&env.instance, ttl, chrono::Utc::now())
+        .await?;
     let interrupted = if request.interrupt.is_set() {
         Some(left_behind(backend, env, &outcome.plan).await)
     } else {

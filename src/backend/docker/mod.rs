@@ -104,11 +104,11 @@ impl Backend for DockerBackend {
 
     async fn renew_lease(
         &self,
-        env: &Environment,
+        instance: &InstanceId,
         ttl: Option<Duration>,
         now: DateTime<Utc>,
     ) -> EngineResult<Option<Lease>> {
-        lifetime::renew(self.engine.as_ref(), env, ttl, now).await
+        lifetime::renew_instance(self.engine.as_ref(), instance, ttl, now).await
     }
 
     async fn check_ready(
@@ -139,6 +139,23 @@ impl Backend for DockerBackend {
         tail: usize,
     ) -> BoxStream<'static, EngineResult<String>> {
         self.engine.follow_logs(&workload.id, tail)
+    }
+
+    async fn restart(&self, workload: &ObservedContainer, grace: Duration) -> EngineResult<()> {
+        if workload.state.is_running() {
+            self.engine.stop_container(&workload.id, grace).await?;
+        }
+        self.engine.start_container(&workload.id).await
+    }
+
+    fn changes(&self, filter: &LabelFilter) -> BoxStream<'static, ()> {
+        use futures_util::StreamExt;
+        // An event stream that fails ends: the caller's periodic look takes over.
+        self.engine
+            .container_events(filter)
+            .take_while(|event| std::future::ready(event.is_ok()))
+            .map(|_| ())
+            .boxed()
     }
 
     async fn exec(
