@@ -23,4 +23,5 @@ pub mod output;
 pub mod plan;
 pub mod probe;
 pub mod settings;
+pub mod ui;
 pub mod zookeeper;

@@ -7,6 +7,12 @@ use clap::{CommandFactory, FromArgMatches};
 /// (subcommand path, examples). Paths are space-separated names below `envctl`.
 const EXAMPLES: &[(&str, &str)] = &[
     (
+        "ui",
+        "  envctl ui                              # http://127.0.0.1:7420, opened with its token\n  \
+         envctl ui --listen 127.0.0.1:0 --output json  # a free port; the URL as JSON\n  \
+         envctl ui --listen 0.0.0.0:7420        # for the team: they need the printed URL",
+    ),
+    (
         "up",
         "  envctl up cache-demo                           # create it, wait until ready\n  \
          envctl up project-a --feature pay-v2 --ttl 3d  # an isolated copy for a branch\n  \

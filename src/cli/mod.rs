@@ -22,6 +22,7 @@ mod render;
 mod schema;
 mod status;
 mod template;
+mod ui;
 mod up;
 mod validate;
 
@@ -81,6 +82,8 @@ pub enum Command {
     Complete(completions::CompleteArgs),
     /// Write an environment from Compose files and report what could not be carried over.
     Import(import::ImportArgs),
+    /// Serve a live web page of every instance on this engine (loopback by default).
+    Ui(ui::UiArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -109,5 +112,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Completions(args) => completions::run(args),
         Command::Complete(args) => completions::complete(args).await,
         Command::Import(args) => import::run(args),
+        Command::Ui(args) => ui::run(args).await,
     }
 }

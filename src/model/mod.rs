@@ -9,7 +9,7 @@ mod service;
 
 pub use names::{
     check_dns_label, check_env_name, check_feature_name, instance_name, InstanceId, NameError,
-    ServiceName,
+    ServiceName, FEATURE_SEPARATOR,
 };
 pub use port_range::{BadPortRange, PortRange};
 pub use service::*;

@@ -1,0 +1,187 @@
+//! What the pages show, as JSON values built from the `ops` use cases: the instance list
+//! (with owner and overlay base when the labels carry them) and one instance's services as a
+//! graph. Only names, states, images and addresses go out: never environment values, labels
+//! or the spec (they may hold secrets).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::engine::{Engine, EngineResult, LabelFilter};
+use crate::model::{Environment, InstanceId, Probe};
+use crate::ops::inspect::{self, InspectError, InstanceSummary, PortRow, ServiceStatus};
+
+/// Labels written by newer envctl versions (remote engines, overlays): shown when present.
+const OWNER_LABEL: &str = "io.envctl.owner";
+const BASE_LABEL: &str = "io.envctl.base";
+
+/// Container ports shown as web links even without an `http` health check.
+const WEB_PORTS: &[u16] = &[80, 3000, 5000, 8000, 8080, 8081, 8888];
+
+/// One row of the instance list.
+#[derive(Debug, Serialize)]
+pub struct InstanceRow {
+    #[serde(flatten)]
+    pub summary: InstanceSummary,
+    pub owner: Option<String>,
+    pub base: Option<String>,
+}
+
+/// Every instance on the engine (`ops::inspect::list`), with owner and base.
+pub async fn instances(engine: &dyn Engine) -> EngineResult<Vec<InstanceRow>> {
+    let summaries = inspect::list(engine).await?;
+    let mut extra: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+    for c in engine.list_containers(&LabelFilter::envctl()).await? {
+        let Some(instance) = c.labels.get(crate::model::labels::INSTANCE) else {
+            continue;
+        };
+        let entry = extra.entry(instance.clone()).or_default();
+        entry.0 = entry
+            .0
+            .take()
+            .or_else(|| c.labels.get(OWNER_LABEL).cloned());
+        entry.1 = entry.1.take().or_else(|| c.labels.get(BASE_LABEL).cloned());
+    }
+    Ok(summaries
+        .into_iter()
+        .map(|summary| {
+            let (owner, base) = extra.remove(&summary.instance).unwrap_or_default();
+            InstanceRow {
+                summary,
+                owner,
+                base,
+            }
+        })
+        .collect())
+}
+
+/// One instance, as its page draws it.
+#[derive(Debug, Serialize)]
+pub struct InstanceView {
+    pub instance: String,
+    pub env: String,
+    pub feature: String,
+    pub expires_at: Option<String>,
+    /// Time left (`2h`), `expired`, or `-`.
+    pub expires: String,
+    /// Whether `up` would change nothing; unknown without the definition.
+    pub converged: Option<bool>,
+    /// Whether `environments/<env>.yaml` loaded here (else no graph edges, plan or `up`).
+    pub definition: bool,
+    pub advertise_host: String,
+    pub services: Vec<ServiceView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceView {
+    pub service: String,
+    pub container: String,
+    /// `waiting`, `starting`, `ready`, `failed` or `exited`: the graph's colour.
+    pub state: &'static str,
+    /// The engine's word (`running`, `exited (1)`, `missing`).
+    pub detail: String,
+    pub ready: bool,
+    pub pending: Option<String>,
+    pub image: String,
+    pub depends_on: Vec<String>,
+    pub ports: Vec<PortView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PortView {
+    pub container_port: u16,
+    pub host_port: u16,
+    pub protocol: &'static str,
+    /// `advertise_host:host_port`: what others dial.
+    pub address: String,
+    /// A link when the port serves HTTP.
+    pub url: Option<String>,
+}
+
+/// The view of `instance`; `env` is its definition when it loads.
+pub async fn instance(
+    engine: &dyn Engine,
+    id: &InstanceId,
+    env: Option<&Environment>,
+    inputs: &crate::plan::PlanInputs<'_>,
+    advertise_host: &str,
+) -> Result<InstanceView, InspectError> {
+    let status = inspect::status(engine, id, env, inputs).await?;
+    let mut ports: BTreeMap<String, Vec<PortRow>> = BTreeMap::new();
+    for row in inspect::ports(engine, id).await? {
+        ports.entry(row.service.clone()).or_default().push(row);
+    }
+    let services = status
+        .services
+        .iter()
+        .map(|s| {
+            let service = env.and_then(|e| {
+                e.services
+                    .iter()
+                    .find(|(name, _)| name.as_str() == s.service)
+                    .map(|(_, svc)| svc)
+            });
+            ServiceView {
+                service: s.service.clone(),
+                container: s.container.clone(),
+                state: colour(s),
+                detail: s.state.clone(),
+                ready: s.ready,
+                pending: s.pending.clone(),
+                image: s.image.clone(),
+                depends_on: service
+                    .map(|svc| svc.depends_on.keys().map(|d| d.to_string()).collect())
+                    .unwrap_or_default(),
+                ports: ports
+                    .remove(&s.service)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| port_view(p, service, advertise_host))
+                    .collect(),
+            }
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    Ok(InstanceView {
+        instance: id.to_string(),
+        env: id.env().to_string(),
+        feature: id.feature().unwrap_or_default().to_string(),
+        expires: status
+            .lease
+            .as_ref()
+            .map(|l| crate::lifetime::remaining(l.expires_at, now))
+            .unwrap_or_else(|| "-".into()),
+        expires_at: status.expires_at.clone(),
+        converged: status.converged,
+        definition: env.is_some(),
+        advertise_host: advertise_host.to_string(),
+        services,
+    })
+}
+
+/// The graph colour of a service from its state and readiness.
+fn colour(s: &ServiceStatus) -> &'static str {
+    let word = s.state.as_str();
+    match word {
+        _ if s.ready => "ready",
+        "running" | "restarting" => "starting",
+        "missing" | "created" => "waiting",
+        "dead" => "failed",
+        _ if word.starts_with("exited") && word != "exited (0)" => "failed",
+        _ => "exited",
+    }
+}
+
+fn port_view(p: PortRow, service: Option<&crate::model::Service>, host: &str) -> PortView {
+    let health_http = service
+        .and_then(|s| s.healthcheck.as_ref())
+        .is_some_and(|hc| matches!(hc.probe, Probe::Http { port, .. } if port == p.container_port));
+    let web = p.protocol == "tcp" && (health_http || WEB_PORTS.contains(&p.container_port));
+    PortView {
+        container_port: p.container_port,
+        host_port: p.host_port,
+        protocol: p.protocol,
+        address: format!("{host}:{}", p.host_port),
+        url: web.then(|| format!("http://{host}:{}/", p.host_port)),
+    }
+}
