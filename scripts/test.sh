@@ -13,6 +13,12 @@ if ! command -v docker-registry >/dev/null 2>&1; then
     apt-get install -y -q docker-registry >/dev/null ||
         { apt-get update -q >/dev/null && apt-get install -y -q docker-registry >/dev/null; }
 fi
+# Debian's chromium and chromium-driver: the `envctl ui` browser tests drive a headless Chromium.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium chromium-driver >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+fi
 step "local images"
 scripts/build-images.sh
 step "cargo fmt --check"
