@@ -55,15 +55,10 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
         Some(token) => token,
         None => crate::ui::generate_token()?,
     };
-    let engine = common::connect().await?;
+    let backend = common::connect(args.render.advertise_host.as_deref()).await?;
     let config = crate::ui::UiConfig {
         listen: args.listen,
         token: token.clone(),
-        advertise_host: args
-            .render
-            .advertise_host
-            .clone()
-            .unwrap_or_else(|| crate::advertise::detect().to_string()),
         set: args.render.set.iter().cloned().collect(),
     };
     let json = args.output == OutputFormat::Json;
@@ -91,7 +86,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    crate::ui::serve(engine, config, on_ready, stop)
+    crate::ui::serve(backend, config, on_ready, stop)
         .await
         .context("envctl ui")?;
     Ok(ExitCode::Ok)

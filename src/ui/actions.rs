@@ -235,7 +235,7 @@ pub async fn up(
     // Loaded before answering: a broken definition is the request's error, not the action's.
     let env = api::load_definition(&state, &id).await?;
     api::plan_inputs()?;
-    let engine = state.engine.clone();
+    let backend = state.backend.clone();
     Ok(start(&state, "up", &id, None, move |action| async move {
         // Made here: the planning inputs borrow host functions that stay on this thread.
         let inputs = match api::plan_inputs() {
@@ -247,6 +247,8 @@ pub async fn up(
                 wait: true,
                 wait_timeout: DEFAULT_WAIT_TIMEOUT,
                 check_once: false,
+                // The backend sets where its published ports are dialled.
+                ..ApplyOptions::default()
             },
             lock: WaitPolicy::Wait(DEFAULT_WAIT_TIMEOUT),
             ttl,
@@ -255,7 +257,8 @@ pub async fn up(
             interrupt: Interrupt::never(),
         };
         let mut on_wait = action.lock_wait();
-        match crate::ops::up::up(engine, &env, request, action.sink(), &mut on_wait).await {
+        match crate::ops::up::up(backend.as_ref(), &env, request, action.sink(), &mut on_wait).await
+        {
             Ok(r) if r.report.ok() => Outcome {
                 ok: true,
                 message: format!(
@@ -294,13 +297,19 @@ pub async fn down(
 ) -> ApiResult<(StatusCode, Json<Started>)> {
     let id = instance_id(&instance)?;
     let request: DownBody = body(&bytes)?;
-    let engine = state.engine.clone();
+    let backend = state.backend.clone();
     let target_id = id.clone();
     Ok(start(&state, "down", &id, None, move |action| async move {
         let target = DownTarget::Instance(target_id, WaitPolicy::Wait(DEFAULT_WAIT_TIMEOUT));
         let mut on_wait = action.lock_wait();
-        match crate::ops::down::down(engine, target, request.volumes, action.sink(), &mut on_wait)
-            .await
+        match crate::ops::down::down(
+            backend.as_ref(),
+            target,
+            request.volumes,
+            action.sink(),
+            &mut on_wait,
+        )
+        .await
         {
             Ok(r) if r.failures.is_empty() => Outcome {
                 ok: true,
@@ -344,7 +353,7 @@ pub async fn extend(
             "extend needs {\"ttl\": \"8h\"} (as up --ttl)",
         )
     })?;
-    let engine = state.engine.clone();
+    let backend = state.backend.clone();
     let target = id.clone();
     Ok(start(
         &state,
@@ -354,7 +363,7 @@ pub async fn extend(
         move |action| async move {
             let mut on_wait = action.lock_wait();
             let policy = WaitPolicy::Wait(DEFAULT_WAIT_TIMEOUT);
-            match crate::ops::extend::extend(engine.as_ref(), &target, ttl, policy, &mut on_wait)
+            match crate::ops::extend::extend(backend.as_ref(), &target, ttl, policy, &mut on_wait)
                 .await
             {
                 Ok(Some(lease)) => Outcome {
@@ -380,7 +389,7 @@ pub async fn restart(
     Path((instance, service)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Started>)> {
     let id = instance_id(&instance)?;
-    let engine = state.engine.clone();
+    let backend = state.backend.clone();
     let target = id.clone();
     let name = service.clone();
     Ok(start(
@@ -393,7 +402,7 @@ pub async fn restart(
             let mut on_wait = action.lock_wait();
             let policy = WaitPolicy::Wait(DEFAULT_WAIT_TIMEOUT);
             match crate::ops::restart::restart(
-                engine.as_ref(),
+                backend.as_ref(),
                 &target,
                 &name,
                 policy,

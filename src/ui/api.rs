@@ -8,7 +8,6 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::definition::{self, LoadOptions};
-use crate::engine::LabelFilter;
 use crate::model::{Environment, InstanceId};
 use crate::ops::inspect::InspectError;
 
@@ -73,7 +72,7 @@ pub async fn load_definition(state: &Shared, id: &InstanceId) -> ApiResult<Envir
     let opts = LoadOptions {
         feature: id.feature().map(str::to_string),
         set: state.config.set.clone(),
-        advertise_host: state.config.advertise_host.clone(),
+        advertise_host: state.backend.host_address().advertise.clone(),
     };
     let env_name = id.env().to_string();
     let env = tokio::task::spawn_blocking(move || definition::load(&env_name, &opts))
@@ -110,7 +109,7 @@ pub async fn environments() -> Json<Vec<String>> {
 /// `GET /api/instances`: every instance on the engine.
 pub async fn instances(State(state): State<Shared>) -> ApiResult<Json<Vec<snapshot::InstanceRow>>> {
     Ok(Json(
-        snapshot::instances(state.engine.as_ref())
+        snapshot::instances(state.backend.as_ref())
             .await
             .map_err(ApiError::internal)?,
     ))
@@ -130,14 +129,7 @@ pub async fn instance_view(state: &Shared, instance: &str) -> ApiResult<snapshot
     let env = load_definition(state, &id).await.ok();
     let state = state.clone();
     off_runtime(move || async move {
-        Ok(snapshot::instance(
-            state.engine.as_ref(),
-            &id,
-            env.as_ref(),
-            &plan_inputs()?,
-            &state.config.advertise_host,
-        )
-        .await?)
+        Ok(snapshot::instance(state.backend.as_ref(), &id, env.as_ref(), &plan_inputs()?).await?)
     })
     .await
 }
@@ -170,11 +162,14 @@ pub async fn plan(
 ) -> ApiResult<Json<PlanView>> {
     let id = instance_id(&instance)?;
     let env = load_definition(&state, &id).await?;
-    let observed = crate::plan::observe(state.engine.as_ref(), &env)
-        .await
-        .map_err(ApiError::internal)?;
-    let plan = crate::plan::plan(&env, &observed, &plan_inputs()?)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
+    let plan = off_runtime(move || async move {
+        state
+            .backend
+            .plan(&env, &plan_inputs()?)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))
+    })
+    .await?;
     Ok(Json(PlanView {
         instance: id.to_string(),
         converged: plan.is_empty(),
@@ -189,19 +184,15 @@ pub async fn endpoints(
     Path(instance): Path<String>,
 ) -> ApiResult<Json<crate::dubbo::endpoints::Endpoints>> {
     let id = instance_id(&instance)?;
-    let engine = state.engine.as_ref();
-    crate::ops::inspect::existing_instance(engine, &id).await?;
-    let containers = engine
-        .list_containers(&LabelFilter::instance(id.as_str()))
-        .await
-        .map_err(ApiError::internal)?;
+    let backend = state.backend.as_ref();
+    let workloads = crate::ops::inspect::existing_instance(backend, &id).await?;
     let env = load_definition(&state, &id).await.ok();
     Ok(Json(
         crate::ops::endpoints::collect(
             &id,
-            containers,
+            workloads.into_values().collect(),
             env.as_ref(),
-            &state.config.advertise_host,
+            backend.host_address(),
             crate::dubbo::DEFAULT_GROUP,
         )
         .await,

@@ -1,6 +1,6 @@
 //! The server-sent event streams the page keeps open: the instance list, one instance, a
 //! service's logs, an action's progress. Each sends a full JSON snapshot when something
-//! changed (woken by the engine's container events, with a periodic look as a backstop, since
+//! changed (woken by the backend's `changes`, with a periodic look as a backstop, since
 //! readiness changes without an event), so a page that reconnects is whole at once.
 
 use std::convert::Infallible;
@@ -17,7 +17,7 @@ use crate::engine::LabelFilter;
 use super::api::{self, instance_id, ApiError, ApiResult};
 use super::{actions, snapshot, Shared};
 
-/// The longest a change that raises no engine event (a health check passing) takes to show.
+/// The longest a change that raises no workload event (a health check passing) takes to show.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
 
 type EventStream = Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>;
@@ -34,7 +34,7 @@ fn channel() -> (mpsc::Sender<Event>, EventStream) {
     )
 }
 
-/// Sends `look()` as `name` whenever its JSON changes, looking again on every container event
+/// Sends `look()` as `name` whenever its JSON changes, looking again on every workload change
 /// matching `filter` and every `LOOK_EVERY`. A failed look is sent as `problem`.
 fn watch<F, Fut, T>(state: Shared, filter: LabelFilter, name: &'static str, look: F) -> EventStream
 where
@@ -44,7 +44,7 @@ where
 {
     let (tx, sse) = channel();
     tokio::spawn(async move {
-        let mut engine_events = state.engine.container_events(&filter);
+        let mut changes = state.backend.changes(&filter).fuse();
         let mut last = String::new();
         loop {
             let event = match look(state.clone()).await {
@@ -67,7 +67,7 @@ where
             }
             tokio::select! {
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
-                _ = engine_events.next() => {}
+                Some(()) = changes.next() => {}
                 _ = tx.closed() => return,
             }
         }
@@ -88,7 +88,7 @@ pub async fn instances(State(state): State<Shared>) -> EventStream {
         LabelFilter::envctl(),
         "instances",
         |state| async move {
-            snapshot::instances(state.engine.as_ref())
+            snapshot::instances(state.backend.as_ref())
                 .await
                 .map_err(ApiError::internal)
         },
@@ -123,16 +123,16 @@ pub async fn logs(
     Query(query): Query<LogQuery>,
 ) -> ApiResult<EventStream> {
     let id = instance_id(&instance)?;
-    let containers = crate::ops::inspect::existing_instance(state.engine.as_ref(), &id).await?;
-    let container = containers.get(&service).ok_or_else(|| {
+    let workloads = crate::ops::inspect::existing_instance(state.backend.as_ref(), &id).await?;
+    let workload = workloads.get(&service).ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("instance {id} has no container for service `{service}`"),
         )
     })?;
     let lines = state
-        .engine
-        .follow_logs(&container.id, query.tail.unwrap_or(200))
+        .backend
+        .follow_logs(workload, query.tail.unwrap_or(200))
         .map(|line| {
             Ok(match line {
                 Ok(line) => Event::default()

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::engine::Engine;
+use crate::backend::Backend;
 
 pub use guard::{generate_token, Access};
 
@@ -28,8 +28,6 @@ pub struct UiConfig {
     /// Required on every API call when `listen` is not loopback, and on every state-changing
     /// call always.
     pub token: String,
-    /// The address shown for published ports (`advertise_host` of the definitions too).
-    pub advertise_host: String,
     /// `--set key=value` for loading definitions (plan, up).
     pub set: BTreeMap<String, String>,
 }
@@ -47,7 +45,7 @@ pub enum UiError {
 
 /// What every handler shares.
 pub(crate) struct AppState {
-    pub engine: Arc<dyn Engine>,
+    pub backend: Arc<dyn Backend>,
     pub config: UiConfig,
     pub access: Access,
     pub actions: actions::Actions,
@@ -58,7 +56,7 @@ pub(crate) type Shared = Arc<AppState>;
 /// Binds `config.listen`, calls `on_ready` with the address actually bound (port 0 picks
 /// one), then serves until `shutdown` completes.
 pub async fn serve(
-    engine: Arc<dyn Engine>,
+    backend: Arc<dyn Backend>,
     config: UiConfig,
     on_ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -71,7 +69,7 @@ pub async fn serve(
         })?;
     let bound = listener.local_addr().map_err(UiError::Serve)?;
     let state = Arc::new(AppState {
-        engine,
+        backend,
         access: Access::new(bound, config.token.clone()),
         config,
         actions: actions::Actions::default(),

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::{Engine, EngineResult, LabelFilter};
+use futures_util::future::join_all;
+
+use crate::backend::Backend;
+use crate::engine::EngineResult;
 use crate::model::{Environment, InstanceId, Probe};
 use crate::ops::inspect::{self, InspectError, InstanceSummary, PortRow, ServiceStatus};
 
@@ -27,32 +30,30 @@ pub struct InstanceRow {
     pub base: Option<String>,
 }
 
-/// Every instance on the engine (`ops::inspect::list`), with owner and base.
-pub async fn instances(engine: &dyn Engine) -> EngineResult<Vec<InstanceRow>> {
-    let summaries = inspect::list(engine).await?;
-    let mut extra: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
-    for c in engine.list_containers(&LabelFilter::envctl()).await? {
-        let Some(instance) = c.labels.get(crate::model::labels::INSTANCE) else {
-            continue;
+/// Every instance (`ops::inspect::list`), with owner and base read from one workload each.
+pub async fn instances(backend: &dyn Backend) -> EngineResult<Vec<InstanceRow>> {
+    let summaries = inspect::list(backend).await?;
+    let rows = summaries.into_iter().map(|summary| async move {
+        let labels = match crate::model::InstanceId::new(
+            &summary.env,
+            Some(summary.feature.as_str()).filter(|f| !f.is_empty()),
+        ) {
+            Ok(id) => backend
+                .services(&id)
+                .await?
+                .into_values()
+                .next()
+                .map(|w| w.labels)
+                .unwrap_or_default(),
+            Err(_) => Default::default(),
         };
-        let entry = extra.entry(instance.clone()).or_default();
-        entry.0 = entry
-            .0
-            .take()
-            .or_else(|| c.labels.get(OWNER_LABEL).cloned());
-        entry.1 = entry.1.take().or_else(|| c.labels.get(BASE_LABEL).cloned());
-    }
-    Ok(summaries
-        .into_iter()
-        .map(|summary| {
-            let (owner, base) = extra.remove(&summary.instance).unwrap_or_default();
-            InstanceRow {
-                summary,
-                owner,
-                base,
-            }
+        Ok(InstanceRow {
+            owner: labels.get(OWNER_LABEL).cloned(),
+            base: labels.get(BASE_LABEL).cloned(),
+            summary,
         })
-        .collect())
+    });
+    join_all(rows).await.into_iter().collect()
 }
 
 /// One instance, as its page draws it.
@@ -100,15 +101,15 @@ pub struct PortView {
 
 /// The view of `instance`; `env` is its definition when it loads.
 pub async fn instance(
-    engine: &dyn Engine,
+    backend: &dyn Backend,
     id: &InstanceId,
     env: Option<&Environment>,
     inputs: &crate::plan::PlanInputs<'_>,
-    advertise_host: &str,
 ) -> Result<InstanceView, InspectError> {
-    let status = inspect::status(engine, id, env, inputs).await?;
+    let advertise_host = backend.host_address().advertise.as_str();
+    let status = inspect::status(backend, id, env, inputs).await?;
     let mut ports: BTreeMap<String, Vec<PortRow>> = BTreeMap::new();
-    for row in inspect::ports(engine, id).await? {
+    for row in inspect::ports(backend, id).await? {
         ports.entry(row.service.clone()).or_default().push(row);
     }
     let services = status
