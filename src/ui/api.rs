@@ -193,7 +193,7 @@ pub async fn endpoints(
             workloads.into_values().collect(),
             env.as_ref(),
             backend.host_address(),
-            crate::dubbo::DEFAULT_GROUP,
+            &crate::ops::endpoints::RegistryChoice::default(),
         )
         .await,
     ))

@@ -292,7 +292,8 @@ async function drawEndpoints(box, path) {
   try {
     const e = await api(path + "/endpoints");
     const byInterface = new Map();
-    e.providers.forEach((p) => (byInterface.get(p.interface) || byInterface.set(p.interface, []).get(p.interface)).push(p));
+    const nameOf = (p) => p.interface || (p.application ? "application " + p.application + " (no interface mapping)" : "(unnamed)");
+    e.providers.forEach((p) => (byInterface.get(nameOf(p)) || byInterface.set(nameOf(p), []).get(nameOf(p))).push(p));
     if (byInterface.size === 0) append(box, el("p", { class: "muted" }, "No Dubbo providers registered."));
     for (const [iface, providers] of byInterface) {
       append(box, el("div", { class: "interface" }, el("strong", {}, iface),
