@@ -314,3 +314,63 @@ fn a_short_token_is_refused_at_startup() {
         support::text(&out.stderr)
     );
 }
+
+/// An instance brought up by the CLI, with ZooKeeper and a real Dubbo provider from the
+/// shared templates: the page's endpoint lists the provider under its interface with the
+/// address an outsider dials.
+#[test]
+fn dubbo_providers_per_interface() {
+    const GREETER: &str = "org.envctl.ui.Greeter";
+    let env = support::unique_name("uidubbo");
+    let definition = format!(
+        r#"
+services:
+  zookeeper:
+    template: zookeeper
+  greeter:
+    template: dubbo-provider
+    with: {{ interface: "{GREETER}" }}
+    depends_on: {{ zookeeper: healthy }}
+"#
+    );
+    let dir = support::definition_dir(&env, &definition);
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let templates = templates.to_str().unwrap();
+    let _down = DownOnDrop {
+        dir: dir.path(),
+        env: env.clone(),
+    };
+    // Providers register the host's own address (the default), as a team would reach them.
+    let up = support::envctl_in(dir.path(), &["up", &env])
+        .env("ENVCTL_TEMPLATE_PATH", templates)
+        .env_remove("ENVCTL_ADVERTISE_HOST")
+        .output()
+        .unwrap();
+    support::assert_ok(&up);
+    let mut command = UiServer::command(dir.path(), "127.0.0.1:0");
+    command
+        .env("ENVCTL_TEMPLATE_PATH", templates)
+        .env_remove("ENVCTL_ADVERTISE_HOST");
+    let ui = UiServer::spawn(command);
+    let endpoints = ui.get(&format!("/api/instances/{env}/endpoints")).json();
+    let providers = endpoints["providers"].as_array().unwrap();
+    let greeter = providers
+        .iter()
+        .find(|p| p["interface"] == GREETER)
+        .unwrap_or_else(|| panic!("{GREETER} not listed: {endpoints}"));
+    assert_eq!(greeter["service"], "greeter");
+    let outside = greeter["outside"].as_str().unwrap();
+    assert!(
+        outside.starts_with(endpoints["advertise_host"].as_str().unwrap()),
+        "{endpoints}"
+    );
+    let view = ui.get(&format!("/api/instances/{env}")).json();
+    let port = view["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "greeter")
+        .map(|s| s["ports"][0]["address"].clone())
+        .unwrap();
+    assert_eq!(port, outside, "the graph's address is the provider's");
+}

@@ -57,7 +57,7 @@ impl Actions {
         let mut all = self.all.lock().expect("actions");
         let finished: Vec<u64> = all
             .iter()
-            .filter(|(_, a)| a.snapshot().result.is_some())
+            .filter(|(_, a)| a.finished())
             .map(|(id, _)| *id)
             .collect();
         for old in finished
@@ -117,6 +117,10 @@ impl Action {
             events: log.events,
             result: log.result,
         }
+    }
+
+    fn finished(&self) -> bool {
+        self.log.lock().expect("action log").result.is_some()
     }
 
     /// Wakes when something new was recorded.

@@ -19,8 +19,19 @@ impl UiServer {
     /// Starts `envctl ui --listen LISTEN` in `dir` (which holds ./environments), with `vars`
     /// in its environment.
     pub fn start(dir: &std::path::Path, listen: &str, vars: &[(&str, &str)]) -> Self {
-        let mut child = super::envctl_in(dir, &["ui", "--listen", listen, "--output", "json"])
-            .envs(vars.iter().copied())
+        let mut command = Self::command(dir, listen);
+        command.envs(vars.iter().copied());
+        Self::spawn(command)
+    }
+
+    /// The command `start` runs, to adjust before `spawn`.
+    pub fn command(dir: &std::path::Path, listen: &str) -> std::process::Command {
+        super::envctl_in(dir, &["ui", "--listen", listen, "--output", "json"])
+    }
+
+    /// Runs `command` (from `UiServer::command`) and waits until it listens.
+    pub fn spawn(mut command: std::process::Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
