@@ -374,3 +374,42 @@ services:
         .unwrap();
     assert_eq!(port, outside, "the graph's address is the provider's");
 }
+
+/// An action takes the CLI's own per-instance lock: while a CLI holds it, the action says
+/// it waits and does nothing; once released, it runs.
+#[test]
+fn actions_wait_for_the_cli_lock() {
+    let env = support::unique_name("uilock");
+    let dir = support::definition_dir(&env, &definition());
+    let ui = start(dir.path(), "127.0.0.1:0");
+    let id = envctl::model::InstanceId::new(&env, None).unwrap();
+    let held = envctl::lock::acquire_in(
+        &dir.path().join("locks"),
+        &id,
+        "up",
+        envctl::lock::WaitPolicy::FailFast,
+        &mut |_| {},
+    )
+    .expect("the test takes the instance lock");
+    let reply = ui.post(&format!("/api/instances/{env}/down"), "");
+    assert_eq!(reply.status, 202, "{reply:?}");
+    let events = reply.json()["events"].as_str().unwrap().to_string();
+    let mut held = Some(held);
+    let mut outcome = None;
+    sse(ui.port, &events, Duration::from_secs(60), |name, data| {
+        if name == "progress" && data.contains("waiting for the instance lock") {
+            let action = ui.get("/api/actions/1").json();
+            assert!(action["result"].is_null(), "ran while locked: {action}");
+            held.take();
+        }
+        if name == "done" {
+            outcome = Some(serde_json::from_str::<serde_json::Value>(data).unwrap());
+        }
+        outcome.is_some()
+    });
+    assert!(
+        held.is_none(),
+        "the action never said it waited for the lock"
+    );
+    assert_eq!(outcome.unwrap()["ok"], true);
+}
