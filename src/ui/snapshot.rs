@@ -186,3 +186,52 @@ fn port_view(p: PortRow, service: Option<&crate::model::Service>, host: &str) ->
         url: web.then(|| format!("http://{host}:{}/", p.host_port)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: &str, ready: bool) -> ServiceStatus {
+        ServiceStatus {
+            service: "s".into(),
+            container: "i-s".into(),
+            state: state.into(),
+            ready,
+            pending: None,
+            ports: Vec::new(),
+            image: "img".into(),
+        }
+    }
+
+    #[test]
+    fn colours_follow_state_and_readiness() {
+        assert_eq!(colour(&status("running", true)), "ready");
+        assert_eq!(colour(&status("running", false)), "starting");
+        assert_eq!(colour(&status("restarting", false)), "starting");
+        assert_eq!(colour(&status("missing", false)), "waiting");
+        assert_eq!(colour(&status("created", false)), "waiting");
+        assert_eq!(
+            colour(&status("exited (0)", true)),
+            "ready",
+            "a completed job"
+        );
+        assert_eq!(colour(&status("exited (0)", false)), "exited");
+        assert_eq!(colour(&status("exited (137)", false)), "failed");
+        assert_eq!(colour(&status("dead", false)), "failed");
+        assert_eq!(colour(&status("paused", false)), "exited");
+    }
+
+    #[test]
+    fn web_ports_get_links() {
+        let row = |port| PortRow {
+            service: "web".into(),
+            container_port: port,
+            host_port: 30001,
+            protocol: "tcp",
+        };
+        let view = port_view(row(8080), None, "10.0.0.5");
+        assert_eq!(view.address, "10.0.0.5:30001");
+        assert_eq!(view.url.as_deref(), Some("http://10.0.0.5:30001/"));
+        assert_eq!(port_view(row(6379), None, "10.0.0.5").url, None);
+    }
+}
