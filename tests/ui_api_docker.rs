@@ -413,3 +413,38 @@ fn actions_wait_for_the_cli_lock() {
     );
     assert_eq!(outcome.unwrap()["ok"], true);
 }
+
+/// Ctrl-C stops the server even while a page holds an event stream open (they never end).
+#[test]
+fn ctrl_c_stops_the_server_with_a_page_open() {
+    let env = support::unique_name("uistop");
+    let dir = support::definition_dir(&env, &definition());
+    let mut ui = start(dir.path(), "127.0.0.1:0");
+    let port = ui.port;
+    let (opened, is_open) = std::sync::mpsc::channel();
+    let page = std::thread::spawn(move || {
+        // Holds the stream (after its first event) until the server goes away.
+        std::panic::catch_unwind(move || {
+            sse(
+                port,
+                "/api/instances/events",
+                Duration::from_secs(60),
+                |name, _| {
+                    if name == "instances" {
+                        let _ = opened.send(());
+                    }
+                    false
+                },
+            )
+        })
+    });
+    is_open
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the page's stream opened");
+    let status = ui.interrupt(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        page.join().unwrap().is_err(),
+        "the page's stream outlived the server"
+    );
+}

@@ -83,10 +83,9 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
             open_browser(&url);
         }
     };
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    crate::ui::serve(backend, config, on_ready, stop)
+    // The first Ctrl-C (or SIGTERM) stops serving and running `up`s; a second exits at once.
+    let interrupt = super::interrupt::listen(json);
+    crate::ui::serve(backend, config, interrupt, on_ready)
         .await
         .context("envctl ui")?;
     Ok(ExitCode::Ok)

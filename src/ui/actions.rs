@@ -15,7 +15,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::apply::{ApplyOptions, EventSink, Interrupt, DEFAULT_WAIT_TIMEOUT};
+use crate::apply::{ApplyOptions, EventSink, DEFAULT_WAIT_TIMEOUT};
 use crate::lock::WaitPolicy;
 use crate::model::InstanceId;
 use crate::ops::down::DownTarget;
@@ -240,6 +240,7 @@ pub async fn up(
     let env = api::load_definition(&state, &id).await?;
     api::plan_inputs()?;
     let backend = state.backend.clone();
+    let interrupt = state.interrupt.clone();
     Ok(start(&state, "up", &id, None, move |action| async move {
         // Made here: the planning inputs borrow host functions that stay on this thread.
         let inputs = match api::plan_inputs() {
@@ -258,7 +259,7 @@ pub async fn up(
             ttl,
             pull: false,
             inputs: &inputs,
-            interrupt: Interrupt::never(),
+            interrupt,
         };
         let mut on_wait = action.lock_wait();
         match crate::ops::up::up(backend.as_ref(), &env, request, action.sink(), &mut on_wait).await

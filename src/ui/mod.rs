@@ -17,6 +17,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::apply::Interrupt;
 use crate::backend::Backend;
 
 pub use guard::{generate_token, Access};
@@ -49,17 +50,19 @@ pub(crate) struct AppState {
     pub config: UiConfig,
     pub access: Access,
     pub actions: actions::Actions,
+    /// Set by Ctrl-C: running `up`s stop scheduling, as the CLI's do.
+    pub interrupt: Interrupt,
 }
 
 pub(crate) type Shared = Arc<AppState>;
 
 /// Binds `config.listen`, calls `on_ready` with the address actually bound (port 0 picks
-/// one), then serves until `shutdown` completes.
+/// one), then serves until `interrupt` is set.
 pub async fn serve(
     backend: Arc<dyn Backend>,
     config: UiConfig,
+    interrupt: Interrupt,
     on_ready: impl FnOnce(SocketAddr),
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), UiError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -73,12 +76,16 @@ pub async fn serve(
         access: Access::new(bound, config.token.clone()),
         config,
         actions: actions::Actions::default(),
+        interrupt: interrupt.clone(),
     });
     on_ready(bound);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(UiError::Serve)
+    // Not a graceful shutdown: open pages hold event streams that never end, and waiting for
+    // them would make Ctrl-C hang. A running `up` sees the interrupt and stops scheduling,
+    // as an interrupted `envctl up` does; the process ends once running actions have.
+    tokio::select! {
+        served = axum::serve(listener, router(state)) => served.map_err(UiError::Serve),
+        () = interrupt.wait() => Ok(()),
+    }
 }
 
 /// The URL to open: with the token, so the page can act (and, off loopback, read at all).

@@ -89,6 +89,28 @@ impl UiServer {
     }
 }
 
+impl UiServer {
+    /// Sends SIGINT (Ctrl-C) and waits up to `limit` for the server to exit.
+    pub fn interrupt(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -INT failed");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "envctl ui still runs {limit:?} after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for UiServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
