@@ -196,6 +196,21 @@ async fn up_logs_and_down_from_the_page() {
     );
     screenshot(&client, "3-logs").await;
 
+    // A new lifetime and a restart, each confirmed, each with its outcome.
+    click(&client, "#btn-extend").await;
+    click(&client, "#confirm-yes").await;
+    let result = wait_text(&client, "#action-result span", |t| !t.is_empty()).await;
+    assert!(
+        result.starts_with(&format!("done: {env} expires at ")),
+        "{result}"
+    );
+    wait_text(&client, "td[title]", |t| t.ends_with('h')).await;
+    click(&client, "button[data-restart='cache']").await;
+    click(&client, "#confirm-yes").await;
+    let result = wait_text(&client, "#action-result span", |t| !t.is_empty()).await;
+    assert_eq!(result, format!("done: restarted {env}-cache"));
+    screenshot(&client, "4-restarted").await;
+
     // Down, confirmed; progress and outcome shown; the page sees the instance go.
     click(&client, "#btn-down").await;
     click(&client, "#confirm-yes").await;
@@ -208,7 +223,7 @@ async fn up_logs_and_down_from_the_page() {
         t.contains("does not exist")
     })
     .await;
-    screenshot(&client, "4-down").await;
+    screenshot(&client, "5-down").await;
     client.close().await.unwrap();
 
     let left = support::docker_stdout(&[
