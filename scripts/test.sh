@@ -21,6 +21,12 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
 fi
 step "local images"
 scripts/build-images.sh
+step "remote engine"
+# A second dockerd in its own network namespace plays the shared test server for the remote
+# engine tests; it goes away (namespace, veth, daemon) however this script ends. Its data root
+# stays as an image cache: `scripts/remote-engine.sh purge` removes that too.
+trap 'scripts/remote-engine.sh stop' EXIT
+scripts/remote-engine.sh start >/dev/null
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "module cycles"
