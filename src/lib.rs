@@ -22,6 +22,7 @@ pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod probe;
+pub mod project;
 pub mod settings;
 pub mod ui;
 pub mod zookeeper;

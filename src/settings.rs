@@ -15,6 +15,7 @@ pub const CACHE_DIR: &str = "ENVCTL_CACHE_DIR";
 pub const TEMPLATE_PATH: &str = "ENVCTL_TEMPLATE_PATH";
 pub const RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 pub const DOCKER_HOST: &str = "DOCKER_HOST";
+pub const ENGINE: &str = "ENVCTL_ENGINE";
 
 /// A variable whose value cannot be used: `NAME=value: why`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,27 +126,14 @@ pub fn docker_host() -> Result<Option<String>, SettingError> {
     let Some(value) = non_empty(DOCKER_HOST, "unix:///var/run/docker.sock")? else {
         return Ok(None);
     };
-    const SCHEMES: &[&str] = &["unix://", "tcp://", "http://", "https://", "npipe://"];
+    const SCHEMES: &[&str] = &["unix://", "tcp://", "http://", "https://", "ssh://"];
     match SCHEMES.iter().find(|s| value.starts_with(**s)) {
         Some(scheme) if value.len() > scheme.len() => Ok(Some(value)),
         _ => Err(error(
             DOCKER_HOST,
             &value,
-            "expected unix:///path/docker.sock or tcp://HOST:PORT",
+            "expected unix:///path/docker.sock, tcp://HOST:PORT or ssh://USER@HOST",
         )),
-    }
-}
-
-/// The host part of a `tcp://`/`http(s)://` `DOCKER_HOST`: the engine host, whose address is
-/// a valid advertise address too (its published ports are there).
-fn engine_host() -> Option<String> {
-    let value = docker_host().ok().flatten()?;
-    let url = url::Url::parse(&value).ok()?;
-    match url.scheme() {
-        "tcp" | "http" | "https" => url
-            .host_str()
-            .map(|h| h.trim_matches(['[', ']']).to_string()),
-        _ => None,
     }
 }
 
@@ -157,6 +145,7 @@ pub fn check_environment() -> Result<(), SettingError> {
     template_path()?;
     port_range()?;
     docker_host()?;
+    non_empty(ENGINE, "DOCKER_HOST, else the local socket")?;
     Ok(())
 }
 
@@ -217,7 +206,10 @@ pub fn parse_advertise_host(text: &str) -> Result<String, AdvertiseHostError> {
 /// Refuses an advertise address that is neither an address of this machine nor of the engine
 /// host: providers would register it and nobody could reach them there. A host name passes
 /// when one of its addresses does.
-pub fn check_advertise_host(host: &str) -> Result<(), AdvertiseHostError> {
+pub fn check_advertise_host(
+    host: &str,
+    engine_host: Option<&str>,
+) -> Result<(), AdvertiseHostError> {
     let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => (host, 0)
@@ -236,11 +228,11 @@ pub fn check_advertise_host(host: &str) -> Result<(), AdvertiseHostError> {
         });
     }
     // Binding a socket to an address succeeds exactly when the address is one of this
-    // machine's (no packet is sent); the engine host is accepted when DOCKER_HOST is remote.
+    // machine's (no packet is sent); the engine host is accepted when the engine is remote.
     let local = |ip: &IpAddr| UdpSocket::bind((*ip, 0)).is_ok();
-    let engine = engine_host();
+    let engine = engine_host;
     let of_engine = |ip: &IpAddr| {
-        engine.as_deref().is_some_and(|e| {
+        engine.is_some_and(|e| {
             e == host
                 || (e, 0)
                     .to_socket_addrs()
@@ -281,15 +273,20 @@ mod tests {
 
     #[test]
     fn advertise_host_must_be_this_machine() {
-        assert_eq!(check_advertise_host("127.0.0.1"), Ok(()));
+        assert_eq!(check_advertise_host("127.0.0.1", None), Ok(()));
         let detected = crate::advertise::detect().to_string();
-        assert_eq!(check_advertise_host(&detected), Ok(()));
+        assert_eq!(check_advertise_host(&detected, None), Ok(()));
         // TEST-NET-2 (RFC 5737): never assigned to a machine.
-        let err = check_advertise_host("198.51.100.7")
+        let err = check_advertise_host("198.51.100.7", None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("not an address of this machine"), "{err}");
-        assert!(check_advertise_host("0.0.0.0")
+        // The remote engine's host is as good: its published ports are there.
+        assert_eq!(
+            check_advertise_host("198.51.100.7", Some("198.51.100.7")),
+            Ok(())
+        );
+        assert!(check_advertise_host("0.0.0.0", None)
             .unwrap_err()
             .to_string()
             .contains("every address"));

@@ -9,6 +9,7 @@
 //! workload of a service, with its labels, state and published ports) are envctl's own.
 
 pub mod docker;
+pub mod selection;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -134,16 +135,25 @@ pub trait Backend: Send + Sync {
     ) -> EngineResult<ExecOutput>;
 }
 
-/// Where published ports are dialled, for the backend `connect` chooses: a local engine is
-/// reached on loopback; outsiders use `advertise` (`--advertise-host`), else the detected
-/// primary address. Known before connecting: definitions render with it.
+/// Where published ports are dialled, for the engine `selection` chose: a local engine is
+/// reached on loopback, a remote one on its host; outsiders use `advertise`
+/// (`--advertise-host`), else the detected primary address or the remote engine's host.
+/// Known before connecting: definitions render with it. When the engine setting is broken
+/// this is the local engine's; `connect` then reports the setting.
 pub fn host_address(advertise: Option<&str>) -> HostAddress {
-    HostAddress::local_engine(advertise)
+    match selection::selected() {
+        Ok(selected) => selected.host_address(advertise),
+        Err(_) => HostAddress::local_engine(advertise),
+    }
 }
 
-/// Connects the backend commands use: the local Docker engine. The one place a backend is
-/// chosen.
+/// Connects the backend commands use: the Docker engine `selection` chose. The one place a
+/// backend is chosen.
 pub async fn connect(host: HostAddress) -> EngineResult<Arc<dyn Backend>> {
-    let engine = crate::engine::docker::DockerEngine::connect().await?;
+    let selected = selection::selected().map_err(|e| EngineError::Unreachable {
+        endpoint: "the configured engine".into(),
+        reason: e.to_string(),
+    })?;
+    let engine = crate::engine::docker::DockerEngine::connect_to(&selected.target).await?;
     Ok(Arc::new(docker::DockerBackend::new(Arc::new(engine), host)))
 }

@@ -17,6 +17,32 @@ pub async fn connect(advertise: Option<&str>) -> anyhow::Result<Arc<dyn Backend>
     Ok(backend::connect(backend::host_address(advertise)).await?)
 }
 
+/// The engine this process talks to and the setting that chose it, as `ls` and `status` show
+/// it: `tcp://server:2375 (from DOCKER_HOST)`.
+pub fn engine_text() -> String {
+    match backend::selection::selected() {
+        Ok(selected) => selected.target.to_string(),
+        Err(err) => err.to_string(),
+    }
+}
+
+/// A report with the engine it came from (`"engine"` in JSON, beside the report's own fields).
+#[derive(Debug, serde::Serialize)]
+pub struct OnEngine<T> {
+    pub engine: String,
+    #[serde(flatten)]
+    pub report: T,
+}
+
+impl<T> OnEngine<T> {
+    pub fn new(report: T) -> Self {
+        Self {
+            engine: engine_text(),
+            report,
+        }
+    }
+}
+
 /// What `up` and `down` say (text output only) when another envctl holds the instance.
 pub fn note_lock_wait(instance: &InstanceId, json: bool) -> impl FnMut(&str) + '_ {
     move |holder| {

@@ -17,7 +17,8 @@ pub struct LsArgs {
 
 pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
     let backend = common::connect(None).await?;
-    let list = Instances(crate::ops::inspect::list(backend.as_ref()).await?);
+    let list = crate::ops::inspect::list(backend.as_ref()).await?;
+    let list = Instances(list.into_iter().map(common::OnEngine::new).collect());
     Ok(output::emit(
         &list,
         args.output == super::OutputFormat::Json,
@@ -26,16 +27,18 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-struct Instances(Vec<InstanceSummary>);
+struct Instances(Vec<common::OnEngine<InstanceSummary>>);
 
 impl Report for Instances {
     fn text(&self) -> String {
+        let engine = common::engine_text();
         if self.0.is_empty() {
-            return "no envctl instances\n".into();
+            return format!("no envctl instances on {engine}\n");
         }
         let rows: Vec<Vec<String>> = self
             .0
             .iter()
+            .map(|i| &i.report)
             .map(|i| {
                 vec![
                     i.instance.clone(),
@@ -47,10 +50,11 @@ impl Report for Instances {
                 ]
             })
             .collect();
-        output::table(
+        let table = output::table(
             &["INSTANCE", "ENV", "FEATURE", "READY", "AGE", "EXPIRES"],
             &rows,
-        )
+        );
+        format!("{table}engine: {engine}\n")
     }
     fn exit_code(&self) -> ExitCode {
         ExitCode::Ok

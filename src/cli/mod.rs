@@ -40,6 +40,11 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The engine to use: a URL (unix:///var/run/docker.sock, tcp://HOST:2375) or a docker
+    /// context name. Default: ENVCTL_ENGINE, `engine:` in ./envctl.yaml, DOCKER_HOST,
+    /// DOCKER_CONTEXT, the current docker context, then the local socket.
+    #[arg(long, global = true, value_name = "URL|CONTEXT")]
+    pub engine: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +97,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
     // stays quiet and works regardless.
     if !matches!(cli.command, Command::Completions(_) | Command::Complete(_)) {
         crate::settings::check_environment()?;
+        // A broken engine setting is named before any command reads or renders anything.
+        crate::backend::selection::select(cli.engine)?;
     }
     match cli.command {
         Command::Up(args) => up::run(args).await,

@@ -35,15 +35,21 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         &common::plan_inputs()?,
     )
     .await?;
+    let status = common::OnEngine::new(status);
     Ok(output::emit(&status, args.output == OutputFormat::Json))
 }
 
-impl Report for Status {
+impl Report for common::OnEngine<Status> {
     fn text(&self) -> String {
-        if self.services.is_empty() {
-            return format!("{}: no containers (not up, or removed)\n", self.instance);
+        let engine = &self.engine;
+        let this = &self.report;
+        if this.services.is_empty() {
+            return format!(
+                "{}: no containers (not up, or removed) on {engine}\n",
+                this.instance
+            );
         }
-        let table: Vec<Vec<String>> = self
+        let table: Vec<Vec<String>> = this
             .services
             .iter()
             .map(|r| {
@@ -57,13 +63,14 @@ impl Report for Status {
             })
             .collect();
         let mut text = output::table(&["SERVICE", "STATE", "READY", "PORTS", "PENDING"], &table);
-        if let Some(lease) = &self.lease {
+        if let Some(lease) = &this.lease {
             let left = crate::lifetime::remaining(lease.expires_at, chrono::Utc::now());
             text.push_str(&format!(
                 "expires at {} ({left}); `envctl up` renews it\n",
                 crate::lifetime::format_time(lease.expires_at)
             ));
         }
+        text.push_str(&format!("engine: {engine}\n"));
         text
     }
     fn exit_code(&self) -> ExitCode {

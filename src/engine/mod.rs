@@ -7,6 +7,7 @@ pub mod build_context;
 pub mod docker;
 #[cfg(test)]
 pub mod fake;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -27,11 +27,11 @@ use super::convert::*;
 #[async_trait]
 impl Engine for DockerEngine {
     async fn info(&self) -> EngineResult<EngineInfo> {
-        let version = self
-            .docker
-            .version()
-            .await
-            .map_err(api_err("query version of", "the engine"))?;
+        let version = self.docker.version().await.map_err(api_err(
+            &self.endpoint,
+            "query version of",
+            "the engine",
+        ))?;
         Ok(EngineInfo {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
@@ -48,7 +48,7 @@ impl Engine for DockerEngine {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(api_err("list", "containers"))?;
+            .map_err(api_err(&self.endpoint, "list", "containers"))?;
         Ok(list.into_iter().map(summary_to_observed).collect())
     }
 
@@ -63,7 +63,7 @@ impl Engine for DockerEngine {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(api_err("find container", name))?;
+            .map_err(api_err(&self.endpoint, "find container", name))?;
         Ok(list
             .into_iter()
             .map(summary_to_observed)
@@ -75,7 +75,11 @@ impl Engine for DockerEngine {
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
-            .map_err(api_err("inspect", format!("container {id}")))?;
+            .map_err(api_err(
+                &self.endpoint,
+                "inspect",
+                format!("container {id}"),
+            ))?;
         Ok(inspect_to_observed(resp))
     }
 
@@ -96,7 +100,7 @@ impl Engine for DockerEngine {
                 } => EngineError::NotFound {
                     what: format!("image {} ({message})", spec.image),
                 },
-                other => api_err("create", what)(other),
+                other => api_err(&self.endpoint, "create", what)(other),
             })?;
         Ok(resp.id)
     }
@@ -105,7 +109,7 @@ impl Engine for DockerEngine {
         self.docker
             .start_container(id, None::<StartContainerOptions>)
             .await
-            .map_err(api_err("start", format!("container {id}")))
+            .map_err(api_err(&self.endpoint, "start", format!("container {id}")))
     }
 
     async fn stop_container(&self, id: &str, timeout: Duration) -> EngineResult<()> {
@@ -114,7 +118,7 @@ impl Engine for DockerEngine {
         self.docker
             .stop_container(id, Some(options))
             .await
-            .map_err(api_err("stop", format!("container {id}")))
+            .map_err(api_err(&self.endpoint, "stop", format!("container {id}")))
     }
 
     async fn remove_container(&self, id: &str) -> EngineResult<()> {
@@ -125,7 +129,7 @@ impl Engine for DockerEngine {
         self.docker
             .remove_container(id, Some(options))
             .await
-            .map_err(api_err("remove", format!("container {id}")))
+            .map_err(api_err(&self.endpoint, "remove", format!("container {id}")))
     }
 
     async fn wait_container(&self, id: &str) -> EngineResult<i64> {
@@ -137,7 +141,13 @@ impl Engine for DockerEngine {
                 Some(Err(BollardError::DockerContainerWaitError { code, .. })) => return Ok(code),
                 // The client's request timeout hit a long-running container: wait again.
                 Some(Err(BollardError::RequestTimeoutError)) => continue,
-                Some(Err(e)) => return Err(api_err("wait for", format!("container {id}"))(e)),
+                Some(Err(e)) => {
+                    return Err(api_err(
+                        &self.endpoint,
+                        "wait for",
+                        format!("container {id}"),
+                    )(e))
+                }
                 None => {
                     return Err(EngineError::Api {
                         context: format!("wait for container {id}"),
@@ -158,7 +168,11 @@ impl Engine for DockerEngine {
         let mut splitter = LineSplitter::default();
         let mut lines = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(api_err("read logs of", format!("container {id}")))?;
+            let chunk = chunk.map_err(api_err(
+                &self.endpoint,
+                "read logs of",
+                format!("container {id}"),
+            ))?;
             lines.extend(splitter.push(chunk));
         }
         lines.extend(splitter.finish());
@@ -173,24 +187,29 @@ impl Engine for DockerEngine {
             .tail(&tail_arg(tail))
             .build();
         let id = id.to_string();
+        let endpoint = std::sync::Arc::new(self.endpoint.clone());
         let chunks = self.docker.logs(&id, Some(options));
         futures_util::stream::unfold(
             (chunks.boxed(), Some(LineSplitter::default()), id),
-            |(mut chunks, mut splitter, id)| async move {
-                let split = splitter.as_mut()?;
-                match chunks.next().await {
-                    Some(Ok(chunk)) => {
-                        let lines: Vec<EngineResult<String>> =
-                            split.push(chunk).into_iter().map(Ok).collect();
-                        Some((lines, (chunks, splitter, id)))
-                    }
-                    Some(Err(e)) => {
-                        let err = api_err("follow logs of", format!("container {id}"))(e);
-                        Some((vec![Err(err)], (chunks, None, id)))
-                    }
-                    None => {
-                        let rest = splitter.take()?.finish().into_iter().map(Ok).collect();
-                        Some((rest, (chunks, None, id)))
+            move |(mut chunks, mut splitter, id)| {
+                let endpoint = endpoint.clone();
+                async move {
+                    let split = splitter.as_mut()?;
+                    match chunks.next().await {
+                        Some(Ok(chunk)) => {
+                            let lines: Vec<EngineResult<String>> =
+                                split.push(chunk).into_iter().map(Ok).collect();
+                            Some((lines, (chunks, splitter, id)))
+                        }
+                        Some(Err(e)) => {
+                            let err =
+                                api_err(&endpoint, "follow logs of", format!("container {id}"))(e);
+                            Some((vec![Err(err)], (chunks, None, id)))
+                        }
+                        None => {
+                            let rest = splitter.take()?.finish().into_iter().map(Ok).collect();
+                            Some((rest, (chunks, None, id)))
+                        }
                     }
                 }
             },
@@ -221,7 +240,7 @@ impl Engine for DockerEngine {
             .docker
             .list_networks(Some(options))
             .await
-            .map_err(api_err("list", "networks"))?;
+            .map_err(api_err(&self.endpoint, "list", "networks"))?;
         Ok(list
             .into_iter()
             .map(|n| ObservedNetwork {
@@ -240,7 +259,7 @@ impl Engine for DockerEngine {
             .docker
             .list_networks(Some(options))
             .await
-            .map_err(api_err("find network", name))?;
+            .map_err(api_err(&self.endpoint, "find network", name))?;
         Ok(list
             .into_iter()
             .find(|n| n.name.as_deref() == Some(name))
@@ -265,19 +284,20 @@ impl Engine for DockerEngine {
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        let resp = self
-            .docker
-            .create_network(request)
-            .await
-            .map_err(api_err("create", format!("network {name}")))?;
+        let resp = self.docker.create_network(request).await.map_err(api_err(
+            &self.endpoint,
+            "create",
+            format!("network {name}"),
+        ))?;
         Ok(resp.id)
     }
 
     async fn remove_network(&self, id: &str) -> EngineResult<()> {
-        self.docker
-            .remove_network(id)
-            .await
-            .map_err(api_err("remove", format!("network {id}")))
+        self.docker.remove_network(id).await.map_err(api_err(
+            &self.endpoint,
+            "remove",
+            format!("network {id}"),
+        ))
     }
 
     async fn list_volumes(&self, filter: &LabelFilter) -> EngineResult<Vec<ObservedVolume>> {
@@ -288,7 +308,7 @@ impl Engine for DockerEngine {
             .docker
             .list_volumes(Some(options))
             .await
-            .map_err(api_err("list", "volumes"))?;
+            .map_err(api_err(&self.endpoint, "list", "volumes"))?;
         Ok(resp
             .volumes
             .unwrap_or_default()
@@ -306,11 +326,11 @@ impl Engine for DockerEngine {
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        let volume = self
-            .docker
-            .create_volume(request)
-            .await
-            .map_err(api_err("create", format!("volume {name}")))?;
+        let volume = self.docker.create_volume(request).await.map_err(api_err(
+            &self.endpoint,
+            "create",
+            format!("volume {name}"),
+        ))?;
         // The engine answers a volume that already exists as if it had just made it: one made
         // by someone else since `plan` looked must not be taken over.
         let found: Labels = volume.labels.into_iter().collect();
@@ -327,7 +347,7 @@ impl Engine for DockerEngine {
         self.docker
             .remove_volume(name, Some(options))
             .await
-            .map_err(api_err("remove", format!("volume {name}")))
+            .map_err(api_err(&self.endpoint, "remove", format!("volume {name}")))
     }
 
     async fn inspect_image(&self, image: &str) -> EngineResult<Option<ObservedImage>> {
@@ -339,7 +359,7 @@ impl Engine for DockerEngine {
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),
-            Err(e) => Err(api_err("inspect", format!("image {image}"))(e)),
+            Err(e) => Err(api_err(&self.endpoint, "inspect", format!("image {image}"))(e)),
         }
     }
 
@@ -348,7 +368,11 @@ impl Engine for DockerEngine {
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
-            .map_err(api_err("inspect", format!("container {id}")))?;
+            .map_err(api_err(
+                &self.endpoint,
+                "inspect",
+                format!("container {id}"),
+            ))?;
         Ok(runtime(&resp))
     }
 
@@ -455,10 +479,11 @@ impl Engine for DockerEngine {
             .since(&since)
             .filters(&filters)
             .build();
+        let endpoint = self.endpoint.clone();
         self.docker
             .events(Some(options))
-            .map(|item| {
-                let message = item.map_err(api_err("watch", "container events"))?;
+            .map(move |item| {
+                let message = item.map_err(api_err(&endpoint, "watch", "container events"))?;
                 let actor = message.actor.unwrap_or_default();
                 let labels: BTreeMap<String, String> = actor
                     .attributes

@@ -5,13 +5,18 @@ use std::time::Duration;
 use bollard::errors::Error as BollardError;
 use bollard::Docker;
 
+use crate::advertise::join_host_port;
+use crate::engine::target::{self, EngineTarget, EngineUrl};
 use crate::engine::{Engine, EngineError, EngineResult};
 
 /// The oldest Docker API envctl supports (Engine 20.10).
 pub const MIN_API_VERSION: (u32, u32) = (1, 41);
 /// How long `connect` waits for the daemon to answer before calling it unreachable.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-pub(super) const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// The deadline of every request (until the engine starts answering): a dropped link to a
+/// remote engine is an error after this long, never a hang. Streams (logs, events, pulls) are
+/// read on without it once they have started.
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A connection to a Docker engine.
 #[derive(Clone)]
@@ -29,20 +34,39 @@ impl std::fmt::Debug for DockerEngine {
 }
 
 impl DockerEngine {
-    /// Connects with the local defaults (honouring `DOCKER_HOST`), checks the daemon answers
-    /// within a few seconds and negotiates the API version down to the daemon's.
+    /// Connects to the engine the process environment names (`DOCKER_HOST`, docker contexts;
+    /// see `engine::target`), as tests and tools without `--engine` do.
     pub async fn connect() -> EngineResult<Self> {
-        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_string());
+        let target =
+            target::resolve(&target::Selection::from_process(None, None)).map_err(|e| {
+                EngineError::Unreachable {
+                    endpoint: "the configured engine".into(),
+                    reason: e.to_string(),
+                }
+            })?;
+        Self::connect_to(&target).await
+    }
+
+    /// Connects to `target`, checks the daemon answers within a few seconds and negotiates the
+    /// API version down to the daemon's. Every later request has `REQUEST_TIMEOUT`.
+    pub async fn connect_to(target: &EngineTarget) -> EngineResult<Self> {
+        let endpoint = target.to_string();
         let unreachable = |err: &BollardError| EngineError::Unreachable {
             endpoint: endpoint.clone(),
             reason: unreachable_reason(err),
         };
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&e))?;
+        let docker = client(target).map_err(|e| match e {
+            ClientError::Bollard(err) => unreachable(&err),
+            ClientError::Unsupported(reason) => EngineError::Unreachable {
+                endpoint: endpoint.clone(),
+                reason,
+            },
+        })?;
         let timed_out = || {
             EngineError::Unreachable {
             endpoint: endpoint.clone(),
             reason: format!(
-                "no answer within {}s: the engine is hung or DOCKER_HOST points at something else; restart it (`sudo systemctl restart docker`) or fix DOCKER_HOST",
+                "no answer within {}s: the engine is hung, the network to it is down, or the address points at something else; restart it (`sudo systemctl restart docker`) or fix the address",
                 CONNECT_TIMEOUT.as_secs()
             ),
         }
@@ -66,9 +90,54 @@ impl DockerEngine {
         }
     }
 
+    /// The engine's address and the setting that chose it.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
+}
+
+enum ClientError {
+    Bollard(BollardError),
+    Unsupported(String),
+}
+
+/// A client for `target` (no request is made yet).
+fn client(target: &EngineTarget) -> Result<Docker, ClientError> {
+    let secs = REQUEST_TIMEOUT.as_secs();
+    let version = bollard::API_DEFAULT_VERSION;
+    let docker = match &target.url {
+        EngineUrl::Unix(path) => Docker::connect_with_unix(&path.to_string_lossy(), secs, version),
+        EngineUrl::Tcp {
+            host,
+            port,
+            tls: None,
+        } => Docker::connect_with_http(
+            &format!("tcp://{}", join_host_port(host, *port)),
+            secs,
+            version,
+        ),
+        EngineUrl::Tcp {
+            host,
+            port,
+            tls: Some(files),
+        } => Docker::connect_with_ssl(
+            &format!("https://{}", join_host_port(host, *port)),
+            &files.key(),
+            &files.cert(),
+            &files.ca(),
+            secs,
+            version,
+        ),
+        EngineUrl::Ssh { .. } => {
+            return Err(ClientError::Unsupported(
+                "ssh:// engines are not supported yet; forward the engine's socket \
+                 (`ssh -nNT -L /tmp/engine.sock:/var/run/docker.sock USER@HOST`) and use \
+                 unix:///tmp/engine.sock, or have the server listen on tcp:// with TLS"
+                    .into(),
+            ))
+        }
+    };
+    docker.map_err(ClientError::Bollard)
 }
 
 pub(super) fn parse_api_version(version: &str) -> Option<(u32, u32)> {
@@ -104,10 +173,12 @@ pub(super) fn unreachable_reason(err: &BollardError) -> String {
 
 /// Maps a bollard error to ours: 404 and 409 become NotFound and Conflict on `what`.
 pub(super) fn api_err(
+    endpoint: &str,
     op: &'static str,
     what: impl Into<String>,
 ) -> impl FnOnce(BollardError) -> EngineError {
     let what = what.into();
+    let endpoint = endpoint.to_string();
     move |err| match err {
         BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -122,7 +193,7 @@ pub(super) fn api_err(
         BollardError::SocketNotFoundError(_)
         | BollardError::HyperLegacyError { .. }
         | BollardError::IOError { .. } => EngineError::Unreachable {
-            endpoint: std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_string()),
+            endpoint,
             reason: unreachable_reason(&err),
         },
         other => EngineError::Api {

@@ -42,7 +42,7 @@ impl DockerEngine {
                     context: format!("exec in {what}"),
                     message,
                 },
-                other => api_err("exec in", what.clone())(other),
+                other => api_err(&self.endpoint, "exec in", what.clone())(other),
             })?;
         Ok(created.id)
     }
@@ -57,21 +57,21 @@ impl DockerEngine {
             .docker
             .start_exec(exec_id, None)
             .await
-            .map_err(api_err("exec in", what.clone()))?
+            .map_err(api_err(&self.endpoint, "exec in", what.clone()))?
         {
             while let Some(chunk) = out.next().await {
-                let chunk = chunk.map_err(api_err("exec in", what.clone()))?;
+                let chunk = chunk.map_err(api_err(&self.endpoint, "exec in", what.clone()))?;
                 output.push_str(&chunk.to_string());
             }
         }
         // The exit code can lag the end of the output stream by a moment.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let inspect = self
-                .docker
-                .inspect_exec(exec_id)
-                .await
-                .map_err(api_err("inspect exec in", what.clone()))?;
+            let inspect = self.docker.inspect_exec(exec_id).await.map_err(api_err(
+                &self.endpoint,
+                "inspect exec in",
+                what.clone(),
+            ))?;
             if inspect.running != Some(true) {
                 if let Some(exit_code) = inspect.exit_code {
                     return Ok(ExecOutput { exit_code, output });
