@@ -17,6 +17,16 @@ pub async fn connect(advertise: Option<&str>) -> anyhow::Result<Arc<dyn Backend>
     Ok(backend::connect(backend::host_address(advertise)).await?)
 }
 
+/// Refuses an `--advertise-host` that is neither this machine's nor the engine host's, before
+/// anything is created: providers would register an address nobody can reach.
+pub fn check_advertise_host(host: Option<&str>) -> anyhow::Result<()> {
+    if let Some(host) = host {
+        let engine = backend::selection::selected()?;
+        crate::settings::check_advertise_host(host, engine.target.remote_host())?;
+    }
+    Ok(())
+}
+
 /// The engine this process talks to and the setting that chose it, as `ls` and `status` show
 /// it: `tcp://server:2375 (from DOCKER_HOST)`.
 pub fn engine_text() -> String {

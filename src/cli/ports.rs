@@ -73,10 +73,11 @@ impl Report for Ports {
                     r.service.clone(),
                     format!("{}/{}", r.container_port, r.protocol),
                     r.host_port.to_string(),
+                    r.address.clone(),
                 ]
             })
             .collect();
-        output::table(&["SERVICE", "CONTAINER", "HOST"], &table)
+        output::table(&["SERVICE", "CONTAINER", "HOST", "ADDRESS"], &table)
     }
     fn exit_code(&self) -> ExitCode {
         ExitCode::Ok

@@ -46,9 +46,7 @@ fn parse_token(text: &str) -> Result<String, BadToken> {
 }
 
 pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
-    if let Some(host) = &args.render.advertise_host {
-        crate::settings::check_advertise_host(host)?;
-    }
+    common::check_advertise_host(args.render.advertise_host.as_deref())?;
     // Checked now, not on the first page load.
     common::plan_inputs()?;
     let token = match args.token.clone() {

@@ -57,10 +57,7 @@ pub struct UpArgs {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // Before anything is created: providers would register an address nobody can reach.
-    if let Some(host) = &args.render.advertise_host {
-        let engine = crate::backend::selection::selected()?;
-        crate::settings::check_advertise_host(host, engine.target.remote_host())?;
-    }
+    common::check_advertise_host(args.render.advertise_host.as_deref())?;
     let mut env = common::load(&args.instance, &args.render)?;
     common::run_locally(&mut env, &args.local)?;
     let backend = common::connect(args.render.advertise_host.as_deref()).await?;

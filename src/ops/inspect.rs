@@ -246,6 +246,8 @@ pub struct PortRow {
     pub container_port: u16,
     pub host_port: u16,
     pub protocol: &'static str,
+    /// `ADDR:PORT` as this machine dials it (the engine host's address for a remote engine).
+    pub address: String,
 }
 
 /// The host ports of an instance's services (from their labels, so stopped containers show
@@ -255,6 +257,7 @@ pub async fn ports(
     instance: &InstanceId,
 ) -> Result<Vec<PortRow>, InspectError> {
     let containers = existing_instance(backend, instance).await?;
+    let at = backend.host_address();
     Ok(containers
         .iter()
         .flat_map(|(service, c)| {
@@ -265,6 +268,7 @@ pub async fn ports(
                     container_port: container,
                     host_port: host,
                     protocol: proto.as_str(),
+                    address: at.local_socket(host).to_string(),
                 })
         })
         .collect())

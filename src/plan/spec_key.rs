@@ -44,11 +44,13 @@ pub fn state_dir() -> Option<PathBuf> {
 }
 
 /// The key, read (or made) once per process and only when a service has secrets.
+#[derive(Clone)]
 pub struct SpecKey {
     source: KeySource,
     key: OnceLock<Result<Vec<u8>, String>>,
 }
 
+#[derive(Clone)]
 enum KeySource {
     File(Option<PathBuf>),
     Fixed(Vec<u8>),

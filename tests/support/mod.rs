@@ -11,6 +11,7 @@ use envctl::engine::ContainerSpec;
 pub mod events;
 pub mod instance;
 pub mod protocols;
+pub mod remote;
 pub mod ui;
 
 /// The busybox image every engine test runs.

@@ -9,7 +9,12 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn connect(port: u16) -> Result<TcpStream, String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    connect_at("127.0.0.1", port)
+}
+
+fn connect_at(host: &str, port: u16) -> Result<TcpStream, String> {
+    let ip: std::net::IpAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
+    let addr = std::net::SocketAddr::new(ip, port);
     let stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("{addr}: {e}"))?;
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
@@ -17,22 +22,27 @@ fn connect(port: u16) -> Result<TcpStream, String> {
 }
 
 /// Sends `request` and reads until the server closes the connection.
-fn exchange(port: u16, request: &[u8]) -> Result<String, String> {
-    let mut stream = connect(port)?;
+fn exchange(host: &str, port: u16, request: &[u8]) -> Result<String, String> {
+    let mut stream = connect_at(host, port)?;
     stream
         .write_all(request)
-        .map_err(|e| format!("127.0.0.1:{port}: sending: {e}"))?;
+        .map_err(|e| format!("{host}:{port}: sending: {e}"))?;
     let mut answer = Vec::new();
     stream
         .read_to_end(&mut answer)
-        .map_err(|e| format!("127.0.0.1:{port}: reading: {e}"))?;
+        .map_err(|e| format!("{host}:{port}: reading: {e}"))?;
     Ok(String::from_utf8_lossy(&answer).into_owned())
 }
 
 /// `GET path` over HTTP/1.0 on a loopback port: the status code and the body.
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    http_get_at("127.0.0.1", port, path)
+}
+
+/// `GET path` over HTTP/1.0 on `host` (an IP address): the status code and the body.
+pub fn http_get_at(host: &str, port: u16, path: &str) -> Result<(u16, String), String> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-    let answer = exchange(port, request.as_bytes())?;
+    let answer = exchange(host, port, request.as_bytes())?;
     let (head, body) = answer
         .split_once("\r\n\r\n")
         .ok_or_else(|| format!("GET {path} on {port}: not an HTTP response: {answer:?}"))?;
@@ -66,7 +76,7 @@ pub fn redis_ping(port: u16) -> Result<(), String> {
 /// ZooKeeper's `srvr` four-letter word (whitelisted by default): the server reports its
 /// version and mode, which a server without quorum or a foreign process would not.
 pub fn zookeeper_srvr(port: u16) -> Result<String, String> {
-    let answer = exchange(port, b"srvr")?;
+    let answer = exchange("127.0.0.1", port, b"srvr")?;
     if answer.contains("Zookeeper version:") && answer.contains("Mode: ") {
         Ok(answer)
     } else {

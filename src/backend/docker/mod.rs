@@ -5,6 +5,7 @@
 
 mod instances;
 mod ownership;
+mod remote_ports;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +36,12 @@ impl DockerBackend {
     pub fn new(engine: Arc<dyn Engine>, host: HostAddress) -> Self {
         Self { engine, host }
     }
+
+    /// Whether the engine runs on another machine: its host ports cannot be checked by
+    /// binding them here.
+    fn is_remote(&self) -> bool {
+        !self.host.local.is_loopback()
+    }
 }
 
 #[async_trait]
@@ -49,7 +56,16 @@ impl Backend for DockerBackend {
 
     async fn plan(&self, env: &Environment, inputs: &PlanInputs<'_>) -> Result<Plan, UpError> {
         let observed = plan::observe(self.engine.as_ref(), env).await?;
-        Ok(plan::plan(env, &observed, inputs)?)
+        if !self.is_remote() {
+            return Ok(plan::plan(env, &observed, inputs)?);
+        }
+        let busy = remote_ports::published(self.engine.as_ref()).await?;
+        let free = |port, protocol| !busy.contains(&(port, protocol));
+        Ok(plan::plan(
+            env,
+            &observed,
+            &remote_ports::inputs(inputs, &free),
+        )?)
     }
 
     async fn up(
@@ -65,7 +81,13 @@ impl Backend for DockerBackend {
             published_at: self.host.local,
             ..opts.clone()
         };
-        apply::up_until(self.engine.clone(), env, inputs, &opts, sink, interrupt).await
+        if !self.is_remote() {
+            return apply::up_until(self.engine.clone(), env, inputs, &opts, sink, interrupt).await;
+        }
+        let busy = remote_ports::published(self.engine.as_ref()).await?;
+        let free = |port, protocol| !busy.contains(&(port, protocol));
+        let inputs = remote_ports::inputs(inputs, &free);
+        apply::up_until(self.engine.clone(), env, &inputs, &opts, sink, interrupt).await
     }
 
     async fn pull(&self, image: &str) -> EngineResult<()> {

@@ -1,0 +1,157 @@
+//! envctl against a remote engine (a second, real dockerd in its own network namespace,
+//! `tests/support/remote.rs`): probes, `ports`, `endpoints` and Dubbo registrations use the
+//! engine host's address; host ports are chosen from what that engine publishes.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use support::{assert_ok, remote, text};
+
+const WEB: &str = r#"
+services:
+  web:
+    image: envctl/nginx:1.22
+    ports: [80]
+    healthcheck: { http: { port: 80 }, interval: 200ms, retries: 100 }
+"#;
+
+/// An environment on the remote engine; `down` and a label sweep on drop.
+struct Remote {
+    dir: tempfile::TempDir,
+    env: String,
+}
+
+impl Remote {
+    fn new(prefix: &str, definition: &str) -> Self {
+        let env = support::unique_name(prefix);
+        let dir = support::definition_dir(&env, definition);
+        Self { dir, env }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        remote::envctl(self.path(), args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.envctl(args);
+        assert_ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let out = self.envctl(&["down", &self.env, "--all-features"]);
+        support::check_cleanup(&format!("down {} on the remote engine", self.env), &out);
+        remote::sweep(&self.env);
+    }
+}
+
+#[test]
+fn up_is_ready_through_the_remote_address_and_reports_it() {
+    let host = remote::host();
+    let fx = Remote::new("rweb", WEB);
+    let out = fx.envctl(&["up", &fx.env]);
+    assert_ok(&out);
+    // The probe dialled the engine host: loopback has nothing listening on that port.
+    let ports = fx.json(&["ports", &fx.env, "--output", "json"]);
+    let row = &ports[0];
+    let port = row["host_port"].as_u64().unwrap();
+    assert_eq!(row["address"], format!("{host}:{port}"), "{ports}");
+    let (status, _) = support::protocols::http_get_at(host, port as u16, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_err(),
+        "port {port} must not be published on this machine"
+    );
+    // Nothing of it is on the local engine.
+    let label = format!("label=io.envctl.env={}", fx.env);
+    let local = support::docker_stdout(&["ps", "-aq", "--filter", &label]).unwrap();
+    assert_eq!(local, "", "containers on the local engine");
+
+    let endpoints = text(&fx.envctl(&["endpoints", &fx.env]).stdout);
+    assert!(
+        endpoints.contains(&format!("advertised as {host}"))
+            && endpoints.contains(&format!("-> {host}:{port}")),
+        "{endpoints}"
+    );
+    let ls = fx.json(&["ls", "--output", "json"]);
+    let mine = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instance"] == fx.env.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {ls}"));
+    assert_eq!(
+        mine["engine"],
+        format!("{} (from DOCKER_HOST)", remote::engine()),
+        "{mine}"
+    );
+    let status = fx.json(&["status", &fx.env, "--output", "json"]);
+    assert_eq!(status["engine"], mine["engine"]);
+    assert_eq!(status["services"][0]["ready"], true, "{status}");
+}
+
+#[test]
+fn host_ports_skip_what_the_remote_engine_already_publishes() {
+    // A container that is not envctl's holds a port on the server; locally that port is free,
+    // so only the engine's own port bindings can tell.
+    let blocker = support::unique_name("rblock");
+    let listed = remote::docker_stdout(&[
+        "run",
+        "-d",
+        "--name",
+        &blocker,
+        "-p",
+        "0:80",
+        "envctl/nginx:1.22",
+    ]);
+    let _guard = RemoveContainer(blocker.clone());
+    listed.unwrap();
+    let held: u16 = remote::docker_stdout(&["port", &blocker, "80/tcp"])
+        .unwrap()
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("published port");
+
+    let fx = Remote::new("rport", WEB);
+    let only_held = format!("{held}-{held}");
+    let out = remote::envctl(fx.path(), &["up", &fx.env])
+        .env("ENVCTL_PORT_RANGE", &only_held)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&only_held), "{stderr}");
+    // Refused while planning: nothing was created to fail at start.
+    let label = format!("label=io.envctl.env={}", fx.env);
+    let made = remote::docker_stdout(&["ps", "-aq", "--filter", &label]).unwrap();
+    assert_eq!(made, "", "{stderr}");
+
+    let two = format!("{held}-{}", held + 1);
+    let out = remote::envctl(fx.path(), &["up", &fx.env])
+        .env("ENVCTL_PORT_RANGE", &two)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let ports = fx.json(&["ports", &fx.env, "--output", "json"]);
+    assert_eq!(ports[0]["host_port"], held + 1, "{ports}");
+}
+
+/// Removes a scaffolding container from the remote engine.
+struct RemoveContainer(String);
+
+impl Drop for RemoveContainer {
+    fn drop(&mut self) {
+        let _ = remote::docker_stdout(&["rm", "-f", &self.0]);
+    }
+}

@@ -1,0 +1,104 @@
+//! The second, real Docker engine the remote-engine tests talk to: a dockerd in its own
+//! network namespace, listening on TCP at its own address (`scripts/remote-engine.sh`).
+//! `engine()` starts it when it is not running (idempotent, under the script's lock) and loads
+//! the envctl/* images it lacks; `scripts/test.sh` starts it before the tests and stops it
+//! after them, so a full run leaves the machine as found.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The engine's `DOCKER_HOST` (`tcp://10.231.7.2:2375`).
+pub fn engine() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/remote-engine.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .output()
+            .expect("run scripts/remote-engine.sh");
+        assert!(
+            out.status.success(),
+            "scripts/remote-engine.sh start failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}
+
+/// The engine host's address, as envctl should dial and advertise it.
+pub fn host() -> &'static str {
+    let url = engine();
+    let rest = url.trim_start_matches("tcp://");
+    rest.split(':').next().unwrap_or(rest)
+}
+
+/// The `docker` CLI against the remote engine.
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .arg("-H")
+        .arg(engine())
+        .args(args)
+        .output()
+        .expect("docker CLI")
+}
+
+/// The remote engine's trimmed stdout for `args`, or the command and its stderr.
+pub fn docker_stdout(args: &[&str]) -> Result<String, String> {
+    let out = docker(args);
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "docker -H {} {args:?}: {}",
+            engine(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// `envctl ARGS` in `dir` against the remote engine: `DOCKER_HOST` names it and no advertise
+/// address is forced (the engine host's is the default there).
+pub fn envctl(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = super::envctl_in(dir, args);
+    cmd.env("DOCKER_HOST", engine())
+        .env_remove("ENVCTL_ADVERTISE_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("ENVCTL_ENGINE")
+        .env(
+            "ENVCTL_TEMPLATE_PATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+        );
+    cmd
+}
+
+/// Removes what is left of `env`'s instances on the remote engine (containers, networks,
+/// volumes by label), reporting each failure; the guard every remote test ends with.
+pub fn sweep(env: &str) {
+    let label = format!("label=io.envctl.env={env}");
+    for (kind, list, remove) in [
+        ("container", &["ps", "-aq"][..], &["rm", "-f", "-v"][..]),
+        (
+            "network",
+            &["network", "ls", "-q"][..],
+            &["network", "rm"][..],
+        ),
+        (
+            "volume",
+            &["volume", "ls", "-q"][..],
+            &["volume", "rm", "-f"][..],
+        ),
+    ] {
+        let mut args = list.to_vec();
+        args.extend(["--filter", &label]);
+        let Ok(ids) = docker_stdout(&args) else {
+            continue;
+        };
+        for id in ids.lines() {
+            let mut args = remove.to_vec();
+            args.push(id);
+            super::check_cleanup_result(&format!("{kind} {id} of {env}"), docker_stdout(&args));
+        }
+    }
+}
