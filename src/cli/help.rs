@@ -16,7 +16,8 @@ const EXAMPLES: &[(&str, &str)] = &[
         "up",
         "  envctl up cache-demo                           # create it, wait until ready\n  \
          envctl up project-a --feature pay-v2 --ttl 3d  # an isolated copy for a branch\n  \
-         envctl up project-a --local order-service      # run one service from your IDE",
+         envctl up project-a --local order-service      # run one service from your IDE\n  \
+         DOCKER_HOST=tcp://test-server:2375 envctl up project-a --feature pay-v2  # on a shared server",
     ),
     (
         "down",
@@ -48,7 +49,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "ls",
         "  envctl ls\n  \
-         envctl ls --output json",
+         envctl ls --output json\n  \
+         envctl --engine tcp://test-server:2375 ls     # or a docker context name",
     ),
     (
         "ports",
