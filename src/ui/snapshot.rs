@@ -228,6 +228,7 @@ mod tests {
             container_port: port,
             host_port: 30001,
             protocol: "tcp",
+            address: "127.0.0.1:30001".into(),
         };
         let view = port_view(row(8080), None, "10.0.0.5");
         assert_eq!(view.address, "10.0.0.5:30001");
