@@ -20,6 +20,7 @@ pub mod lock;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod owner;
 pub mod plan;
 pub mod probe;
 pub mod project;

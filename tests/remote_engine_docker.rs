@@ -47,7 +47,7 @@ impl Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
-        let out = self.envctl(&["down", &self.env, "--all-features"]);
+        let out = self.envctl(&["down", &self.env, "--all-features", "--force"]);
         support::check_cleanup(&format!("down {} on the remote engine", self.env), &out);
         remote::sweep(&self.env);
     }
@@ -154,4 +154,56 @@ impl Drop for RemoveContainer {
     fn drop(&mut self) {
         let _ = remote::docker_stdout(&["rm", "-f", &self.0]);
     }
+}
+
+#[test]
+fn owners_are_recorded_listed_and_guard_down() {
+    let fx = Remote::new("rown", WEB);
+    let as_owner = |owner: &str, args: &[&str]| {
+        remote::envctl(fx.path(), args)
+            .env("ENVCTL_OWNER", owner)
+            .output()
+            .unwrap()
+    };
+    assert_ok(&as_owner("alice@laptop-a", &["up", &fx.env]));
+    let listed = |owner: &str, args: &[&str]| -> Vec<serde_json::Value> {
+        let out = as_owner(owner, args);
+        assert_ok(&out);
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["instance"] == fx.env.as_str())
+            .cloned()
+            .collect()
+    };
+    let all = listed("bob@laptop-b", &["ls", "--output", "json"]);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["owner"], "alice@laptop-a");
+    assert!(listed("bob@laptop-b", &["ls", "--mine", "--output", "json"]).is_empty());
+    assert_eq!(
+        listed("alice@laptop-a", &["ls", "--mine", "--output", "json"]).len(),
+        1
+    );
+    let table = text(&as_owner("bob@laptop-b", &["ls"]).stdout);
+    assert!(
+        table.contains("OWNER") && table.contains("alice@laptop-a"),
+        "{table}"
+    );
+
+    // Bob's down is refused, names Alice, and removes nothing.
+    let out = as_owner("bob@laptop-b", &["down", &fx.env]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("instance {} belongs to alice@laptop-a", fx.env))
+            && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let label = format!("label=io.envctl.env={}", fx.env);
+    let left = remote::docker_stdout(&["ps", "-q", "--filter", &label]).unwrap();
+    assert_eq!(left.lines().count(), 1, "the instance must be untouched");
+    assert_ok(&as_owner("bob@laptop-b", &["down", &fx.env, "--force"]));
+    let left = remote::docker_stdout(&["ps", "-aq", "--filter", &label]).unwrap();
+    assert_eq!(left, "");
 }

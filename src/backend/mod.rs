@@ -47,6 +47,8 @@ pub struct FoundInstance {
     /// Its services' workloads, and how many are ready by their state alone.
     pub services: usize,
     pub ready: usize,
+    /// Who made it (`io.envctl.owner`: its network's, else a workload's); `None` before owners.
+    pub owned_by: Option<String>,
 }
 
 /// Where instances run. Every method acts on envctl's own objects only (those carrying the

@@ -22,6 +22,9 @@ pub struct DownArgs {
     /// Also remove the instance's named volumes (their data is lost).
     #[arg(long)]
     pub volumes: bool,
+    /// Remove it even when someone else made it (`envctl ls` shows owners).
+    #[arg(long)]
+    pub force: bool,
     /// Fail at once when another envctl works on this instance, instead of waiting.
     #[arg(long)]
     pub no_wait_lock: bool,
@@ -50,6 +53,18 @@ pub async fn run(args: DownArgs) -> anyhow::Result<ExitCode> {
             instance.to_string(),
         )
     };
+    if !args.force {
+        let env = common::env_name(&args.instance.env);
+        let wanted = |found: &crate::backend::FoundInstance| {
+            if args.all_features {
+                found.owner.env == env
+            } else {
+                found.owner.instance == instance.as_str()
+            }
+        };
+        let me = crate::owner::current();
+        crate::ops::owners::refuse_others(backend.as_ref(), &wanted, &me).await?;
+    }
     let renderer = output::SharedRenderer::new(json);
     let result = crate::ops::down::down(
         backend.as_ref(),

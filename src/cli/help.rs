@@ -23,7 +23,8 @@ const EXAMPLES: &[(&str, &str)] = &[
         "down",
         "  envctl down cache-demo\n  \
          envctl down project-a --feature pay-v2 --volumes  # its data too\n  \
-         envctl down project-a --all-features",
+         envctl down project-a --all-features\n  \
+         envctl down project-a --feature pr-7 --force     # someone else's (ls shows owners)",
     ),
     (
         "plan",
@@ -50,6 +51,7 @@ const EXAMPLES: &[(&str, &str)] = &[
         "ls",
         "  envctl ls\n  \
          envctl ls --output json\n  \
+         envctl ls --mine                              # only the instances you made\n  \
          envctl --engine tcp://test-server:2375 ls     # or a docker context name",
     ),
     (

@@ -11,13 +11,20 @@ use super::common;
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
+    /// Only the instances you made (owner `user@host`, or `ENVCTL_OWNER`).
+    #[arg(long)]
+    pub mine: bool,
     #[arg(long, value_enum, default_value_t)]
     pub output: super::OutputFormat,
 }
 
 pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
     let backend = common::connect(None).await?;
-    let list = crate::ops::inspect::list(backend.as_ref()).await?;
+    let mut list = crate::ops::inspect::list(backend.as_ref()).await?;
+    if args.mine {
+        let me = crate::owner::current();
+        list.retain(|i| i.owner.as_deref() == Some(me.as_str()));
+    }
     let list = Instances(list.into_iter().map(common::OnEngine::new).collect());
     Ok(output::emit(
         &list,
@@ -47,11 +54,14 @@ impl Report for Instances {
                     format!("{}/{}", i.ready, i.total),
                     i.age.clone(),
                     i.expires.clone(),
+                    i.owner.clone().unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect();
         let table = output::table(
-            &["INSTANCE", "ENV", "FEATURE", "READY", "AGE", "EXPIRES"],
+            &[
+                "INSTANCE", "ENV", "FEATURE", "READY", "AGE", "EXPIRES", "OWNER",
+            ],
             &rows,
         );
         format!("{table}engine: {engine}\n")

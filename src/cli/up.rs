@@ -51,6 +51,9 @@ pub struct UpArgs {
     /// has. Every `up` renews it; `envctl gc` removes expired instances.
     #[arg(long, value_name = "DURATION", value_parser = crate::lifetime::parse_ttl)]
     pub ttl: Option<Duration>,
+    /// Record this owner (e.g. `alice@laptop`) instead of your `user@host`.
+    #[arg(long, env = "ENVCTL_OWNER", value_name = "USER@HOST")]
+    pub owner: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -64,6 +67,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let json = args.output == OutputFormat::Json;
     let mut inputs = common::plan_inputs()?;
     inputs.rebuild = args.build;
+    if let Some(owner) = &args.owner {
+        inputs.owner = owner.clone();
+    }
     let request = UpRequest {
         apply: ApplyOptions {
             wait: !args.no_wait,

@@ -26,6 +26,8 @@ pub const KIND: &str = "io.envctl.kind";
 pub const LEASE: &str = "io.envctl.lease";
 /// The lifetime a lease was made with, in seconds.
 pub const TTL: &str = "io.envctl.ttl";
+/// Who made the instance: `user@host` of the machine that ran `up`, or `up --owner`.
+pub const OWNER: &str = "io.envctl.owner";
 
 /// Who owns an object, as its labels say. Only objects with an instance label have one.
 #[derive(Debug, Clone, PartialEq, Eq)]

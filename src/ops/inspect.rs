@@ -182,6 +182,8 @@ pub struct InstanceSummary {
     pub expires_at: Option<String>,
     /// Time left (`2h`), `expired`, or `-` without a lifetime.
     pub expires: String,
+    /// Who made it (`user@host`), when recorded.
+    pub owner: Option<String>,
 }
 
 /// Every instance: from its workloads, else its network, else its lease.
@@ -198,6 +200,7 @@ pub async fn list(backend: &dyn Backend) -> EngineResult<Vec<InstanceSummary>> {
                 ready: found.ready,
                 total: found.services,
                 created: found.created,
+                owner: found.owned_by,
                 ..InstanceSummary::default()
             };
             (found.owner.instance, summary)

@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod extend;
 pub mod gc;
 pub mod inspect;
+pub mod owners;
 pub mod restart;
 pub mod up;
 

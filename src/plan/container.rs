@@ -247,6 +247,7 @@ pub fn desired(
         ServiceKind::Job => "job",
     };
     labels.insert(KIND_LABEL.to_string(), kind.to_string());
+    labels.insert(labels::OWNER.to_string(), inputs.owner.clone());
     if let Some(template) = &service.template {
         labels.insert(labels::TEMPLATE.to_string(), template.clone());
     }

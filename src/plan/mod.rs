@@ -50,6 +50,8 @@ pub struct PlanInputs<'a> {
     pub spec_key: SpecKey,
     /// Build every `build:` image again (`up --build`).
     pub rebuild: bool,
+    /// `io.envctl.owner` of what this plan creates (`crate::owner::current`, `up --owner`).
+    pub owner: String,
 }
 
 impl PlanInputs<'static> {
@@ -64,6 +66,7 @@ impl PlanInputs<'static> {
             now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             spec_key: SpecKey::from_host(),
             rebuild: false,
+            owner: crate::owner::current(),
         })
     }
 }
@@ -293,9 +296,14 @@ pub fn plan(
     errors.extend(volumes.errors);
     let mut actions = Vec::new();
     if observed.network.is_none() {
+        let mut labels = instance_labels(env, &inputs.now);
+        labels.insert(
+            crate::model::labels::OWNER.to_string(),
+            inputs.owner.clone(),
+        );
         actions.push(Action::CreateNetwork {
             name: env.instance.network_name(),
-            labels: instance_labels(env, &inputs.now),
+            labels,
         });
     }
     actions.extend(volumes.actions);

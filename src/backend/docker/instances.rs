@@ -33,6 +33,7 @@ pub async fn all(engine: &dyn Engine) -> EngineResult<Vec<FoundInstance>> {
         created,
         services: 0,
         ready: 0,
+        owned_by: None,
     };
     for c in engine.list_containers(&LabelFilter::envctl()).await? {
         let Some(owner) = labels::Ownership::read(&c.labels) else {
@@ -42,6 +43,9 @@ pub async fn all(engine: &dyn Engine) -> EngineResult<Vec<FoundInstance>> {
             .entry(owner.instance.clone())
             .or_insert_with(|| found(owner, c.created));
         entry.services += 1;
+        if entry.owned_by.is_none() {
+            entry.owned_by = c.labels.get(labels::OWNER).cloned();
+        }
         entry.ready += usize::from(c.ready_by_state());
         entry.created = entry.created.min(c.created);
     }
@@ -58,9 +62,13 @@ pub async fn all(engine: &dyn Engine) -> EngineResult<Vec<FoundInstance>> {
         )
         .map(|t| t.timestamp())
         .unwrap_or_else(|_| chrono::Utc::now().timestamp());
-        instances
+        let entry = instances
             .entry(owner.instance.clone())
             .or_insert_with(|| found(owner, created));
+        // The network is made once, by whoever first brought the instance up.
+        if let Some(by) = n.labels.get(labels::OWNER) {
+            entry.owned_by = Some(by.clone());
+        }
     }
     Ok(instances.into_values().collect())
 }

@@ -32,5 +32,6 @@ pub(super) fn inputs<'a>(
         now: inputs.now.clone(),
         spec_key: inputs.spec_key.clone(),
         rebuild: inputs.rebuild,
+        owner: inputs.owner.clone(),
     }
 }
