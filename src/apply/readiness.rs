@@ -253,7 +253,7 @@ async fn run_cmd(
 #[cfg(not(test))]
 pub const SETTLE_WINDOW: Duration = Duration::from_secs(1);
 /// Unit tests run against the fake engine, whose containers never restart; the real-engine
-/// tests (tests/spec_docker.rs) exercise the real window.
+/// tests (tests/it/spec_docker.rs) exercise the real window.
 #[cfg(test)]
 pub const SETTLE_WINDOW: Duration = Duration::from_millis(50);
 

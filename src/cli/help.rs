@@ -1,6 +1,6 @@
 //! The examples that end every subcommand's long help (`envctl up --help`), as `git` and
 //! `kubectl` show them: real command lines a newcomer can copy. Kept here, one table, so they
-//! are read and updated together; a subcommand without an entry fails `tests/papercuts_cli.rs`.
+//! are read and updated together; a subcommand without an entry fails `tests/it/papercuts_cli.rs`.
 
 use clap::{CommandFactory, FromArgMatches};
 

@@ -3,90 +3,13 @@
 //! names never collide. Every test has its own environment names and a guard that removes
 //! what it made (its instances, and the objects it planted by name).
 
-mod support;
+use crate::support;
+use support::Instance;
 
 use std::net::TcpListener;
 use std::process::Output;
-use std::time::Duration;
 
-use support::{docker_cli, docker_stdout, text, unique_name, BUSYBOX};
-
-/// A temp dir with `environments/`, one lock dir for all its runs.
-struct Fixture {
-    dir: tempfile::TempDir,
-    /// Environments whose instances the guard removes.
-    envs: Vec<String>,
-    /// `(kind, name)` of objects planted with the docker CLI, removed by name.
-    planted: Vec<(&'static str, String)>,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("environments")).unwrap();
-        Self {
-            dir,
-            envs: Vec::new(),
-            planted: Vec::new(),
-        }
-    }
-
-    /// Writes `environments/<env>.yaml`; the guard removes every instance of `env`.
-    fn define(&mut self, env: &str, definition: &str) {
-        self.define_refused(env, definition);
-        self.envs.push(env.to_string());
-    }
-
-    /// Writes `environments/<env>.yaml` for a name envctl refuses: nothing can exist under
-    /// it, and `down` refuses it too, so the guard has nothing to remove.
-    fn define_refused(&self, env: &str, definition: &str) {
-        let path = self
-            .dir
-            .path()
-            .join("environments")
-            .join(format!("{env}.yaml"));
-        std::fs::write(path, definition).unwrap();
-    }
-
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        support::envctl_in(self.dir.path(), args)
-    }
-
-    fn envctl(&self, args: &[&str]) -> Output {
-        let mut cmd = assert_cmd::Command::from_std(self.command(args));
-        cmd.timeout(Duration::from_secs(120));
-        cmd.output().expect("envctl runs")
-    }
-
-    /// Creates an object with the docker CLI and remembers it for the guard.
-    fn plant(&mut self, kind: &'static str, name: &str, args: &[&str]) {
-        self.planted.push((kind, name.to_string()));
-        let mut all = vec![kind, "create"];
-        all.extend_from_slice(args);
-        if kind == "container" {
-            all.extend_from_slice(&["--name", name, BUSYBOX, "sleep", "3600"]);
-        } else {
-            all.push(name);
-        }
-        support::docker_cli_ok(&all);
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        for env in &self.envs {
-            let out = self.envctl(&["down", env, "--all-features", "--volumes"]);
-            support::check_cleanup(&format!("down {env} --all-features"), &out);
-        }
-        for (kind, name) in self.planted.iter().rev() {
-            let out = match *kind {
-                "container" => docker_cli(&["rm", "-f", name]),
-                other => docker_cli(&[other, "rm", "-f", name]),
-            };
-            support::check_cleanup(&format!("planted {kind} {name}"), &out);
-        }
-    }
-}
+use support::{docker_cli, docker_stdout, text, unique_name};
 
 fn all_output(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
@@ -121,7 +44,7 @@ services:
 
 #[test]
 fn a_separator_in_a_name_and_an_empty_feature_are_refused_and_change_nothing() {
-    let mut fx = Fixture::new();
+    let fx = Instance::without_definition("id");
     let base = unique_name("idn");
     fx.define(&base, SLEEPER);
     let joined = format!("{base}--y");
@@ -159,7 +82,7 @@ fn a_separator_in_a_name_and_an_empty_feature_are_refused_and_change_nothing() {
 
 #[test]
 fn objects_with_our_instance_label_but_another_env_are_never_touched() {
-    let mut fx = Fixture::new();
+    let fx = Instance::without_definition("id");
     let base = unique_name("idl");
     fx.define(&base, SLEEPER);
     let instance = format!("{base}--y");
@@ -230,7 +153,7 @@ services:
 
 #[test]
 fn an_allocated_port_taken_while_stopped_moves_and_up_says_so() {
-    let mut fx = Fixture::new();
+    let fx = Instance::without_definition("id");
     let env = unique_name("idp");
     fx.define(&env, HTTPD);
     let out = fx.envctl(&["up", &env]);
@@ -303,7 +226,7 @@ fn a_pinned_port_bound_on_ipv6_only_is_busy() {
         return;
     };
     let port = v6.local_addr().unwrap().port();
-    let mut fx = Fixture::new();
+    let fx = Instance::without_definition("id");
     let env = unique_name("idv");
     fx.define(&env, &pinned(port, ""));
     let out = fx.envctl(&["up", &env]);
@@ -320,7 +243,7 @@ fn a_pinned_port_bound_on_ipv6_only_is_busy() {
 
 #[test]
 fn two_instances_racing_for_a_pinned_port_leave_the_loser_with_nothing() {
-    let mut fx = Fixture::new();
+    let fx = Instance::without_definition("id");
     let port = free_port();
     // A job that takes a moment first, so both `up`s are well under way when `web` starts.
     let job =
@@ -375,7 +298,7 @@ services:
 
 #[test]
 fn volume_names_never_collide_and_someone_elses_volume_is_refused() {
-    let mut fx = Fixture::new();
+    let fx = Instance::without_definition("id");
     // `x` + `a-data` and `x-a` + `data`: one Docker volume under the old naming.
     let x = unique_name("idw");
     let xa = format!("{x}-a");
@@ -410,7 +333,7 @@ fn volume_names_never_collide_and_someone_elses_volume_is_refused() {
 #[test]
 fn creating_a_volume_someone_else_made_meanwhile_is_a_conflict_not_a_takeover() {
     use envctl::engine::{Engine, EngineError, Labels};
-    let mut fx = Fixture::new();
+    let fx = Instance::without_definition("id");
     let name = format!("{}_data", unique_name("idr"));
     // Made by someone else after `plan` looked, before `up` creates it.
     fx.plant("volume", &name, &["--label", "owner=someone"]);

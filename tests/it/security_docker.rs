@@ -3,46 +3,10 @@
 //! directory replaces a subdirectory with a symlink out of the tree; the dependent service
 //! that binds that subdirectory starts only after the job completed, and must fail.
 
-mod support;
+use crate::support;
+use support::Instance;
 
-use std::process::Output;
-use std::time::Duration;
-
-use support::{text, unique_name, BUSYBOX};
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    env: String,
-}
-
-impl Fixture {
-    fn new(definition: &str) -> Self {
-        let env = unique_name("sec");
-        let dir = support::definition_dir(&env, definition);
-        Self { dir, env }
-    }
-
-    fn envctl(&self, args: &[&str]) -> Output {
-        let mut cmd = assert_cmd::Command::cargo_bin("envctl").expect("binary built");
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
-            .args(args)
-            .timeout(Duration::from_secs(120));
-        cmd.output().expect("envctl runs")
-    }
-
-    fn container(&self, service: &str) -> String {
-        format!("{}-{service}", self.env)
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
-        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
-    }
-}
+use support::{text, BUSYBOX};
 
 #[test]
 fn a_symlink_swapped_in_by_a_job_is_refused_before_the_dependent_starts() {
@@ -61,7 +25,7 @@ fn a_symlink_swapped_in_by_a_job_is_refused_before_the_dependent_starts() {
 "#,
         outside = "/"
     );
-    let fx = Fixture::new(&definition);
+    let fx = Instance::new("sec", &definition);
     let data = fx.dir.path().join("environments").join("data");
     std::fs::create_dir_all(data.join("x")).unwrap();
     std::fs::write(data.join("x").join("inside.txt"), "ok").unwrap();
@@ -89,7 +53,7 @@ fn a_symlink_swapped_in_by_a_job_is_refused_before_the_dependent_starts() {
         "inspect",
         "--format",
         "{{.State.Status}}",
-        &fx.container("reader"),
+        &format!("{}-reader", fx.env),
     ]);
     // Not created at all would be fine too.
     if let Ok(state) = state {

@@ -7,13 +7,11 @@
 //! unique per test and a guard removes them (and the network) even when an assertion fails.
 //! Traffic goes only to loopback, this host's advertise address and our own containers.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use envctl::dubbo::{providers, Layout, Registration};
@@ -27,34 +25,11 @@ const ZOOKEEPER_IMAGE: &str = "envctl/zookeeper:3.8";
 use support::DUBBO_IMAGE;
 const READY_WITHIN: Duration = Duration::from_secs(90);
 
-/// Builds the images with their idempotent scripts, once per test binary.
 fn ensure_images() {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = BUILT.get_or_init(|| {
-        for (image, dir) in [
-            (ZOOKEEPER_IMAGE, "zookeeper"),
-            (DUBBO_IMAGE, "dubbo-python"),
-        ] {
-            if docker_stdout(&["image", "inspect", image]).is_ok() {
-                continue;
-            }
-            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("images")
-                .join(dir)
-                .join("build.sh");
-            let status = Command::new("bash")
-                .arg(&script)
-                .status()
-                .map_err(|e| format!("{}: {e}", script.display()))?;
-            if !status.success() {
-                return Err(format!("{} failed ({status})", script.display()));
-            }
-        }
-        Ok(())
-    });
-    if let Err(err) = result {
-        panic!("cannot build the test images: {err}");
-    }
+    support::ensure_images(&[
+        (ZOOKEEPER_IMAGE, "zookeeper"),
+        (DUBBO_IMAGE, "dubbo-python"),
+    ]);
 }
 
 /// One private network with its containers; removed on drop.

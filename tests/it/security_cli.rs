@@ -3,7 +3,7 @@
 //! one scalar, and a library cannot read host files through symlinks. (The symlink swapped in
 //! at run time is tested against the real engine in security_docker.rs.)
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Output;

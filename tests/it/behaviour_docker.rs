@@ -5,19 +5,16 @@
 //! environment name and a guard that removes every instance of it.
 //!
 //! Covered elsewhere end to end: two `up`s waiting for each other and a single SIGINT/SIGTERM
-//! (lifecycle_docker.rs), project-a's frontend -> gateway -> provider chain
-//! (project_a_docker.rs), pinned and busy host ports (identity_docker.rs).
+//! (`lifecycle_docker`), project-a's frontend -> gateway -> provider chain
+//! (`project_a_docker`), pinned and busy host ports (`identity_docker`).
 
-mod support;
+use crate::support;
+use support::child::{read_until, rest, wait_exit};
+use support::Instance;
 
-use std::collections::BTreeMap;
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Output};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-use envctl::engine::docker::DockerEngine;
-use envctl::engine::{Engine, LabelFilter, ObservedContainer};
-use envctl::model::labels;
 
 use support::{assert_ok, text, BUSYBOX};
 
@@ -34,151 +31,14 @@ services:
     depends_on: { slow: healthy }
 "#;
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    env: String,
-    rt: tokio::runtime::Runtime,
-    engine: DockerEngine,
-    /// Children still running when the test ends (killed by the guard).
-    children: Vec<Child>,
-}
-
-impl Fixture {
-    fn new(definition: &str) -> Self {
-        let env = support::unique_name("bh");
-        let dir = support::definition_dir(&env, definition);
-        let (rt, engine) = support::connect_engine();
-        Self {
-            dir,
-            env,
-            rt,
-            engine,
-            children: Vec::new(),
-        }
+/// Makes `slow` of the instance (of `feature`) healthy.
+fn release(fx: &Instance, feature: Option<&str>) {
+    let mut args = vec!["slow", "--", "touch", "/tmp/go"];
+    if let Some(f) = feature {
+        args.extend(["--feature", f]);
+        args.rotate_right(2);
     }
-
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        support::envctl_in(self.dir.path(), args)
-    }
-
-    fn envctl(&self, args: &[&str]) -> Output {
-        let mut cmd = assert_cmd::Command::from_std(self.command(args));
-        cmd.timeout(Duration::from_secs(120));
-        cmd.output().expect("envctl runs")
-    }
-
-    /// `envctl <command> <env> <rest...>`.
-    fn run(&self, command: &str, rest: &[&str]) -> Output {
-        let mut args = vec![command, self.env.as_str()];
-        args.extend_from_slice(rest);
-        self.envctl(&args)
-    }
-
-    /// Starts `envctl <command> <env> <rest...>` with piped stdout and stderr.
-    fn spawn(&self, command: &str, rest: &[&str]) -> (Child, Receiver<String>, Receiver<String>) {
-        let mut args = vec![command, self.env.as_str()];
-        args.extend_from_slice(rest);
-        let mut child = self
-            .command(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = lines_of(child.stdout.take().unwrap());
-        let err = lines_of(child.stderr.take().unwrap());
-        (child, out, err)
-    }
-
-    fn instance(&self, feature: &str) -> String {
-        format!("{}--{feature}", self.env)
-    }
-
-    fn containers(&self, instance: &str) -> BTreeMap<String, ObservedContainer> {
-        self.rt
-            .block_on(
-                self.engine
-                    .list_containers(&LabelFilter::instance(instance)),
-            )
-            .unwrap()
-            .into_iter()
-            .map(|c| {
-                let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
-                (service, c)
-            })
-            .collect()
-    }
-
-    /// Makes `slow` of `instance` healthy.
-    fn release(&self, feature: Option<&str>) {
-        let mut args = vec!["slow", "--", "touch", "/tmp/go"];
-        if let Some(f) = feature {
-            args.extend(["--feature", f]);
-            args.rotate_right(2);
-        }
-        assert_ok(&self.run("exec", &args));
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            support::check_cleanup_result("an envctl child", child.kill());
-            support::check_cleanup_result("an envctl child", child.wait());
-        }
-        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
-        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
-    }
-}
-
-/// Lines of a child's stream, read on a thread.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    use std::io::BufRead;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stream)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Reads lines until one satisfies `done`; panics with what was read after `within` or when
-/// the stream ends first.
-fn read_until(rx: &Receiver<String>, within: Duration, done: impl Fn(&str) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = rx.recv_timeout(left) else {
-            panic!("expected output never came; read:\n{}", seen.join("\n"));
-        };
-        let finished = done(&line);
-        seen.push(line);
-        if finished {
-            return seen;
-        }
-    }
-}
-
-/// Everything left on a stream once its process has exited.
-fn rest(rx: &Receiver<String>) -> String {
-    rx.iter().collect::<Vec<_>>().join("\n")
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "envctl did not exit in time");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert_ok(&fx.run("exec", &args));
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -188,7 +48,10 @@ fn json(out: &Output) -> serde_json::Value {
 }
 
 /// Starts `up` of SLOW and returns once it holds the lock and waits for `slow`.
-fn up_waiting_for_slow(fx: &Fixture, rest: &[&str]) -> (Child, Receiver<String>, Receiver<String>) {
+fn up_waiting_for_slow(
+    fx: &Instance,
+    rest: &[&str],
+) -> (Child, Receiver<String>, Receiver<String>) {
     let (child, out, err) = fx.spawn("up", rest);
     read_until(&out, Duration::from_secs(60), |l| {
         l.contains("] slow: waiting")
@@ -198,7 +61,7 @@ fn up_waiting_for_slow(fx: &Fixture, rest: &[&str]) -> (Child, Receiver<String>,
 
 #[test]
 fn down_waits_for_a_running_up_and_no_wait_lock_fails_at_once() {
-    let fx = Fixture::new(SLOW);
+    let fx = Instance::new("bh", SLOW);
     let (mut up, _up_out, _up_err) = up_waiting_for_slow(&fx, &[]);
 
     // --no-wait-lock: fails at once, names the holder, changes nothing.
@@ -231,7 +94,7 @@ fn down_waits_for_a_running_up_and_no_wait_lock_fails_at_once() {
     assert!(fx.containers(&fx.env)["slow"].state.is_running());
 
     // The up finishes undisturbed; then the down removes everything.
-    fx.release(None);
+    release(&fx, None);
     assert!(
         wait_exit(&mut up, Duration::from_secs(60)).success(),
         "up failed"
@@ -243,10 +106,10 @@ fn down_waits_for_a_running_up_and_no_wait_lock_fails_at_once() {
 
 #[test]
 fn gc_skips_an_expired_instance_whose_lock_is_held() {
-    let mut fx = Fixture::new(SLOW);
+    let mut fx = Instance::new("bh", SLOW);
     let instance = fx.instance("x");
     let (mut first, _out, _err) = up_waiting_for_slow(&fx, &["--feature", "x", "--ttl", "1s"]);
-    fx.release(Some("x"));
+    release(&fx, Some("x"));
     assert!(wait_exit(&mut first, Duration::from_secs(60)).success());
     // A second up renews the 1 s lifetime and holds the lock while `slow` is not ready again.
     let unready = ["slow", "--", "rm", "/tmp/go"];
@@ -280,7 +143,7 @@ fn gc_skips_an_expired_instance_whose_lock_is_held() {
     );
 
     // Once the up is done, the same gc removes it.
-    fx.release(Some("x"));
+    release(&fx, Some("x"));
     let mut up = fx.children.remove(0);
     assert!(wait_exit(&mut up, Duration::from_secs(60)).success());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -312,7 +175,7 @@ services:
 
 #[test]
 fn a_job_completes_before_its_dependent_starts_and_is_not_run_again() {
-    let fx = Fixture::new(JOB);
+    let fx = Instance::new("bh", JOB);
     assert_ok(&fx.run("up", &[]));
     let containers = fx.containers(&fx.env);
     assert!(containers["app"].state.is_running());
@@ -369,9 +232,10 @@ fn hung_registry() -> u16 {
 #[test]
 fn a_second_interrupt_exits_at_once() {
     let port = hung_registry();
-    let fx = Fixture::new(&format!(
-        "services:\n  app:\n    image: 127.0.0.1:{port}/envctl-test/hung:1\n"
-    ));
+    let fx = Instance::new(
+        "bh",
+        &format!("services:\n  app:\n    image: 127.0.0.1:{port}/envctl-test/hung:1\n"),
+    );
     let (mut up, out, err) = fx.spawn("up", &[]);
     read_until(&out, Duration::from_secs(60), |l| l.contains("pulling"));
     let signal = |child: &Child| {
@@ -403,7 +267,7 @@ fn a_second_interrupt_exits_at_once() {
 
 #[test]
 fn an_interrupted_up_says_so_in_json() {
-    let fx = Fixture::new(SLOW);
+    let fx = Instance::new("bh", SLOW);
     let (mut up, out, err) = fx.spawn("up", &["--output", "json"]);
     // JSON output has no progress lines: wait on the engine until `slow` runs.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -441,7 +305,7 @@ services:
 
 #[test]
 fn logs_tail_and_follow() {
-    let mut fx = Fixture::new(TALKER);
+    let mut fx = Instance::new("bh", TALKER);
     assert_ok(&fx.run("up", &[]));
     let deadline = Instant::now() + Duration::from_secs(30);
     let tail = loop {
@@ -475,7 +339,7 @@ fn status_shows_pending_changes_and_ls_counts_ready_services() {
     let definition = format!(
         "services:\n  a:\n    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n  b:\n    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n    env: {{ MSG: \"{{{{ set.msg | default(value='one') }}}}\" }}\n"
     );
-    let fx = Fixture::new(&definition);
+    let fx = Instance::new("bh", &definition);
     assert_ok(&fx.run("up", &[]));
     let status = json(&fx.run("status", &["--output", "json"]));
     assert_eq!(status["converged"], true, "{status}");

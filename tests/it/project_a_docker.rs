@@ -3,7 +3,7 @@
 //! registered, and a second `up` changes nothing. Runs in its own feature
 //! instance so a developer's `project-a` is never touched; a guard takes it down again.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use std::time::Duration;
@@ -15,12 +15,12 @@ use envctl::probe::{self, ProbeTarget};
 
 use support::{assert_ok, protocols, text};
 
-struct Instance {
+struct ProjectA {
     feature: String,
     locks: tempfile::TempDir,
 }
 
-impl Instance {
+impl ProjectA {
     fn envctl(&self, args: &[&str]) -> Output {
         let mut cmd = Command::cargo_bin("envctl").unwrap();
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -32,7 +32,7 @@ impl Instance {
     }
 }
 
-impl Drop for Instance {
+impl Drop for ProjectA {
     fn drop(&mut self) {
         let out = self.envctl(&["down", "project-a", "--volumes"]);
         support::check_cleanup("down project-a", &out);
@@ -40,7 +40,7 @@ impl Drop for Instance {
 }
 
 /// Host ports of the instance by service and container port, from `envctl ports`.
-fn host_port(instance: &Instance, service: &str, container: u16) -> u16 {
+fn host_port(instance: &ProjectA, service: &str, container: u16) -> u16 {
     let out = instance.envctl(&["ports", "project-a", "--output", "json"]);
     assert_ok(&out);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -55,7 +55,7 @@ fn host_port(instance: &Instance, service: &str, container: u16) -> u16 {
 
 #[test]
 fn project_a_comes_up_for_real() {
-    let instance = Instance {
+    let instance = ProjectA {
         feature: format!("rc{}", std::process::id()),
         locks: tempfile::tempdir().unwrap(),
     };

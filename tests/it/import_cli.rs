@@ -5,7 +5,7 @@
 //! `tests/import/CASE.report` and the definition `tests/import/CASE.envctl.yaml`.
 //! `ENVCTL_BLESS=1 cargo test --test import_cli` rewrites both golden files.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

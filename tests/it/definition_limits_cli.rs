@@ -3,7 +3,7 @@
 //! is reported once, unquoted env values keep their text, and `render` shows a readable
 //! placeholder for a host port not allocated yet.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use std::time::{Duration, Instant};

@@ -2,49 +2,22 @@
 //! `up` allocated) against the real engine. Each test works on its own instance and removes
 //! it in a drop guard.
 
-mod support;
+use crate::support;
+use support::Instance;
 
-use std::process::Output;
-use std::time::Duration;
+use support::{assert_ok, text, BUSYBOX};
 
-use support::{assert_ok, text, unique_name, BUSYBOX};
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    env: String,
-}
-
-impl Fixture {
-    fn new(prefix: &str, definition: &str) -> Self {
-        let env = unique_name(prefix);
-        let dir = support::definition_dir(&env, definition);
-        Self { dir, env }
-    }
-
-    fn envctl(&self, args: &[&str]) -> Output {
-        let mut cmd = assert_cmd::Command::cargo_bin("envctl").expect("binary built");
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
-            .env_remove("DEFLIM_MISSING_1")
-            .env_remove("DEFLIM_MISSING_2")
-            .env_remove("DEFLIM_MISSING_3")
-            .args(args)
-            .timeout(Duration::from_secs(120));
-        cmd.output().expect("envctl runs")
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
-        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
-    }
+/// An instance of `definition`; the secrets it reads are never set.
+fn instance(prefix: &str, definition: &str) -> Instance {
+    Instance::new(prefix, definition)
+        .without_var("DEFLIM_MISSING_1")
+        .without_var("DEFLIM_MISSING_2")
+        .without_var("DEFLIM_MISSING_3")
 }
 
 #[test]
 fn every_missing_secret_is_named_in_one_run_and_nothing_is_created() {
-    let fx = Fixture::new(
+    let fx = instance(
         "secrets",
         &format!(
             "services:\n  a:\n    image: {BUSYBOX}\n    command: [sleep, '300']\n    env:\n      S1: {{ from_env: DEFLIM_MISSING_1 }}\n      S2: {{ from_env: DEFLIM_MISSING_2 }}\n  b:\n    image: {BUSYBOX}\n    command: [sleep, '300']\n    env:\n      S3: {{ from_env: DEFLIM_MISSING_3 }}\n"
@@ -70,7 +43,7 @@ fn every_missing_secret_is_named_in_one_run_and_nothing_is_created() {
 
 #[test]
 fn render_shows_the_host_port_allocated_by_up() {
-    let fx = Fixture::new(
+    let fx = instance(
         "render",
         &format!(
             "services:\n  order:\n    image: {BUSYBOX}\n    command: [sleep, '300']\n    ports: [50051]\n    env:\n      DUBBO_PORT_TO_REGISTRY: \"{{{{ host_port(service='order', port=50051) }}}}\"\n"

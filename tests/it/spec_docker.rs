@@ -3,135 +3,50 @@
 //! against the real engine with the local `envctl/*` images. Every test has its own
 //! environment name and a guard that removes every instance of it and the images it made.
 
-mod support;
+use crate::support;
+use support::Instance;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tempfile::TempDir;
 
-use envctl::engine::docker::DockerEngine;
-use envctl::engine::{Engine, LabelFilter, ObservedContainer};
+use envctl::engine::ObservedContainer;
 use envctl::model::labels;
 
 use support::{assert_ok, docker_cli, docker_stdout, text, BUSYBOX};
 
-struct Fixture {
-    dir: TempDir,
-    env: String,
-    rt: tokio::runtime::Runtime,
-    engine: DockerEngine,
-    /// Images (tags or IDs) this test made, removed when it ends.
-    images: std::cell::RefCell<Vec<String>>,
+/// An instance of `definition`; `up` may build, so one run may take three minutes.
+fn instance(definition: &str) -> Instance {
+    Instance::new("spec", definition).with_timeout(Duration::from_secs(180))
 }
 
-impl Fixture {
-    fn new(definition: &str) -> Self {
-        let env = support::unique_name("spec");
-        let dir = support::definition_dir(&env, definition);
-        let (rt, engine) = support::connect_engine();
-        Self {
-            dir,
-            env,
-            rt,
-            engine,
-            images: Default::default(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join("environments").join(rel)
-    }
-
-    fn write(&self, rel: &str, content: &str) {
-        let path = self.path(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-
-    fn envctl(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"));
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env("ENVCTL_STATE_DIR", self.dir.path().join("state"))
-            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
-            .args(args);
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        let mut cmd = assert_cmd::Command::from_std(cmd);
-        cmd.timeout(Duration::from_secs(180));
-        cmd.output().expect("envctl runs")
-    }
-
-    /// `envctl <command> <env> <rest...>`.
-    fn run(&self, command: &str, rest: &[&str]) -> Output {
-        let mut args = vec![command, self.env.as_str()];
-        args.extend_from_slice(rest);
-        self.envctl(&args, &[])
-    }
-
-    fn containers(&self) -> BTreeMap<String, ObservedContainer> {
-        self.rt
-            .block_on(
-                self.engine
-                    .list_containers(&LabelFilter::instance(&self.env)),
-            )
-            .unwrap()
-            .into_iter()
-            .map(|c| {
-                (
-                    c.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
-                    c,
-                )
-            })
-            .collect()
-    }
-
-    fn container(&self, service: &str) -> ObservedContainer {
-        self.containers()
-            .remove(service)
-            .unwrap_or_else(|| panic!("no container for {service}"))
-    }
-
-    /// The ID of the image a service's container runs.
-    fn image_of(&self, service: &str) -> String {
-        let id = self.container(service).id;
-        docker_stdout(&["inspect", "-f", "{{.Image}}", &id]).unwrap()
-    }
-
-    /// Remembers the image a container runs, so the guard removes it (and its old builds).
-    fn track_image_of(&self, service: &str) {
-        let id = self.image_of(service);
-        self.images.borrow_mut().push(id);
-    }
-
-    fn exec(&self, service: &str, cmd: &[&str]) -> String {
-        let name = format!("{}-{service}", self.env);
-        let mut args = vec!["exec", name.as_str()];
-        args.extend_from_slice(cmd);
-        docker_stdout(&args).unwrap()
-    }
+fn container(fx: &Instance, service: &str) -> ObservedContainer {
+    fx.containers(&fx.env)
+        .remove(service)
+        .unwrap_or_else(|| panic!("no container for {service}"))
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"], &[]);
-        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
-        for image in self.images.borrow().iter().rev() {
-            support::check_cleanup(
-                &format!("image {image}"),
-                &docker_cli(&["image", "rm", "-f", image]),
-            );
-        }
-    }
+/// The ID of the image a service's container runs.
+fn image_of(fx: &Instance, service: &str) -> String {
+    let id = container(fx, service).id;
+    docker_stdout(&["inspect", "-f", "{{.Image}}", &id]).unwrap()
+}
+
+/// Remembers the image a container runs, so the guard removes it (and its old builds).
+fn track_image_of(fx: &Instance, service: &str) {
+    fx.track_image(&image_of(fx, service));
+}
+
+fn exec(fx: &Instance, service: &str, cmd: &[&str]) -> String {
+    let name = format!("{}-{service}", fx.env);
+    let mut args = vec!["exec", name.as_str()];
+    args.extend_from_slice(cmd);
+    docker_stdout(&args).unwrap()
 }
 
 /// `plan` and its exit status (0 converged, 2 changes pending).
-fn plan(fx: &Fixture, rest: &[&str]) -> (i32, String) {
+fn plan(fx: &Instance, rest: &[&str]) -> (i32, String) {
     let out = fx.run("plan", rest);
     (out.status.code().unwrap_or(-1), text(&out.stdout))
 }
@@ -158,18 +73,18 @@ const DOCKERFILE: &str = "FROM envctl/busybox:1.35\nARG GREETING\nCOPY app.txt /
 /// `up --build` rebuilds regardless.
 #[test]
 fn build_inputs_rebuild_and_recreate() {
-    let fx = Fixture::new(BUILD_DEFINITION);
+    let fx = instance(BUILD_DEFINITION);
     fx.write("web/Dockerfile", DOCKERFILE);
     fx.write("web/app.txt", "one\n");
     fx.write("web/.dockerignore", "*.log\n");
     fx.write("web/debug.log", "ignored\n");
     let tag = format!("envctl-build/{}-web:latest", fx.env);
-    fx.images.borrow_mut().push(tag.clone());
+    fx.track_image(&tag);
 
     assert_ok(&fx.run("up", &[]));
-    fx.track_image_of("web");
+    track_image_of(&fx, "web");
     assert_eq!(plan(&fx, &[]).0, 0, "{}", plan(&fx, &[]).1);
-    assert_eq!(fx.exec("web", &["cat", "/app.txt"]), "one");
+    assert_eq!(exec(&fx, "web", &["cat", "/app.txt"]), "one");
 
     // An ignored file changes nothing.
     fx.write("web/debug.log", "still ignored\n");
@@ -187,7 +102,7 @@ fn build_inputs_rebuild_and_recreate() {
             "web/Dockerfile" => fx.write(file, &format!("{DOCKERFILE}LABEL step=2\n")),
             _ => {}
         }
-        let before = (fx.container("web").id, fx.image_of("web"));
+        let before = (container(&fx, "web").id, image_of(&fx, "web"));
         let (code, shown) = plan(&fx, set);
         assert_eq!(code, 2, "{shown}");
         assert!(shown.contains(&format!("build {tag}: {why}")), "{shown}");
@@ -200,13 +115,13 @@ fn build_inputs_rebuild_and_recreate() {
         let mut args = vec![];
         args.extend_from_slice(set);
         assert_ok(&fx.run("up", &args));
-        fx.track_image_of("web");
-        assert_ne!(fx.container("web").id, before.0, "{why}: not recreated");
-        assert_ne!(fx.image_of("web"), before.1, "{why}: not rebuilt");
+        track_image_of(&fx, "web");
+        assert_ne!(container(&fx, "web").id, before.0, "{why}: not recreated");
+        assert_ne!(image_of(&fx, "web"), before.1, "{why}: not rebuilt");
         assert_eq!(plan(&fx, set).0, 0, "{why}: {}", plan(&fx, set).1);
     }
-    assert_eq!(fx.exec("web", &["cat", "/app.txt"]), "two");
-    assert_eq!(fx.exec("web", &["cat", "/greeting"]), "bonjour");
+    assert_eq!(exec(&fx, "web", &["cat", "/app.txt"]), "two");
+    assert_eq!(exec(&fx, "web", &["cat", "/greeting"]), "bonjour");
     let set: &[&str] = &["--set", "greeting=bonjour"];
 
     // Deleting the image: rebuilt.
@@ -218,7 +133,7 @@ fn build_inputs_rebuild_and_recreate() {
         "{shown}"
     );
     assert_ok(&fx.run("up", set));
-    fx.track_image_of("web");
+    track_image_of(&fx, "web");
     assert_eq!(plan(&fx, set).0, 0);
 
     // up --build rebuilds even when nothing changed.
@@ -227,7 +142,7 @@ fn build_inputs_rebuild_and_recreate() {
         &["--build", "--output", "json", "--set", "greeting=bonjour"],
     );
     assert_ok(&out);
-    fx.track_image_of("web");
+    track_image_of(&fx, "web");
     assert!(
         text(&out.stdout).contains(r#""phase":"building""#),
         "{}",
@@ -242,30 +157,21 @@ fn build_inputs_rebuild_and_recreate() {
 fn a_retagged_image_recreates_its_container() {
     let fx_env = support::unique_name("specimg");
     let image = format!("envctl-test/{fx_env}:1");
-    let fx = Fixture::new(&format!(
+    let fx = instance(&format!(
         "services:\n  app:\n    image: {image}\n    pull: never\n    command: [\"sleep\", \"3600\"]\n"
     ));
-    fx.images.borrow_mut().push(image.clone());
+    fx.track_image(&image);
     assert_ok(&docker_cli(&["tag", BUSYBOX, &image]));
     assert_ok(&fx.run("up", &[]));
-    let before = (fx.container("app").id, fx.image_of("app"));
+    let before = (container(&fx, "app").id, image_of(&fx, "app"));
     assert_eq!(plan(&fx, &[]).0, 0);
 
     // Another image under the same tag.
-    let ctx = fx.dir.path().join("retag");
-    std::fs::create_dir(&ctx).unwrap();
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        format!("FROM {BUSYBOX}\nLABEL io.envctl.test.retagged={fx_env}\n"),
-    )
-    .unwrap();
-    assert_ok(&docker_cli(&[
-        "build",
-        "-q",
-        "-t",
+    support::build_image(
+        &fx.dir.path().join("retag"),
         &image,
-        ctx.to_str().unwrap(),
-    ]));
+        &format!("FROM {BUSYBOX}\nLABEL io.envctl.test.retagged={fx_env}\n"),
+    );
     let new_id = docker_stdout(&["image", "inspect", "-f", "{{.Id}}", &image]).unwrap();
     assert_ne!(new_id, before.1);
 
@@ -279,8 +185,8 @@ fn a_retagged_image_recreates_its_container() {
         "{shown}"
     );
     assert_ok(&fx.run("up", &[]));
-    assert_ne!(fx.container("app").id, before.0);
-    assert_eq!(fx.image_of("app"), new_id);
+    assert_ne!(container(&fx, "app").id, before.0);
+    assert_eq!(image_of(&fx, "app"), new_id);
     assert_eq!(plan(&fx, &[]).0, 0);
 }
 
@@ -288,7 +194,7 @@ fn a_retagged_image_recreates_its_container() {
 /// creates nothing.
 #[test]
 fn up_pull_without_a_registry_fails_and_changes_nothing() {
-    let fx = Fixture::new(&format!(
+    let fx = instance(&format!(
         "services:\n  app:\n    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n"
     ));
     let out = fx.run("up", &["--pull"]);
@@ -299,7 +205,7 @@ fn up_pull_without_a_registry_fails_and_changes_nothing() {
         "{err}"
     );
     assert!(err.contains("nothing was changed"), "{err}");
-    assert!(fx.containers().is_empty());
+    assert!(fx.containers(&fx.env).is_empty());
     let network = format!("envctl-{}", fx.env);
     assert!(docker_cli(&["network", "inspect", &network])
         .status
@@ -312,7 +218,7 @@ fn up_pull_without_a_registry_fails_and_changes_nothing() {
 #[test]
 fn a_crash_looping_container_fails_up() {
     for policy in ["on-failure", "always"] {
-        let fx = Fixture::new(&format!(
+        let fx = instance(&format!(
             "services:\n  loop:\n    image: {BUSYBOX}\n    command: [\"sh\", \"-c\", \"echo crashing; exit 3\"]\n    restart: {policy}\n"
         ));
         let out = fx.run("up", &["--wait-timeout", "60s", "--output", "json"]);
@@ -332,7 +238,7 @@ fn a_crash_looping_container_fails_up() {
 /// pass as healthy (its file system survives restarts: `/ran` marks the first run).
 #[test]
 fn a_restart_resets_health_check_readiness() {
-    let fx = Fixture::new(&format!(
+    let fx = instance(&format!(
         r#"
 services:
   flaky:
@@ -355,7 +261,7 @@ services:
 /// at once, its dependency "not healthy before the wait timeout").
 #[test]
 fn wait_timeout_zero_reports_a_healthy_instance_ready() {
-    let fx = Fixture::new(&format!(
+    let fx = instance(&format!(
         r#"
 services:
   web:
@@ -381,7 +287,7 @@ services:
 /// Class 7: a `cmd` check that times out leaves no process behind in the container.
 #[test]
 fn a_timed_out_cmd_check_leaves_no_process() {
-    let fx = Fixture::new(&format!(
+    let fx = instance(&format!(
         r#"
 services:
   slow:
@@ -398,7 +304,7 @@ services:
     // Killing is asynchronous in the kernel: poll briefly for the processes to be gone.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let ps = fx.exec("slow", &["ps", "-o", "pid,stat,args"]);
+        let ps = exec(&fx, "slow", &["ps", "-o", "pid,stat,args"]);
         let live: Vec<&str> = ps
             .lines()
             .filter(|l| l.contains("sleep 100") && !l.contains(" Z "))
@@ -418,12 +324,13 @@ services:
 /// sha256 over the spec and the secret); it is keyed with a 0600 per-machine key.
 #[test]
 fn the_spec_hash_label_does_not_confirm_a_guessed_secret() {
-    let fx = Fixture::new(&format!(
+    let mut fx = instance(&format!(
         "services:\n  app:\n    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n    env:\n      PASSWORD: {{ from_env: SPEC_TEST_PASSWORD }}\n"
     ));
-    let out = fx.envctl(&["up", &fx.env], &[("SPEC_TEST_PASSWORD", "correct horse")]);
+    fx.put_var("SPEC_TEST_PASSWORD", "correct horse");
+    let out = fx.envctl(&["up", &fx.env]);
     assert_ok(&out);
-    let c = fx.container("app");
+    let c = container(&fx, "app");
     let label = &c.labels[labels::SPEC_HASH];
     let view = &c.labels[envctl::plan::SPEC_LABEL];
     // The guess an attacker checks: sha256(view, "\0PASSWORD=guess") as before.
@@ -442,15 +349,10 @@ fn the_spec_hash_label_does_not_confirm_a_guessed_secret() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
     // With the same key and secret the plan is converged; a rotated secret recreates.
-    let same = fx.envctl(
-        &["plan", &fx.env],
-        &[("SPEC_TEST_PASSWORD", "correct horse")],
-    );
+    let same = fx.envctl(&["plan", &fx.env]);
     assert_eq!(same.status.code(), Some(0), "{}", text(&same.stdout));
-    let rotated = fx.envctl(
-        &["plan", &fx.env],
-        &[("SPEC_TEST_PASSWORD", "battery staple")],
-    );
+    fx.put_var("SPEC_TEST_PASSWORD", "battery staple");
+    let rotated = fx.envctl(&["plan", &fx.env]);
     assert_eq!(rotated.status.code(), Some(2), "{}", text(&rotated.stdout));
     assert!(text(&rotated.stdout).contains("a secret value"));
 }

@@ -1,18 +1,18 @@
-//! Helpers shared by the integration tests; each test binary includes this with `mod support;`.
-
-// Every test binary compiles this module on its own and uses only some of the helpers.
-#![allow(dead_code)]
+//! Helpers shared by the integration test modules: `use crate::support;` in a module.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use envctl::engine::ContainerSpec;
 
+pub mod child;
 pub mod events;
 pub mod instance;
 pub mod protocols;
 pub mod remote;
 pub mod ui;
+
+pub use instance::Instance;
 
 /// The busybox image every engine test runs.
 pub const BUSYBOX: &str = "envctl/busybox:1.35";
@@ -279,5 +279,43 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
         }
+    }
+}
+
+/// Builds `dockerfile` in a new context directory `dir` as `tag` with the docker CLI.
+pub fn build_image(dir: &std::path::Path, tag: &str, dockerfile: &str) {
+    std::fs::create_dir(dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    assert_ok(&docker_cli(&[
+        "build",
+        "-q",
+        "-t",
+        tag,
+        dir.to_str().unwrap(),
+    ]));
+}
+
+/// Makes sure the local images exist, building each missing one with its idempotent
+/// `images/<dir>/build.sh`, once per process: modules asking at the same time wait for one
+/// build instead of racing two.
+pub fn ensure_images(images: &[(&str, &str)]) {
+    static PRESENT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut present = PRESENT.lock().unwrap_or_else(|e| e.into_inner());
+    for (image, dir) in images {
+        if present.iter().any(|p| p == image) {
+            continue;
+        }
+        if docker_stdout(&["image", "inspect", image]).is_err() {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("images")
+                .join(dir)
+                .join("build.sh");
+            let status = Command::new("bash")
+                .arg(&script)
+                .status()
+                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+            assert!(status.success(), "{} failed ({status})", script.display());
+        }
+        present.push(image.to_string());
     }
 }

@@ -2,18 +2,12 @@
 //! engine with the local `envctl/busybox:1.35` image. Every test has its own environment name
 //! and a guard that removes every instance of it.
 
-mod support;
+use crate::support;
+use support::child::{lines_of, read_until, wait_exit};
+use support::Instance;
 
-use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::{Duration, Instant};
-
-use assert_cmd::Command;
-use tempfile::TempDir;
-
-use envctl::engine::docker::DockerEngine;
-use envctl::engine::{Engine, LabelFilter, ObservedContainer};
-use envctl::model::labels;
 
 use support::{assert_ok, text};
 
@@ -28,90 +22,14 @@ services:
       PASSWORD: { from_file: ./secret.txt }
 "#;
 
-struct Fixture {
-    dir: TempDir,
-    env: String,
-    rt: tokio::runtime::Runtime,
-    engine: DockerEngine,
-    /// Extra environment for every envctl run.
-    vars: Vec<(String, String)>,
-}
+const TOKEN: &str = "LIFECYCLE_TEST_TOKEN";
 
-impl Fixture {
-    fn with_definition(text: &str) -> Self {
-        let env = support::unique_name("lc");
-        let dir = support::definition_dir(&env, text);
-        std::fs::write(
-            dir.path().join("environments").join("secret.txt"),
-            "file-secret-value\n",
-        )
-        .unwrap();
-        let (rt, engine) = support::connect_engine();
-        Self {
-            dir,
-            env,
-            rt,
-            engine,
-            vars: vec![("LIFECYCLE_TEST_TOKEN".into(), "env-secret-value".into())],
-        }
-    }
-
-    fn new() -> Self {
-        Self::with_definition(DEFINITION)
-    }
-
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"));
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
-            .args(args);
-        for (k, v) in &self.vars {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    fn envctl(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::from_std(self.command(args));
-        cmd.timeout(Duration::from_secs(120));
-        cmd.output().expect("envctl runs")
-    }
-
-    /// `envctl <command> <env> <rest...>`.
-    fn run(&self, command: &str, rest: &[&str]) -> Output {
-        let mut args = vec![command, self.env.as_str()];
-        args.extend_from_slice(rest);
-        self.envctl(&args)
-    }
-
-    fn instance(&self, feature: &str) -> String {
-        format!("{}--{feature}", self.env)
-    }
-
-    fn containers(&self, instance: &str) -> BTreeMap<String, ObservedContainer> {
-        self.rt
-            .block_on(
-                self.engine
-                    .list_containers(&LabelFilter::instance(instance)),
-            )
-            .unwrap()
-            .into_iter()
-            .map(|c| {
-                (
-                    c.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
-                    c,
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
-        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
-    }
+/// An instance of `definition` with the secrets DEFINITION reads: `TOKEN` set for every
+/// envctl run and `secret.txt` beside the definition.
+fn with_definition(definition: &str) -> Instance {
+    let fx = Instance::new("lc", definition).with_var(TOKEN, "env-secret-value");
+    fx.write("secret.txt", "file-secret-value\n");
+    fx
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -121,7 +39,7 @@ fn json(out: &Output) -> serde_json::Value {
 }
 
 /// The `ls --output json` entry of `instance`.
-fn ls_entry(fx: &Fixture, instance: &str) -> Option<serde_json::Value> {
+fn ls_entry(fx: &Instance, instance: &str) -> Option<serde_json::Value> {
     json(&fx.envctl(&["ls", "--output", "json"]))
         .as_array()
         .unwrap()
@@ -146,7 +64,7 @@ fn collected(out: &Output) -> Vec<(String, String)> {
 }
 
 /// Runs `gc <args> --dry-run --output json` until it lists something (or a minute passes).
-fn first_expired(fx: &Fixture, args: &[&str]) -> Vec<(String, String)> {
+fn first_expired(fx: &Instance, args: &[&str]) -> Vec<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut all = args.to_vec();
@@ -166,10 +84,10 @@ fn pair(instance: &str, result: &str) -> Vec<(String, String)> {
 
 #[test]
 fn gc_removes_an_expired_instance_and_nothing_else() {
-    let fx = Fixture::new();
+    let fx = with_definition(DEFINITION);
     // Another environment on the same engine, with an instance that expires first: a scoped
     // gc must leave it alone, as it leaves alone anybody else's expired instances.
-    let other = Fixture::new();
+    let other = with_definition(DEFINITION);
     let neighbour = other.instance("short");
     assert_ok(&other.run("up", &["--feature", "short", "--ttl", "1s", "--no-wait"]));
     let (short, long, forever) = (fx.instance("short"), fx.instance("long"), fx.env.clone());
@@ -256,7 +174,7 @@ fn gc_removes_an_expired_instance_and_nothing_else() {
 
 #[test]
 fn gc_refuses_a_bad_scope_before_touching_anything() {
-    let fx = Fixture::new();
+    let fx = with_definition(DEFINITION);
     for (args, says) in [
         (&["gc", "--feature", "x"][..], "ENV"),
         (&["gc", "--instance", "shop--"][..], "--instance `shop--`"),
@@ -278,7 +196,7 @@ fn gc_refuses_a_bad_scope_before_touching_anything() {
 
 #[test]
 fn secrets_reach_the_container_and_nowhere_else() {
-    let mut fx = Fixture::new();
+    let mut fx = with_definition(DEFINITION);
     let secrets = ["env-secret-value", "file-secret-value"];
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let mut record = |what: &str, out: Output| outputs.push((what.to_string(), out));
@@ -333,7 +251,7 @@ fn secrets_reach_the_container_and_nowhere_else() {
     assert!(env.contains("PLAIN=visible"), "{env}");
 
     // A changed secret recreates the container, without saying the value.
-    fx.vars = vec![("LIFECYCLE_TEST_TOKEN".into(), "rotated-secret".into())];
+    fx.put_var(TOKEN, "rotated-secret");
     let plan = fx.run("plan", &[]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stdout));
     let shown = text(&plan.stdout) + &text(&plan.stderr);
@@ -341,7 +259,7 @@ fn secrets_reach_the_container_and_nowhere_else() {
     assert!(!shown.contains("rotated-secret"), "{shown}");
 
     // A missing source is an error naming it, and changes nothing.
-    fx.vars.clear();
+    fx.forget_var(TOKEN);
     let up = fx.run("up", &["--ttl", "1h"]);
     assert!(!up.status.success());
     let err = text(&up.stderr);
@@ -353,7 +271,7 @@ fn secrets_reach_the_container_and_nowhere_else() {
     );
     let entry = ls_entry(&fx, &instance).unwrap();
     assert_eq!(entry["expires"], "-", "a failed up set a lifetime: {entry}");
-    fx.vars = vec![("LIFECYCLE_TEST_TOKEN".into(), "env-secret-value".into())];
+    fx.put_var(TOKEN, "env-secret-value");
     std::fs::remove_file(fx.dir.path().join("environments/secret.txt")).unwrap();
     let up = fx.run("up", &[]);
     assert!(!up.status.success());
@@ -383,58 +301,9 @@ services:
     depends_on: { slow: healthy }
 "#;
 
-/// Lines of a child's stream, read on a thread.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
-    use std::io::BufRead;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stream)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Reads lines until `done` says so; panics with what was read after `within`.
-fn read_until(
-    rx: &std::sync::mpsc::Receiver<String>,
-    within: Duration,
-    mut done: impl FnMut(&str) -> bool,
-) -> Vec<String> {
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = rx.recv_timeout(left) else {
-            panic!("expected output never came; read:\n{}", seen.join("\n"));
-        };
-        let finished = done(&line);
-        seen.push(line);
-        if finished {
-            return seen;
-        }
-    }
-}
-
-fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "envctl did not exit in time");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn two_concurrent_ups_of_one_instance_wait_for_each_other_and_converge() {
-    let fx = Fixture::with_definition(SLOW);
+    let fx = with_definition(SLOW);
     let piped = std::process::Stdio::piped;
     let mut first = fx
         .command(&["up", &fx.env])
@@ -489,7 +358,7 @@ fn sigterm_during_up_stops_cleanly_and_the_next_up_converges() {
 }
 
 fn interrupt_during_up(signal: &str) {
-    let fx = Fixture::with_definition(SLOW);
+    let fx = with_definition(SLOW);
     let mut child = fx
         .command(&["up", &fx.env])
         .stdout(std::process::Stdio::piped())
@@ -536,7 +405,7 @@ fn interrupt_during_up(signal: &str) {
 #[test]
 fn host_access_is_opt_in_reaches_the_engine_and_is_flagged_in_plan() {
     let risky = "services:\n  tool:\n    image: envctl/busybox:1.35\n    command: [\"sleep\", \"3600\"]\n    privileged: true\n    pid: host\n";
-    let fx = Fixture::with_definition(risky);
+    let fx = with_definition(risky);
     let out = fx.run("up", &[]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
@@ -549,7 +418,7 @@ fn host_access_is_opt_in_reaches_the_engine_and_is_flagged_in_plan() {
     // Privileged containers cannot start on every engine (rootless, nested): the engine test
     // runs the host PID namespace; privileged mode is checked on the request (docker.rs).
     let shared = "services:\n  tool:\n    image: envctl/busybox:1.35\n    command: [\"sleep\", \"3600\"]\n    pid: host\n";
-    let fx = Fixture::with_definition(&format!("allow: [host-pid]\n{shared}"));
+    let fx = with_definition(&format!("allow: [host-pid]\n{shared}"));
     let plan = fx.run("plan", &[]);
     let shown = text(&plan.stdout);
     assert!(

@@ -3,97 +3,65 @@
 //! name before anything is created. The refusals are checked against the real engine: the
 //! instance must not exist afterwards.
 
-mod support;
+use crate::support;
+use support::Instance;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use support::{assert_ok, definition_dir, docker_stdout, text, unique_name, BUSYBOX};
+use support::{assert_ok, docker_stdout, text, BUSYBOX};
 
 fn envctl_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("envctl")
 }
 
-/// A directory with `environments/<env>.yaml`: one busybox service `web` and one `worker`.
-struct Fixture {
-    dir: tempfile::TempDir,
-    env: String,
+/// An environment with one busybox service `web` and one `worker`, run with none of the
+/// variables these tests set (each test sets its own).
+fn newcomer(prefix: &str) -> Instance {
+    let service = format!("    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n");
+    let definition = format!("services:\n  web:\n{service}  worker:\n{service}");
+    Instance::new(prefix, &definition)
+        .without_var("ENVCTL_ADVERTISE_HOST")
+        .without_var("ENVCTL_PORT_RANGE")
+        .without_var("ENVCTL_TEMPLATE_PATH")
+        .without_var("ENVCTL_CACHE_DIR")
 }
 
-impl Fixture {
-    fn new(prefix: &str) -> Self {
-        let env = unique_name(prefix);
-        let service = format!("    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n");
-        let definition = format!("services:\n  web:\n{service}  worker:\n{service}");
-        Self {
-            dir: definition_dir(&env, &definition),
-            env,
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(envctl_bin());
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env_remove("ENVCTL_ADVERTISE_HOST")
-            .env_remove("ENVCTL_PORT_RANGE")
-            .env_remove("ENVCTL_TEMPLATE_PATH")
-            .env_remove("ENVCTL_CACHE_DIR")
-            .args(args);
-        cmd
-    }
-
-    /// Containers of this fixture's environment (any feature), by label.
-    fn containers(&self) -> Vec<String> {
-        let out = docker_stdout(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=io.envctl.env={}", self.env),
-            "--format",
-            "{{.Names}}",
-        ])
-        .expect("docker ps");
-        out.lines().map(str::to_string).collect()
-    }
-
-    /// Runs `bash -c script` here with envctl first on PATH.
-    fn bash(&self, script: &str) -> Output {
-        let bin_dir = envctl_bin().parent().unwrap().to_path_buf();
-        let path = std::env::join_paths(
-            std::iter::once(bin_dir)
-                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-        )
-        .unwrap();
-        Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .current_dir(self.dir.path())
-            .env("PATH", path)
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .output()
-            .expect("bash runs")
-    }
+/// Containers of the environment (any feature), by label.
+fn containers(fx: &Instance) -> Vec<String> {
+    let out = docker_stdout(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.envctl.env={}", fx.env),
+        "--format",
+        "{{.Names}}",
+    ])
+    .expect("docker ps");
+    out.lines().map(str::to_string).collect()
 }
 
-/// Removes every instance of the fixture's environment, whatever the test did.
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let out = self
-            .command(&["down", &self.env, "--all-features", "--volumes"])
-            .output();
-        match out {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("cleanup of {} failed: {}", self.env, text(&out.stderr)),
-            Err(err) => eprintln!("cleanup of {} failed: {err}", self.env),
-        }
-    }
+/// Runs `bash -c script` in the environment's directory with envctl first on PATH.
+fn bash(fx: &Instance, script: &str) -> Output {
+    let bin_dir = envctl_bin().parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(fx.dir.path())
+        .env("PATH", path)
+        .env("ENVCTL_LOCK_DIR", fx.dir.path().join("locks"))
+        .output()
+        .expect("bash runs")
 }
 
 // --- completions ---------------------------------------------------------------------------
 
 /// Completes the last word of `words` with the bash script loaded the way a user loads it.
-fn bash_complete(fx: &Fixture, words: &[&str]) -> Vec<String> {
+fn bash_complete(fx: &Instance, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     let script = format!(
         "set -e\nsource <(envctl completions bash)\n\
@@ -105,7 +73,7 @@ fn bash_complete(fx: &Fixture, words: &[&str]) -> Vec<String> {
         words = quoted.join(" "),
         cword = words.len() - 1,
     );
-    let out = fx.bash(&script);
+    let out = bash(fx, &script);
     assert_ok(&out);
     let stdout = text(&out.stdout);
     assert!(
@@ -122,7 +90,7 @@ fn bash_complete(fx: &Fixture, words: &[&str]) -> Vec<String> {
 
 #[test]
 fn bash_completion_completes_environment_names() {
-    let fx = Fixture::new("compl");
+    let fx = newcomer("compl");
     let prefix = &fx.env[..fx.env.len() - 3];
     let reply = bash_complete(&fx, &["envctl", "up", prefix]);
     assert_eq!(reply, vec![fx.env.clone()]);
@@ -133,7 +101,7 @@ fn bash_completion_completes_environment_names() {
 
 #[test]
 fn bash_completion_completes_service_names() {
-    let fx = Fixture::new("compl");
+    let fx = newcomer("compl");
     let reply = bash_complete(&fx, &["envctl", "logs", &fx.env, ""]);
     assert_eq!(reply, vec!["web".to_string(), "worker".to_string()]);
     let reply = bash_complete(&fx, &["envctl", "exec", &fx.env, "wo"]);
@@ -142,7 +110,7 @@ fn bash_completion_completes_service_names() {
 
 #[test]
 fn bash_completion_completes_feature_names_of_running_instances() {
-    let fx = Fixture::new("compl");
+    let fx = newcomer("compl");
     let feature = "tabbed";
     let out = fx
         .command(&["up", &fx.env, "--feature", feature, "--no-wait"])
@@ -155,7 +123,7 @@ fn bash_completion_completes_feature_names_of_running_instances() {
 
 #[test]
 fn every_shell_gets_a_script() {
-    let fx = Fixture::new("compl");
+    let fx = newcomer("compl");
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let out = fx.command(&["completions", shell]).output().unwrap();
         assert_ok(&out);
@@ -212,7 +180,7 @@ fn every_subcommand_help_ends_with_examples() {
 // --- environment variables -----------------------------------------------------------------
 
 /// `envctl up` with `var=value` fails with one line naming `var`, and creates nothing.
-fn refused(fx: &Fixture, var: &str, value: &str, expect: &str) {
+fn refused(fx: &Instance, var: &str, value: &str, expect: &str) {
     let out = fx
         .command(&["up", &fx.env, "--no-wait"])
         .env(var, value)
@@ -226,12 +194,12 @@ fn refused(fx: &Fixture, var: &str, value: &str, expect: &str) {
         lines[0].contains(var) && lines[0].contains(expect),
         "{var}={value:?}: names it and says `{expect}`: {stderr}"
     );
-    assert_eq!(fx.containers(), Vec::<String>::new(), "{var}={value:?}");
+    assert_eq!(containers(fx), Vec::<String>::new(), "{var}={value:?}");
 }
 
 #[test]
 fn empty_or_malformed_variables_are_refused_by_name_before_anything_is_created() {
-    let fx = Fixture::new("envvar");
+    let fx = newcomer("envvar");
     let file = fx
         .dir
         .path()
@@ -254,7 +222,7 @@ fn empty_or_malformed_variables_are_refused_by_name_before_anything_is_created()
 
 #[test]
 fn empty_advertise_host_is_refused_by_name() {
-    let fx = Fixture::new("envvar");
+    let fx = newcomer("envvar");
     for args in [vec!["up", &fx.env], vec!["render", &fx.env]] {
         let out = fx
             .command(&args)
@@ -269,12 +237,12 @@ fn empty_advertise_host_is_refused_by_name() {
             "{args:?}: {stderr}"
         );
     }
-    assert_eq!(fx.containers(), Vec::<String>::new());
+    assert_eq!(containers(&fx), Vec::<String>::new());
 }
 
 #[test]
 fn advertise_host_that_is_not_this_machine_is_refused_before_up_creates_anything() {
-    let fx = Fixture::new("envvar");
+    let fx = newcomer("envvar");
     // TEST-NET-2 (RFC 5737): assigned to no machine.
     let foreign = "198.51.100.7";
     let by_flag = fx
@@ -294,20 +262,20 @@ fn advertise_host_that_is_not_this_machine_is_refused_before_up_creates_anything
             "{stderr}"
         );
     }
-    assert_eq!(fx.containers(), Vec::<String>::new());
+    assert_eq!(containers(&fx), Vec::<String>::new());
     // An address of this machine is accepted.
     let out = fx
         .command(&["up", &fx.env, "--no-wait", "--advertise-host", "127.0.0.1"])
         .output()
         .unwrap();
     assert_ok(&out);
-    assert_eq!(fx.containers().len(), 2);
+    assert_eq!(containers(&fx).len(), 2);
 }
 
 #[test]
 fn an_empty_template_path_is_an_empty_list() {
     // As an empty PATH is: the one variable where empty is a meaningful value.
-    let fx = Fixture::new("envvar");
+    let fx = newcomer("envvar");
     let out = fx
         .command(&["render", &fx.env])
         .env("ENVCTL_TEMPLATE_PATH", "")

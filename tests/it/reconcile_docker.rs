@@ -2,16 +2,12 @@
 //! `envctl/busybox:1.35` image. Every test uses its own environment name and a guard that
 //! removes everything it made (by label, plus any foreign container it planted).
 
-mod support;
+use crate::support;
+use support::Instance;
 
 use std::collections::BTreeMap;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-use tempfile::TempDir;
-
-use envctl::engine::docker::DockerEngine;
 use envctl::engine::{Engine, LabelFilter, ObservedContainer};
 use envctl::model::labels;
 
@@ -49,89 +45,9 @@ services:
 {% endif %}
 "#;
 
-/// A temp dir with `environments/<env>.yaml`, removing every instance of `<env>` on drop.
-struct Fixture {
-    dir: TempDir,
-    env: String,
-    rt: tokio::runtime::Runtime,
-    engine: DockerEngine,
-    /// Foreign containers a test planted; removed by id on drop.
-    planted: Vec<String>,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        Self::with_definition(DEFINITION)
-    }
-
-    /// A fixture whose definition is `text`; `@ENV@` in it becomes the environment name.
-    fn with_definition(text: &str) -> Self {
-        let env = support::unique_name("rc");
-        let dir = support::definition_dir(&env, &text.replace("@ENV@", &env));
-        let (rt, engine) = support::connect_engine();
-        Self {
-            dir,
-            env,
-            rt,
-            engine,
-            planted: Vec::new(),
-        }
-    }
-
-    fn envctl(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::cargo_bin("envctl").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env("ENVCTL_LOCK_DIR", self.dir.path().join("locks"))
-            .env("ENVCTL_ADVERTISE_HOST", "127.0.0.1")
-            .timeout(Duration::from_secs(120))
-            .args(args);
-        cmd.output().expect("envctl runs")
-    }
-
-    /// Runs envctl with the environment after the command name, e.g. `run("up", &["-f", "x"])`.
-    fn run(&self, command: &str, rest: &[&str]) -> Output {
-        let mut args = vec![command, self.env.as_str()];
-        args.extend_from_slice(rest);
-        self.envctl(&args)
-    }
-
-    fn containers(&self, instance: &str) -> BTreeMap<String, ObservedContainer> {
-        self.rt
-            .block_on(
-                self.engine
-                    .list_containers(&LabelFilter::instance(instance)),
-            )
-            .unwrap()
-            .into_iter()
-            .map(|c| {
-                (
-                    c.labels
-                        .get(labels::SERVICE)
-                        .cloned()
-                        .unwrap_or(c.name.clone()),
-                    c,
-                )
-            })
-            .collect()
-    }
-
-    fn instance(&self, feature: Option<&str>) -> String {
-        match feature {
-            Some(f) => format!("{}--{f}", self.env),
-            None => self.env.clone(),
-        }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let out = self.envctl(&["down", &self.env, "--all-features", "--volumes"]);
-        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
-        for id in &self.planted {
-            let removed = self.rt.block_on(self.engine.remove_container(id));
-            support::check_cleanup_result(&format!("planted container {id}"), removed);
-        }
-    }
+/// An instance of DEFINITION.
+fn reconciled() -> Instance {
+    Instance::new("rc", DEFINITION)
 }
 
 fn ids(containers: &BTreeMap<String, ObservedContainer>) -> BTreeMap<String, String> {
@@ -143,8 +59,8 @@ fn ids(containers: &BTreeMap<String, ObservedContainer>) -> BTreeMap<String, Str
 
 #[test]
 fn up_reaches_ready_and_a_second_up_writes_nothing() {
-    let fx = Fixture::new();
-    let instance = fx.instance(None);
+    let fx = reconciled();
+    let instance = fx.env.clone();
     let out = fx.run("up", &[]);
     assert_ok(&out);
     let containers = fx.containers(&instance);
@@ -183,8 +99,8 @@ fn up_reaches_ready_and_a_second_up_writes_nothing() {
 
 #[test]
 fn a_change_recreates_only_that_service_and_orphans_are_removed() {
-    let fx = Fixture::new();
-    let instance = fx.instance(None);
+    let fx = reconciled();
+    let instance = fx.env.clone();
     assert_ok(&fx.run("up", &["--set", "extra=yes"]));
     let before = ids(&fx.containers(&instance));
     assert_eq!(before.len(), 3);
@@ -208,8 +124,8 @@ fn a_change_recreates_only_that_service_and_orphans_are_removed() {
 
 #[test]
 fn features_live_side_by_side_and_down_removes_exactly_one() {
-    let fx = Fixture::new();
-    let (one, two) = (fx.instance(Some("one")), fx.instance(Some("two")));
+    let fx = reconciled();
+    let (one, two) = (fx.instance("one"), fx.instance("two"));
     assert_ok(&fx.run("up", &["--feature", "one"]));
     assert_ok(&fx.run("up", &["--feature", "two"]));
     let (c1, c2) = (fx.containers(&one), fx.containers(&two));
@@ -257,15 +173,13 @@ fn features_live_side_by_side_and_down_removes_exactly_one() {
     assert_eq!(left.len(), 2);
     assert!(left.values().all(|c| c.state.is_running()));
     let networks = fx
-        .rt
-        .block_on(fx.engine.find_network(&format!("envctl-{one}")))
+        .block_on(fx.engine().find_network(&format!("envctl-{one}")))
         .unwrap();
     assert!(networks.is_none(), "network of {one} left behind");
 
     // Named volumes survive a plain down and go with --volumes, each instance its own.
     let volumes = |instance: &str| -> Vec<String> {
-        fx.rt
-            .block_on(fx.engine.list_volumes(&LabelFilter::instance(instance)))
+        fx.block_on(fx.engine().list_volumes(&LabelFilter::instance(instance)))
             .unwrap()
             .into_iter()
             .map(|v| v.name)
@@ -279,14 +193,11 @@ fn features_live_side_by_side_and_down_removes_exactly_one() {
 
 #[test]
 fn a_foreign_container_with_our_name_is_left_untouched() {
-    let mut fx = Fixture::new();
-    let instance = fx.instance(None);
+    let fx = reconciled();
+    let instance = fx.env.clone();
     let foreign = plain_spec(format!("{instance}-b"), vec!["sleep".into(), "3600".into()]);
-    let id = fx
-        .rt
-        .block_on(fx.engine.create_container(&foreign))
-        .unwrap();
-    fx.planted.push(id.clone());
+    let id = fx.block_on(fx.engine().create_container(&foreign)).unwrap();
+    fx.planted_elsewhere("container", &id);
 
     let out = fx.run("up", &[]);
     assert!(!out.status.success());
@@ -294,8 +205,7 @@ fn a_foreign_container_with_our_name_is_left_untouched() {
     assert!(err.contains(&format!("`{instance}-b`")), "{err}");
     assert!(err.contains("untouched"), "{err}");
     let still = fx
-        .rt
-        .block_on(fx.engine.find_container(&format!("{instance}-b")))
+        .block_on(fx.engine().find_container(&format!("{instance}-b")))
         .unwrap()
         .expect("foreign container still there");
     assert_eq!(still.id, id);
@@ -304,15 +214,14 @@ fn a_foreign_container_with_our_name_is_left_untouched() {
     // down acts by label only: the foreign container survives it too.
     assert_ok(&fx.run("down", &[]));
     assert!(fx
-        .rt
-        .block_on(fx.engine.find_container(&format!("{instance}-b")))
+        .block_on(fx.engine().find_container(&format!("{instance}-b")))
         .unwrap()
         .is_some());
 }
 
 #[test]
 fn a_service_that_never_gets_healthy_fails_in_time_with_its_logs() {
-    let fx = Fixture::new();
+    let fx = reconciled();
     let started = Instant::now();
     // The check fails after its 10 retries (about a second); the wait timeout is far away,
     // so failing well before it shows the retries ended the wait, not the timeout.
@@ -325,15 +234,15 @@ fn a_service_that_never_gets_healthy_fails_in_time_with_its_logs() {
     assert!(err.contains("unhealthy"), "{err}");
     assert!(err.contains("| about to fail"), "{err}");
     // Independent services came up all the same.
-    let containers = fx.containers(&fx.instance(None));
+    let containers = fx.containers(&fx.env.clone());
     assert!(containers["a"].state.is_running());
     assert!(containers["b"].state.is_running());
 }
 
 #[test]
 fn status_ports_and_ls_describe_the_instance() {
-    let fx = Fixture::new();
-    let instance = fx.instance(None);
+    let fx = reconciled();
+    let instance = fx.env.clone();
     assert_ok(&fx.run("up", &["--no-wait"]));
     let out = fx.run("ports", &["--output", "dotenv"]);
     assert_ok(&out);
@@ -372,7 +281,7 @@ fn status_ports_and_ls_describe_the_instance() {
 
 #[test]
 fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
-    let fx = Fixture::new();
+    let fx = reconciled();
     let spawn = |feature: &str| {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("envctl"))
             .current_dir(fx.dir.path())
@@ -392,7 +301,7 @@ fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
     assert_ok(&y.wait_with_output().unwrap());
     let mut hosts: Vec<u16> = ["x", "y"]
         .iter()
-        .flat_map(|f| fx.containers(&fx.instance(Some(f))).into_values())
+        .flat_map(|f| fx.containers(&fx.instance(f)).into_values())
         .flat_map(|c| c.ports.into_iter().map(|p| p.host))
         .collect();
     let all = hosts.len();
@@ -402,27 +311,11 @@ fn concurrent_ups_of_two_features_both_converge_without_port_clashes() {
     assert_eq!(all, 2);
 }
 
-/// Removes images by name on drop.
-struct ImageGuard(Vec<String>);
-
-impl Drop for ImageGuard {
-    fn drop(&mut self) {
-        for image in &self.0 {
-            support::check_cleanup(
-                &format!("image {image}"),
-                &docker_cli(&["image", "rm", "-f", image]),
-            );
-        }
-    }
-}
-
 #[test]
 fn missing_images_are_pulled_once_with_progress_and_build_contexts_built() {
     let registry = LocalRegistry::start();
-    // Declared before the fixture so it drops after it: an image still used by a container
-    // would only be untagged, leaving a dangling image on the engine.
-    let mut images = ImageGuard(Vec::new());
-    let fx = Fixture::with_definition(
+    let fx = Instance::new(
+        "rc",
         r#"
 allow: [outside-build] # the context is beside environments/, outside the definition's dir
 services:
@@ -438,22 +331,16 @@ services:
     );
     let image = format!("127.0.0.1:{}/envctl-test/{}:1", registry.port, fx.env);
     let built_tag = format!("envctl-build/{}-built:latest", fx.env);
-    images.0 = vec![image.clone(), built_tag.clone()];
+    // Removed by the guard after the instance: an image still used by a container would only
+    // be untagged, leaving a dangling image on the engine.
+    fx.track_image(&image);
+    fx.track_image(&built_tag);
     // Seed the registry with an image that has a layer of its own, then forget the local copy.
-    let seed = fx.dir.path().join("seed");
-    std::fs::create_dir(&seed).unwrap();
-    std::fs::write(
-        seed.join("Dockerfile"),
-        format!("FROM {BUSYBOX}\nRUN head -c 300000 /dev/urandom > /noise\n"),
-    )
-    .unwrap();
-    assert_ok(&docker_cli(&[
-        "build",
-        "-q",
-        "-t",
+    support::build_image(
+        &fx.dir.path().join("seed"),
         &image,
-        seed.to_str().unwrap(),
-    ]));
+        &format!("FROM {BUSYBOX}\nRUN head -c 300000 /dev/urandom > /noise\n"),
+    );
     assert_ok(&docker_cli(&["push", &image]));
     assert_ok(&docker_cli(&["image", "rm", &image]));
     let ctx = fx.dir.path().join("ctx");
@@ -494,7 +381,7 @@ services:
     assert!(events
         .iter()
         .any(|e| e["service"] == "built" && e["phase"] == "building"));
-    let containers = fx.containers(&fx.instance(None));
+    let containers = fx.containers(&fx.env.clone());
     assert_eq!(containers.len(), 3);
     assert!(containers.values().all(|c| c.state.is_running()));
     assert_eq!(containers["built"].image, built_tag);
@@ -535,8 +422,8 @@ services:
     depends_on: {{ api: started }}
 "#
     );
-    let fx = Fixture::with_definition(&definition);
-    let instance = fx.instance(Some("hybrid"));
+    let fx = Instance::new("rc", &definition);
+    let instance = fx.instance("hybrid");
     let out = fx.run(
         "up",
         &["--feature", "hybrid", "--local", "api", "--output", "json"],

@@ -15,7 +15,6 @@ pub struct Event {
     pub action: String,
     /// The container's or network's name, or the volume's (its id is its name).
     pub name: String,
-    pub id: String,
     /// The signal of a container `kill` event (`9`, `15`), else empty.
     pub signal: String,
 }
@@ -136,17 +135,15 @@ fn parse(line: &str) -> Event {
         serde_json::from_str(line).unwrap_or_else(|e| panic!("event {line:?}: {e}"));
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
     let actor = &v["Actor"];
-    let id = text(&actor["ID"]);
     let kind = text(&v["Type"]);
     let name = match kind.as_str() {
-        "volume" => id.clone(),
+        "volume" => text(&actor["ID"]),
         _ => text(&actor["Attributes"]["name"]),
     };
     Event {
         kind,
         action: text(&v["Action"]),
         name,
-        id,
         signal: text(&actor["Attributes"]["signal"]),
     }
 }

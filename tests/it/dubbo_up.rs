@@ -3,11 +3,11 @@
 //! and decode the registrations, make real Dubbo calls at the registered addresses, and check
 //! what `envctl endpoints` tells an outsider. `envctl down` (and a label sweep) cleans up.
 
-mod support;
+use crate::support;
+use support::Instance;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use envctl::dubbo::{providers, Layout, Registration};
@@ -34,76 +34,32 @@ services:
 "#;
 
 fn ensure_images() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for name in ["zookeeper", "dubbo-python"] {
-        let status = Command::new("bash")
-            .arg(root.join("images").join(name).join("build.sh"))
-            .status()
-            .expect("run build.sh");
-        assert!(status.success(), "images/{name}/build.sh failed");
-    }
+    support::ensure_images(&[
+        ("envctl/zookeeper:3.8", "zookeeper"),
+        (support::DUBBO_IMAGE, "dubbo-python"),
+    ]);
 }
 
-/// A temp dir with `environments/<env>.yaml`; the instance is taken down on drop.
-struct Fixture {
-    dir: tempfile::TempDir,
-    env: String,
+/// An instance of DEFINITION with the shipped templates, advertised on the address envctl
+/// detects (no advertise host set).
+fn dubbo_instance() -> Instance {
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    Instance::new("du", DEFINITION)
+        .with_var("ENVCTL_TEMPLATE_PATH", templates.to_str().unwrap())
+        .without_var("ENVCTL_ADVERTISE_HOST")
+        .with_timeout(Duration::from_secs(300))
 }
 
-impl Fixture {
-    fn new() -> Self {
-        let env = support::unique_name("du");
-        let dir = support::definition_dir(&env, DEFINITION);
-        Fixture { dir, env }
-    }
-
-    fn envctl(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_envctl"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env(
-                "ENVCTL_TEMPLATE_PATH",
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
-            )
-            .output()
-            .unwrap()
-    }
-
-    fn envctl_ok(&self, args: &[&str]) -> String {
-        let out = self.envctl(args);
-        assert!(
-            out.status.success(),
-            "envctl {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let out = self.envctl(&["down", &self.env, "--all-features"]);
-        support::check_cleanup(&format!("down {} --all-features", self.env), &out);
-        // Should `down` itself fail, sweep by label so the engine is left as found.
-        let label = format!("label=io.envctl.env={}", self.env);
-        if let Ok(ids) = docker_stdout(&["ps", "-aq", "--filter", &label]) {
-            for id in ids.lines() {
-                support::check_cleanup_result(
-                    &format!("container {id} of {}", self.env),
-                    docker_stdout(&["rm", "-f", "-v", id]),
-                );
-            }
-        }
-        if let Ok(ids) = docker_stdout(&["network", "ls", "-q", "--filter", &label]) {
-            for id in ids.lines() {
-                support::check_cleanup_result(
-                    &format!("network {id} of {}", self.env),
-                    docker_stdout(&["network", "rm", id]),
-                );
-            }
-        }
-    }
+/// Runs envctl, asserting success; its stdout.
+fn envctl_ok(fx: &Instance, args: &[&str]) -> String {
+    let out = fx.envctl(args);
+    assert!(
+        out.status.success(),
+        "envctl {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 async fn registration(registry: SocketAddr, interface: &str) -> Registration {
@@ -119,7 +75,7 @@ async fn registration(registry: SocketAddr, interface: &str) -> Registration {
 }
 
 /// A real Dubbo call from the host's network namespace.
-fn call_from_host(fixture: &Fixture, address: &str, interface: &str) -> serde_json::Value {
+fn call_from_host(fixture: &Instance, address: &str, interface: &str) -> serde_json::Value {
     let name = format!("{}-test-consumer", fixture.env);
     support::dubbo_call_from_host(&name, address, interface, "envctl")
 }
@@ -128,17 +84,23 @@ fn call_from_host(fixture: &Fixture, address: &str, interface: &str) -> serde_js
 async fn up_registers_providers_reachable_from_outside() {
     ensure_images();
     let advertise = envctl::advertise::detect().to_string();
-    let fixture = Fixture::new();
-    fixture.envctl_ok(&["up", &fixture.env, "--advertise-host", &advertise]);
+    let fixture = dubbo_instance();
+    envctl_ok(
+        &fixture,
+        &["up", &fixture.env, "--advertise-host", &advertise],
+    );
 
-    let endpoints: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&[
-        "endpoints",
-        &fixture.env,
-        "--output",
-        "json",
-        "--advertise-host",
-        &advertise,
-    ]))
+    let endpoints: serde_json::Value = serde_json::from_str(&envctl_ok(
+        &fixture,
+        &[
+            "endpoints",
+            &fixture.env,
+            "--output",
+            "json",
+            "--advertise-host",
+            &advertise,
+        ],
+    ))
     .unwrap();
     let registry: SocketAddr = endpoints["registry"].as_str().unwrap().parse().unwrap();
     let host_port = |service: &str| {
@@ -204,29 +166,35 @@ async fn up_registers_providers_reachable_from_outside() {
 async fn feature_instances_never_share_registrations() {
     ensure_images();
     let advertise = envctl::advertise::detect().to_string();
-    let fixture = Fixture::new();
+    let fixture = dubbo_instance();
     let mut seen = Vec::new();
     for feature in ["fa", "fb"] {
-        fixture.envctl_ok(&[
-            "up",
-            &fixture.env,
-            "--feature",
-            feature,
-            "--advertise-host",
-            &advertise,
-        ]);
+        envctl_ok(
+            &fixture,
+            &[
+                "up",
+                &fixture.env,
+                "--feature",
+                feature,
+                "--advertise-host",
+                &advertise,
+            ],
+        );
     }
     for feature in ["fa", "fb"] {
-        let endpoints: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&[
-            "endpoints",
-            &fixture.env,
-            "--feature",
-            feature,
-            "--output",
-            "json",
-            "--advertise-host",
-            &advertise,
-        ]))
+        let endpoints: serde_json::Value = serde_json::from_str(&envctl_ok(
+            &fixture,
+            &[
+                "endpoints",
+                &fixture.env,
+                "--feature",
+                feature,
+                "--output",
+                "json",
+                "--advertise-host",
+                &advertise,
+            ],
+        ))
         .unwrap();
         let registry: SocketAddr = endpoints["registry"].as_str().unwrap().parse().unwrap();
         let own_port = endpoints["ports"]

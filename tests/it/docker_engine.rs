@@ -2,7 +2,7 @@
 //! envctl/busybox:1.35 (scripts/build-images.sh busybox). Every test labels what it creates
 //! with its own instance id and removes it all in a drop guard, pass or fail.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -626,12 +626,11 @@ async fn connect_reports_a_missing_socket_clearly() {
         assert!(text.contains("start the engine"), "{text}");
         return;
     }
+    // The test's full name in the harness: its module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::connect_reports_a_missing_socket_clearly");
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "connect_reports_a_missing_socket_clearly",
-            "--exact",
-            "--nocapture",
-        ])
+        .args([name.as_str(), "--exact", "--nocapture"])
         .env("ENVCTL_TEST_MISSING_SOCKET", "1")
         .env("DOCKER_HOST", "unix:///nonexistent/envctl/docker.sock")
         .output()

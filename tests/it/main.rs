@@ -1,0 +1,31 @@
+//! envctl's integration tests, one test binary (one link, one copy of the support code) with a
+//! module per area. `*_cli` modules run the envctl binary without touching the engine (or only
+//! to prove nothing was created); `*_docker` modules and `docker_engine` need the real Docker
+//! engine and the local `envctl/*` images (scripts/build-images.sh). See README.md here for how
+//! to add a module and the rules every test keeps (unique names, drop guards, no fixed ports).
+//!
+//! Tests of every module run concurrently in this one process: nothing here may change the
+//! process's environment or working directory, or assume the engine holds nothing but its own.
+
+mod support;
+
+mod behaviour_docker;
+mod definition_limits_cli;
+mod definition_limits_docker;
+mod definitions_cli;
+mod docker_engine;
+mod dubbo_docker;
+mod dubbo_up;
+mod engine_errors_cli;
+mod identity_docker;
+mod import_cli;
+mod import_docker;
+mod lifecycle_docker;
+mod output_cli;
+mod papercuts_cli;
+mod project_a_docker;
+mod reconcile_docker;
+mod security_cli;
+mod security_docker;
+mod spec_docker;
+mod template_libraries;
