@@ -258,7 +258,7 @@ fn a_second_interrupt_exits_at_once() {
     signal(&up);
     let status = wait_exit(&mut up, Duration::from_secs(20));
     let stderr = rest(&err);
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(status.code(), Some(130), "{status:?}: {stderr}");
     assert!(
         stderr.contains("interrupted again: exiting now"),
         "{stderr}"

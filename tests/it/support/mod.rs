@@ -119,8 +119,19 @@ pub struct LocalRegistry {
 }
 
 impl LocalRegistry {
-    /// Starts the registry and waits (up to 20 s) until it answers.
+    /// Starts the registry and waits (up to 20 s) until it answers. The port is free when
+    /// picked but not reserved: a concurrent test may bind it first, and then the registry
+    /// exits and another port is tried.
     pub fn start() -> Self {
+        for _ in 0..3 {
+            if let Some(registry) = Self::try_start() {
+                return registry;
+            }
+        }
+        panic!("docker-registry exited at start on three free ports in a row");
+    }
+
+    fn try_start() -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -136,7 +147,7 @@ impl LocalRegistry {
             ),
         )
         .unwrap();
-        let child = Command::new("docker-registry")
+        let mut child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
             .stdout(std::process::Stdio::null())
@@ -146,17 +157,21 @@ impl LocalRegistry {
         let deadline = Instant::now() + Duration::from_secs(20);
         // Ready when it answers the registry API's version check, not merely accepts a connection.
         while protocols::http_get(port, "/v2/").map(|(status, _)| status) != Ok(200) {
-            assert!(
-                Instant::now() < deadline,
-                "the local registry never answered GET /v2/"
-            );
+            if child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the local registry never answered GET /v2/");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self {
+        Some(Self {
             child,
             port,
             _dir: dir,
-        }
+        })
     }
 }
 
