@@ -4,17 +4,16 @@
 //! read in the apache/* repositories); the registered addresses are providers this test runs
 //! on loopback, answering the protocol they registered (a dubbo heartbeat, an HTTP/2 preface).
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use envctl::zookeeper::Session;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use support::instance::EnvFixture;
+use support::Instance;
 
 /// What a provider of one protocol answers, for as long as the test runs.
 #[derive(Clone, Copy)]
@@ -161,15 +160,29 @@ services:
 "#;
 
 fn ensure_zookeeper_image() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("images/zookeeper/build.sh");
-    let status = Command::new("bash").arg(script).status().unwrap();
-    assert!(status.success(), "images/zookeeper/build.sh failed");
+    support::ensure_images(&[("envctl/zookeeper:3.8", "zookeeper")]);
 }
 
-fn endpoints(fixture: &EnvFixture, extra: &[&str]) -> serde_json::Value {
+/// An instance of `definition` with the shared templates on the path.
+fn with_templates(prefix: &str, definition: &str) -> Instance {
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    Instance::new(prefix, definition)
+        .with_var("ENVCTL_TEMPLATE_PATH", templates.to_str().unwrap())
+        .with_timeout(Duration::from_secs(300))
+}
+
+/// `envctl ARGS`, asserting success; stdout.
+#[track_caller]
+fn envctl_ok(fixture: &Instance, args: &[&str]) -> String {
+    let out = fixture.envctl(args);
+    support::assert_ok(&out);
+    support::text(&out.stdout)
+}
+
+fn endpoints(fixture: &Instance, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["endpoints", fixture.env.as_str(), "--output", "json"];
     args.extend_from_slice(extra);
-    serde_json::from_str(&fixture.envctl_ok(&args)).unwrap()
+    serde_json::from_str(&envctl_ok(fixture, &args)).unwrap()
 }
 
 /// The providers of `interface` in an `endpoints` report.
@@ -185,8 +198,8 @@ fn entries<'a>(report: &'a serde_json::Value, interface: &str) -> Vec<&'a serde_
 #[tokio::test]
 async fn every_registration_form_is_seen_by_up_and_endpoints() {
     ensure_zookeeper_image();
-    let fixture = EnvFixture::new("dreg", ZOOKEEPER_ONLY);
-    fixture.envctl_ok(&["up", &fixture.env]);
+    let fixture = with_templates("dreg", ZOOKEEPER_ONLY);
+    envctl_ok(&fixture, &["up", &fixture.env]);
     let report = endpoints(&fixture, &[]);
     let registry: SocketAddr = report["registry"].as_str().unwrap().parse().unwrap();
 
@@ -253,8 +266,8 @@ async fn every_registration_form_is_seen_by_up_and_endpoints() {
     zk.close().await;
 
     // `up` waits for every marker service's dubbo check: each form must be found and answer.
-    fixture.redefine(WITH_CHECKS);
-    fixture.envctl_ok(&["up", &fixture.env]);
+    fixture.define_refused(&fixture.env, WITH_CHECKS);
+    envctl_ok(&fixture, &["up", &fixture.env]);
 
     let report = endpoints(&fixture, &[]);
     assert!(
@@ -302,7 +315,7 @@ async fn every_registration_form_is_seen_by_up_and_endpoints() {
 
 #[test]
 fn a_bad_registry_address_is_refused_when_the_definition_loads() {
-    let fixture = EnvFixture::new(
+    let fixture = with_templates(
         "dregbad",
         r#"
 services:
