@@ -34,8 +34,5 @@ scripts/module-cycles.py
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
 step "cargo test"
-# Most integration tests wait on the engine (containers starting, health checks), not on the
-# CPU: four at a time instead of one per core cut the wall time of tests/it by about a quarter
-# on a 2-core machine without new flakes. Override to taste.
-RUST_TEST_THREADS=${RUST_TEST_THREADS:-4} cargo test --all-targets
+cargo test --all-targets
 step "all checks passed"
