@@ -8,7 +8,6 @@ use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::time::Duration;
 
 use envctl::zookeeper::Session;
@@ -165,24 +164,15 @@ fn ensure_zookeeper_image() {
 
 /// An instance of `definition` with the shared templates on the path.
 fn with_templates(prefix: &str, definition: &str) -> Instance {
-    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     Instance::new(prefix, definition)
-        .with_var("ENVCTL_TEMPLATE_PATH", templates.to_str().unwrap())
+        .with_shared_templates()
         .with_timeout(Duration::from_secs(300))
-}
-
-/// `envctl ARGS`, asserting success; stdout.
-#[track_caller]
-fn envctl_ok(fixture: &Instance, args: &[&str]) -> String {
-    let out = fixture.envctl(args);
-    support::assert_ok(&out);
-    support::text(&out.stdout)
 }
 
 fn endpoints(fixture: &Instance, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["endpoints", fixture.env.as_str(), "--output", "json"];
     args.extend_from_slice(extra);
-    serde_json::from_str(&envctl_ok(fixture, &args)).unwrap()
+    serde_json::from_str(&fixture.envctl_ok(&args)).unwrap()
 }
 
 /// The providers of `interface` in an `endpoints` report.
@@ -199,7 +189,7 @@ fn entries<'a>(report: &'a serde_json::Value, interface: &str) -> Vec<&'a serde_
 async fn every_registration_form_is_seen_by_up_and_endpoints() {
     ensure_zookeeper_image();
     let fixture = with_templates("dreg", ZOOKEEPER_ONLY);
-    envctl_ok(&fixture, &["up", &fixture.env]);
+    fixture.envctl_ok(&["up", &fixture.env]);
     let report = endpoints(&fixture, &[]);
     let registry: SocketAddr = report["registry"].as_str().unwrap().parse().unwrap();
 
@@ -267,7 +257,7 @@ async fn every_registration_form_is_seen_by_up_and_endpoints() {
 
     // `up` waits for every marker service's dubbo check: each form must be found and answer.
     fixture.define_refused(&fixture.env, WITH_CHECKS);
-    envctl_ok(&fixture, &["up", &fixture.env]);
+    fixture.envctl_ok(&["up", &fixture.env]);
 
     let report = endpoints(&fixture, &[]);
     assert!(

@@ -7,7 +7,6 @@ use crate::support;
 use support::Instance;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use envctl::dubbo::{providers, Layout, Registration};
@@ -43,23 +42,10 @@ fn ensure_images() {
 /// An instance of DEFINITION with the shipped templates, advertised on the address envctl
 /// detects (no advertise host set).
 fn dubbo_instance() -> Instance {
-    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     Instance::new("du", DEFINITION)
-        .with_var("ENVCTL_TEMPLATE_PATH", templates.to_str().unwrap())
+        .with_shared_templates()
         .without_var("ENVCTL_ADVERTISE_HOST")
         .with_timeout(Duration::from_secs(300))
-}
-
-/// Runs envctl, asserting success; its stdout.
-fn envctl_ok(fx: &Instance, args: &[&str]) -> String {
-    let out = fx.envctl(args);
-    assert!(
-        out.status.success(),
-        "envctl {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 async fn registration(registry: SocketAddr, interface: &str) -> Registration {
@@ -85,22 +71,16 @@ async fn up_registers_providers_reachable_from_outside() {
     ensure_images();
     let advertise = envctl::advertise::detect().to_string();
     let fixture = dubbo_instance();
-    envctl_ok(
-        &fixture,
-        &["up", &fixture.env, "--advertise-host", &advertise],
-    );
+    fixture.envctl_ok(&["up", &fixture.env, "--advertise-host", &advertise]);
 
-    let endpoints: serde_json::Value = serde_json::from_str(&envctl_ok(
-        &fixture,
-        &[
-            "endpoints",
-            &fixture.env,
-            "--output",
-            "json",
-            "--advertise-host",
-            &advertise,
-        ],
-    ))
+    let endpoints: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&[
+        "endpoints",
+        &fixture.env,
+        "--output",
+        "json",
+        "--advertise-host",
+        &advertise,
+    ]))
     .unwrap();
     let registry: SocketAddr = endpoints["registry"].as_str().unwrap().parse().unwrap();
     let host_port = |service: &str| {
@@ -169,32 +149,26 @@ async fn feature_instances_never_share_registrations() {
     let fixture = dubbo_instance();
     let mut seen = Vec::new();
     for feature in ["fa", "fb"] {
-        envctl_ok(
-            &fixture,
-            &[
-                "up",
-                &fixture.env,
-                "--feature",
-                feature,
-                "--advertise-host",
-                &advertise,
-            ],
-        );
+        fixture.envctl_ok(&[
+            "up",
+            &fixture.env,
+            "--feature",
+            feature,
+            "--advertise-host",
+            &advertise,
+        ]);
     }
     for feature in ["fa", "fb"] {
-        let endpoints: serde_json::Value = serde_json::from_str(&envctl_ok(
-            &fixture,
-            &[
-                "endpoints",
-                &fixture.env,
-                "--feature",
-                feature,
-                "--output",
-                "json",
-                "--advertise-host",
-                &advertise,
-            ],
-        ))
+        let endpoints: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&[
+            "endpoints",
+            &fixture.env,
+            "--feature",
+            feature,
+            "--output",
+            "json",
+            "--advertise-host",
+            &advertise,
+        ]))
         .unwrap();
         let registry: SocketAddr = endpoints["registry"].as_str().unwrap().parse().unwrap();
         let own_port = endpoints["ports"]

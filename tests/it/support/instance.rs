@@ -88,6 +88,12 @@ impl Instance {
         self
     }
 
+    /// Puts the shipped `templates/` on the template path of every run.
+    pub fn with_shared_templates(self) -> Self {
+        let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        self.with_var("ENVCTL_TEMPLATE_PATH", templates.to_str().unwrap())
+    }
+
     /// How long one envctl run may take (default 2 minutes).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -142,6 +148,14 @@ impl Instance {
         let mut cmd = assert_cmd::Command::from_std(self.command(args));
         cmd.timeout(self.timeout);
         cmd.output().expect("envctl runs")
+    }
+
+    /// Runs `envctl ARGS`, asserting success; its stdout.
+    #[track_caller]
+    pub fn envctl_ok(&self, args: &[&str]) -> String {
+        let out = self.envctl(args);
+        super::assert_ok(&out);
+        text(&out.stdout)
     }
 
     /// `envctl <command> <env> <rest...>`.

@@ -310,27 +310,25 @@ pub fn build_image(dir: &std::path::Path, tag: &str, dockerfile: &str) {
     ]));
 }
 
-/// Makes sure the local images exist, building each missing one with its idempotent
-/// `images/<dir>/build.sh`, once per process: modules asking at the same time wait for one
-/// build instead of racing two.
+/// Makes sure the local images exist: each one's idempotent `images/<dir>/build.sh` runs once
+/// per process, and modules asking at the same time wait for one build instead of racing two.
 pub fn ensure_images(images: &[(&str, &str)]) {
-    static PRESENT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut present = PRESENT.lock().unwrap_or_else(|e| e.into_inner());
+    static ENSURED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut ensured = ENSURED.lock().unwrap_or_else(|e| e.into_inner());
     for (image, dir) in images {
-        if present.iter().any(|p| p == image) {
+        if ensured.iter().any(|p| p == image) {
             continue;
         }
-        if docker_stdout(&["image", "inspect", image]).is_err() {
-            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("images")
-                .join(dir)
-                .join("build.sh");
-            let status = Command::new("bash")
-                .arg(&script)
-                .status()
-                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
-            assert!(status.success(), "{} failed ({status})", script.display());
-        }
-        present.push(image.to_string());
+        // The script itself skips a present image (unless ENVCTL_REBUILD asks otherwise).
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("images")
+            .join(dir)
+            .join("build.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+        assert!(status.success(), "{} failed ({status})", script.display());
+        ensured.push(image.to_string());
     }
 }

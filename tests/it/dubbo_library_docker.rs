@@ -5,31 +5,32 @@
 //! apache/dubbo `ExchangeCodec`), while a published port with nothing behind it (docker-proxy
 //! accepts, then hangs up) is not ready.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use envctl::dubbo::{providers, Form, Layout};
 use envctl::model::{DubboProbe, Probe};
 use envctl::probe::ProbeTarget;
 use envctl::zookeeper::Session;
-use support::instance::EnvFixture;
+use support::Instance;
 
 fn ensure_images() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for name in ["zookeeper", "dubbo-python"] {
-        let status = Command::new("bash")
-            .arg(root.join("images").join(name).join("build.sh"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "images/{name}/build.sh failed");
-    }
+    support::ensure_images(&[
+        ("envctl/zookeeper:3.8", "zookeeper"),
+        (support::DUBBO_IMAGE, "dubbo-python"),
+    ]);
 }
 
-fn endpoints(fixture: &EnvFixture) -> serde_json::Value {
+/// An instance of `definition` with the shared templates on the path.
+fn with_templates(prefix: &str, definition: &str) -> Instance {
+    Instance::new(prefix, definition)
+        .with_shared_templates()
+        .with_timeout(Duration::from_secs(300))
+}
+
+fn endpoints(fixture: &Instance) -> serde_json::Value {
     serde_json::from_str(&fixture.envctl_ok(&["endpoints", &fixture.env, "--output", "json"]))
         .unwrap()
 }
@@ -52,7 +53,7 @@ services:
 #[tokio::test]
 async fn an_unmodified_apache_dubbo_provider_is_healthy_under_the_template() {
     ensure_images();
-    let fixture = EnvFixture::new("dlib", LIBRARY);
+    let fixture = with_templates("dlib", LIBRARY);
     // `up` passes only if the dubbo check finds the library's own registration and the
     // provider answers HTTP/2 at the registered address.
     fixture.envctl_ok(&["up", &fixture.env]);
@@ -123,7 +124,7 @@ services:
 #[tokio::test]
 async fn the_dubbo_check_is_a_heartbeat_not_an_open_socket() {
     ensure_images();
-    let fixture = EnvFixture::new("dhb", RESPONDER);
+    let fixture = with_templates("dhb", RESPONDER);
     // `legacy` is ready only after a heartbeat exchange with the responder.
     fixture.envctl_ok(&["up", &fixture.env]);
     let report = endpoints(&fixture);
