@@ -31,3 +31,5 @@ mod security_cli;
 mod security_docker;
 mod spec_docker;
 mod template_libraries;
+mod ui_api_docker;
+mod ui_browser_docker;

@@ -1,7 +1,7 @@
 //! `envctl ui`'s JSON API against the real engine: every endpoint, the actions with their
 //! live progress, and the security rules (token, same origin, Host, escaping, secrets).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! (markup in them stays text), and runs `down` from the page. Screenshots of each step go to
 //! target/ui-screenshots/ for CI to keep.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
