@@ -27,6 +27,7 @@ mod output_cli;
 mod papercuts_cli;
 mod project_a_docker;
 mod reconcile_docker;
+mod remote_engine_docker;
 mod security_cli;
 mod security_docker;
 mod spec_docker;

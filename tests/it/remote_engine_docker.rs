@@ -2,7 +2,7 @@
 //! `tests/support/remote.rs`): probes, `ports`, `endpoints` and Dubbo registrations use the
 //! engine host's address; host ports are chosen from what that engine publishes.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Output;
