@@ -26,6 +26,10 @@ pub struct EndpointsArgs {
     /// `zk1:2181,zk2:2181/chroot` (default: the instance's ZooKeeper, Dubbo's default layout).
     #[arg(long, value_parser = parse_registry)]
     pub registry: Option<RegistryAddress>,
+    /// Keep watching: print providers as they register and vanish (ZooKeeper watches), one
+    /// line each (`+`/`-`; with --output json one JSON object per line), until interrupted.
+    #[arg(long)]
+    pub watch: bool,
     #[arg(long, value_enum, default_value_t)]
     pub output: super::OutputFormat,
 }
@@ -48,6 +52,15 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode>
         );
     }
     let choice = registry_choice(&args);
+    if args.watch {
+        let watched = super::endpoints_watch::Watched {
+            address: choice.address.as_ref(),
+            layout: &choice.layout,
+            json: matches!(args.output, super::OutputFormat::Json),
+        };
+        return super::endpoints_watch::run(watched, backend.as_ref(), &instance, env.as_ref())
+            .await;
+    }
     let found = collect(&instance, containers, env.as_ref(), &host, &choice).await;
     match args.output {
         super::OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&found)?),

@@ -69,7 +69,8 @@ const EXAMPLES: &[(&str, &str)] = &[
         "endpoints",
         "  envctl endpoints project-a\n  \
          envctl endpoints project-a --feature pay-v2 --output json\n  \
-         envctl endpoints project-a --registry 'zookeeper://zk1:2181?backup=zk2:2181&group=shop'",
+         envctl endpoints project-a --registry 'zookeeper://zk1:2181?backup=zk2:2181&group=shop'\n  \
+         envctl endpoints project-a --watch --output json",
     ),
     (
         "gc",

@@ -8,6 +8,7 @@ mod complete_words;
 mod completions;
 mod down;
 mod endpoints;
+mod endpoints_watch;
 mod exec;
 mod gc;
 mod help;

@@ -150,6 +150,40 @@ pub async fn everything(session: &mut Session, layout: &Layout) -> Result<Found,
     Ok(out)
 }
 
+/// As `everything`, leaving a watch on every node whose change can add or remove a provider:
+/// the existing ancestors of the group and instance roots (they may not exist yet), each
+/// interface node (its `providers` may not), and every node `everything` reads. The next
+/// `Session::next_event` then says when to look again.
+pub async fn everything_watched(session: &mut Session, layout: &Layout) -> Result<Found, ZkError> {
+    session.watch_reads(true);
+    let result = async {
+        for root in [layout.group_root(), layout.services_root.clone()] {
+            for ancestor in ancestors(&root) {
+                children_or_none(session, &ancestor).await?;
+            }
+        }
+        for interface in children_or_none(session, &layout.group_root()).await? {
+            if !NOT_INTERFACES.contains(&interface.as_str()) {
+                let node = layout.providers_path(&interface);
+                let node = node.trim_end_matches("/providers");
+                children_or_none(session, node).await?;
+            }
+        }
+        everything(session, layout).await
+    }
+    .await;
+    session.watch_reads(false);
+    result
+}
+
+/// `/`, `/a`, `/a/b` for `/a/b/c`.
+fn ancestors(path: &str) -> Vec<String> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    (0..parts.len())
+        .map(|n| format!("/{}", parts[..n].join("/")))
+        .collect()
+}
+
 /// Opens a session on the first server that answers, lists every provider, closes it.
 pub async fn list_all(
     servers: &[SocketAddr],
@@ -188,6 +222,12 @@ mod tests {
         assert_eq!(r.address(), "10.0.0.5:20880");
         assert_eq!(all.undecodable.len(), 1);
         assert!(all.undecodable[0].starts_with("/dubbo/a.Greeter/providers: "));
+    }
+
+    #[test]
+    fn ancestors_of_a_root() {
+        assert_eq!(ancestors("/a/b/c"), ["/", "/a", "/a/b"]);
+        assert_eq!(ancestors("/dubbo"), ["/"]);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 //! ZooKeeper's own clients do it: every path is prefixed on the way out. A completed handshake is also the strongest "the server answers" check:
 //! unlike the `ruok` four-letter word it needs no whitelist on ZooKeeper 3.5+.
 
+mod watch;
 mod wire;
 
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use watch::WatchEvent;
 pub use wire::Malformed;
 use wire::{OwnedReader, Reader, Writer, MAX_FRAME};
 
@@ -61,6 +63,10 @@ pub struct Session {
     pub session_id: i64,
     /// Prefix of every path (`/chroot`), empty for the server's root.
     chroot: String,
+    /// Whether reads leave a watch behind (see `watch.rs`).
+    watching: bool,
+    /// Watch notifications that arrived while waiting for a reply.
+    events: std::collections::VecDeque<WatchEvent>,
 }
 
 impl Session {
@@ -79,6 +85,8 @@ impl Session {
             next_xid: 1,
             session_id: 0,
             chroot: String::new(),
+            watching: false,
+            events: Default::default(),
         };
         let request = Writer::default()
             .int(0) // protocol version
@@ -193,7 +201,9 @@ impl Session {
     /// Sends a `path, watch=false` request and returns the reply after its header, or the
     /// server's error for `path`.
     async fn request(&mut self, op: i32, path: &str) -> Result<OwnedReader, ZkError> {
-        let body = Writer::default().string(&self.full_path(path)).bool(false); // no watch
+        let body = Writer::default()
+            .string(&self.full_path(path))
+            .bool(self.watching);
         self.call(op, body, path).await
     }
 
@@ -271,7 +281,8 @@ impl Session {
         .await
     }
 
-    /// The reply to request `xid`, skipping notifications and pings (negative xids).
+    /// The reply to request `xid`; watch notifications met on the way are kept for
+    /// `next_event`, ping replies skipped.
     async fn reply_to(&mut self, xid: i32) -> Result<Vec<u8>, ZkError> {
         loop {
             let body = self.receive().await?;
@@ -283,6 +294,10 @@ impl Session {
                 })?;
             if reply_xid == xid {
                 return Ok(body);
+            }
+            if reply_xid == watch::NOTIFICATION_XID {
+                let event = self.notification(&body)?;
+                self.events.push_back(event);
             }
         }
     }
