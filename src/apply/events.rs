@@ -42,6 +42,10 @@ pub enum Phase {
     Waiting {
         reason: String,
     },
+    /// Running an `init:` step (seeding its data); `step` says which.
+    Seeding {
+        step: String,
+    },
     /// Started, not waited on (`--no-wait`).
     Started,
     /// Running and healthy.
@@ -83,6 +87,7 @@ impl Phase {
             Phase::Recreating { .. } => "recreating",
             Phase::Starting => "starting",
             Phase::Waiting { .. } => "waiting",
+            Phase::Seeding { .. } => "seeding",
             Phase::Started => "started",
             Phase::Ready => "ready",
             Phase::Completed => "completed",
@@ -100,6 +105,7 @@ impl Phase {
             Phase::Building { image, line } => format!("{image} {line}"),
             Phase::Recreating { changed } => format!("changed: {}", changed.join(", ")),
             Phase::Waiting { reason } => reason.clone(),
+            Phase::Seeding { step } => step.clone(),
             Phase::Failed { reason, .. } => reason.clone(),
             _ => String::new(),
         }

@@ -13,6 +13,7 @@ mod images;
 mod interrupt;
 mod pull_progress;
 mod readiness;
+mod seed;
 mod up;
 
 pub use down::{down, DownReport, DownScope};
@@ -47,6 +48,9 @@ pub struct ApplyOptions {
     /// Where this machine dials published ports, for probes (the backend's
     /// `HostAddress::local`; loopback for a local engine).
     pub published_at: IpAddr,
+    /// Services whose `init:` steps run again although their volume was seeded
+    /// (`up --reseed`).
+    pub reseed: BTreeSet<String>,
 }
 
 impl Default for ApplyOptions {
@@ -56,6 +60,7 @@ impl Default for ApplyOptions {
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             check_once: false,
             published_at: IpAddr::from([127, 0, 0, 1]),
+            reseed: BTreeSet::new(),
         }
     }
 }
@@ -130,6 +135,8 @@ struct Ctx {
     check_once: bool,
     pending: Mutex<BTreeMap<String, String>>,
     interrupt: Interrupt,
+    /// `up --reseed`: seed these again.
+    reseed: BTreeSet<String>,
 }
 
 impl Ctx {
@@ -225,7 +232,9 @@ pub async fn apply_until(
         .services
         .iter()
         .filter(|s| {
+            // A seed runs once its service is ready, so that readiness is always waited for.
             opts.wait
+                || s.seed.is_some()
                 || plan.services.iter().any(|d| {
                     matches!(
                         d.depends_on.get(&s.name),
@@ -258,6 +267,7 @@ pub async fn apply_until(
         check_once: opts.check_once,
         pending: Mutex::new(BTreeMap::new()),
         interrupt,
+        reseed: opts.reseed.clone(),
     });
 
     let mut tasks = Vec::new();
@@ -479,6 +489,15 @@ async fn run_service(
         return Status::Started;
     }
     if ctx.check_once {
+        if target.seed.is_some() {
+            ctx.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    name.to_string(),
+                    "not seeded: --wait-timeout 0 does not wait for it to be ready".into(),
+                );
+        }
         return readiness::glance_service(ctx, target, &id, fresh).await;
     }
     let ready = async {
@@ -519,6 +538,9 @@ async fn run_service(
     };
     match ready {
         Ok(status) => {
+            if !seed::after_ready(ctx, target, &id).await {
+                return Status::Failed;
+            }
             let phase = if status == Status::Completed {
                 Phase::Completed
             } else {

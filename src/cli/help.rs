@@ -17,7 +17,8 @@ const EXAMPLES: &[(&str, &str)] = &[
         "  envctl up cache-demo                           # create it, wait until ready\n  \
          envctl up project-a --feature pay-v2 --ttl 3d  # an isolated copy for a branch\n  \
          envctl up project-a --local order-service      # run one service from your IDE\n  \
-         DOCKER_HOST=tcp://test-server:2375 envctl up project-a --feature pay-v2  # on a shared server",
+         DOCKER_HOST=tcp://test-server:2375 envctl up project-a --feature pay-v2  # on a shared server\n  \
+         envctl up shop --reseed db                     # run db's init: (seed) steps again",
     ),
     (
         "down",

@@ -46,6 +46,11 @@ pub struct UpArgs {
     /// whose image changes are recreated. Fails, changing nothing, when a pull fails.
     #[arg(long)]
     pub pull: bool,
+    /// Run SERVICE's `init:` steps (its seed) again although its volume was already seeded
+    /// (repeatable). The steps run on the data as it is: write them to be re-runnable
+    /// (e.g. `DROP TABLE IF EXISTS`), or `down --volumes` for a fresh start.
+    #[arg(long, value_name = "SERVICE")]
+    pub reseed: Vec<String>,
     /// Lifetime of the instance (e.g. 3d, 8h, 1m30s; `none` or `0` for no expiry). Default:
     /// the definition's `ttl:` for feature instances, else the lifetime the instance already
     /// has. Every `up` renews it; `envctl gc` removes expired instances.
@@ -63,6 +68,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     common::check_advertise_host(args.render.advertise_host.as_deref())?;
     let mut env = common::load(&args.instance, &args.render)?;
     common::run_locally(&mut env, &args.local)?;
+    check_reseed(&env, &args.reseed)?;
     let backend = common::connect(args.render.advertise_host.as_deref()).await?;
     let json = args.output == OutputFormat::Json;
     let mut inputs = common::plan_inputs()?;
@@ -75,6 +81,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             wait: !args.no_wait,
             wait_timeout: args.wait_timeout,
             check_once: args.wait_timeout.is_zero(),
+            reseed: args.reseed.iter().cloned().collect(),
             // The backend sets where its published ports are dialled.
             ..ApplyOptions::default()
         },
@@ -101,6 +108,40 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let result = result?;
     let report = UpReport::new(&args, &result);
     Ok(output::emit(&report, json))
+}
+
+/// `--reseed NAME` must name a service that has `init:` steps.
+#[derive(Debug, thiserror::Error)]
+#[error("--reseed {name}: {why}")]
+pub struct BadReseed {
+    name: String,
+    why: String,
+}
+
+fn check_reseed(env: &crate::model::Environment, names: &[String]) -> Result<(), BadReseed> {
+    for name in names {
+        let seeded: Vec<&str> = env
+            .services
+            .values()
+            .filter(|s| !s.init.is_empty())
+            .map(|s| s.name.as_str())
+            .collect();
+        let why = match env.services.iter().find(|(n, _)| n.as_str() == name) {
+            Some((_, s)) if !s.init.is_empty() => continue,
+            Some(_) => "this service has no `init:` steps".to_string(),
+            None => "no such service".to_string(),
+        };
+        let known = if seeded.is_empty() {
+            "no service of this environment has `init:` steps".to_string()
+        } else {
+            format!("services with `init:` steps: {}", seeded.join(", "))
+        };
+        return Err(BadReseed {
+            name: name.clone(),
+            why: format!("{why}; {known}"),
+        });
+    }
+    Ok(())
 }
 
 /// What `up` prints: `ready`/`failed`, or `interrupted` with each service's state.

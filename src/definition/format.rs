@@ -101,6 +101,33 @@ pub struct ServiceDef {
     pub network_mode: Option<HostMode>,
     /// `host`: the host's process namespace; needs `allow: [host-pid]`.
     pub pid: Option<HostMode>,
+    /// Seeding steps, run in order once per volume lifetime after the service is first
+    /// ready (again with `up --reseed SERVICE`).
+    pub init: Option<Vec<InitStepDef>>,
+    /// A shell command inside the container that runs the SQL on its standard input; `sql:`
+    /// steps need it (the `mysql` template sets it).
+    pub sql_client: Option<String>,
+}
+
+/// One `init:` step: exactly one of `sql`, `exec`, `copy`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitStepDef {
+    /// An SQL file (relative to the definition) run with the service's `sql_client`.
+    pub sql: Option<String>,
+    /// A command run in the container: a list of words or one string split like a shell.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub exec: Option<Value>,
+    /// A file or directory of the definition copied into the container.
+    pub copy: Option<CopyDef>,
+}
+
+/// `copy: { from: ./seed/conf, to: /etc/app }`: `to` is the directory that receives it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyDef {
+    pub from: String,
+    pub to: String,
 }
 
 /// The only non-default value of `network_mode` and `pid`.

@@ -9,6 +9,7 @@ mod document;
 mod extends;
 mod format;
 mod host_paths;
+mod init;
 mod libraries;
 mod load;
 mod locate;

@@ -184,6 +184,9 @@ pub fn service(
             Err(err) => problems.push(&["aliases"], err.to_string()),
         }
     }
+    let (init, seed_problems) = super::init::resolve(def, base);
+    service.init = init;
+    problems.0.extend(seed_problems);
     service.host_access = crate::model::HostAccess {
         privileged: def.privileged.unwrap_or(false),
         network: def.network_mode.is_some(),

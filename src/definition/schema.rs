@@ -63,6 +63,8 @@ pub const SERVICE_FIELDS: &[(&str, Shape)] = &[
     ("privileged", Shape::Any),
     ("network_mode", Shape::Any),
     ("pid", Shape::Any),
+    ("init", Shape::Any),
+    ("sql_client", Shape::Any),
 ];
 
 pub const SERVICE: Shape = Shape::Fields(SERVICE_FIELDS);

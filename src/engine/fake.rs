@@ -389,6 +389,10 @@ impl Engine for FakeEngine {
         stream::iter(lines.into_iter().skip(skip).map(Ok)).boxed()
     }
 
+    async fn upload(&self, id: &str, _dir: &str, _tar: Vec<u8>) -> EngineResult<()> {
+        self.lock().container_name(id).map(|_| ())
+    }
+
     async fn exec(&self, id: &str, _cmd: &[String]) -> EngineResult<ExecOutput> {
         let mut st = self.lock();
         let name = st.container_name(id)?;

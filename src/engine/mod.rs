@@ -280,6 +280,8 @@ pub trait Engine: Send + Sync {
             Err(_) => Ok(None),
         }
     }
+    /// Unpacks a tar archive into directory `dir` of a container (created or running).
+    async fn upload(&self, id: &str, dir: &str, tar: Vec<u8>) -> EngineResult<()>;
     /// Restart count and start time of a container, for readiness.
     async fn container_runtime(&self, id: &str) -> EngineResult<ContainerRuntime>;
 

@@ -2,11 +2,13 @@
 //! Pure data, no I/O. Names are newtypes so a service name never stands in for an instance id.
 
 pub mod host_port_token;
+mod init;
 pub mod labels;
 mod names;
 mod port_range;
 mod service;
 
+pub use init::{marker_path, Init, InitStep, SeedFile, MARKER_FILE};
 pub use names::{
     check_dns_label, check_env_name, check_feature_name, instance_name, InstanceId, NameError,
     ServiceName, FEATURE_SEPARATOR,

@@ -28,6 +28,8 @@ pub struct Service {
     pub template: Option<String>,
     /// Access to the host beyond the sandbox; each needs the definition's `allow:`.
     pub host_access: HostAccess,
+    /// Seeding: steps run once per volume lifetime, after the service is first ready.
+    pub init: super::Init,
 }
 
 /// Ways a container can reach into the host, each opted into with `allow:`.
@@ -85,6 +87,7 @@ impl Service {
             aliases: Vec::new(),
             template: None,
             host_access: HostAccess::default(),
+            init: super::Init::default(),
         }
     }
 }

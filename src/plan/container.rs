@@ -229,6 +229,7 @@ pub fn desired(
         privileged: service.host_access.privileged,
         host_network: service.host_access.network,
         host_pid: service.host_access.pid,
+        init: (!service.init.is_empty()).then(|| service.init.digest()),
     };
     let hash = view.hash(&secrets, key).map_err(|reason| {
         vec![SpecError::Key {

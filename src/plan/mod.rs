@@ -217,6 +217,17 @@ pub struct ServiceTarget {
     /// Host paths the container mounts, resolved when the definition loaded; checked again
     /// right before the container is created or started (a symlink may have been swapped in).
     pub bind_sources: Vec<std::path::PathBuf>,
+    /// Its `init:` steps, when it has any.
+    pub seed: Option<SeedTarget>,
+}
+
+/// What seeding one service needs: the steps, their digest, and where the marker goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedTarget {
+    pub init: crate::model::Init,
+    pub digest: String,
+    /// The marker file inside the container (see `model::marker_path`).
+    pub marker: String,
 }
 
 /// The plan for one instance.
@@ -381,6 +392,11 @@ pub fn plan(
                     crate::model::VolumeSource::Named(_) => None,
                 })
                 .collect(),
+            seed: (!service.init.is_empty()).then(|| SeedTarget {
+                init: service.init.clone(),
+                digest: service.init.digest(),
+                marker: crate::model::marker_path(service),
+            }),
         });
         container_actions.extend(action);
     }

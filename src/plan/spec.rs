@@ -65,6 +65,10 @@ pub struct SpecView {
     pub host_network: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub host_pid: bool,
+    /// Digest of the `init:` steps (files included); left out without them, so existing
+    /// hashes stay valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -126,6 +130,10 @@ impl SpecView {
         field("privileged", self.privileged != new.privileged);
         field("network_mode", self.host_network != new.host_network);
         field("pid", self.host_pid != new.host_pid);
+        field(
+            "init (a seed runs once per volume; `up --reseed SERVICE` runs the new one)",
+            self.init != new.init,
+        );
         let keys: std::collections::BTreeSet<&String> =
             self.env.keys().chain(new.env.keys()).collect();
         for key in keys {

@@ -223,6 +223,10 @@ impl Engine for DockerEngine {
         self.run_exec(id, &exec_id).await
     }
 
+    async fn upload(&self, id: &str, dir: &str, tar: Vec<u8>) -> EngineResult<()> {
+        self.upload_archive(id, dir, tar).await
+    }
+
     async fn exec_bounded(
         &self,
         id: &str,

@@ -18,6 +18,26 @@ use crate::engine::{EngineError, EngineResult, ExecOutput};
 use super::connection::{api_err, DockerEngine};
 
 impl DockerEngine {
+    /// Unpacks `tar` into `dir` of container `id` (the engine's archive endpoint).
+    pub(super) async fn upload_archive(
+        &self,
+        id: &str,
+        dir: &str,
+        tar: Vec<u8>,
+    ) -> EngineResult<()> {
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path(dir)
+            .build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(api_err(
+                &self.endpoint,
+                "copy files into",
+                format!("container {id} ({dir})"),
+            ))
+    }
+
     /// Creates an exec of `cmd` in container `id`; returns its id.
     pub(super) async fn create_exec(&self, id: &str, cmd: &[String]) -> EngineResult<String> {
         let what = format!("container {id}");
