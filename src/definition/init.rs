@@ -9,7 +9,7 @@ use serde_yaml::Value;
 
 use super::format::{InitStepDef, ServiceDef};
 use super::locate::Seg;
-use super::resolve::Problem;
+use super::problem::Problem;
 use super::values::{relative_to, scalar_text, split_words};
 use crate::model::{Init, InitStep, SeedFile};
 

@@ -14,6 +14,7 @@ mod libraries;
 mod load;
 mod locate;
 mod params;
+mod problem;
 mod render;
 mod resolve;
 mod sandbox;

@@ -17,13 +17,7 @@ use crate::model::{
     PullPolicy, Resources, RestartPolicy, Service, ServiceKind, ServiceName,
 };
 
-/// A problem inside one service; `path` is relative to the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: Vec<Seg>,
-    pub message: String,
-    pub hint: Option<String>,
-}
+pub use super::problem::Problem;
 
 #[derive(Default)]
 struct Problems(Vec<Problem>);
