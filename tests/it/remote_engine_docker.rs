@@ -99,6 +99,56 @@ fn up_is_ready_through_the_remote_address_and_reports_it() {
     assert_eq!(status["services"][0]["ready"], true, "{status}");
 }
 
+const DUBBO: &str = r#"
+services:
+  zookeeper:
+    template: zookeeper
+  greeter:
+    template: dubbo-provider
+    with: { interface: "org.envctl.remote.Greeter" }
+    depends_on: { zookeeper: healthy }
+"#;
+
+#[tokio::test]
+async fn a_provider_registers_the_server_address_and_a_host_caller_reaches_it() {
+    use envctl::dubbo::{providers, Layout};
+    use envctl::zookeeper::Session;
+
+    let host = remote::host();
+    let fx = Remote::new("rdub", DUBBO);
+    assert_ok(&fx.envctl(&["up", &fx.env]));
+    let endpoints = fx.json(&["endpoints", &fx.env, "--output", "json"]);
+    let registry: std::net::SocketAddr = endpoints["registry"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no registry: {endpoints}"));
+    assert_eq!(registry.ip().to_string(), host, "{endpoints}");
+
+    let mut session = Session::connect(registry, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let found = providers(
+        &mut session,
+        &Layout::default(),
+        "org.envctl.remote.Greeter",
+    )
+    .await
+    .unwrap();
+    session.close().await;
+    assert_eq!(found.registrations.len(), 1, "{found:?}");
+    let registered = &found.registrations[0];
+    assert_eq!(registered.host, host);
+
+    // A caller on this machine, through what ZooKeeper says.
+    let reply = support::dubbo_call_from_host(
+        &format!("{}-caller", fx.env),
+        &registered.address(),
+        "org.envctl.remote.Greeter",
+        "team",
+    );
+    assert_eq!(reply["reply"]["message"], "Hello, team", "{reply}");
+}
+
 #[test]
 fn host_ports_skip_what_the_remote_engine_already_publishes() {
     // A container that is not envctl's holds a port on the server; locally that port is free,
