@@ -20,6 +20,9 @@ pub enum LockError {
         holder: String,
         waited: Duration,
     },
+    /// The engine holding the instance's lock could not be asked.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
     #[error("cannot use lock file {path}: {source}")]
     Io {
         path: PathBuf,

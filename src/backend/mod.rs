@@ -51,6 +51,26 @@ pub struct FoundInstance {
     pub owned_by: Option<String>,
 }
 
+/// An instance lock held on the engine (see `Backend::try_lock`).
+#[derive(Debug)]
+#[must_use = "a lock is released with Backend::unlock"]
+pub struct EngineLock {
+    pub name: String,
+}
+
+/// The outcome of one `Backend::try_lock`.
+#[derive(Debug)]
+pub enum LockAttempt {
+    /// Nobody else can reach this engine's instances without going through this machine's
+    /// file lock (a local engine): nothing to take.
+    NotNeeded,
+    Acquired(EngineLock),
+    /// Someone holds it: who, and until when.
+    Held {
+        holder: String,
+    },
+}
+
 /// Where instances run. Every method acts on envctl's own objects only (those carrying the
 /// `io.envctl.*` labels of `model::labels`).
 #[async_trait]
@@ -129,6 +149,16 @@ pub trait Backend: Send + Sync {
     /// started, died, removed...): what makes `envctl ui` live. May end; callers also look
     /// again periodically.
     fn changes(&self, filter: &LabelFilter) -> BoxStream<'static, ()>;
+    /// One attempt at `instance`'s lock where the instance lives, for engines that several
+    /// machines share; `holder` says who asks (`user@host (pid N, envctl up)`).
+    async fn try_lock(&self, _instance: &InstanceId, _holder: &str) -> EngineResult<LockAttempt> {
+        Ok(LockAttempt::NotNeeded)
+    }
+    /// Releases a lock `try_lock` gave.
+    async fn unlock(&self, _lock: EngineLock) -> EngineResult<()> {
+        Ok(())
+    }
+
     /// Runs `command` inside a running workload.
     async fn exec(
         &self,

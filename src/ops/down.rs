@@ -33,13 +33,30 @@ pub async fn down(
     sink: EventSink,
     on_lock_wait: &mut dyn FnMut(&str),
 ) -> Result<DownReport, DownError> {
-    let (scope, _lock) = match target {
+    match target {
         DownTarget::Instance(instance, policy) => {
-            let lock = lock::acquire(&instance, "down", policy, on_lock_wait)?;
-            backend.verify_owner(&instance).await?;
-            (DownScope::Instance(instance.to_string()), Some(lock))
+            let _lock = lock::acquire(&instance, "down", policy, on_lock_wait)?;
+            let on_engine =
+                super::engine_lock::acquire(backend, &instance, "down", policy, on_lock_wait)
+                    .await?;
+            let result = down_locked(backend, &instance, volumes, sink).await;
+            super::engine_lock::release(backend, on_engine).await;
+            result
         }
-        DownTarget::AllOf(env) => (DownScope::AllOf { env }, None),
-    };
+        DownTarget::AllOf(env) => Ok(backend
+            .down(&DownScope::AllOf { env }, volumes, sink)
+            .await?),
+    }
+}
+
+/// `down` of one instance once its locks are held.
+async fn down_locked(
+    backend: &dyn Backend,
+    instance: &InstanceId,
+    volumes: bool,
+    sink: EventSink,
+) -> Result<DownReport, DownError> {
+    backend.verify_owner(instance).await?;
+    let scope = DownScope::Instance(instance.to_string());
     Ok(backend.down(&scope, volumes, sink).await?)
 }

@@ -4,6 +4,7 @@
 
 pub mod down;
 pub mod endpoints;
+pub mod engine_lock;
 pub mod extend;
 pub mod gc;
 pub mod inspect;

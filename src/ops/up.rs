@@ -64,6 +64,22 @@ pub async fn up(
     let began = Instant::now();
     let _lock = lock::acquire(&env.instance, "up", request.lock, on_lock_wait)?;
     let _ports = pinned_port_locks(env, request.lock, on_lock_wait)?;
+    let on_engine =
+        super::engine_lock::acquire(backend, &env.instance, "up", request.lock, on_lock_wait)
+            .await?;
+    let result = up_locked(backend, env, request, sink, began).await;
+    super::engine_lock::release(backend, on_engine).await;
+    result
+}
+
+/// `up` once every lock is held.
+async fn up_locked(
+    backend: &dyn Backend,
+    env: &Environment,
+    request: UpRequest<'_>,
+    sink: EventSink,
+    began: Instant,
+) -> Result<UpResult, UpUseCaseError> {
     // Before anything is planned: objects with this instance's label but another env/feature.
     backend.verify_owner(&env.instance).await?;
     if request.pull {

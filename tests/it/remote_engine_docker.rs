@@ -257,3 +257,39 @@ fn owners_are_recorded_listed_and_guard_down() {
     let left = remote::docker_stdout(&["ps", "-aq", "--filter", &label]).unwrap();
     assert_eq!(left, "");
 }
+
+#[test]
+fn two_machines_upping_one_instance_take_turns() {
+    let fx = Remote::new("rlock", WEB);
+    // Two "machines": their own file-lock directories and owners, one engine.
+    let spawn = |who: &str| {
+        let locks = fx.path().join(format!("locks-{who}"));
+        remote::envctl(fx.path(), &["up", &fx.env])
+            .env("ENVCTL_OWNER", format!("{who}@machine-{who}"))
+            .env("ENVCTL_LOCK_DIR", locks)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_ok(&a);
+    assert_ok(&b);
+    let (a_err, b_err) = (text(&a.stderr), text(&b.stderr));
+    let waited = |stderr: &str, other: &str| {
+        stderr.contains(&format!("waiting for instance {}", fx.env))
+            && stderr.contains(&format!("{other}@machine-{other}"))
+    };
+    assert!(
+        waited(&a_err, "b") ^ waited(&b_err, "a"),
+        "exactly one must wait for the other:\na: {a_err}\nb: {b_err}"
+    );
+    let label = format!("label=io.envctl.env={}", fx.env);
+    let running = remote::docker_stdout(&["ps", "-q", "--filter", &label]).unwrap();
+    assert_eq!(running.lines().count(), 1, "one converged instance");
+    // Both released the lock: nothing of it is left on the engine.
+    let lock = format!("label=io.envctl.lock={}", fx.env);
+    let locks = remote::docker_stdout(&["volume", "ls", "-q", "--filter", &lock]).unwrap();
+    assert_eq!(locks, "");
+}

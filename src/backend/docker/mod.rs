@@ -3,6 +3,7 @@
 //! and removing are `apply`, lifetimes are lease volumes (`lifetime`); this file only wires
 //! them to the `Backend` trait.
 
+mod engine_lock;
 mod instances;
 mod ownership;
 mod remote_ports;
@@ -15,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 
-use super::{Backend, FoundInstance, HostAddress, OwnershipError};
+use super::{Backend, EngineLock, FoundInstance, HostAddress, LockAttempt, OwnershipError};
 use crate::apply::{
     self, ApplyOptions, DownReport, DownScope, EventSink, Interrupt, NotReady, Reach, UpError,
     UpOutcome,
@@ -24,6 +25,10 @@ use crate::engine::{Engine, EngineResult, ExecOutput, LabelFilter, ObservedConta
 use crate::lifetime::{self, Lease};
 use crate::model::{Environment, InstanceId};
 use crate::plan::{self, Plan, PlanInputs, ServiceTarget};
+
+/// How long an engine lock holds without its holder: longer than `up` waits for readiness by
+/// default, so a live `up` keeps it; a crashed one frees it after this.
+const ENGINE_LOCK_LEASE: Duration = Duration::from_secs(30 * 60);
 
 /// A `Backend` over a container engine.
 pub struct DockerBackend {
@@ -48,6 +53,17 @@ impl DockerBackend {
 impl Backend for DockerBackend {
     fn host_address(&self) -> &HostAddress {
         &self.host
+    }
+
+    async fn try_lock(&self, instance: &InstanceId, holder: &str) -> EngineResult<LockAttempt> {
+        if !self.is_remote() {
+            return Ok(LockAttempt::NotNeeded);
+        }
+        engine_lock::try_lock(self.engine.as_ref(), instance, holder, ENGINE_LOCK_LEASE).await
+    }
+
+    async fn unlock(&self, lock: EngineLock) -> EngineResult<()> {
+        engine_lock::unlock(self.engine.as_ref(), lock).await
     }
 
     async fn verify_owner(&self, instance: &InstanceId) -> Result<(), OwnershipError> {
