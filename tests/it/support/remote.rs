@@ -74,24 +74,23 @@ pub fn envctl(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// Removes what is left of `env`'s instances on the remote engine (containers, networks,
-/// volumes by label), reporting each failure; the guard every remote test ends with.
+/// volumes by label, the engine lock), reporting each failure; the guard every remote test
+/// ends with.
 pub fn sweep(env: &str) {
     let label = format!("label=io.envctl.env={env}");
-    for (kind, list, remove) in [
-        ("container", &["ps", "-aq"][..], &["rm", "-f", "-v"][..]),
-        (
-            "network",
-            &["network", "ls", "-q"][..],
-            &["network", "rm"][..],
-        ),
-        (
-            "volume",
-            &["volume", "ls", "-q"][..],
-            &["volume", "rm", "-f"][..],
-        ),
+    // The main instance's engine lock (lock volumes carry no env label).
+    let lock = format!("label=io.envctl.lock={env}");
+    let containers = (&["ps", "-aq"][..], &["rm", "-f", "-v"][..]);
+    let networks = (&["network", "ls", "-q"][..], &["network", "rm"][..]);
+    let volumes = (&["volume", "ls", "-q"][..], &["volume", "rm", "-f"][..]);
+    for (kind, (list, remove), label) in [
+        ("container", containers, &label),
+        ("network", networks, &label),
+        ("volume", volumes, &label),
+        ("lock", volumes, &lock),
     ] {
         let mut args = list.to_vec();
-        args.extend(["--filter", &label]);
+        args.extend(["--filter", label.as_str()]);
         let Ok(ids) = docker_stdout(&args) else {
             continue;
         };
