@@ -293,3 +293,64 @@ fn two_machines_upping_one_instance_take_turns() {
     let locks = remote::docker_stdout(&["volume", "ls", "-q", "--filter", &lock]).unwrap();
     assert_eq!(locks, "");
 }
+
+/// `a` becomes healthy a few seconds after it starts, so `up` is still at work (waiting to
+/// start `b`) when the link drops.
+const SLOW: &str = r#"
+services:
+  a:
+    image: envctl/busybox:1.35
+    command: ["sh", "-c", "sleep 3; touch /tmp/ok; exec sleep 86400"]
+    healthcheck: { cmd: ["test", "-f", "/tmp/ok"], interval: 200ms, retries: 200 }
+  b:
+    image: envctl/busybox:1.35
+    command: ["sleep", "86400"]
+    depends_on: { a: healthy }
+"#;
+
+#[test]
+fn a_link_dropped_mid_up_leaves_a_state_the_next_up_converges() {
+    let fx = Remote::new("rcut", SLOW);
+    let relay = remote::Relay::start();
+    let began = std::time::Instant::now();
+    let child = remote::envctl(fx.path(), &["up", &fx.env])
+        .env("DOCKER_HOST", &relay.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cut once `a` exists on the server: `up` is then waiting for it to become healthy.
+    let a = format!("{}-a", fx.env);
+    let deadline = began + std::time::Duration::from_secs(60);
+    while remote::docker_stdout(&["ps", "-aq", "--filter", &format!("name=^{a}$")])
+        .unwrap()
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "{a} never appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    relay.cut();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the Docker engine"),
+        "{stderr}"
+    );
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(60),
+        "up hung after the link dropped"
+    );
+    // Containers are created early; b must not have been started.
+    let b = format!("{}-b", fx.env);
+    let started = remote::docker_stdout(&["ps", "-q", "--filter", &format!("name=^{b}$")]);
+    assert_eq!(started.unwrap(), "", "b must not run yet: {stderr}");
+
+    // Over a working link the next up converges, and then nothing is left to do.
+    assert_ok(&fx.envctl(&["up", &fx.env]));
+    let plan = fx.envctl(&["plan", &fx.env]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+    let label = format!("label=io.envctl.env={}", fx.env);
+    let running = remote::docker_stdout(&["ps", "-q", "--filter", &label]).unwrap();
+    assert_eq!(running.lines().count(), 2);
+}
