@@ -22,6 +22,13 @@ pub enum UpError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Plan(#[from] PlanErrors),
+    /// `--local` services the engine's containers could not reach (see `backend::docker`).
+    #[error("--local {services}: containers on the engine at {engine} could not reach this machine ({reason}); run the service in its container (drop --local), or run envctl on a machine the server can reach")]
+    LocalUnreachable {
+        services: String,
+        engine: String,
+        reason: String,
+    },
 }
 
 /// What `up` did.

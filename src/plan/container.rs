@@ -82,19 +82,17 @@ fn resolve_token(token: &HostPortRef, allocations: &Allocations) -> Result<u16, 
         })
 }
 
-/// The host gateway, plus every service run on the host (`up --local`) under its names.
-fn extra_hosts(env: &Environment) -> Vec<String> {
+/// The host gateway, plus every service run on the host (`up --local`) under its names, at
+/// `local_reach` (see `PlanInputs::local_reach`).
+fn extra_hosts(env: &Environment, local_reach: &str) -> Vec<String> {
     let mut hosts = vec![HOST_GATEWAY.to_string()];
     for service in env.local.values() {
         let names = std::iter::once(service.name.as_str())
             .chain(service.aliases.iter().map(String::as_str));
-        hosts.extend(names.map(|n| format!("{n}{LOCAL_SUFFIX}")));
+        hosts.extend(names.map(|n| format!("{n}:{local_reach}")));
     }
     hosts
 }
-
-/// How a service run on the host is named in containers' hosts files.
-const LOCAL_SUFFIX: &str = ":host-gateway";
 
 /// Labels common to everything envctl creates for an instance.
 pub fn instance_labels(env: &Environment, created: &str) -> Labels {
@@ -202,7 +200,7 @@ pub fn desired(
     aliases.extend(service.aliases.iter().cloned());
     let network = env.instance.network_name();
     let nano_cpus = service.resources.cpus.map(|c| (c * 1e9).round() as i64);
-    let extra_hosts = extra_hosts(env);
+    let extra_hosts = extra_hosts(env, &inputs.local_reach);
 
     let view = SpecView {
         image: service.image.clone(),

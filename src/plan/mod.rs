@@ -50,6 +50,10 @@ pub struct PlanInputs<'a> {
     pub spec_key: SpecKey,
     /// Build every `build:` image again (`up --build`).
     pub rebuild: bool,
+    /// What containers put in their hosts files for a `--local` service: `host-gateway` (the
+    /// engine's host, which is this machine for a local engine), or this machine's address
+    /// as the server routes to it, for a remote engine.
+    pub local_reach: String,
     /// `io.envctl.owner` of what this plan creates (`crate::owner::current`, `up --owner`).
     pub owner: String,
 }
@@ -66,6 +70,7 @@ impl PlanInputs<'static> {
             now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             spec_key: SpecKey::from_host(),
             rebuild: false,
+            local_reach: "host-gateway".into(),
             owner: crate::owner::current(),
         })
     }

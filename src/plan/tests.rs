@@ -60,6 +60,7 @@ pub(crate) fn inputs() -> PlanInputs<'static> {
         now: "2026-01-01T00:00:00Z".into(),
         spec_key: SpecKey::fixed(&[1; 32]),
         rebuild: false,
+        local_reach: "host-gateway".into(),
         owner: "dev@test".into(),
     }
 }

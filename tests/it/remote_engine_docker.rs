@@ -354,3 +354,30 @@ fn a_link_dropped_mid_up_leaves_a_state_the_next_up_converges() {
     let running = remote::docker_stdout(&["ps", "-q", "--filter", &label]).unwrap();
     assert_eq!(running.lines().count(), 2);
 }
+
+#[test]
+fn a_local_service_is_reached_from_the_servers_containers() {
+    // The `--local` service is this test: a listener on this machine.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let definition = format!(
+        r#"
+services:
+  ide:
+    image: envctl/busybox:1.35
+    command: ["sleep", "86400"]
+    ports: [{port}]
+  caller:
+    image: envctl/busybox:1.35
+    command: ["sleep", "86400"]
+    healthcheck: {{ cmd: ["sh", "-c", "echo hi | nc -w 2 ide {port}"], interval: 200ms, retries: 100 }}
+"#
+    );
+    let fx = Remote::new("rloc", &definition);
+    let accepted = std::thread::spawn(move || listener.accept().map(|(_, from)| from.ip()));
+    let out = fx.envctl(&["up", &fx.env, "--local", "ide"]);
+    assert_ok(&out);
+    let from = accepted.join().unwrap().unwrap();
+    // The server's containers came in through the server (its address on the shared link).
+    assert_eq!(from.to_string(), remote::host(), "{}", text(&out.stdout));
+}

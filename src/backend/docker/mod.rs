@@ -47,6 +47,28 @@ impl DockerBackend {
     fn is_remote(&self) -> bool {
         !self.host.local.is_loopback()
     }
+
+    /// Planning inputs for a remote engine: its free ports, and where its containers reach
+    /// a `--local` service (refused when they cannot).
+    fn remote_inputs<'a>(
+        &self,
+        env: &Environment,
+        inputs: &PlanInputs<'a>,
+        free: &'a (dyn Fn(u16, crate::model::Protocol) -> bool + Sync),
+    ) -> Result<PlanInputs<'a>, UpError> {
+        let mut inputs = remote_ports::inputs(inputs, free);
+        if !env.local.is_empty() {
+            let here = remote_ports::reach_back(self.host.local).map_err(|reason| {
+                UpError::LocalUnreachable {
+                    services: env.local.keys().cloned().collect::<Vec<_>>().join(", "),
+                    engine: self.host.local.to_string(),
+                    reason,
+                }
+            })?;
+            inputs.local_reach = here.to_string();
+        }
+        Ok(inputs)
+    }
 }
 
 #[async_trait]
@@ -77,11 +99,8 @@ impl Backend for DockerBackend {
         }
         let busy = remote_ports::published(self.engine.as_ref()).await?;
         let free = |port, protocol| !busy.contains(&(port, protocol));
-        Ok(plan::plan(
-            env,
-            &observed,
-            &remote_ports::inputs(inputs, &free),
-        )?)
+        let inputs = self.remote_inputs(env, inputs, &free)?;
+        Ok(plan::plan(env, &observed, &inputs)?)
     }
 
     async fn up(
@@ -102,7 +121,7 @@ impl Backend for DockerBackend {
         }
         let busy = remote_ports::published(self.engine.as_ref()).await?;
         let free = |port, protocol| !busy.contains(&(port, protocol));
-        let inputs = remote_ports::inputs(inputs, &free);
+        let inputs = self.remote_inputs(env, inputs, &free)?;
         apply::up_until(self.engine.clone(), env, &inputs, &opts, sink, interrupt).await
     }
 
