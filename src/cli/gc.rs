@@ -37,6 +37,9 @@ pub struct GcArgs {
     /// Also remove the expired instances' named volumes (their data is lost).
     #[arg(long)]
     pub volumes: bool,
+    /// Also remove expired instances someone else made (`envctl ls` shows owners).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -68,6 +71,7 @@ pub async fn run(args: GcArgs) -> anyhow::Result<ExitCode> {
 fn scope(args: &GcArgs) -> anyhow::Result<GcScope> {
     let mut scope = GcScope {
         selectors: args.selector.clone(),
+        mine: (!args.force).then(crate::owner::current),
         ..Default::default()
     };
     if let Some(name) = &args.instance {

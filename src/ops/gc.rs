@@ -16,7 +16,7 @@ use crate::model::{labels, InstanceId};
 pub enum GcOutcome {
     Removed,
     WouldRemove,
-    /// Busy: someone holds its lock.
+    /// Busy (someone holds its lock), or someone else's without `--force`.
     Skipped,
     Failed,
 }
@@ -52,6 +52,9 @@ pub struct GcScope {
     pub instance: Option<InstanceId>,
     /// `key=value` pairs the instance's labels must all carry.
     pub selectors: Vec<(String, String)>,
+    /// The caller (`user@host`): instances someone else made are skipped, saying whose.
+    /// `None` (`gc --force`) removes them too.
+    pub mine: Option<String>,
 }
 
 impl GcScope {
@@ -100,9 +103,28 @@ pub async fn gc(
         .into_iter()
         .filter(|l| l.expired(now))
         .collect();
+    // Who made each instance, when only the caller's may go.
+    let owners: std::collections::BTreeMap<String, String> = match &scope.mine {
+        Some(_) if !expired.is_empty() => backend
+            .instances()
+            .await?
+            .into_iter()
+            .filter_map(|f| f.owned_by.map(|by| (f.owner.instance, by)))
+            .collect(),
+        _ => Default::default(),
+    };
     let mut results = Vec::new();
     for lease in expired {
-        let (result, reason) = if dry_run {
+        let someone_else = scope.mine.as_deref().and_then(|me| {
+            let by = owners.get(&lease.instance)?;
+            crate::owner::is_someone_else(Some(by), me).then(|| by.clone())
+        });
+        let (result, reason) = if let Some(by) = someone_else {
+            (
+                GcOutcome::Skipped,
+                Some(format!("belongs to {by}; gc --force removes it")),
+            )
+        } else if dry_run {
             (GcOutcome::WouldRemove, None)
         } else {
             remove(backend, &lease, volumes, sink.clone()).await
@@ -136,10 +158,30 @@ async fn remove(
         Err(lock::LockError::Busy { holder, .. }) => return (GcOutcome::Skipped, Some(holder)),
         Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
     };
-    if let Err(err) = backend.verify_owner(&id).await {
+    let policy = WaitPolicy::FailFast;
+    let on_engine = match super::engine_lock::acquire(backend, &id, "gc", policy, &mut |_| {}).await
+    {
+        Ok(lock) => lock,
+        Err(lock::LockError::Busy { holder, .. }) => return (GcOutcome::Skipped, Some(holder)),
+        Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
+    };
+    let outcome = remove_locked(backend, &id, volumes, sink).await;
+    super::engine_lock::release(backend, on_engine).await;
+    outcome
+}
+
+/// Removes one expired instance once its locks are held.
+async fn remove_locked(
+    backend: &dyn Backend,
+    id: &InstanceId,
+    volumes: bool,
+    sink: EventSink,
+) -> (GcOutcome, Option<String>) {
+    let instance = id.to_string();
+    if let Err(err) = backend.verify_owner(id).await {
         return (GcOutcome::Failed, Some(err.to_string()));
     }
-    let scope = DownScope::Instance(instance.clone());
+    let scope = DownScope::Instance(instance);
     match backend.down(&scope, volumes, sink).await {
         Ok(report) if report.failures.is_empty() => (GcOutcome::Removed, None),
         Ok(report) => (

@@ -381,3 +381,50 @@ services:
     // The server's containers came in through the server (its address on the shared link).
     assert_eq!(from.to_string(), remote::host(), "{}", text(&out.stdout));
 }
+
+#[test]
+fn gc_leaves_someone_elses_expired_instance_without_force() {
+    let fx = Remote::new("rgc", WEB);
+    let as_owner = |owner: &str, args: &[&str]| {
+        remote::envctl(fx.path(), args)
+            .env("ENVCTL_OWNER", owner)
+            .output()
+            .unwrap()
+    };
+    assert_ok(&as_owner("alice@laptop-a", &["up", &fx.env, "--ttl", "1s"]));
+    let gc = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["gc", "--instance", fx.env.as_str(), "--output", "json"];
+        all.extend(args);
+        let out = as_owner("bob@laptop-b", &all);
+        assert_ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // Wait (bounded) until the lifetime has passed: gc then lists the instance.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let skipped = loop {
+        let found = gc(&[]);
+        if !found["instances"].as_array().unwrap().is_empty() {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never expired: {found}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let entry = &skipped["instances"][0];
+    assert_eq!(entry["result"], "skipped", "{skipped}");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("belongs to alice@laptop-a")),
+        "{skipped}"
+    );
+    let label = format!("label=io.envctl.env={}", fx.env);
+    let left = remote::docker_stdout(&["ps", "-q", "--filter", &label]).unwrap();
+    assert_eq!(left.lines().count(), 1, "gc must leave it");
+    let forced = gc(&["--force"]);
+    assert_eq!(forced["instances"][0]["result"], "removed", "{forced}");
+    let left = remote::docker_stdout(&["ps", "-aq", "--filter", &label]).unwrap();
+    assert_eq!(left, "");
+}
