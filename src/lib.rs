@@ -25,5 +25,6 @@ pub mod plan;
 pub mod probe;
 pub mod project;
 pub mod settings;
+pub mod snapshot;
 pub mod ui;
 pub mod zookeeper;

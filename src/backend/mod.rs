@@ -28,6 +28,7 @@ use crate::lifetime::Lease;
 use crate::model::labels::{NotOurs, Ownership};
 use crate::model::{Environment, InstanceId};
 use crate::plan::{Plan, PlanInputs, ServiceTarget};
+use crate::snapshot::{RestoreReport, SaveRequest, Snapshot, SnapshotError};
 
 /// Objects carrying an instance's label but another environment or feature.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +166,26 @@ pub trait Backend: Send + Sync {
         workload: &ObservedContainer,
         command: &[String],
     ) -> EngineResult<ExecOutput>;
+
+    /// Saves snapshot `req.name` of an instance's data (`snapshot save`); `progress` hears
+    /// each step.
+    async fn snapshot_save(
+        &self,
+        req: &SaveRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Snapshot, SnapshotError>;
+    /// Every snapshot where the instances live.
+    async fn snapshots(&self) -> Result<Vec<Snapshot>, SnapshotError>;
+    /// Removes snapshot `name` (the only way one goes).
+    async fn snapshot_remove(&self, name: &str) -> Result<Snapshot, SnapshotError>;
+    /// Fills the volumes of `env`'s new instance from snapshot `name` (`up --from-snapshot`).
+    async fn snapshot_restore(
+        &self,
+        name: &str,
+        env: &Environment,
+        now: &str,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<RestoreReport, SnapshotError>;
 }
 
 /// Where published ports are dialled, for the engine `selection` chose: a local engine is

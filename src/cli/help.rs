@@ -18,7 +18,8 @@ const EXAMPLES: &[(&str, &str)] = &[
          envctl up project-a --feature pay-v2 --ttl 3d  # an isolated copy for a branch\n  \
          envctl up project-a --local order-service      # run one service from your IDE\n  \
          DOCKER_HOST=tcp://test-server:2375 envctl up project-a --feature pay-v2  # on a shared server\n  \
-         envctl up shop --reseed db                     # run db's init: (seed) steps again",
+         envctl up shop --reseed db                     # run db's init: (seed) steps again\n  \
+         envctl up shop -f pay-v2 --from-snapshot golden # start from a snapshot's data",
     ),
     (
         "down",
@@ -97,6 +98,28 @@ const EXAMPLES: &[(&str, &str)] = &[
         "template show",
         "  envctl template show redis\n  \
          envctl template show mylib/kafka --env project-a",
+    ),
+    (
+        "snapshot",
+        "  envctl snapshot save shop golden\n  \
+         envctl snapshot ls\n  \
+         envctl snapshot rm golden",
+    ),
+    (
+        "snapshot save",
+        "  envctl snapshot save shop golden              # stops shop's services, copies, restarts\n  \
+         envctl snapshot save shop -f pay-v2 pr-7 --hot  # while they run\n  \
+         envctl up shop -f pay-v3 --from-snapshot golden  # a feature starting from that data",
+    ),
+    (
+        "snapshot ls",
+        "  envctl snapshot ls\n  \
+         envctl snapshot ls --output json",
+    ),
+    (
+        "snapshot rm",
+        "  envctl snapshot rm golden                     # down and gc never remove snapshots\n  \
+         envctl snapshot rm golden --output json",
     ),
     (
         "template update",

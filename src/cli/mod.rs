@@ -21,6 +21,7 @@ mod plan;
 mod ports;
 mod render;
 mod schema;
+mod snapshot;
 mod status;
 mod template;
 mod ui;
@@ -77,6 +78,9 @@ pub enum Command {
     /// Work with service templates.
     #[command(subcommand)]
     Template(template::TemplateCommand),
+    /// Capture, list and remove snapshots of instances' data (`up --from-snapshot` uses them).
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Print the JSON Schema of definition files (for editor completion).
     Schema(schema::SchemaArgs),
     /// Scaffold environments/ and templates/ with a working example.
@@ -115,6 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<crate::errors::ExitCode> {
         Command::Gc(args) => gc::run(args).await,
         Command::Endpoints(args) => endpoints::run(args).await,
         Command::Template(cmd) => template::run(cmd),
+        Command::Snapshot(cmd) => snapshot::run(cmd).await,
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),

@@ -51,6 +51,11 @@ pub struct UpArgs {
     /// (e.g. `DROP TABLE IF EXISTS`), or `down --volumes` for a fresh start.
     #[arg(long, value_name = "SERVICE")]
     pub reseed: Vec<String>,
+    /// Fill the new instance's named volumes from snapshot NAME (`envctl snapshot save`)
+    /// before its services first start; their seeds do not run. The instance must have no
+    /// volumes yet; differences from the snapshot's definition are warned about per service.
+    #[arg(long, value_name = "NAME")]
+    pub from_snapshot: Option<String>,
     /// Lifetime of the instance (e.g. 3d, 8h, 1m30s; `none` or `0` for no expiry). Default:
     /// the definition's `ttl:` for feature instances, else the lifetime the instance already
     /// has. Every `up` renews it; `envctl gc` removes expired instances.
@@ -94,6 +99,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         pull: args.pull,
         inputs: &inputs,
         interrupt: super::interrupt::listen(json),
+        from_snapshot: args.from_snapshot.clone(),
     };
     let renderer = output::SharedRenderer::new(json);
     let result = crate::ops::up::up(
@@ -106,7 +112,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     .await;
     renderer.finish();
     let result = result?;
-    let report = UpReport::new(&args, &result);
+    let mut report = UpReport::new(&args, &result);
+    if let Some(restored) = &result.restored {
+        for warning in &restored.warnings {
+            report.problems.push_str(&format!("warning: {warning}\n"));
+        }
+        report.restored = Some(restored.clone());
+    }
     Ok(output::emit(&report, json))
 }
 
@@ -166,6 +178,9 @@ struct UpReport {
     text: String,
     #[serde(skip)]
     problems: String,
+    /// With `--from-snapshot`: the volumes filled and each difference found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restored: Option<crate::snapshot::RestoreReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +210,7 @@ impl UpReport {
                 services: Some(services.clone()),
                 ports_moved: r.plan.port_moves.clone(),
                 text: String::new(),
+                restored: None,
             };
         }
         let elapsed = r.elapsed.as_secs_f64();
@@ -290,6 +306,7 @@ impl UpReport {
             ports_moved: r.plan.port_moves.clone(),
             text,
             problems,
+            restored: None,
         }
     }
 }

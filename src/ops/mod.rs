@@ -10,6 +10,7 @@ pub mod gc;
 pub mod inspect;
 pub mod owners;
 pub mod restart;
+pub mod snapshot;
 pub mod up;
 
 use crate::engine::ContainerState;

@@ -24,6 +24,8 @@ pub struct UpRequest<'a> {
     pub pull: bool,
     pub inputs: &'a PlanInputs<'a>,
     pub interrupt: Interrupt,
+    /// `--from-snapshot`: fill the new instance's volumes from this snapshot first.
+    pub from_snapshot: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,8 @@ pub enum UpUseCaseError {
     Pull { image: String, reason: String },
     #[error(transparent)]
     Ownership(#[from] OwnershipError),
+    #[error("--from-snapshot: {0}")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
 }
 
 /// What `up` achieved.
@@ -51,6 +55,8 @@ pub struct UpResult {
     pub local: Vec<LocalSettings>,
     /// When interrupted: the state of each service (`running`, `not created`, ...).
     pub interrupted: Option<BTreeMap<String, String>>,
+    /// With `--from-snapshot`: what was filled, and how the snapshot differs.
+    pub restored: Option<crate::snapshot::RestoreReport>,
 }
 
 /// Runs `up` for `env`; `on_lock_wait` hears once who holds the instance when it must wait.
@@ -85,6 +91,21 @@ async fn up_locked(
     if request.pull {
         pull_all(backend, env).await?;
     }
+    // Under the lock and before anything starts: the services find their data in place.
+    let restored = match &request.from_snapshot {
+        Some(name) => {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let progress = |step: String| {
+                (sink)(crate::apply::ServiceEvent {
+                    service: format!("snapshot {name}"),
+                    phase: crate::apply::Phase::Waiting { reason: step },
+                    elapsed: began.elapsed(),
+                })
+            };
+            Some(backend.snapshot_restore(name, env, &now, &progress).await?)
+        }
+        None => None,
+    };
     let outcome = backend
         .up(
             env,
@@ -112,6 +133,7 @@ async fn up_locked(
         elapsed: began.elapsed(),
         lease,
         interrupted,
+        restored,
     })
 }
 

@@ -260,6 +260,7 @@ pub async fn up(
             pull: false,
             inputs: &inputs,
             interrupt,
+            from_snapshot: None,
         };
         let mut on_wait = action.lock_wait();
         match crate::ops::up::up(backend.as_ref(), &env, request, action.sink(), &mut on_wait).await

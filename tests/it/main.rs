@@ -32,6 +32,7 @@ mod remote_engine_docker;
 mod security_cli;
 mod security_docker;
 mod seed_docker;
+mod snapshot_docker;
 mod spec_docker;
 mod template_libraries;
 mod ui_api_docker;

@@ -8,6 +8,7 @@ mod instances;
 mod ownership;
 mod remote_ports;
 
+use crate::snapshot::{self, RestoreReport, SaveRequest, Snapshot, SnapshotError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,6 +222,32 @@ impl Backend for DockerBackend {
         command: &[String],
     ) -> EngineResult<ExecOutput> {
         self.engine.exec(&workload.id, command).await
+    }
+
+    async fn snapshot_save(
+        &self,
+        req: &SaveRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Snapshot, SnapshotError> {
+        snapshot::save(self.engine.as_ref(), req, progress).await
+    }
+
+    async fn snapshots(&self) -> Result<Vec<Snapshot>, SnapshotError> {
+        snapshot::list(self.engine.as_ref()).await
+    }
+
+    async fn snapshot_remove(&self, name: &str) -> Result<Snapshot, SnapshotError> {
+        snapshot::remove(self.engine.as_ref(), name).await
+    }
+
+    async fn snapshot_restore(
+        &self,
+        name: &str,
+        env: &Environment,
+        now: &str,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<RestoreReport, SnapshotError> {
+        snapshot::restore(self.engine.as_ref(), name, env, now, progress).await
     }
 }
 
