@@ -318,6 +318,39 @@ async fn up_replans_after_losing_a_host_port_to_a_concurrent_up() {
 }
 
 #[tokio::test]
+async fn a_port_the_engine_refused_is_not_planned_again() {
+    // Something the planner cannot see (a process on a remote server) holds db's port: the
+    // retry must move db, not plan the same port again.
+    let engine = Arc::new(FakeEngine::new());
+    let env = shop();
+    let first = plan_on(&engine, &env).await.unwrap();
+    let refused = first.service("db").unwrap().ports.clone();
+    engine.fail_once(
+        "start",
+        "shop-db",
+        "listen tcp4 0.0.0.0: bind: address already in use",
+    );
+    let inputs = crate::plan::tests::inputs();
+    let outcome = super::up(
+        engine.clone(),
+        &env,
+        &inputs,
+        &ApplyOptions::default(),
+        discard(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.report.ok(), "{:?}", outcome.report);
+    assert_eq!(outcome.attempts, 2);
+    let moved = &outcome.plan.service("db").unwrap().ports;
+    assert_eq!(moved.len(), refused.len());
+    assert!(
+        moved.values().all(|p| !refused.values().any(|r| r == p)),
+        "{refused:?} -> {moved:?}"
+    );
+}
+
+#[tokio::test]
 async fn early_attempts_come_fast_and_do_not_use_up_retries() {
     let engine = Arc::new(FakeEngine::new());
     engine.fail_exec("shop-db", 3);

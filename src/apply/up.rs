@@ -1,12 +1,13 @@
 //! `up` as one operation: observe -> plan -> apply, retried when a host port was taken by
 //! someone else between planning and starting (another instance coming up at the same time).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
 use crate::engine::{Engine, EngineError};
-use crate::model::Environment;
+use crate::model::{Environment, Protocol};
 use crate::plan::{self, Plan, PlanErrors, PlanInputs};
 
 use super::{
@@ -63,10 +64,16 @@ pub async fn up_until(
 ) -> Result<UpOutcome, UpError> {
     let began = Instant::now();
     let mut attempts = 0;
+    // Host ports the engine refused to bind: whoever holds them (on a remote server, a process
+    // the planner cannot see) keeps them, and the next plan moves the service elsewhere.
+    let mut refused: BTreeSet<(u16, Protocol)> = BTreeSet::new();
     loop {
         attempts += 1;
         let observed = plan::observe(engine.as_ref(), env).await?;
-        let plan = plan::plan(env, &observed, inputs)?;
+        let free = |port, protocol| {
+            !refused.contains(&(port, protocol)) && (inputs.host_free)(port, protocol)
+        };
+        let plan = plan::plan(env, &observed, &inputs.with_host_free(&free))?;
         let remaining = ApplyOptions {
             wait_timeout: opts.wait_timeout.saturating_sub(began.elapsed()),
             ..opts.clone()
@@ -81,6 +88,16 @@ pub async fn up_until(
         .await;
         let clash = !interrupt.is_set() && report.failures.iter().any(is_port_clash);
         if clash && attempts <= PORT_RETRIES {
+            for failure in report.failures.iter().filter(|f| is_port_clash(f)) {
+                if let Some(target) = plan.service(&failure.service) {
+                    refused.extend(
+                        target
+                            .ports
+                            .iter()
+                            .map(|((_, proto), host)| (*host, *proto)),
+                    );
+                }
+            }
             sink(ServiceEvent {
                 service: env.instance.to_string(),
                 phase: Phase::Waiting {

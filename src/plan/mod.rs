@@ -58,6 +58,24 @@ pub struct PlanInputs<'a> {
     pub owner: String,
 }
 
+impl<'a> PlanInputs<'a> {
+    /// The same inputs with another host-port check (a remote engine's, or one that also
+    /// refuses ports the engine would not bind).
+    pub fn with_host_free(&self, free: &'a (dyn Fn(u16, Protocol) -> bool + Sync)) -> Self {
+        Self {
+            range: self.range,
+            host_free: free,
+            resolve_secret: self.resolve_secret,
+            publish_address: self.publish_address.clone(),
+            now: self.now.clone(),
+            spec_key: self.spec_key.clone(),
+            rebuild: self.rebuild,
+            local_reach: self.local_reach.clone(),
+            owner: self.owner.clone(),
+        }
+    }
+}
+
 impl PlanInputs<'static> {
     /// The real host: bind checks, secrets from the environment and files, ports on all
     /// interfaces, the range from `ENVCTL_PORT_RANGE` (an invalid value is an error).

@@ -57,7 +57,7 @@ impl DockerBackend {
         inputs: &PlanInputs<'a>,
         free: &'a (dyn Fn(u16, crate::model::Protocol) -> bool + Sync),
     ) -> Result<PlanInputs<'a>, UpError> {
-        let mut inputs = remote_ports::inputs(inputs, free);
+        let mut inputs = inputs.with_host_free(free);
         if !env.local.is_empty() {
             let here = remote_ports::reach_back(self.host.local).map_err(|reason| {
                 UpError::LocalUnreachable {

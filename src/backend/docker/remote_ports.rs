@@ -12,7 +12,6 @@ use std::net::{IpAddr, UdpSocket};
 
 use crate::engine::{Engine, EngineResult, LabelFilter};
 use crate::model::Protocol;
-use crate::plan::PlanInputs;
 
 /// Every host port a container on the engine publishes now.
 pub(super) async fn published(engine: &dyn Engine) -> EngineResult<BTreeSet<(u16, Protocol)>> {
@@ -21,24 +20,6 @@ pub(super) async fn published(engine: &dyn Engine) -> EngineResult<BTreeSet<(u16
         .iter()
         .flat_map(|c| c.ports.iter().map(|p| (p.host, p.protocol)))
         .collect())
-}
-
-/// `inputs` with the port check replaced by `free`.
-pub(super) fn inputs<'a>(
-    inputs: &PlanInputs<'a>,
-    free: &'a (dyn Fn(u16, Protocol) -> bool + Sync),
-) -> PlanInputs<'a> {
-    PlanInputs {
-        range: inputs.range,
-        host_free: free,
-        resolve_secret: inputs.resolve_secret,
-        publish_address: inputs.publish_address.clone(),
-        now: inputs.now.clone(),
-        spec_key: inputs.spec_key.clone(),
-        rebuild: inputs.rebuild,
-        local_reach: inputs.local_reach.clone(),
-        owner: inputs.owner.clone(),
-    }
 }
 
 /// This machine's address on its route to `engine`: where the server's containers dial a
