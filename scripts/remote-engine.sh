@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A second, real Docker engine for the remote-engine tests: its own network namespace, address,
-# data root, exec root, socket and bridge settings, listening on TCP at the namespace's address.
+# data root, exec root, socket and bridge settings, listening on TCP at the namespace's address,
+# both plain (2375) and with verified TLS (2376).
 # To envctl it is a "shared test server": nothing reaches it through the host's engine.
 #
 #   scripts/remote-engine.sh start    start it (idempotent) and load the envctl/* images
 #   scripts/remote-engine.sh url      print its DOCKER_HOST (tcp://ADDR:2375)
+#   scripts/remote-engine.sh tls-url  print its TLS DOCKER_HOST (tcp://ADDR:2376)
+#   scripts/remote-engine.sh certs    print the DOCKER_CERT_PATH of a client it trusts
 #   scripts/remote-engine.sh status   exit 0 when it answers
 #   scripts/remote-engine.sh stop     stop it, remove the namespace and the veth pair;
 #                                     the data root stays as an image cache (fast next start)
@@ -12,9 +15,13 @@
 #
 # Layout (all overridable through the environment):
 #   namespace ENVCTL_REMOTE_NS (envctl-remote), veth erem0 (host, .1) <-> erem1 (namespace, .2)
-#   on ENVCTL_REMOTE_NET (10.231.7), TCP port 2375 without TLS (only the host can reach it);
+#   on ENVCTL_REMOTE_NET (10.231.7), TCP port 2375 without TLS (only the host can reach it) and
+#   2376 with `--tlsverify` (clients need a certificate from the engine's own CA). dockerd puts
+#   TLS on every tcp:// listener it has, so the plain 2375 is relayed to its unix socket by
+#   systemd-socket-proxyd, in the namespace too;
 #   runtime files in /run/envctl-remote (socket, exec root, pid file, log, config);
-#   data root ENVCTL_REMOTE_DATA (/var/lib/envctl-remote-engine).
+#   data root ENVCTL_REMOTE_DATA (/var/lib/envctl-remote-engine); a throwaway CA, the server's
+#   certificate (SAN: the namespace address) and a client's beside it, in DATA-tls/{server,client}.
 # The host daemon's /etc/docker/daemon.json is never read: the engine gets its own config file.
 set -euo pipefail
 
@@ -28,12 +35,20 @@ DRIVER=${ENVCTL_REMOTE_STORAGE_DRIVER:-overlay2}
 DEADLINE=${ENVCTL_REMOTE_DEADLINE:-60}
 ADDR="$NET.2"
 URL="tcp://$ADDR:2375"
+TLS_URL="tcp://$ADDR:2376"
+TLS=${ENVCTL_REMOTE_TLS:-$DATA-tls}
 SOCK="unix://$RUN/docker.sock"
 LOCK=/run/envctl-remote.lock
 
 log() { echo "remote-engine: $*" >&2; }
 remote() { docker -H "$SOCK" "$@"; }
 answers() { remote version --format '{{.Server.APIVersion}}' >/dev/null 2>&1; }
+answers_tcp() { docker -H "$URL" version --format '{{.Server.APIVersion}}' >/dev/null 2>&1; }
+# The TLS listener, as a client with the engine's client certificate sees it.
+answers_tls() {
+    DOCKER_CERT_PATH="$TLS/client" docker --tlsverify -H "$TLS_URL" \
+        version --format '{{.Server.APIVersion}}' >/dev/null 2>&1
+}
 pid_alive() { [[ -f "$RUN/dockerd.pid" ]] && kill -0 "$(cat "$RUN/dockerd.pid")" 2>/dev/null; }
 
 network_up() {
@@ -66,10 +81,46 @@ write_config() {
 EOF
 }
 
+# A throwaway CA, a server certificate for the namespace address and a client certificate,
+# made once and kept beside the data root (a later start reuses them).
+make_certs() {
+    [[ -f "$TLS/client/key.pem" && -f "$TLS/server/key.pem" ]] && return
+    log "making a throwaway CA and certificates in $TLS"
+    local work
+    work=$(mktemp -d)
+    (
+        cd "$work"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=envctl-remote-ca" \
+            -keyout ca-key.pem -out ca.pem 2>/dev/null
+        issue() { # NAME CN EXTENSIONS
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1-key.pem" \
+                -out "$1.csr" 2>/dev/null
+            printf '%s\n' "$3" >"$1.ext"
+            openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+                -days 3650 -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+        }
+        issue server "$ADDR" "subjectAltName=IP:$ADDR,IP:127.0.0.1
+extendedKeyUsage=serverAuth"
+        issue client envctl-test-client "extendedKeyUsage=clientAuth"
+    )
+    rm -rf "$TLS"
+    mkdir -p "$TLS/server" "$TLS/client"
+    cp "$work/ca.pem" "$TLS/server/ca.pem"
+    cp "$work/server.pem" "$TLS/server/cert.pem"
+    cp "$work/server-key.pem" "$TLS/server/key.pem"
+    cp "$work/ca.pem" "$TLS/client/ca.pem"
+    cp "$work/client.pem" "$TLS/client/cert.pem"
+    cp "$work/client-key.pem" "$TLS/client/key.pem"
+    # Readable by the tests (the engine is root's; the keys guard a throwaway test daemon).
+    chmod 0644 "$TLS"/*/*.pem
+    rm -rf "$work"
+}
+
 start_daemon() {
     mkdir -p "$RUN" "$DATA"
+    make_certs
     write_config
-    log "starting dockerd in namespace $NS on $URL (log: $RUN/dockerd.log)"
+    log "starting dockerd in namespace $NS on $URL and $TLS_URL (log: $RUN/dockerd.log)"
     # nsenter, not `ip netns exec`: the latter remounts /sys for the child, which dockerd and
     # its containers must not see. fd 9 (the lock) is closed so the daemon does not hold it.
     setsid nohup nsenter --net="/run/netns/$NS" dockerd \
@@ -77,10 +128,16 @@ start_daemon() {
         --data-root "$DATA" \
         --exec-root "$RUN/exec" \
         --pidfile "$RUN/dockerd.pid" \
-        -H "$SOCK" -H "$URL" \
+        -H "$SOCK" -H "$TLS_URL" \
+        --tlsverify --tlscacert "$TLS/server/ca.pem" \
+        --tlscert "$TLS/server/cert.pem" --tlskey "$TLS/server/key.pem" \
         >"$RUN/dockerd.log" 2>&1 </dev/null 9>&- &
     local end=$((SECONDS + DEADLINE))
-    until answers; do
+    setsid nohup nsenter --net="/run/netns/$NS" systemd-socket-activate -l "$ADDR:2375" \
+        /usr/lib/systemd/systemd-socket-proxyd "$RUN/docker.sock" \
+        >"$RUN/proxy.log" 2>&1 </dev/null 9>&- &
+    echo $! >"$RUN/proxy.pid"
+    until answers && answers_tcp && answers_tls; do
         if ((SECONDS >= end)); then
             log "the engine did not answer within ${DEADLINE}s; its log:"
             tail -n 30 "$RUN/dockerd.log" >&2 || true
@@ -119,6 +176,9 @@ stop_daemon() {
             sleep 0.2
         done
     fi
+    if [[ -f "$RUN/proxy.pid" ]]; then
+        kill -TERM "$(cat "$RUN/proxy.pid")" 2>/dev/null || true
+    fi
     # The namespace takes its end of the veth pair (and so the pair) with it.
     ip link del "$HOST_IF" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
@@ -130,8 +190,9 @@ case "$cmd" in
 start)
     exec 9>"$LOCK"
     flock 9
-    if ! answers; then
-        pid_alive && stop_daemon
+    # A daemon from before the TLS listener existed is restarted with it.
+    if ! answers || ! answers_tcp || ! answers_tls; then
+        stop_daemon
         network_up
         start_daemon
     fi
@@ -139,6 +200,8 @@ start)
     echo "$URL"
     ;;
 url) echo "$URL" ;;
+tls-url) echo "$TLS_URL" ;;
+certs) echo "$TLS/client" ;;
 status) answers ;;
 stop)
     exec 9>"$LOCK"
@@ -149,11 +212,11 @@ purge)
     exec 9>"$LOCK"
     flock 9
     stop_daemon
-    rm -rf "$DATA"
+    rm -rf "$DATA" "$TLS"
     rm -f "$LOCK"
     ;;
 *)
-    echo "usage: $0 start|url|status|stop|purge" >&2
+    echo "usage: $0 start|url|tls-url|certs|status|stop|purge" >&2
     exit 2
     ;;
 esac

@@ -428,3 +428,79 @@ fn gc_leaves_someone_elses_expired_instance_without_force() {
     let left = remote::docker_stdout(&["ps", "-aq", "--filter", &label]).unwrap();
     assert_eq!(left, "");
 }
+
+const SLEEPER: &str = r#"
+services:
+  box:
+    image: envctl/busybox:1.35
+    command: ["sleep", "86400"]
+"#;
+
+#[test]
+fn tls_with_the_engines_ca_works_and_a_wrong_ca_is_refused() {
+    let (url, certs) = remote::tls();
+    let fx = Remote::new("rtls", SLEEPER);
+    let over_tls = |cert_path: &Path, args: &[&str]| {
+        remote::envctl(fx.path(), args)
+            .env("DOCKER_HOST", &url)
+            .env("DOCKER_TLS_VERIFY", "1")
+            .env("DOCKER_CERT_PATH", cert_path)
+            .output()
+            .unwrap()
+    };
+    let label = format!("label=io.envctl.env={}", fx.env);
+
+    // A CA that did not sign the engine's certificate: refused, saying so, nothing created.
+    let wrong = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=not-the-engines-ca", "-keyout"])
+        .arg(wrong.path().join("ca-key.pem"))
+        .arg("-out")
+        .arg(wrong.path().join("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    for file in ["cert.pem", "key.pem"] {
+        std::fs::copy(certs.join(file), wrong.path().join(file)).unwrap();
+    }
+    let out = over_tls(wrong.path(), &["up", &fx.env]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{url} (TLS)"))
+            && stderr.contains("TLS certificate is not one the CA in DOCKER_CERT_PATH")
+            && stderr.lines().count() <= 3,
+        "{stderr}"
+    );
+    assert_eq!(
+        remote::docker_stdout(&["ps", "-aq", "--filter", &label]).unwrap(),
+        ""
+    );
+
+    // The engine's own CA and a client certificate it signed: up and ls work over TLS.
+    assert_ok(&over_tls(&certs, &["up", &fx.env]));
+    let engine = format!("{url} (TLS) (from DOCKER_HOST)");
+    let ls = over_tls(&certs, &["ls", "--output", "json"]);
+    assert_ok(&ls);
+    let listed: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
+    let mine = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instance"] == fx.env.as_str());
+    assert_eq!(
+        mine.map(|i| &i["engine"]),
+        Some(&engine.clone().into()),
+        "{listed}"
+    );
+    let status = over_tls(&certs, &["status", &fx.env, "--output", "json"]);
+    assert_ok(&status);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["engine"], engine, "{status}");
+    assert_eq!(status["services"][0]["ready"], true, "{status}");
+    let running = remote::docker_stdout(&["ps", "-q", "--filter", &label]).unwrap();
+    assert_eq!(running.lines().count(), 1);
+}

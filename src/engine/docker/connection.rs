@@ -164,6 +164,10 @@ pub(super) fn unreachable_reason(err: &BollardError) -> String {
         format!(
             "permission denied on the socket: add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run as root ({text})"
         )
+    } else if lower.contains("invalid peer certificate") {
+        format!("the engine's TLS certificate is not one the CA in DOCKER_CERT_PATH (ca.pem) signed, or not for this address: point DOCKER_CERT_PATH at this engine's client certificates ({text})")
+    } else if lower.contains("alert") && lower.contains("certificate") {
+        format!("the engine refused this machine's client certificate (cert.pem, key.pem in DOCKER_CERT_PATH): use one signed by the engine's CA ({text})")
     } else if lower.contains("connection refused") {
         format!("nothing answers there: start the engine (`sudo systemctl start docker`) or set DOCKER_HOST to the right address ({text})")
     } else {

@@ -27,6 +27,23 @@ pub fn engine() -> &'static str {
     })
 }
 
+/// The engine's TLS listener (`tcp://10.231.7.2:2376`, `--tlsverify`) and the directory of a
+/// client certificate it trusts (`ca.pem`, `cert.pem`, `key.pem`), for `DOCKER_CERT_PATH`.
+pub fn tls() -> (String, std::path::PathBuf) {
+    engine();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/remote-engine.sh");
+    let ask = |what: &str| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(what)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "remote-engine.sh {what}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    (ask("tls-url"), ask("certs").into())
+}
+
 /// The engine host's address, as envctl should dial and advertise it.
 pub fn host() -> &'static str {
     let url = engine();
