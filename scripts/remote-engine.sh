@@ -18,7 +18,9 @@
 #   on ENVCTL_REMOTE_NET (10.231.7), TCP port 2375 without TLS (only the host can reach it) and
 #   2376 with `--tlsverify` (clients need a certificate from the engine's own CA). dockerd puts
 #   TLS on every tcp:// listener it has, so the plain 2375 is relayed to its unix socket by
-#   systemd-socket-proxyd, in the namespace too;
+#   socat, in the namespace too (installed from Debian when missing; not systemd-socket-proxyd,
+#   which closes both directions when the client half-closes, so `docker run` over it lost
+#   the container's output);
 #   runtime files in /run/envctl-remote (socket, exec root, pid file, log, config);
 #   data root ENVCTL_REMOTE_DATA (/var/lib/envctl-remote-engine); a throwaway CA, the server's
 #   certificate (SAN: the namespace address) and a client's beside it, in DATA-tls/{server,client}.
@@ -116,7 +118,17 @@ extendedKeyUsage=serverAuth"
     rm -rf "$work"
 }
 
+# The plain-TCP relay (see the header) comes from Debian's socat.
+need_socat() {
+    command -v socat >/dev/null 2>&1 && return 0
+    log "installing socat (the plain-TCP relay)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q socat >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q socat >/dev/null; }
+}
+
 start_daemon() {
+    need_socat
     mkdir -p "$RUN" "$DATA"
     make_certs
     write_config
@@ -133,8 +145,8 @@ start_daemon() {
         --tlscert "$TLS/server/cert.pem" --tlskey "$TLS/server/key.pem" \
         >"$RUN/dockerd.log" 2>&1 </dev/null 9>&- &
     local end=$((SECONDS + DEADLINE))
-    setsid nohup nsenter --net="/run/netns/$NS" systemd-socket-activate -l "$ADDR:2375" \
-        /usr/lib/systemd/systemd-socket-proxyd "$RUN/docker.sock" \
+    setsid nohup nsenter --net="/run/netns/$NS" \
+        socat "TCP-LISTEN:2375,bind=$ADDR,fork,reuseaddr" "UNIX-CONNECT:$RUN/docker.sock" \
         >"$RUN/proxy.log" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/proxy.pid"
     until answers && answers_tcp && answers_tls; do
