@@ -29,9 +29,21 @@ pub struct LocalSettings {
     pub command: Option<Vec<String>>,
 }
 
+/// Settings through which a provider announces where callers reach it. In a container they
+/// carry the engine host's advertised address; the service now runs on this machine, so on a
+/// remote engine they become this machine's address as the server's containers dial it.
+const SELF_ADDRESS_KEYS: &[&str] = &["DUBBO_IP_TO_REGISTRY"];
+
 /// The settings to run `service` on the host.
-/// `local` is where this machine dials published ports (`HostAddress::local`).
-pub fn settings(service: &Service, host_ports: &HostPorts, local: IpAddr) -> LocalSettings {
+/// `local` is where this machine dials published ports (`HostAddress::local`); `this_machine`
+/// is where a remote engine's containers dial this machine (`Backend::reach_back`), `None`
+/// for a local engine (its advertised address is this machine's already).
+pub fn settings(
+    service: &Service,
+    host_ports: &HostPorts,
+    local: IpAddr,
+    this_machine: Option<IpAddr>,
+) -> LocalSettings {
     let own = service.name.as_str();
     let rewrite = |text: &str| {
         let expanded = host_port_token::expand(text, |svc, port| {
@@ -49,7 +61,11 @@ pub fn settings(service: &Service, host_ports: &HostPorts, local: IpAddr) -> Loc
     for (key, value) in &service.env {
         match value {
             EnvValue::Plain(text) => {
-                env.insert(key.clone(), rewrite(text));
+                let value = match this_machine {
+                    Some(here) if SELF_ADDRESS_KEYS.contains(&key.as_str()) => here.to_string(),
+                    _ => rewrite(text),
+                };
+                env.insert(key.clone(), value);
             }
             EnvValue::FromEnv(name) => {
                 secrets.insert(key.clone(), format!("from_env {name}"));
@@ -186,7 +202,7 @@ mod tests {
 
     #[test]
     fn container_addresses_become_loopback_host_ports() {
-        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]));
+        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]), None);
         assert_eq!(
             s.env["DUBBO_REGISTRY_ADDRESS"],
             "zookeeper://127.0.0.1:31000"
@@ -200,14 +216,34 @@ mod tests {
 
     #[test]
     fn own_host_port_is_the_port_it_listens_on() {
-        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]));
+        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]), None);
         assert_eq!(s.env["DUBBO_PORT_TO_REGISTRY"], "20880");
         assert_eq!(s.listen, [20880]);
     }
 
     #[test]
+    fn a_provider_registers_this_machine_on_a_remote_engine() {
+        let mut service = provider();
+        service.env.insert(
+            "DUBBO_IP_TO_REGISTRY".into(),
+            EnvValue::Plain("10.0.0.5".into()),
+        );
+        let server = IpAddr::from([10, 0, 0, 5]);
+        let here = IpAddr::from([10, 0, 0, 9]);
+        let s = settings(&service, &ports(), server, Some(here));
+        assert_eq!(s.env["DUBBO_IP_TO_REGISTRY"], "10.0.0.9");
+        assert_eq!(
+            s.env["DUBBO_REGISTRY_ADDRESS"],
+            "zookeeper://10.0.0.5:31000"
+        );
+        // A local engine's advertised address is this machine's already.
+        let s = settings(&service, &ports(), IpAddr::from([127, 0, 0, 1]), None);
+        assert_eq!(s.env["DUBBO_IP_TO_REGISTRY"], "10.0.0.5");
+    }
+
+    #[test]
     fn secrets_are_named_not_shown() {
-        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]));
+        let s = settings(&provider(), &ports(), IpAddr::from([127, 0, 0, 1]), None);
         assert!(!s.env.contains_key("DB_PASSWORD"));
         assert_eq!(s.secrets["DB_PASSWORD"], "from_env SHOP_DB_PW");
         let text = render_text(&s);

@@ -78,6 +78,10 @@ pub enum LockAttempt {
 pub trait Backend: Send + Sync {
     /// Where this machine and outsiders dial the instances' published ports.
     fn host_address(&self) -> &HostAddress;
+    /// This machine's address as the engine's containers dial it, when the engine is on
+    /// another machine (its route back to a `--local` service); `None` for a local engine,
+    /// whose containers reach this machine at `host-gateway`, or when nothing routes back.
+    fn reach_back(&self) -> Option<std::net::IpAddr>;
 
     /// Refuses an instance whose objects carry its label but another environment or feature
     /// (read-only; see `model::labels::check_owner`).

@@ -127,7 +127,12 @@ async fn up_locked(
         None
     };
     Ok(UpResult {
-        local: local_settings(env, &outcome.plan, backend.host_address().local),
+        local: local_settings(
+            env,
+            &outcome.plan,
+            backend.host_address().local,
+            backend.reach_back(),
+        ),
         plan: outcome.plan,
         report: outcome.report,
         elapsed: began.elapsed(),
@@ -211,7 +216,12 @@ async fn left_behind(
 }
 
 /// What the developer needs to run each `--local` service against this instance.
-fn local_settings(env: &Environment, plan: &Plan, local: IpAddr) -> Vec<LocalSettings> {
+fn local_settings(
+    env: &Environment,
+    plan: &Plan,
+    local: IpAddr,
+    this_machine: Option<IpAddr>,
+) -> Vec<LocalSettings> {
     let host_ports: crate::local::HostPorts = plan
         .services
         .iter()
@@ -227,6 +237,6 @@ fn local_settings(env: &Environment, plan: &Plan, local: IpAddr) -> Vec<LocalSet
         .collect();
     env.local
         .values()
-        .map(|service| crate::local::settings(service, &host_ports, local))
+        .map(|service| crate::local::settings(service, &host_ports, local, this_machine))
         .collect()
 }

@@ -504,3 +504,59 @@ fn tls_with_the_engines_ca_works_and_a_wrong_ca_is_refused() {
     let running = remote::docker_stdout(&["ps", "-q", "--filter", &label]).unwrap();
     assert_eq!(running.lines().count(), 1);
 }
+
+#[test]
+fn a_local_provider_registers_this_machines_address_as_the_server_dials_it() {
+    // The `--local` provider is this test: a listener on this machine, on the provider's port.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let definition = format!(
+        r#"
+services:
+  zookeeper:
+    template: zookeeper
+  greeter:
+    template: dubbo-provider
+    with: {{ interface: "org.envctl.remote.Local", port: {port} }}
+    depends_on: {{ zookeeper: healthy }}
+"#
+    );
+    let fx = Remote::new("rlocdub", &definition);
+    let out = fx.envctl(&["up", &fx.env, "--local", "greeter", "--output", "json"]);
+    assert_ok(&out);
+    let stdout = text(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a result line")).unwrap();
+    let env = &report["local"][0]["env"];
+    // Its neighbours are on the server; it registers this machine, not the server.
+    let registered = env["DUBBO_IP_TO_REGISTRY"].as_str().unwrap_or_default();
+    assert_ne!(registered, remote::host(), "{env}");
+    assert_eq!(env["DUBBO_PORT_TO_REGISTRY"], port.to_string(), "{env}");
+    let zookeeper = env["DUBBO_REGISTRY_ADDRESS"].as_str().unwrap_or_default();
+    assert!(
+        zookeeper.starts_with(&format!("zookeeper://{}:", remote::host())),
+        "{env}"
+    );
+    // A consumer on the server dials what would be registered and reaches this machine: the
+    // listener answers its first caller, so the caller's output proves the round trip.
+    let answer = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("a caller");
+        std::io::Write::write_all(&mut conn, b"here is this machine\n").unwrap();
+    });
+    let caller = support::unique_name("rlocdubcall");
+    let _guard = RemoveContainer(caller.clone());
+    let called = remote::docker(&[
+        "run",
+        "--name",
+        &caller,
+        "envctl/busybox:1.35",
+        "sh",
+        "-c",
+        // nc quits when its stdin ends: a FIFO opened read-write never ends, so it reads
+        // until this machine closes the connection.
+        &format!("mkfifo /idle && nc -w 5 {registered} {port} <>/idle"),
+    ]);
+    assert!(called.status.success(), "{}", text(&called.stderr));
+    assert_eq!(text(&called.stdout).trim(), "here is this machine");
+    answer.join().unwrap();
+}

@@ -78,6 +78,13 @@ impl Backend for DockerBackend {
         &self.host
     }
 
+    fn reach_back(&self) -> Option<std::net::IpAddr> {
+        if !self.is_remote() {
+            return None;
+        }
+        remote_ports::reach_back(self.host.local).ok()
+    }
+
     async fn try_lock(&self, instance: &InstanceId, holder: &str) -> EngineResult<LockAttempt> {
         if !self.is_remote() {
             return Ok(LockAttempt::NotNeeded);
