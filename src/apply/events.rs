@@ -25,6 +25,13 @@ pub enum Phase {
         image: String,
         progress: String,
     },
+    /// Copying the service's image from this machine's engine to the engine (on another
+    /// machine): `sent` of `total` bytes.
+    Copying {
+        image: String,
+        sent: u64,
+        total: u64,
+    },
     /// Building the service's image; `line` is the latest build output.
     Building {
         image: String,
@@ -81,6 +88,7 @@ impl Phase {
     pub fn word(&self) -> &'static str {
         match self {
             Phase::Pulling { .. } => "pulling",
+            Phase::Copying { .. } => "copying",
             Phase::Building { .. } => "building",
             Phase::Unchanged => "unchanged",
             Phase::Creating => "creating",
@@ -102,6 +110,11 @@ impl Phase {
     pub fn detail(&self) -> String {
         match self {
             Phase::Pulling { image, progress } => format!("{image} {progress}"),
+            Phase::Copying { image, sent, total } => format!(
+                "{image} to the engine: {:.1}/{:.1} MB",
+                super::pull_progress::mb(*sent),
+                super::pull_progress::mb(*total)
+            ),
             Phase::Building { image, line } => format!("{image} {line}"),
             Phase::Recreating { changed } => format!("changed: {}", changed.join(", ")),
             Phase::Waiting { reason } => reason.clone(),

@@ -2,8 +2,7 @@
 //! uses the image hears its progress and waits on its result.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -11,7 +10,8 @@ use tokio::time::Instant;
 use crate::engine::{Engine, ImageProgress};
 use crate::plan::{Action, Plan};
 
-use super::{pull_progress, Ctx, EventSink, Phase, ServiceEvent, INTERRUPTED};
+use super::image_progress::ImageReporter;
+use super::{Ctx, EventSink, Phase, INTERRUPTED};
 
 /// The result of an image's pull or build; `None` while it runs.
 pub(super) type ImageResult = Option<Result<(), ImageFailed>>;
@@ -68,67 +68,24 @@ async fn run_image(
     began: Instant,
     tx: watch::Sender<ImageResult>,
 ) {
-    let last_emit = Mutex::new(None::<Instant>);
-    let layers = Mutex::new(pull_progress::PullProgress::default());
-    let progress = |p: ImageProgress| {
-        let summary = match &p {
-            ImageProgress::Layer {
-                id,
-                status,
-                current,
-                total,
-            } => layers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .update(id, status, *current, *total),
-            ImageProgress::Line(_) => String::new(),
-        };
-        // Layer updates come in bursts; a few per second are plenty for humans and scripts.
-        let mut last = last_emit.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        if last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(250)) {
-            return;
-        }
-        *last = Some(now);
-        let phase = match p {
-            ImageProgress::Layer { .. } => Phase::Pulling {
-                image: image.clone(),
-                progress: summary,
-            },
-            ImageProgress::Line(line) => Phase::Building {
-                image: image.clone(),
-                line,
-            },
-        };
-        for user in &users {
-            sink(ServiceEvent {
-                service: user.clone(),
-                phase: phase.clone(),
-                elapsed: began.elapsed(),
-            });
-        }
-    };
-    for user in &users {
-        let phase = match &action {
-            Action::BuildImage { .. } => Phase::Building {
-                image: image.clone(),
-                line: "starting".into(),
-            },
-            _ => Phase::Pulling {
-                image: image.clone(),
-                progress: "starting".into(),
-            },
-        };
-        sink(ServiceEvent {
-            service: user.clone(),
-            phase,
-            elapsed: began.elapsed(),
-        });
-    }
+    let reporter = ImageReporter::new(&image, users, sink, began);
+    reporter.emit(match &action {
+        Action::BuildImage { .. } => Phase::Building {
+            image: image.clone(),
+            line: "starting".into(),
+        },
+        _ => Phase::Pulling {
+            image: image.clone(),
+            progress: "starting".into(),
+        },
+    });
+    let progress = |p: ImageProgress| reporter.progress(p);
     let result = match &action {
         Action::BuildImage { request, .. } => engine.build_image(request, &progress).await,
-        _ => engine.pull_image(&image, &progress).await,
+        // A pull, or a copy from this machine for an engine elsewhere (`Engine::fetch_image`).
+        _ => engine.fetch_image(&image, &progress).await,
     };
+    reporter.finish();
     let _ = tx.send(Some(result.map_err(|e| ImageFailed::Failed {
         image: image.clone(),
         reason: e.to_string(),

@@ -9,6 +9,8 @@
 mod container;
 mod down;
 pub mod events;
+mod fetch;
+mod image_progress;
 mod images;
 mod interrupt;
 mod pull_progress;
@@ -18,6 +20,8 @@ mod up;
 
 pub use down::{down, DownReport, DownScope};
 pub use events::{discard, EventSink, Phase, ServiceEvent};
+pub use fetch::fetch_missing_images;
+pub use image_progress::ImageReporter;
 pub use interrupt::{Interrupt, InterruptTrigger, INTERRUPTED};
 pub use readiness::{check_once, NotReady, Reach, DEFAULT_WAIT_TIMEOUT};
 pub use up::{up, up_until, UpError, UpOutcome, PORT_RETRIES};

@@ -46,7 +46,8 @@ impl PullProgress {
     }
 }
 
-fn mb(bytes: u64) -> f64 {
+/// Bytes as (decimal) megabytes, as progress shows them.
+pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1_000_000.0
 }
 

@@ -434,3 +434,45 @@ async fn wait_timeout_zero_looks_once_and_keeps_healthy_services_ready() {
         "{api:?}"
     );
 }
+
+#[tokio::test]
+async fn missing_images_are_fetched_first_and_one_nobody_has_creates_nothing() {
+    let engine = Arc::new(FakeEngine::new());
+    engine.add_image("db:1");
+    let (sink, seen) = recorder();
+    let mut env = shop();
+    env.services.get_mut("cache").unwrap().pull = crate::model::PullPolicy::Never;
+    fetch_missing_images(engine.as_ref(), &env, &sink, &Interrupt::never())
+        .await
+        .unwrap();
+    let fetched: Vec<String> = engine
+        .journal()
+        .into_iter()
+        .filter(|w| w.starts_with("pull"))
+        .collect();
+    // `pull: never` is never pulled; the fake has no machine to copy from.
+    assert_eq!(fetched, ["pull:api:1"]);
+    let seen = seen.lock().unwrap().clone();
+    assert!(position(&seen, "api", "waiting") < position(&seen, "api", "pulling"));
+    assert!(!seen.iter().any(|e| e.service == "db"), "{seen:#?}");
+
+    let engine = Arc::new(FakeEngine::new());
+    engine.fail("pull", "api:1", "registry unreachable");
+    let err = fetch_missing_images(engine.as_ref(), &shop(), &discard(), &Interrupt::never())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, UpError::Images(failed) if failed.len() == 1),
+        "{text}"
+    );
+    assert!(
+        text.contains("api:1") && text.contains("registry unreachable"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("nothing of the instance was created"),
+        "{text}"
+    );
+    assert!(engine.network_names().is_empty() && engine.container_names().is_empty());
+}

@@ -23,6 +23,12 @@ pub enum UpError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Plan(#[from] PlanErrors),
+    /// Images the engine lacks and could get from nowhere (`fetch_missing_images`), found
+    /// before anything was created.
+    #[error("{}\nnothing of the instance was created", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Images(Vec<EngineError>),
+    #[error("interrupted while fetching image {images} for the engine; nothing of the instance was created")]
+    FetchInterrupted { images: String },
     /// `--local` services the engine's containers could not reach (see `backend::docker`).
     #[error("--local {services}: containers on the engine at {engine} could not reach this machine ({reason}); run the service in its container (drop --local), or run envctl on a machine the server can reach")]
     LocalUnreachable {

@@ -23,7 +23,9 @@ pub use crate::advertise::HostAddress;
 use crate::apply::{
     ApplyOptions, DownReport, DownScope, EventSink, Interrupt, NotReady, UpError, UpOutcome,
 };
-use crate::engine::{EngineError, EngineResult, ExecOutput, LabelFilter, ObservedContainer};
+use crate::engine::{
+    EngineError, EngineResult, ExecOutput, LabelFilter, ObservedContainer, ProgressSink,
+};
 use crate::lifetime::Lease;
 use crate::model::labels::{NotOurs, Ownership};
 use crate::model::{Environment, InstanceId};
@@ -99,8 +101,8 @@ pub trait Backend: Send + Sync {
         sink: EventSink,
         interrupt: Interrupt,
     ) -> Result<UpOutcome, UpError>;
-    /// Fetches `image` again, even when present (`up --pull`).
-    async fn pull(&self, image: &str) -> EngineResult<()>;
+    /// Fetches `image` again, even when present (`up --pull`), telling `progress` how it goes.
+    async fn pull(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()>;
     /// Removes what `scope` names (named volumes only with `volumes`).
     async fn down(
         &self,
@@ -211,6 +213,12 @@ pub async fn connect(host: HostAddress) -> EngineResult<Arc<dyn Backend>> {
         endpoint: "the configured engine".into(),
         reason: e.to_string(),
     })?;
-    let engine = crate::engine::docker::DockerEngine::connect_to(&selected.target).await?;
+    let mut engine = crate::engine::docker::DockerEngine::connect_to(&selected.target).await?;
+    // Any engine but the local socket may lack what this machine has: it gets copies from
+    // there. Were both the same daemon after all, it would never lack what the source has.
+    let local = crate::engine::target::EngineTarget::local();
+    if selected.target.url != local.url {
+        engine = engine.with_image_source(local);
+    }
     Ok(Arc::new(docker::DockerBackend::new(Arc::new(engine), host)))
 }

@@ -30,6 +30,15 @@ pub enum EngineError {
     Conflict { what: String },
     #[error("image {image} is not available locally and could not be pulled: {reason}")]
     Pull { image: String, reason: String },
+    /// An engine on another machine lacks `image`, this machine's engine cannot give it, and
+    /// the engine could not pull it (see `Engine::fetch_image`).
+    #[error("image {image} is neither on the engine at {engine} nor on this machine's engine ({here}), and the engine could not pull it: {reason}; build it on the engine, build or pull it on this machine (envctl then copies it), or push it to a registry the engine can reach")]
+    Unavailable {
+        image: String,
+        engine: String,
+        here: String,
+        reason: String,
+    },
     #[error("building image {image} failed: {reason}")]
     Build { image: String, reason: String },
     #[error("{context}: {message}")]
@@ -201,6 +210,9 @@ pub enum ImageProgress {
     },
     /// A line of build output.
     Line(String),
+    /// An image being copied from this machine's engine: bytes sent of `total` (the image's
+    /// size; the archive runs slightly larger, so `sent` may pass it).
+    Copy { sent: u64, total: u64 },
 }
 
 pub type ProgressSink<'a> = &'a (dyn Fn(ImageProgress) + Send + Sync);
@@ -302,6 +314,17 @@ pub trait Engine: Send + Sync {
         Ok(self.inspect_image(image).await?.is_some())
     }
     async fn pull_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()>;
+    /// Gets `image`, which the engine lacks, onto it: a pull here. A Docker engine on another
+    /// machine copies it from this machine's engine when that has it, and pulls otherwise
+    /// (`docker::DockerEngine::with_image_source`); its progress is then `ImageProgress::Copy`.
+    async fn fetch_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()> {
+        self.pull_image(image, progress).await
+    }
+    /// Only the copy of `fetch_image`, for `pull: never` images: `false` when there is nothing
+    /// to copy from (a local engine, or this machine lacks the image too).
+    async fn copy_image(&self, _image: &str, _progress: ProgressSink<'_>) -> EngineResult<bool> {
+        Ok(false)
+    }
     async fn build_image(&self, req: &BuildRequest, progress: ProgressSink<'_>)
         -> EngineResult<()>;
 

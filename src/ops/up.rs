@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::apply::{ApplyOptions, ApplyReport, EventSink, Interrupt, UpError};
+use crate::apply::{
+    ApplyOptions, ApplyReport, EventSink, ImageReporter, Interrupt, Phase, UpError,
+};
 use crate::backend::{Backend, OwnershipError};
 use crate::engine::EngineError;
 use crate::lifetime::{self, Lease};
@@ -89,7 +91,7 @@ async fn up_locked(
     // Before anything is planned: objects with this instance's label but another env/feature.
     backend.verify_owner(&env.instance).await?;
     if request.pull {
-        pull_all(backend, env).await?;
+        pull_all(backend, env, &sink, began).await?;
     }
     // Under the lock and before anything starts: the services find their data in place.
     let restored = match &request.from_snapshot {
@@ -143,22 +145,38 @@ async fn up_locked(
 }
 
 /// Pulls every image the environment runs and does not build, before anything is planned:
-/// the plan then sees the new image IDs and recreates what runs an older one.
-async fn pull_all(backend: &dyn Backend, env: &Environment) -> Result<(), UpUseCaseError> {
+/// the plan then sees the new image IDs and recreates what runs an older one. Each pull's
+/// progress goes to the services using the image, as `apply`'s pulls do.
+async fn pull_all(
+    backend: &dyn Backend,
+    env: &Environment,
+    sink: &EventSink,
+    began: Instant,
+) -> Result<(), UpUseCaseError> {
+    let began = tokio::time::Instant::from_std(began);
+    let mut users: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for service in env.services.values().filter(|s| s.build.is_none()) {
+        users
+            .entry(service.image.as_str())
+            .or_default()
+            .push(service.name.to_string());
+    }
     let built: std::collections::BTreeSet<&str> = env
         .services
         .values()
         .filter(|s| s.build.is_some())
         .map(|s| s.image.as_str())
         .collect();
-    let images: std::collections::BTreeSet<&str> = env
-        .services
-        .values()
-        .map(|s| s.image.as_str())
-        .filter(|image| !built.contains(image))
-        .collect();
-    let pulls = images.iter().map(|image| async move {
-        backend.pull(image).await.map_err(|e| UpUseCaseError::Pull {
+    users.retain(|image, _| !built.contains(image));
+    let pulls = users.into_iter().map(|(image, users)| async move {
+        let reporter = ImageReporter::new(image, users, sink.clone(), began);
+        reporter.emit(Phase::Pulling {
+            image: image.to_string(),
+            progress: "starting (--pull)".into(),
+        });
+        let result = backend.pull(image, &|p| reporter.progress(p)).await;
+        reporter.finish();
+        result.map_err(|e| UpUseCaseError::Pull {
             image: image.to_string(),
             reason: match e {
                 EngineError::Pull { reason, .. } => reason,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::apply::ServiceEvent;
+use crate::apply::{Phase, ServiceEvent};
 
 /// Something that shows events as they come.
 pub trait Renderer: Send {
@@ -62,21 +62,42 @@ impl Renderer for JsonLines {
     }
 }
 
-/// A line per change of phase, for logs and CI.
+/// How often a log shows an image transfer's progress again (a copy or pull over a slow link
+/// takes minutes; a line per update would drown the log).
+const TRANSFER_LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// A line per change of phase, for logs and CI; a running transfer again every few seconds.
 #[derive(Default)]
 pub struct PlainLines {
-    last: BTreeMap<String, &'static str>,
+    /// Per service: the phase of its last line, and when (`elapsed`) it was printed.
+    last: BTreeMap<String, (&'static str, Duration)>,
+}
+
+impl PlainLines {
+    /// Whether `event` gets a line: a new phase, or a transfer's progress after a while.
+    fn shows(&mut self, event: &ServiceEvent) -> bool {
+        let word = event.phase.word();
+        let transfer = matches!(event.phase, Phase::Pulling { .. } | Phase::Copying { .. });
+        // Repeated health-check attempts would drown the log: one line each.
+        let repeat = match self.last.get(&event.service) {
+            Some((last, at)) if *last == word => {
+                transfer && event.elapsed.saturating_sub(*at) >= TRANSFER_LINE_EVERY
+            }
+            _ => true,
+        };
+        if repeat {
+            self.last
+                .insert(event.service.clone(), (word, event.elapsed));
+        }
+        repeat
+    }
 }
 
 impl Renderer for PlainLines {
     fn event(&mut self, event: &ServiceEvent) {
-        let word = event.phase.word();
-        // Repeated health-check attempts and pull progress would drown the log: one line each.
-        if self.last.get(&event.service) == Some(&word) {
-            return;
+        if self.shows(event) {
+            crate::outln!("{}", plain_line(event));
         }
-        self.last.insert(event.service.clone(), word);
-        crate::outln!("{}", plain_line(event));
     }
 }
 
@@ -164,7 +185,6 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::Phase;
 
     #[test]
     fn plain_lines_show_phase_and_detail() {
@@ -179,5 +199,35 @@ mod tests {
             plain_line(&e),
             "[   1.2s] db: waiting (for zk to be healthy)"
         );
+    }
+
+    #[test]
+    fn plain_lines_repeat_a_transfer_every_few_seconds_only() {
+        let at = |secs: u64, phase: Phase| ServiceEvent {
+            service: "web".into(),
+            phase,
+            elapsed: Duration::from_secs(secs),
+        };
+        let copying = |sent| Phase::Copying {
+            image: "img".into(),
+            sent,
+            total: 100,
+        };
+        let waiting = || Phase::Waiting {
+            reason: "health check".into(),
+        };
+        let mut plain = PlainLines::default();
+        let shown: Vec<bool> = [
+            at(0, copying(0)),
+            at(2, copying(10)),
+            at(5, copying(50)),
+            at(6, copying(60)),
+            at(7, waiting()),
+            at(20, waiting()),
+        ]
+        .iter()
+        .map(|e| plain.shows(e))
+        .collect();
+        assert_eq!(shown, [true, false, true, false, true, false]);
     }
 }

@@ -300,7 +300,7 @@ pub enum PlanError {
     Ports(#[from] PortError),
     #[error(transparent)]
     Spec(#[from] SpecError),
-    #[error("service `{service}`: image {image} is not present locally and `pull: never` forbids pulling it")]
+    #[error("service `{service}`: image {image} is not on the engine and `pull: never` forbids pulling it (an engine on another machine gets a copy from this machine's engine when that has it)")]
     ImageMissing { service: String, image: String },
     #[error("service `{service}`: {reason}")]
     BuildInputs { service: String, reason: String },

@@ -560,3 +560,205 @@ services:
     assert_eq!(text(&called.stdout).trim(), "here is this machine");
     answer.join().unwrap();
 }
+
+/// Removes a test's image from this machine's engine and the remote one, pass or fail (after
+/// the instance: declare it first, so it drops last).
+struct RemoveImage(String);
+
+impl Drop for RemoveImage {
+    fn drop(&mut self) {
+        let here = support::docker_cli(&["image", "rm", "-f", &self.0]);
+        support::check_cleanup(&format!("image {} on this machine", self.0), &here);
+        let there = remote::docker(&["image", "rm", "-f", &self.0]);
+        support::check_cleanup(&format!("image {} on the remote engine", self.0), &there);
+    }
+}
+
+/// The JSON events of an `up --output json` (every stdout line is one; the report is last).
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// The image's ID on this machine's engine, or on the remote one.
+fn image_id(image: &str, remote_engine: bool) -> Result<String, String> {
+    let args = ["image", "inspect", "-f", "{{.Id}}", image];
+    if remote_engine {
+        remote::docker_stdout(&args)
+    } else {
+        support::docker_stdout(&args)
+    }
+}
+
+/// Issue 14: a team without a registry builds images on their own machines; `up` against the
+/// server copies what it lacks from this machine's engine, with progress in bytes, once.
+#[test]
+fn an_image_only_this_machine_has_is_copied_to_the_engine_with_progress() {
+    // Named on an unreachable loopback registry: were it ever pulled, it fails here at once.
+    let image = format!(
+        "127.0.0.1:1/envctl-test/{}:1",
+        support::unique_name("rcopyimg")
+    );
+    // `pull: never` forbids a pull, not a copy.
+    let never = format!("{image}-never");
+    let _images = [RemoveImage(image.clone()), RemoveImage(never.clone())];
+    let fx = Remote::new(
+        "rcopy",
+        &format!(
+            "services:\n  app:\n    image: \"{image}\"\n    healthcheck: {{ cmd: [\"test\", \"-f\", \"/noise\"], interval: 200ms, retries: 100 }}\n  never:\n    image: \"{never}\"\n    pull: never\n"
+        ),
+    );
+    for (tag, dir) in [(&image, "image"), (&never, "never")] {
+        support::build_image(
+            &fx.path().join(dir),
+            tag,
+            &format!(
+                "FROM {}\nRUN head -c 8000000 /dev/urandom > /noise\nCMD [\"sleep\", \"86400\"]\n",
+                support::BUSYBOX
+            ),
+        );
+    }
+    let here = image_id(&image, false).unwrap();
+    let size: u64 = support::docker_stdout(&["image", "inspect", "-f", "{{.Size}}", &image])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(image_id(&image, true).is_err(), "the server has it already");
+
+    let out = fx.envctl(&["up", &fx.env, "--output", "json"]);
+    assert_ok(&out);
+    let events = json_lines(&out);
+    let copying: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["service"] == "app" && e["phase"] == "copying")
+        .collect();
+    let last = copying
+        .last()
+        .unwrap_or_else(|| panic!("no copy progress: {events:#?}"));
+    assert_eq!(last["image"], image.as_str(), "{last}");
+    let (sent, total) = (
+        last["sent"].as_u64().unwrap(),
+        last["total"].as_u64().unwrap(),
+    );
+    // The archive carries the whole image (a little more: tar headers, its config).
+    assert!(
+        sent == total && sent >= size,
+        "{sent}/{total} of {size}: {events:#?}"
+    );
+    assert_eq!(copying[0]["sent"], 0, "{events:#?}");
+    assert_eq!(
+        image_id(&image, true).unwrap(),
+        here,
+        "the same image on the server"
+    );
+    assert_eq!(image_id(&never, true), image_id(&never, false));
+    let status = fx.json(&["status", &fx.env, "--output", "json"]);
+    let services = status["services"].as_array().unwrap();
+    assert!(
+        services.len() == 2 && services.iter().all(|s| s["ready"] == true),
+        "{status}"
+    );
+
+    // A second up finds it there: nothing is fetched.
+    let again = fx.envctl(&["up", &fx.env, "--output", "json"]);
+    assert_ok(&again);
+    let fetched: Vec<serde_json::Value> = json_lines(&again)
+        .into_iter()
+        .filter(|e| {
+            e["phase"] == "copying"
+                || e["phase"] == "pulling"
+                || e["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("for image"))
+        })
+        .collect();
+    assert!(
+        fetched.is_empty(),
+        "the second up fetched again: {fetched:#?}"
+    );
+}
+
+/// An image neither the engine nor this machine has, which the engine cannot pull: `up` says
+/// so, naming the image, the engine and what to do, and creates nothing on the server.
+#[test]
+fn an_image_nobody_has_fails_up_clearly_and_creates_nothing() {
+    let image = format!(
+        "127.0.0.1:1/envctl-test/{}:1",
+        support::unique_name("rnoneimg")
+    );
+    let fx = Remote::new(
+        "rnone",
+        &format!(
+            "services:\n  app:\n    image: \"{image}\"\n  other:\n    image: {}\n    command: [\"sleep\", \"86400\"]\n",
+            support::BUSYBOX
+        ),
+    );
+    let out = fx.envctl(&["up", &fx.env]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "image {image} is neither on the engine at {}",
+            remote::engine()
+        )) && stderr.contains("unix:///var/run/docker.sock: no such image")
+            && stderr.contains("build it on the engine")
+            && stderr.contains("push it to a registry")
+            && stderr.contains("nothing of the instance was created")
+            && stderr.lines().count() <= 5,
+        "{stderr}"
+    );
+    let label = format!("label=io.envctl.env={}", fx.env);
+    for list in [
+        &["ps", "-aq"][..],
+        &["network", "ls", "-q"],
+        &["volume", "ls", "-q"],
+    ] {
+        let mut args = list.to_vec();
+        args.extend(["--filter", label.as_str()]);
+        assert_eq!(
+            remote::docker_stdout(&args).unwrap(),
+            "",
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// An engine reached through this machine's loopback (a tunnel to a server) is not known to be
+/// elsewhere before `up` applies, but a missing image is still copied, while `up` applies.
+#[test]
+fn an_engine_behind_a_loopback_tunnel_gets_copies_too() {
+    let image = format!(
+        "127.0.0.1:1/envctl-test/{}:1",
+        support::unique_name("rtunimg")
+    );
+    let _image = RemoveImage(image.clone());
+    let fx = Remote::new(
+        "rtun",
+        &format!("services:\n  app:\n    image: \"{image}\"\n"),
+    );
+    support::build_image(
+        &fx.path().join("image"),
+        &image,
+        &format!(
+            "FROM {}\nLABEL io.envctl.test.tunnel={}\nCMD [\"sleep\", \"86400\"]\n",
+            support::BUSYBOX,
+            fx.env
+        ),
+    );
+    let relay = remote::Relay::start();
+    let out = remote::envctl(fx.path(), &["up", &fx.env, "--output", "json"])
+        .env("DOCKER_HOST", &relay.url)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let events = json_lines(&out);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["phase"] == "copying" && e["sent"].as_u64() > Some(0)),
+        "{events:#?}"
+    );
+    assert_eq!(image_id(&image, true), image_id(&image, false));
+}

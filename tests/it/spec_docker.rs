@@ -213,6 +213,45 @@ fn up_pull_without_a_registry_fails_and_changes_nothing() {
         .is_some_and(|c| c != 0));
 }
 
+/// Class 3 and issue 14: `up --pull` shows each pull's progress (layers and bytes) on the
+/// services using the image, before anything is created.
+#[test]
+fn up_pull_shows_its_progress() {
+    let registry = support::LocalRegistry::start();
+    let name = support::unique_name("specpull");
+    let image = format!("127.0.0.1:{}/envctl-test/{name}:1", registry.port);
+    let fx = instance(&format!(
+        "services:\n  app:\n    image: {image}\n    command: [\"sleep\", \"3600\"]\n"
+    ));
+    fx.track_image(&image);
+    // An image with a layer of its own in the registry, and no local copy: the pull downloads.
+    support::build_image(
+        &fx.dir.path().join("seed"),
+        &image,
+        &format!("FROM {BUSYBOX}\nRUN head -c 300000 /dev/urandom > /noise\n"),
+    );
+    assert_ok(&docker_cli(&["push", &image]));
+    assert_ok(&docker_cli(&["image", "rm", &image]));
+
+    let out = fx.run("up", &["--pull", "--output", "json"]);
+    assert_ok(&out);
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = |phase: &str, detail: &str| {
+        events.iter().position(|e| {
+            e["service"] == "app"
+                && e["phase"] == phase
+                && e["progress"].as_str().unwrap_or_default().contains(detail)
+        })
+    };
+    let started = first("pulling", "(--pull)").unwrap_or_else(|| panic!("{events:#?}"));
+    let bytes = first("pulling", " MB").unwrap_or_else(|| panic!("{events:#?}"));
+    let created = first("creating", "").unwrap_or_else(|| panic!("{events:#?}"));
+    assert!(started < bytes && bytes < created, "{events:#?}");
+}
+
 /// Class 4: a container that exits at once under `restart: on-failure` or `always` is
 /// running most of the time; `up` must still report it failed.
 #[test]

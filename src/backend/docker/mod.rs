@@ -22,7 +22,9 @@ use crate::apply::{
     self, ApplyOptions, DownReport, DownScope, EventSink, Interrupt, NotReady, Reach, UpError,
     UpOutcome,
 };
-use crate::engine::{Engine, EngineResult, ExecOutput, LabelFilter, ObservedContainer};
+use crate::engine::{
+    Engine, EngineResult, ExecOutput, LabelFilter, ObservedContainer, ProgressSink,
+};
 use crate::lifetime::{self, Lease};
 use crate::model::{Environment, InstanceId};
 use crate::plan::{self, Plan, PlanInputs, ServiceTarget};
@@ -130,11 +132,19 @@ impl Backend for DockerBackend {
         let busy = remote_ports::published(self.engine.as_ref()).await?;
         let free = |port, protocol| !busy.contains(&(port, protocol));
         let inputs = self.remote_inputs(env, inputs, &free)?;
+        let fetching = std::time::Instant::now();
+        apply::fetch_missing_images(self.engine.as_ref(), env, &sink, &interrupt).await?;
+        // `apply` times its events from its own start: they go on from the fetch's instead.
+        let fetched_in = fetching.elapsed();
+        let sink: EventSink = Arc::new(move |mut event| {
+            event.elapsed += fetched_in;
+            sink(event)
+        });
         apply::up_until(self.engine.clone(), env, &inputs, &opts, sink, interrupt).await
     }
 
-    async fn pull(&self, image: &str) -> EngineResult<()> {
-        self.engine.pull_image(image, &|_| {}).await
+    async fn pull(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()> {
+        self.engine.pull_image(image, progress).await
     }
 
     async fn down(

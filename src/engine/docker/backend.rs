@@ -411,6 +411,14 @@ impl Engine for DockerEngine {
         Ok(())
     }
 
+    async fn fetch_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<()> {
+        self.fetch(image, progress).await
+    }
+
+    async fn copy_image(&self, image: &str, progress: ProgressSink<'_>) -> EngineResult<bool> {
+        Ok(self.copy_from_here(image, progress).await?.is_ok())
+    }
+
     async fn build_image(
         &self,
         req: &BuildRequest,

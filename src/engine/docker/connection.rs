@@ -23,6 +23,9 @@ pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct DockerEngine {
     pub(super) docker: Docker,
     pub(super) endpoint: String,
+    /// Where images the engine lacks are copied from (this machine's engine, for an engine
+    /// elsewhere; `transfer`); `None`: they are pulled.
+    pub(super) image_source: Option<EngineTarget>,
 }
 
 impl std::fmt::Debug for DockerEngine {
@@ -79,7 +82,11 @@ impl DockerEngine {
             .await
             .map_err(|_| timed_out())?
             .map_err(|e| unreachable(&e))?;
-        let engine = Self { docker, endpoint };
+        let engine = Self {
+            docker,
+            endpoint,
+            image_source: None,
+        };
         let info = engine.info().await?;
         match parse_api_version(&info.api_version) {
             Some(found) if found >= MIN_API_VERSION => Ok(engine),

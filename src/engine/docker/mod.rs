@@ -1,6 +1,7 @@
 //! Docker engine through bollard. The only module that imports bollard: every bollard type is
 //! converted to our own engine types at this boundary. `connection` connects and words engine
-//! errors, `convert` maps types both ways, `backend` implements `Engine` with them.
+//! errors, `convert` maps types both ways, `backend` implements `Engine` with them, `transfer`
+//! copies an image from this machine's engine to another one.
 
 mod backend;
 mod connection;
@@ -8,5 +9,6 @@ mod convert;
 mod exec;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 pub use connection::{DockerEngine, MIN_API_VERSION};
