@@ -106,7 +106,10 @@ async function runAction(path, body, box) {
   }
   const source = stream(started.events, {
     progress: (ev) => {
-      const detail = ev.reason || ev.progress || ev.line || (ev.changed ? "changed: " + ev.changed.join(", ") : "");
+      const copied = ev.phase === "copying"
+        ? ev.image + " to the engine: " + (ev.sent / 1e6).toFixed(1) + "/" + (ev.total / 1e6).toFixed(1) + " MB"
+        : "";
+      const detail = ev.reason || ev.progress || ev.line || copied || (ev.changed ? "changed: " + ev.changed.join(", ") : "");
       append(log, [el("div", {}, ev.service + " " + ev.phase + (detail ? " " + detail : ""))]);
       log.scrollTop = log.scrollHeight;
     },
