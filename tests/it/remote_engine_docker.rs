@@ -762,3 +762,83 @@ fn an_engine_behind_a_loopback_tunnel_gets_copies_too() {
     );
     assert_eq!(image_id(&image, true), image_id(&image, false));
 }
+
+/// A link that goes silent mid-copy (nothing reset, nothing moving) fails the copy once nothing
+/// has moved for the stall window, instead of hanging; the server does not get the image.
+#[tokio::test]
+async fn a_copy_over_a_link_gone_silent_fails_instead_of_hanging() {
+    use envctl::engine::docker::DockerEngine;
+    use envctl::engine::target::{EngineTarget, EngineUrl, TargetSource};
+    use envctl::engine::{Engine, ImageProgress};
+    use std::time::{Duration, Instant};
+
+    let image = format!(
+        "127.0.0.1:1/envctl-test/{}:1",
+        support::unique_name("rstallimg")
+    );
+    let _image = RemoveImage(image.clone());
+    let dir = tempfile::tempdir().unwrap();
+    // Far larger than socket buffers hold and than a quarter second (the first progress
+    // report) moves over the test link, so pausing the link does stop the copy.
+    support::build_image(
+        &dir.path().join("image"),
+        &image,
+        &format!(
+            "FROM {}\nRUN head -c 128000000 /dev/urandom > /noise\n",
+            support::BUSYBOX
+        ),
+    );
+    let relay = remote::Relay::start();
+    let (host, port) = relay
+        .url
+        .trim_start_matches("tcp://")
+        .rsplit_once(':')
+        .unwrap();
+    let target = EngineTarget {
+        url: EngineUrl::Tcp {
+            host: host.into(),
+            port: port.parse().unwrap(),
+            tls: None,
+        },
+        source: TargetSource::Flag,
+    };
+    let engine = DockerEngine::connect_to(&target)
+        .await
+        .unwrap()
+        .with_image_source(EngineTarget::local())
+        .with_stall_window(Duration::from_secs(2));
+    // The link goes silent once the first bytes are on their way.
+    let pause = relay.pauser();
+    let paused_at = std::sync::Mutex::new(None::<Instant>);
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        engine.fetch_image(&image, &|p| {
+            if let ImageProgress::Copy { sent, .. } = p {
+                let mut at = paused_at.lock().unwrap();
+                if sent > 0 && at.is_none() {
+                    pause();
+                    *at = Some(Instant::now());
+                }
+            }
+        }),
+    )
+    .await
+    .expect("the copy hung on a silent link");
+    let paused_at = paused_at
+        .lock()
+        .unwrap()
+        .expect("the copy never reported bytes sent");
+    let err = result
+        .expect_err("the copy finished through a paused link")
+        .to_string();
+    assert!(
+        err.contains(&format!("copying image {image}: nothing moved for 2s")),
+        "{err}"
+    );
+    assert!(paused_at.elapsed() < Duration::from_secs(20), "{err}");
+    drop(relay);
+    assert!(
+        image_id(&image, true).is_err(),
+        "a broken copy left the image"
+    );
+}

@@ -26,6 +26,8 @@ pub struct DockerEngine {
     /// Where images the engine lacks are copied from (this machine's engine, for an engine
     /// elsewhere; `transfer`); `None`: they are pulled.
     pub(super) image_source: Option<EngineTarget>,
+    /// How long a copy may go without a byte moving or a word from the engine (`transfer`).
+    pub(super) stall_window: Duration,
 }
 
 impl std::fmt::Debug for DockerEngine {
@@ -86,6 +88,7 @@ impl DockerEngine {
             docker,
             endpoint,
             image_source: None,
+            stall_window: REQUEST_TIMEOUT,
         };
         let info = engine.info().await?;
         match parse_api_version(&info.api_version) {

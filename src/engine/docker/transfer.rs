@@ -15,13 +15,14 @@ use tokio::time::Instant;
 use crate::engine::target::EngineTarget;
 use crate::engine::{Engine, EngineError, EngineResult, ImageProgress, ProgressSink};
 
-use super::connection::{api_err, DockerEngine, REQUEST_TIMEOUT};
+use super::connection::{api_err, DockerEngine};
 
 /// How often a copy reports its progress and is checked for a stall.
 const TICK: Duration = Duration::from_millis(250);
 /// The load request's own deadline. The engine answers only once it has the whole archive,
 /// which on a slow link takes longer than `REQUEST_TIMEOUT`; the copy is bounded by its stall
-/// check instead (no byte moved and no word from the engine for `REQUEST_TIMEOUT`).
+/// check instead (no byte moved and no word from the engine for `stall_window`, by default
+/// `REQUEST_TIMEOUT`).
 const LOAD_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 impl DockerEngine {
@@ -29,6 +30,13 @@ impl DockerEngine {
     /// them, instead of pulled (see `fetch`).
     pub fn with_image_source(mut self, source: EngineTarget) -> Self {
         self.image_source = Some(source);
+        self
+    }
+
+    /// A copy fails once nothing has moved for `window` (default: `REQUEST_TIMEOUT`, as any
+    /// request; shorter in tests, so a silent link is found in seconds).
+    pub fn with_stall_window(mut self, window: Duration) -> Self {
+        self.stall_window = window;
         self
     }
 
@@ -163,12 +171,12 @@ impl DockerEngine {
                     if now != last_sent {
                         (last_sent, last_moved) = (now, Instant::now());
                         report(now);
-                    } else if last_moved.elapsed() > REQUEST_TIMEOUT {
+                    } else if last_moved.elapsed() > self.stall_window {
                         return Err(EngineError::Unreachable {
                             endpoint: self.endpoint.clone(),
                             reason: format!(
                                 "copying image {image}: nothing moved for {}s ({now} bytes sent)",
-                                REQUEST_TIMEOUT.as_secs()
+                                self.stall_window.as_secs_f64()
                             ),
                         });
                     }

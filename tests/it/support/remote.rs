@@ -125,6 +125,8 @@ pub struct Relay {
     pub url: String,
     streams: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// While set, relayed bytes are held: the link goes silent, connections stay open.
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Relay {
@@ -136,7 +138,8 @@ impl Relay {
         let url = format!("tcp://{}", listener.local_addr().unwrap());
         let streams = std::sync::Arc::new(std::sync::Mutex::new(Vec::<TcpStream>::new()));
         let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (held, stop) = (streams.clone(), cut.clone());
+        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (held, stop, hold) = (streams.clone(), cut.clone(), paused.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
@@ -148,16 +151,26 @@ impl Relay {
                 };
                 let mut list = held.lock().unwrap();
                 for (from, to) in [(&client, &server), (&server, &client)] {
-                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(std::net::Shutdown::Both);
-                    });
+                    let (from, to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    let (hold, stop) = (hold.clone(), stop.clone());
+                    std::thread::spawn(move || pump(from, to, &hold, &stop));
                 }
                 list.extend([client, server]);
             }
         });
-        Self { url, streams, cut }
+        Self {
+            url,
+            streams,
+            cut,
+            paused,
+        }
+    }
+
+    /// What makes the link go silent (as when packets are dropped): from then on nothing is
+    /// relayed and nothing closed. Callable from anywhere (an engine's progress callback).
+    pub fn pauser(&self) -> impl Fn() + Send + Sync + 'static {
+        let paused = self.paused.clone();
+        move || paused.store(true, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Drops the link: every relayed connection is shut, and no new one is relayed.
@@ -175,4 +188,29 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.cut();
     }
+}
+
+/// Relays `from` to `to` until either ends or the relay is cut, holding bytes while paused.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    paused: &std::sync::atomic::AtomicBool,
+    cut: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let mut buf = [0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        // Polled, as the relay has nothing to wait on but the flag.
+        while paused.load(Ordering::SeqCst) && !cut.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if cut.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
 }
