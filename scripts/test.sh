@@ -19,6 +19,13 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     apt-get install -y -q chromium chromium-driver >/dev/null ||
         { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
 fi
+# Debian's JDK compiles the stand-in for a team's Dubbo jar that the dubbo-java tests run
+# (tests/fixtures/dubbo-java: no Dubbo jar can be fetched here).
+if ! command -v javac >/dev/null 2>&1 || ! command -v jar >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q openjdk-17-jdk-headless >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jdk-headless >/dev/null; }
+fi
 step "local images"
 scripts/build-images.sh
 step "remote engine"

@@ -464,6 +464,7 @@ fn template_list_and_show() {
         "nginx",
         "dubbo-provider",
         "dubbo-consumer",
+        "dubbo-java",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }

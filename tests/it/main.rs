@@ -15,6 +15,7 @@ mod definition_limits_docker;
 mod definitions_cli;
 mod docker_engine;
 mod dubbo_docker;
+mod dubbo_java_docker;
 mod dubbo_library_docker;
 mod dubbo_registrations_docker;
 mod dubbo_up;

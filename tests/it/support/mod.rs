@@ -8,6 +8,7 @@ use envctl::engine::ContainerSpec;
 pub mod child;
 pub mod events;
 pub mod instance;
+pub mod java;
 pub mod protocols;
 pub mod remote;
 pub mod ui;
