@@ -155,7 +155,7 @@ services:
 }
 
 #[test]
-fn a_mounted_jar_runs_on_the_shipped_image_with_the_default_heap() {
+fn a_mounted_jar_runs_on_the_shipped_image_with_a_heap_that_follows_its_own_memory_limit() {
     ensure_images();
     let fixture = java_instance(
         "dm",
@@ -164,6 +164,7 @@ services:
   billing:
     template: dubbo-java
     with: { jar: ./app/reporter.jar, port: 20990, advertise: false }
+    resources: { memory: 384m }
 "#,
     );
     // No interface: ready once the port answers (the stand-in registers nothing without one).
@@ -177,8 +178,8 @@ services:
     );
     assert!(report["env"].get("JAVA_TOOL_OPTIONS").is_none(), "{report}");
     assert_eq!(report["args"], serde_json::json!([]), "{report}");
-    // The template's defaults: 75% of a 512m limit.
-    assert_heap_near(&report, 512 * 1024 * 1024 * 75 / 100);
+    // The template's 75%, of the limit the service set itself (not the template's 512m).
+    assert_heap_near(&report, 384 * 1024 * 1024 * 75 / 100);
     let containers = fixture.containers(&fixture.env);
     assert_eq!(containers["billing"].image, JAVA_IMAGE);
 }
