@@ -16,6 +16,7 @@ mod interrupt;
 mod pull_progress;
 mod readiness;
 mod seed;
+mod seed_archive;
 mod up;
 
 pub use down::{down, DownReport, DownScope};

@@ -43,6 +43,12 @@ pub enum SeedError {
         code: i64,
         output: String,
     },
+    #[error("seed step {step}: {source}")]
+    Pack {
+        step: usize,
+        #[source]
+        source: super::seed_archive::PackError,
+    },
     #[error("seed: {0}")]
     Engine(#[from] EngineError),
 }
@@ -180,8 +186,8 @@ async fn run_sql(
 ) -> Result<(), SeedError> {
     let staged = SeedFile {
         name: format!("{number:03}.sql"),
-        content: file.content.clone(),
         mode: 0o644,
+        ..file.clone()
     };
     upload(engine, id, number, STAGING, &[staged]).await?;
     let path = format!("{STAGING}/{number:03}.sql");
@@ -191,18 +197,25 @@ async fn run_sql(
         return Ok(());
     }
     let (line, message) = sql_error(&out.output);
-    let text = line.and_then(|l| {
-        String::from_utf8_lossy(&file.content)
-            .lines()
-            .nth(l.checked_sub(1)?)
-            .map(|t| t.trim_end().to_string())
-    });
+    let text = line.and_then(|l| line_of(file, l));
     Err(SeedError::Sql {
         file: file.name.clone(),
         line,
         message,
         text,
     })
+}
+
+/// Line `number` (from 1) of a seed file, read up to there only (a dump may be gigabytes).
+fn line_of(file: &SeedFile, number: usize) -> Option<String> {
+    use std::io::BufRead;
+    let reader = std::io::BufReader::new(file.open().ok()?);
+    let line = reader.split(b'\n').nth(number.checked_sub(1)?)?.ok()?;
+    // A dump's line can be a megabyte of rows: show its start.
+    let text = String::from_utf8_lossy(&line[..line.len().min(300)])
+        .trim_end()
+        .to_string();
+    Some(text)
 }
 
 /// The line and message of a MySQL/MariaDB client error (`ERROR 1064 (42000) at line 3:
@@ -239,50 +252,21 @@ async fn upload(
             output: tail(&made.output),
         });
     }
-    engine.upload(id, dir, archive(dir, files)?).await?;
-    Ok(())
-}
-
-/// A tar of `files` (names relative to `dir`), with an entry for each subdirectory they need.
-fn archive(dir: &str, files: &[SeedFile]) -> Result<Vec<u8>, EngineError> {
-    let io = |e: std::io::Error| EngineError::Api {
-        context: format!("packing the files for {dir}"),
-        message: e.to_string(),
-    };
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut dirs = std::collections::BTreeSet::new();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    for file in files {
-        let path = file.name.clone();
-        let mut parent = std::path::Path::new(&path).parent();
-        let mut missing = Vec::new();
-        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
-            missing.push(p.to_path_buf());
-            parent = p.parent();
+    let (archive, packer) = super::seed_archive::stream(files.to_vec());
+    let uploaded = engine.upload(id, dir, archive).await;
+    // A packing error explains an upload that was cut short, so it comes first.
+    match packer.await {
+        Ok(Err(source)) => return Err(SeedError::Pack { step, source }),
+        Ok(Ok(())) => {}
+        Err(joined) => {
+            return Err(SeedError::Engine(EngineError::Api {
+                context: format!("packing the files for {dir}"),
+                message: joined.to_string(),
+            }))
         }
-        for p in missing.into_iter().rev() {
-            if dirs.insert(p.clone()) {
-                let mut header = tar::Header::new_gnu();
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(0o755);
-                header.set_mtime(now);
-                header.set_size(0);
-                builder
-                    .append_data(&mut header, &p, std::io::empty())
-                    .map_err(io)?;
-            }
-        }
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(file.mode);
-        header.set_mtime(now);
-        header.set_size(file.content.len() as u64);
-        builder
-            .append_data(&mut header, &path, file.content.as_slice())
-            .map_err(io)?;
     }
-    builder.into_inner().map_err(io)
+    uploaded?;
+    Ok(())
 }
 
 fn words(parts: &[&str]) -> Vec<String> {
@@ -311,22 +295,5 @@ mod tests {
             )
         );
         assert_eq!(sql_error("psql: boom\n"), (None, "psql: boom".into()));
-    }
-
-    #[test]
-    fn archives_files_with_their_parent_directories() {
-        let file = SeedFile {
-            name: "sub/a.txt".into(),
-            content: b"a".to_vec(),
-            mode: 0o600,
-        };
-        let tar = archive("/etc/app", &[file]).unwrap();
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let names: Vec<String> = archive
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert_eq!(names, ["sub", "sub/a.txt"]);
     }
 }

@@ -1,7 +1,7 @@
-//! `init:` and `sql_client:` of a service → `model::Init`. The files the steps name are read
-//! here (their contents go into the spec hash), and only from inside the definition's
-//! directory: a seed copies host files into a container, so it gets no more reach than the
-//! definition's own tree.
+//! `init:` and `sql_client:` of a service → `model::Init`. The files the steps name are
+//! hashed here (their digests go into the spec hash; the bytes are streamed when a step runs),
+//! and only from inside the definition's directory: a seed copies host files into a
+//! container, so it gets no more reach than the definition's own tree.
 
 use std::path::{Path, PathBuf};
 
@@ -11,18 +11,13 @@ use super::format::{InitStepDef, ServiceDef};
 use super::locate::Seg;
 use super::problem::Problem;
 use super::values::{relative_to, scalar_text, split_words};
-use crate::model::{Init, InitStep, SeedFile};
-
-/// Seed files of one service are read into memory; more than this is refused (seed a big
-/// database with SQL that generates rows, or copy an archive and unpack it with `exec`).
-pub const MAX_SEED_BYTES: u64 = 64 * 1024 * 1024;
+use crate::model::{Init, InitStep, SeedFile, SeedSource};
 
 /// Resolves the seeding of one service; every problem has its path inside the service.
 pub(super) fn resolve(def: &ServiceDef, base: &Path) -> (Init, Vec<Problem>) {
     let mut reader = Reader {
         base,
         problems: Vec::new(),
-        total: 0,
     };
     let mut init = Init {
         steps: Vec::new(),
@@ -55,7 +50,6 @@ pub(super) fn resolve(def: &ServiceDef, base: &Path) -> (Init, Vec<Problem>) {
 struct Reader<'a> {
     base: &'a Path,
     problems: Vec<Problem>,
-    total: u64,
 }
 
 impl Reader<'_> {
@@ -154,23 +148,12 @@ impl Reader<'_> {
     }
 
     fn read(&mut self, path: &Path, name: String, at: Vec<Seg>) -> Option<SeedFile> {
-        let read = std::fs::metadata(path).and_then(|meta| {
-            if !meta.is_file() {
-                return Err(std::io::Error::other("not a regular file"));
-            }
-            self.total += meta.len();
-            if self.total > MAX_SEED_BYTES {
-                return Err(std::io::Error::other(format!(
-                    "the seed files of this service exceed {} MiB",
-                    MAX_SEED_BYTES / 1024 / 1024
-                )));
-            }
-            Ok((std::fs::read(path)?, mode_of(&meta)))
-        });
-        match read {
-            Ok((content, mode)) => Some(SeedFile {
+        match hash_file(path) {
+            Ok((size, sha256, mode)) => Some(SeedFile {
                 name,
-                content,
+                source: SeedSource::Path(path.to_path_buf()),
+                size,
+                sha256,
                 mode,
             }),
             Err(err) => {
@@ -225,6 +208,20 @@ impl Reader<'_> {
         files.sort_by(|a, b| a.name.cmp(&b.name));
         Some(files)
     }
+}
+
+/// The size, SHA-256 (hex) and mode of a regular file, read in blocks: a seed may be a dump of
+/// gigabytes, which is never held in memory.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String, u32)> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher)?;
+    Ok((size, hex::encode(hasher.finalize()), mode_of(&meta)))
 }
 
 #[cfg(unix)]

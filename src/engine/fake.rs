@@ -389,8 +389,17 @@ impl Engine for FakeEngine {
         stream::iter(lines.into_iter().skip(skip).map(Ok)).boxed()
     }
 
-    async fn upload(&self, id: &str, _dir: &str, _tar: Vec<u8>) -> EngineResult<()> {
-        self.lock().container_name(id).map(|_| ())
+    async fn upload(&self, id: &str, _dir: &str, archive: Archive) -> EngineResult<()> {
+        self.lock().container_name(id)?;
+        // Read it all, as the engine would: an error item fails the upload.
+        let chunks: Vec<std::io::Result<Vec<u8>>> = archive.chunks.collect().await;
+        for chunk in chunks {
+            chunk.map_err(|e| EngineError::Api {
+                context: format!("copy files into container {id}"),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
     }
 
     async fn exec(&self, id: &str, _cmd: &[String]) -> EngineResult<ExecOutput> {

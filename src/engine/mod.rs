@@ -217,6 +217,24 @@ pub enum ImageProgress {
 
 pub type ProgressSink<'a> = &'a (dyn Fn(ImageProgress) + Send + Sync);
 
+/// A tar archive streamed in chunks (a seed may be gigabytes: never held whole in memory).
+pub struct Archive {
+    /// The bytes the stream will carry, for the request's deadline.
+    pub size: u64,
+    /// An error item aborts the upload.
+    pub chunks: BoxStream<'static, std::io::Result<Vec<u8>>>,
+}
+
+impl Archive {
+    /// An archive already in memory.
+    pub fn from_bytes(tar: Vec<u8>) -> Archive {
+        Archive {
+            size: tar.len() as u64,
+            chunks: Box::pin(futures_util::stream::once(async move { Ok(tar) })),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
     pub exit_code: i64,
@@ -293,7 +311,7 @@ pub trait Engine: Send + Sync {
         }
     }
     /// Unpacks a tar archive into directory `dir` of a container (created or running).
-    async fn upload(&self, id: &str, dir: &str, tar: Vec<u8>) -> EngineResult<()>;
+    async fn upload(&self, id: &str, dir: &str, archive: Archive) -> EngineResult<()>;
     /// Restart count and start time of a container, for readiness.
     async fn container_runtime(&self, id: &str) -> EngineResult<ContainerRuntime>;
 

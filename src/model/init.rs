@@ -1,8 +1,9 @@
 //! A service's `init:` steps: what seeds its data the first time its volume is made.
 //!
-//! The files the steps name are read when the definition loads, so the steps (and their
+//! The files the steps name are hashed when the definition loads, so the steps (and their
 //! digest, which goes into the spec hash) say exactly what will run, and a changed seed file
-//! shows up in `plan`.
+//! shows up in `plan`. Their bytes are read only when a step runs, streamed from disk: a seed
+//! may be a database dump of gigabytes.
 
 use sha2::{Digest, Sha256};
 
@@ -17,14 +18,48 @@ pub enum InitStep {
     Copy { to: String, files: Vec<SeedFile> },
 }
 
-/// A file of the definition, read when it loaded.
+/// A file of the definition, hashed when it loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedFile {
     /// As written in the definition (for `sql:`), or relative to the copied directory.
     pub name: String,
-    pub content: Vec<u8>,
+    pub source: SeedSource,
+    /// Its size and SHA-256 (hex) when the definition loaded; a file that differs when the
+    /// step runs is refused rather than seeded with something `plan` never saw.
+    pub size: u64,
+    pub sha256: String,
     /// Unix permission bits.
     pub mode: u32,
+}
+
+/// Where a seed file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeedSource {
+    /// A file of the definition's tree (absolute path).
+    Path(std::path::PathBuf),
+    /// Bytes made by envctl itself (tests, generated files).
+    Inline(Vec<u8>),
+}
+
+impl SeedFile {
+    /// A file whose bytes are in memory.
+    pub fn inline(name: impl Into<String>, content: Vec<u8>, mode: u32) -> SeedFile {
+        SeedFile {
+            name: name.into(),
+            size: content.len() as u64,
+            sha256: hex::encode(Sha256::digest(&content)),
+            source: SeedSource::Inline(content),
+            mode,
+        }
+    }
+
+    /// Opens the bytes for reading.
+    pub fn open(&self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(match &self.source {
+            SeedSource::Path(path) => Box::new(std::fs::File::open(path)?),
+            SeedSource::Inline(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
+        })
+    }
 }
 
 /// The seeding of one service: its steps and how SQL reaches its database.
@@ -56,7 +91,7 @@ impl Init {
                 InitStep::Sql(file) => {
                     part(b"sql");
                     part(file.name.as_bytes());
-                    part(&file.content);
+                    part(file.sha256.as_bytes());
                 }
                 InitStep::Exec(words) => {
                     part(b"exec");
@@ -72,7 +107,7 @@ impl Init {
                     for file in files {
                         part(file.name.as_bytes());
                         part(file.mode.to_string().as_bytes());
-                        part(&file.content);
+                        part(file.sha256.as_bytes());
                     }
                 }
             }
@@ -102,11 +137,7 @@ mod tests {
     use super::*;
 
     fn sql(name: &str, content: &str) -> InitStep {
-        InitStep::Sql(SeedFile {
-            name: name.into(),
-            content: content.as_bytes().to_vec(),
-            mode: 0o644,
-        })
+        InitStep::Sql(SeedFile::inline(name, content.as_bytes().to_vec(), 0o644))
     }
 
     #[test]

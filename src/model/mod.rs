@@ -8,7 +8,7 @@ mod names;
 mod port_range;
 mod service;
 
-pub use init::{marker_path, Init, InitStep, SeedFile, MARKER_FILE};
+pub use init::{marker_path, Init, InitStep, SeedFile, SeedSource, MARKER_FILE};
 pub use names::{
     check_dns_label, check_env_name, check_feature_name, instance_name, InstanceId, NameError,
     ServiceName, FEATURE_SEPARATOR,

@@ -119,3 +119,38 @@ fn a_failing_statement_is_named_by_file_and_line_and_the_seed_runs_again_next_ti
     assert_ok(&fx.run("up", &[]));
     assert_eq!(rows(&format!("{}-db", fx.env)), "1\tone\n2\ttwo");
 }
+
+#[test]
+fn a_seed_file_larger_than_memory_should_hold_is_streamed_intact() {
+    // 96 MiB of bytes that differ along the file (a constant file would hide a misplaced
+    // chunk); more than the 64 MiB seeds were once capped at, when they were held in memory.
+    let fx = Instance::new(
+        "seedbig",
+        r#"
+services:
+  box:
+    image: envctl/busybox:1.35
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    init:
+      - copy: { from: seed/dump, to: /data }
+"#,
+    );
+    let path = fx.path("seed/dump/big.bin");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let block: Vec<u8> = (0..=255u8).collect();
+    let mut content = Vec::with_capacity(96 << 20);
+    for n in 0u32..(96 << 12) {
+        content.extend_from_slice(&n.to_le_bytes());
+        content.extend_from_slice(&block[..252]);
+    }
+    std::fs::write(&path, &content).unwrap();
+    let expected = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&content))
+    };
+    drop(content);
+    assert_ok(&fx.run("up", &[]));
+    let box_ = format!("{}-box", fx.env);
+    let sum = docker_stdout(&["exec", &box_, "sha256sum", "/data/big.bin"]).unwrap();
+    assert_eq!(sum.split_whitespace().next(), Some(expected.as_str()));
+}

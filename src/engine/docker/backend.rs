@@ -16,9 +16,9 @@ use bollard::query_parameters::{
 use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::engine::{
-    BuildRequest, ContainerEvent, ContainerRuntime, ContainerSpec, Engine, EngineError, EngineInfo,
-    EngineResult, ExecOutput, ImageProgress, LabelFilter, Labels, ObservedContainer, ObservedImage,
-    ObservedNetwork, ObservedVolume, ProgressSink,
+    Archive, BuildRequest, ContainerEvent, ContainerRuntime, ContainerSpec, Engine, EngineError,
+    EngineInfo, EngineResult, ExecOutput, ImageProgress, LabelFilter, Labels, ObservedContainer,
+    ObservedImage, ObservedNetwork, ObservedVolume, ProgressSink,
 };
 
 use super::connection::*;
@@ -223,8 +223,8 @@ impl Engine for DockerEngine {
         self.run_exec(id, &exec_id).await
     }
 
-    async fn upload(&self, id: &str, dir: &str, tar: Vec<u8>) -> EngineResult<()> {
-        self.upload_archive(id, dir, tar).await
+    async fn upload(&self, id: &str, dir: &str, archive: Archive) -> EngineResult<()> {
+        self.upload_archive(id, dir, archive).await
     }
 
     async fn exec_bounded(

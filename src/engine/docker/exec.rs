@@ -11,25 +11,33 @@ use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use futures_util::stream::StreamExt;
+use futures_util::stream::{StreamExt, TryStreamExt};
 
-use crate::engine::{EngineError, EngineResult, ExecOutput};
+use crate::engine::{Archive, EngineError, EngineResult, ExecOutput};
 
-use super::connection::{api_err, DockerEngine};
+use super::connection::{api_err, DockerEngine, REQUEST_TIMEOUT};
 
 impl DockerEngine {
-    /// Unpacks `tar` into `dir` of container `id` (the engine's archive endpoint).
+    /// Unpacks `archive` into `dir` of container `id` (the engine's archive endpoint),
+    /// streaming it.
     pub(super) async fn upload_archive(
         &self,
         id: &str,
         dir: &str,
-        tar: Vec<u8>,
+        archive: Archive,
     ) -> EngineResult<()> {
         let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
             .path(dir)
             .build();
+        // The engine answers once it has the whole archive: allow the usual deadline plus a
+        // second per MiB, so a dump of gigabytes over a slow link is not cut off, yet a link
+        // that stops moving still ends in an error.
+        let deadline = REQUEST_TIMEOUT + Duration::from_secs(archive.size / (1024 * 1024));
+        let body = bollard::body_try_stream(archive.chunks.map_ok(Into::into));
         self.docker
-            .upload_to_container(id, Some(options), bollard::body_full(tar.into()))
+            .clone()
+            .with_timeout(deadline)
+            .upload_to_container(id, Some(options), body)
             .await
             .map_err(api_err(
                 &self.endpoint,
