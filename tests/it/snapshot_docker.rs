@@ -45,9 +45,16 @@ fn redis(container: &str, args: &[&str]) -> String {
     docker_stdout(&cmd).unwrap_or_else(|e| panic!("redis-cli in {container}: {e}"))
 }
 
-fn sql(container: &str, statement: &str) {
-    crate::support::protocols::sql_query(container, "envctl", statement)
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+/// Runs `statement` once the database answers (polled, 60 s at most).
+fn sql_when_ready(container: &str, statement: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match crate::support::protocols::sql_query(container, "envctl", statement) {
+            Ok(_) => return,
+            Err(e) if std::time::Instant::now() > deadline => panic!("{statement}: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    }
 }
 
 #[test]
@@ -78,9 +85,10 @@ fn a_feature_started_from_a_snapshot_has_exactly_its_data() {
     // The services run again after a (cold) save.
     assert_eq!(redis(&cache, &["GET", "k1"]), "before");
 
-    // Changes after the snapshot stay in the source only.
+    // Changes after the snapshot stay in the source only. `save` returns once the services
+    // are started again, not ready: MariaDB may still be opening its files.
     redis(&cache, &["SET", "k2", "after"]);
-    sql(&db, "INSERT INTO app.item VALUES (3, 'after')");
+    sql_when_ready(&db, "INSERT INTO app.item VALUES (3, 'after')");
 
     let feature = fx.run("up", &["--feature", "copy", "--from-snapshot", &name]);
     assert_ok(&feature);
