@@ -26,5 +26,6 @@ pub mod probe;
 pub mod project;
 pub mod settings;
 pub mod snapshot;
+pub mod state_dir;
 pub mod ui;
 pub mod zookeeper;

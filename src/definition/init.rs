@@ -219,9 +219,12 @@ fn hash_file(path: &Path) -> std::io::Result<(u64, String, u32)> {
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(&mut file, &mut hasher)?;
-    Ok((size, hex::encode(hasher.finalize()), mode_of(&meta)))
+    let sha256 = super::seed_digests::sha256(path, &meta, || {
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)?;
+        Ok(hex::encode(hasher.finalize()))
+    })?;
+    Ok((meta.len(), sha256, mode_of(&meta)))
 }
 
 #[cfg(unix)]

@@ -19,6 +19,7 @@ mod render;
 mod resolve;
 mod sandbox;
 mod schema;
+mod seed_digests;
 mod services;
 mod sourcemap;
 mod templates;

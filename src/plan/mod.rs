@@ -24,7 +24,7 @@ pub use container::{
 pub use observe::{observe, Observed};
 pub use ports::{host_port_free, PortError, PortKey, PortMove};
 pub use spec::{SpecView, KIND_LABEL, SPEC_HASH_VERSION, SPEC_LABEL};
-pub use spec_key::{state_dir, SpecKey, SpecKeyError};
+pub use spec_key::{SpecKey, SpecKeyError};
 
 use std::collections::BTreeMap;
 use std::fmt;

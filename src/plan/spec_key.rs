@@ -32,17 +32,6 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
-/// Where envctl keeps per-machine state: `$ENVCTL_STATE_DIR`, else the user's state
-/// directory (`~/.local/state/envctl`), else the local data directory.
-pub fn state_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("ENVCTL_STATE_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .map(|d| d.join("envctl"))
-}
-
 /// The key, read (or made) once per process and only when a service has secrets.
 #[derive(Clone)]
 pub struct SpecKey {
@@ -60,7 +49,7 @@ impl SpecKey {
     /// The key file in the state directory.
     pub fn from_host() -> Self {
         Self {
-            source: KeySource::File(state_dir().map(|d| d.join("spec-key"))),
+            source: KeySource::File(crate::state_dir::state_dir().map(|d| d.join("spec-key"))),
             key: OnceLock::new(),
         }
     }
