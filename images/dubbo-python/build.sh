@@ -70,8 +70,9 @@ fail() {
     exit 1
 }
 log "verifying: contract tests, then a triple call"
-docker run --rm --label "$VERIFY_LABEL" "$IMAGE" python3 -m unittest -q test_contract test_responder >/dev/null 2>&1 ||
-    fail "unit tests (docker run --rm $IMAGE python3 -m unittest test_contract test_responder)"
+# Every app/test_*.py (contract, responder, routing, attachments).
+docker run --rm --label "$VERIFY_LABEL" "$IMAGE" python3 -m unittest discover -q -p 'test_*.py' >/dev/null 2>&1 ||
+    fail "unit tests (docker run --rm $IMAGE python3 -m unittest discover -p 'test_*.py')"
 id=$(verify_run "$IMAGE" -e DUBBO_SERVICE_INTERFACE=org.envctl.Verify -e DUBBO_REGISTRY_ADDRESS=N/A)
 wait_for "the provider on 20880" 30 docker exec "$id" python3 -c \
     'import socket; socket.create_connection(("127.0.0.1", 20880), 1)' || fail "not listening"

@@ -161,8 +161,11 @@ def provider_url(
     group: Optional[str] = None,
     timestamp_ms: Optional[int] = None,
     protocol: str = PROTOCOL,
+    tag: Optional[str] = None,
 ) -> str:
-    """The provider URL as Java Dubbo writes it (parameters sorted by name)."""
+    """The provider URL as Java Dubbo writes it (parameters sorted by name). `tag` becomes
+    `dubbo.tag`, as Java's ProviderConfig.tag (`-Ddubbo.provider.tag`, DUBBO_PROVIDER_TAG)
+    does (AbstractInterfaceConfig.getTag, `@Parameter(key = TAG_KEY)`)."""
     params: Dict[str, str] = {
         "anyhost": "true" if anyhost else "false",
         "application": application,
@@ -181,6 +184,8 @@ def provider_url(
         params["version"] = version
     if group:
         params["group"] = group
+    if tag:
+        params["dubbo.tag"] = tag
     query = urlencode(sorted(params.items()))
     return f"{protocol}://{ip}:{port}/{interface}?{query}"
 

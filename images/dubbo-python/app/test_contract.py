@@ -73,6 +73,14 @@ class Registration(unittest.TestCase):
         self.assertEqual(p.params["version"], "1.0.0")
         self.assertEqual(p.params["side"], "provider")
 
+    def test_a_tag_is_the_dubbo_tag_parameter(self):
+        url = contract.provider_url("org.example.Greeter", "10.0.0.1", 20880, ["greet"], "g", True, tag="pay-v2")
+        self.assertIn("dubbo.tag=pay-v2", url)
+        p = contract.decode_registration(contract.registration_path("dubbo", "org.example.Greeter", url).rsplit("/", 1)[1])
+        self.assertEqual(p.params["dubbo.tag"], "pay-v2")
+        untagged = contract.provider_url("org.example.Greeter", "10.0.0.1", 20880, ["greet"], "g", True)
+        self.assertNotIn("dubbo.tag", untagged)
+
 
 if __name__ == "__main__":
     unittest.main()
