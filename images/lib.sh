@@ -54,12 +54,36 @@ fi
 
 log() { printf '[%s] %s\n' "${IMAGE:-images}" "$*" >&2; }
 
-# True when the image exists locally; build scripts exit early then (idempotent).
+# The image's sources: the directory of the build.sh that sourced this file, and this file.
+IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[1]:-$0}")" && pwd)
+SOURCE_LABEL=io.envctl.source-hash
+
+# source_hash: a hash of the image's sources (paths relative to images/, and contents; docs
+# and Python caches left out, they change nothing in the image). Stored on the image as
+# $SOURCE_LABEL, so an image built from older sources is told apart from a current one.
+source_hash() {
+    (cd "$IMAGE_DIR/.." &&
+        find "$(basename "$IMAGE_DIR")" lib.sh -type f ! -name '*.md' ! -path '*/__pycache__/*' -print0 |
+        LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+
+# True when the image exists locally and was built from these sources; build scripts exit
+# early then (idempotent). An image from other sources (or from before the label existed)
+# is rebuilt: a machine keeping an old envctl/dubbo-python would otherwise run old app code.
 # ENVCTL_REBUILD=1 rebuilds anyway; the import moves the tag, so users never see it missing.
 image_present() {
     PREVIOUS_ID=$(docker image inspect -f '{{.Id}}' "$1" 2>/dev/null) || PREVIOUS_ID=
-    [[ -z ${ENVCTL_REBUILD:-} && -n $PREVIOUS_ID ]]
+    SOURCE_HASH=$(source_hash)
+    [[ -z ${ENVCTL_REBUILD:-} && -n $PREVIOUS_ID ]] || return 1
+    local built
+    built=$(docker image inspect -f "{{index .Config.Labels \"$SOURCE_LABEL\"}}" "$1" 2>/dev/null) || built=
+    [[ $built == "$SOURCE_HASH" ]] && return 0
+    log "sources changed (image: ${built:-no $SOURCE_LABEL}, sources: $SOURCE_HASH): rebuilding"
+    return 1
 }
+
+# The `docker import -c` change that labels an image with its source hash (after image_present).
+source_label() { printf 'LABEL %s=%s' "$SOURCE_LABEL" "$SOURCE_HASH"; }
 
 need_tool() { # need_tool COMMAND DEBIAN_PACKAGE
     command -v "$1" >/dev/null 2>&1 && return 0
@@ -123,7 +147,7 @@ debian_image() {
     WORK_DIRS+=("$dir")
     tar --numeric-owner -C "$dir" -xf "$tarball"
     "$customize" "$dir"
-    tar --numeric-owner -C "$dir" -c . | docker import "$@" - "$image" >/dev/null
+    tar --numeric-owner -C "$dir" -c . | docker import -c "$(source_label)" "$@" - "$image" >/dev/null
     rm -rf "$dir"
 }
 

@@ -2,8 +2,9 @@
 # Builds envctl's local images (no registry is reachable): all of them, or the ones named.
 #   scripts/build-images.sh                 # every images/*/build.sh (busybox first)
 #   scripts/build-images.sh busybox redis   # just these
-# Each images/<name>/build.sh is idempotent: an image that exists is skipped (ENVCTL_REBUILD=1
-# rebuilds). Debian rootfs tarballs and .debs are cached under /var/cache/envctl-images
+# Each images/<name>/build.sh is idempotent: an image that exists and was built from the
+# current sources (images/<name>/ and images/lib.sh, hashed into its io.envctl.source-hash
+# label) is skipped; one from other sources is rebuilt (ENVCTL_REBUILD=1 rebuilds all). Debian rootfs tarballs and .debs are cached under /var/cache/envctl-images
 # (ENVCTL_IMAGE_CACHE), so a rebuild after `docker rmi` is an unpack and an import.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -20,7 +20,7 @@ chmod 1777 "$dir/tmp"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$dir/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
 tar --numeric-owner -C "$dir" -c . |
-    docker import -c 'CMD ["sh"]' -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" >/dev/null
+    docker import -c "$(source_label)" -c 'CMD ["sh"]' -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" >/dev/null
 out=$(docker run --rm "$IMAGE" sh -c 'echo ok $(id -u)')
 [[ $out == "ok 0" ]] || { log "verification failed: $out"; exit 1; }
 finish "$IMAGE" "$start"

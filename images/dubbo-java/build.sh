@@ -6,7 +6,8 @@
 #   entrypoint: dubbo-java-run ARGS...  ->  exec java $JAVA_OPTS -jar ${APP_JAR:-/app/app.jar} ARGS...
 #
 # JAVA_OPTS is split on whitespace (never globbed); the JVM reads JAVA_TOOL_OPTIONS itself.
-# Idempotent: does nothing when the image exists (ENVCTL_REBUILD=1 rebuilds).
+# Idempotent: does nothing when the image exists and was built from these sources (its
+# io.envctl.source-hash label, images/lib.sh; ENVCTL_REBUILD=1 rebuilds anyway).
 set -euo pipefail
 IMAGE=envctl/dubbo-java:17
 source "$(dirname "$0")/../lib.sh"

@@ -6,7 +6,8 @@
 #   provider (default CMD): python3 /opt/dubbo/app/provider.py   (env contract: README.md)
 #   consumer:               python3 /opt/dubbo/app/consumer.py list|call|gateway ...
 #
-# Idempotent: does nothing when the image exists (ENVCTL_REBUILD=1 rebuilds). The installed
+# Idempotent: does nothing when the image exists and was built from these sources (the hash
+# in its io.envctl.source-hash label; ENVCTL_REBUILD=1 rebuilds anyway). The installed
 # Python packages are cached next to the rootfs, keyed by their pinned versions, so a rebuild
 # needs neither debootstrap nor PyPI.
 set -euo pipefail
@@ -66,7 +67,13 @@ debian_image "$IMAGE" python3 customize \
 fail() {
     log "verification failed: $*"
     [[ -n ${id:-} ]] && docker logs --tail 20 "$id" >&2
-    docker image rm "$IMAGE" >/dev/null 2>&1 || true
+    # Other users of a shared engine keep the image they had; the next build tries again
+    # (the old image's source hash still differs).
+    if [[ -n ${PREVIOUS_ID:-} ]]; then
+        docker tag "$PREVIOUS_ID" "$IMAGE" && log "kept the previous $IMAGE"
+    else
+        docker image rm "$IMAGE" >/dev/null 2>&1 || true
+    fi
     exit 1
 }
 log "verifying: contract tests, then a triple call"
