@@ -18,6 +18,7 @@ mod dubbo_docker;
 mod dubbo_java_docker;
 mod dubbo_library_docker;
 mod dubbo_registrations_docker;
+mod dubbo_tags_docker;
 mod dubbo_up;
 mod dubbo_watch_docker;
 mod engine_errors_cli;

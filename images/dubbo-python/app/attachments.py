@@ -18,23 +18,23 @@ the keys in CARRIED, so the library's own wire format carries them:
 * a method handler reads what its request carried with `incoming()`.
 
 The hooks replace private methods of the pinned version (build.sh pins 3.0.0b1);
-`install()` refuses to run on any other, rather than fail quietly.
+`install()` refuses to run on any other, rather than fail quietly. runtime.bootstrap()
+installs them in every process, before the library serves or calls anything.
 """
 
 import threading
 from contextlib import contextmanager
 from typing import Dict, Iterator, Mapping
 
-from dubbo.__version__ import __version__ as library_version
 from dubbo.protocol.triple.call.server_call import TripleServerCall
 from dubbo.protocol.triple.invoker import TripleInvoker
 from dubbo.proxy.callables import MultipleRpcCallable
 
+from library_fixes import require_pinned_library
 from routing import FORCE_TAG_KEY, TAG_KEY
 
 # The attachments this image sends and reads; lowercase, as they are on the wire.
 CARRIED = (TAG_KEY, FORCE_TAG_KEY)
-LIBRARY_VERSION = "3.0.0b1"
 
 _local = threading.local()
 _installed = False
@@ -71,11 +71,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    if library_version != LIBRARY_VERSION:
-        raise RuntimeError(
-            f"attachments.py hooks apache-dubbo {LIBRARY_VERSION}'s private methods; "
-            f"found {library_version}: check them again before changing the pin in build.sh"
-        )
+    require_pinned_library("attachments.py")
 
     create_invocation = MultipleRpcCallable._create_invocation
     create_metadata = TripleInvoker._create_metadata

@@ -92,7 +92,6 @@ def invoke(
 ) -> bytes:
     """One unary call carrying `request`'s tag, bounded by `timeout` (the library itself
     waits forever)."""
-    attachments.install()
     key = (host, port, interface)
     with _clients_lock:
         client = _clients.get(key)

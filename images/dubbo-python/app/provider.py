@@ -198,8 +198,6 @@ def main() -> int:
         port=addresses.bind_port,
         protocol=contract.PROTOCOL,
     )
-    # Before serving: handlers read the request's `dubbo.tag` through it.
-    attachments.install()
     dubbo.Server(server_config, runtime.bootstrap(library_registry)).start()
     if library_registry is not None:
         log(f"registered by the library itself in {env['DUBBO_REGISTRY_ADDRESS']}")

@@ -41,7 +41,21 @@ pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
 
 /// `GET path` over HTTP/1.0 on `host` (an IP address): the status code and the body.
 pub fn http_get_at(host: &str, port: u16, path: &str) -> Result<(u16, String), String> {
-    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    http_get_with_headers(host, port, path, &[])
+}
+
+/// `GET path` over HTTP/1.0 on `host` (an IP address) with extra request `headers`.
+pub fn http_get_with_headers(
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String), String> {
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n{extra}\r\n");
     let answer = exchange(host, port, request.as_bytes())?;
     let (head, body) = answer
         .split_once("\r\n\r\n")
