@@ -28,6 +28,9 @@ if ! command -v javac >/dev/null 2>&1 || ! command -v jar >/dev/null 2>&1; then
 fi
 step "local images"
 scripts/build-images.sh
+# build.sh runs them when the image's sources change; here they run on every check.
+step "python unit tests (envctl/dubbo-python)"
+docker run --rm envctl/dubbo-python:3.0 python3 -m unittest discover -q -p 'test_*.py'
 step "remote engine"
 # A second dockerd in its own network namespace plays the shared test server for the remote
 # engine tests; it goes away (namespace, veth, daemon) however this script ends. Its data root
