@@ -1,5 +1,6 @@
 //! The shipped project-a comes up for real: ZooKeeper, Redis, MariaDB and nginx answer in their
-//! protocols, a call goes frontend -> gateway -> order service, the Dubbo providers are
+//! protocols, a call goes frontend -> gateway -> order service -> payment -> account (and
+//! order -> inventory), the Dubbo providers are
 //! registered, and a second `up` changes nothing. Runs in its own feature
 //! instance so a developer's `project-a` is never touched; a guard takes it down again.
 
@@ -99,6 +100,26 @@ fn project_a_comes_up_for_real() {
         "{body}"
     );
     assert_eq!(body["reply"]["message"], "Hello, chain", "{body}");
+    // Behind it the chain runs on: order -> payment -> account, and order -> inventory, each
+    // hop answered by this instance's provider (its SHOP_FEATURE).
+    let order = &body["reply"];
+    let hops: Vec<&serde_json::Value> = order["downstream"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|hop| &hop["interface"])
+        .collect();
+    assert_eq!(
+        hops,
+        ["com.shop.PaymentService", "com.shop.InventoryService"],
+        "{body}"
+    );
+    let payment = &order["downstream"][0]["reply"];
+    assert_eq!(payment["feature"], instance.feature.as_str(), "{body}");
+    assert_eq!(
+        payment["downstream"][0]["reply"]["interface"], "com.shop.AccountService",
+        "{body}"
+    );
 
     // ZooKeeper answers a real session, and the order service is registered in it.
     let zk = host_port(&instance, "zookeeper", 2181);
