@@ -235,6 +235,8 @@ mod tests {
             source: "environments/shop.yaml".into(),
             services: Default::default(),
             local: Default::default(),
+            overlay: None,
+            forkable: None,
         }
     }
 

@@ -265,6 +265,7 @@ impl World {
             feature: Some("f1".into()),
             set: Default::default(),
             advertise_host: "127.0.0.1".into(),
+            dubbo_tag: None,
         };
         match definition::load(env_path.to_str().unwrap(), &opts) {
             Ok(_) => Ok(()),

@@ -56,6 +56,8 @@ pub struct ApplyOptions {
     /// Services whose `init:` steps run again although their volume was seeded
     /// (`up --reseed`).
     pub reseed: BTreeSet<String>,
+    /// Registry candidates beyond the plan's (an overlay's base's services).
+    pub registry_beyond: Vec<crate::dubbo::registry::Candidate>,
 }
 
 impl Default for ApplyOptions {
@@ -66,6 +68,7 @@ impl Default for ApplyOptions {
             check_once: false,
             published_at: IpAddr::from([127, 0, 0, 1]),
             reseed: BTreeSet::new(),
+            registry_beyond: Vec::new(),
         }
     }
 }
@@ -266,7 +269,7 @@ pub async fn apply_until(
         images,
         waited,
         // Where dubbo probes read registrations: the dubbo module knows how to find it.
-        registry: registry_candidates(plan),
+        registry: [registry_candidates(plan), opts.registry_beyond.clone()].concat(),
         published_at: opts.published_at,
         failures: Mutex::new(failures),
         check_once: opts.check_once,

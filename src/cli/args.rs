@@ -13,6 +13,36 @@ pub struct InstanceArgs {
     pub feature: Option<String>,
 }
 
+/// Making a feature instance an overlay on a base instance (see docs/commands.md, overlays).
+#[derive(Debug, Clone, Default, Args)]
+pub struct OverlayArgs {
+    /// Make the feature instance an overlay running only these services (comma-separated or
+    /// repeated) and what only they use, on the base instance's network and registry, tagged
+    /// with the feature for Dubbo routing. Needs --feature.
+    #[arg(
+        long,
+        value_name = "SERVICE,...",
+        value_delimiter = ',',
+        requires = "feature"
+    )]
+    pub only: Vec<String>,
+    /// The base of the overlay: the instance of this feature (default: the main instance),
+    /// which must be up.
+    #[arg(long, value_name = "FEATURE", value_parser = parse_feature, requires = "feature")]
+    pub base: Option<String>,
+    /// Make an overlay of the services the definition's `overlay.services` lists (what --only
+    /// or --base alone also imply when --only is absent).
+    #[arg(long, requires = "feature")]
+    pub overlay: bool,
+}
+
+impl OverlayArgs {
+    /// Whether an overlay was asked for at all: without these, `--feature` is a full copy.
+    pub fn requested(&self) -> bool {
+        self.overlay || self.base.is_some() || !self.only.is_empty()
+    }
+}
+
 /// Inputs to rendering a definition.
 #[derive(Debug, Clone, Args)]
 pub struct RenderInputs {

@@ -73,6 +73,25 @@ pub fn load(instance: &InstanceArgs, inputs: &RenderInputs) -> anyhow::Result<En
     Ok(definition::load(&instance.env, &opts)?)
 }
 
+/// Loads the definition as `load` does, then makes it an overlay when `overlay` asks for one
+/// (templates then see the tag as `dubbo_tag`).
+pub fn load_with_overlay(
+    instance: &InstanceArgs,
+    inputs: &RenderInputs,
+    overlay: &super::args::OverlayArgs,
+) -> anyhow::Result<Environment> {
+    let mut opts = inputs.load_options(instance.feature.as_deref());
+    if overlay.requested() {
+        opts.dubbo_tag = instance.feature.clone();
+    }
+    let mut env = definition::load(&instance.env, &opts)?;
+    if overlay.requested() {
+        let registry = crate::dubbo::registry::may_be_registry;
+        env.into_overlay(overlay.base.as_deref(), &overlay.only, &registry)?;
+    }
+    Ok(env)
+}
+
 /// Moves the `--local` services out of the containers (see `model::Environment::run_locally`).
 pub fn run_locally(env: &mut Environment, local: &[String]) -> anyhow::Result<()> {
     for name in local {

@@ -123,6 +123,7 @@ fn load(env: &str) -> Option<crate::model::Environment> {
         set: Default::default(),
         // Rendering only needs a value; no address is looked up for a Tab press.
         advertise_host: "127.0.0.1".into(),
+        dubbo_tag: None,
     };
     definition::load(env, &opts).ok()
 }

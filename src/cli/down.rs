@@ -22,6 +22,10 @@ pub struct DownArgs {
     /// Also remove the instance's named volumes (their data is lost).
     #[arg(long)]
     pub volumes: bool,
+    /// Also remove the overlays attached to the instance (`up --only`), first; without it,
+    /// `down` of a base with overlays refuses and lists them.
+    #[arg(long, conflicts_with = "all_features")]
+    pub cascade: bool,
     /// Remove it even when someone else made it (`envctl ls` shows owners).
     #[arg(long)]
     pub force: bool,
@@ -49,7 +53,11 @@ pub async fn run(args: DownArgs) -> anyhow::Result<ExitCode> {
             WaitPolicy::Wait(apply::DEFAULT_WAIT_TIMEOUT)
         };
         (
-            DownTarget::Instance(instance.clone(), policy),
+            DownTarget::Instance {
+                id: instance.clone(),
+                policy,
+                cascade: args.cascade,
+            },
             instance.to_string(),
         )
     };
@@ -59,7 +67,9 @@ pub async fn run(args: DownArgs) -> anyhow::Result<ExitCode> {
             if args.all_features {
                 found.owner.env == env
             } else {
+                // --cascade removes the overlays too: someone else's are refused as well.
                 found.owner.instance == instance.as_str()
+                    || (args.cascade && found.owner.base.as_deref() == Some(instance.as_str()))
             }
         };
         let me = crate::owner::current();

@@ -39,19 +39,22 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<crate::errors::ExitCode>
     let host = backend.host_address().clone();
     let (instance, env) = resolve_instance(&args.instance, &host.advertise)?;
     backend.verify_owner(&instance).await?;
-    let containers: Vec<ObservedContainer> = backend
+    let workloads = backend
         .services(&instance)
         .await
-        .context("listing the instance's containers")?
-        .into_values()
-        .collect();
+        .context("listing the instance's containers")?;
+    let base = crate::ops::overlays::base_workloads(backend.as_ref(), &instance, &workloads)
+        .await
+        .context("listing the overlay's base containers")?;
+    let containers: Vec<ObservedContainer> = workloads.into_values().collect();
     if containers.is_empty() {
         anyhow::bail!(
             "no instance `{instance}` on this engine (start it with `envctl up {}`)",
             args.instance.env
         );
     }
-    let choice = registry_choice(&args);
+    let mut choice = registry_choice(&args);
+    choice.base = base;
     if args.watch {
         let watched = super::endpoints_watch::Watched {
             address: choice.address.as_ref(),
@@ -87,6 +90,7 @@ pub fn registry_choice(args: &EndpointsArgs) -> RegistryChoice {
     RegistryChoice {
         address: args.registry.clone(),
         layout,
+        base: Vec::new(),
     }
 }
 
@@ -147,6 +151,10 @@ pub fn render_text(e: &Endpoints) -> String {
         let how = match (&p.form, &p.application) {
             (crate::dubbo::Form::Instance, Some(app)) => format!("{how}, instance of {app}"),
             _ => how,
+        };
+        let how = match &p.tag {
+            Some(tag) => format!("{how}, tag {tag}"),
+            None => how,
         };
         out.push_str(&format!(
             "    {:<w_addr$}  {:<w_service$}  {:<5} {how}\n",

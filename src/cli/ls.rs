@@ -51,6 +51,7 @@ impl Report for Instances {
                     i.instance.clone(),
                     i.env.clone(),
                     i.feature.clone(),
+                    i.base.clone().unwrap_or_else(|| "-".into()),
                     format!("{}/{}", i.ready, i.total),
                     i.age.clone(),
                     i.expires.clone(),
@@ -60,7 +61,7 @@ impl Report for Instances {
             .collect();
         let table = output::table(
             &[
-                "INSTANCE", "ENV", "FEATURE", "READY", "AGE", "EXPIRES", "OWNER",
+                "INSTANCE", "ENV", "FEATURE", "BASE", "READY", "AGE", "EXPIRES", "OWNER",
             ],
             &rows,
         );

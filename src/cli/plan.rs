@@ -18,6 +18,8 @@ pub struct PlanArgs {
     pub instance: super::InstanceArgs,
     #[command(flatten)]
     pub render: super::RenderInputs,
+    #[command(flatten)]
+    pub overlay: super::args::OverlayArgs,
     /// Plan as `up --local SERVICE` would: SERVICE runs on the host, not in a container.
     #[arg(long, value_name = "SERVICE")]
     pub local: Vec<String>,
@@ -26,7 +28,7 @@ pub struct PlanArgs {
 }
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let mut env = common::load(&args.instance, &args.render)?;
+    let mut env = common::load_with_overlay(&args.instance, &args.render, &args.overlay)?;
     common::run_locally(&mut env, &args.local)?;
     let backend = common::connect(args.render.advertise_host.as_deref()).await?;
     let plan = backend.plan(&env, &common::plan_inputs()?).await?;
@@ -34,6 +36,11 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         instance: plan.instance.to_string(),
         converged: plan.is_empty(),
         actions: plan.summaries(),
+        overlay: env.overlay.as_ref().map(|o| OverlayView {
+            base: o.base.to_string(),
+            tag: o.tag.clone(),
+            services: env.services.keys().map(ToString::to_string).collect(),
+        }),
         // Host access is always flagged, converged or not: it is what a reviewer must see.
         host_access: outside_access(&env),
     };
@@ -45,12 +52,32 @@ struct PlanReport {
     instance: String,
     converged: bool,
     actions: Vec<ActionSummary>,
+    /// Set for an overlay: its base, tag and the services it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overlay: Option<OverlayView>,
     host_access: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+struct OverlayView {
+    base: String,
+    tag: String,
+    services: Vec<String>,
 }
 
 impl Report for PlanReport {
     fn text(&self) -> String {
-        let mut text = if self.converged {
+        let overlay = self.overlay.as_ref().map(|o| {
+            format!(
+                "{} is an overlay on {} (tag {}): {}\n",
+                self.instance,
+                o.base,
+                o.tag,
+                o.services.join(", ")
+            )
+        });
+        let mut text = overlay.unwrap_or_default();
+        text += &if self.converged {
             format!("{} is converged: nothing to do\n", self.instance)
         } else {
             let mut text = format!("{}: {} change(s)\n", self.instance, self.actions.len());

@@ -38,6 +38,7 @@ impl RenderInputs {
             feature: feature.filter(|f| !f.is_empty()).map(str::to_string),
             set: self.set.iter().cloned().collect(),
             advertise_host: crate::backend::host_address(self.advertise_host.as_deref()).advertise,
+            dubbo_tag: None,
         }
     }
 }

@@ -62,7 +62,14 @@ impl Report for common::OnEngine<Status> {
                 ]
             })
             .collect();
-        let mut text = output::table(&["SERVICE", "STATE", "READY", "PORTS", "PENDING"], &table);
+        let mut text = match &this.overlay {
+            Some(o) => format!(
+                "{}: overlay on {} (Dubbo tag {}); other services are the base's\n",
+                this.instance, o.base, o.tag
+            ),
+            None => String::new(),
+        };
+        text += &output::table(&["SERVICE", "STATE", "READY", "PORTS", "PENDING"], &table);
         if let Some(lease) = &this.lease {
             let left = crate::lifetime::remaining(lease.expires_at, chrono::Utc::now());
             text.push_str(&format!(

@@ -21,6 +21,8 @@ pub struct UpArgs {
     pub instance: super::InstanceArgs,
     #[command(flatten)]
     pub render: super::RenderInputs,
+    #[command(flatten)]
+    pub overlay: super::args::OverlayArgs,
     /// Give up waiting for readiness after this long overall (e.g. 90, 1m30s, 5m; `none` for
     /// no limit). `0` does not wait at all: envctl makes the changes, then looks once at each
     /// service (its health check once): ready services are reported ready, the others
@@ -71,7 +73,7 @@ pub struct UpArgs {
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // Before anything is created: providers would register an address nobody can reach.
     common::check_advertise_host(args.render.advertise_host.as_deref())?;
-    let mut env = common::load(&args.instance, &args.render)?;
+    let mut env = common::load_with_overlay(&args.instance, &args.render, &args.overlay)?;
     common::run_locally(&mut env, &args.local)?;
     check_reseed(&env, &args.reseed)?;
     let backend = common::connect(args.render.advertise_host.as_deref()).await?;

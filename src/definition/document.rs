@@ -24,6 +24,8 @@ pub struct LoadOptions {
     pub set: BTreeMap<String, String>,
     /// The address outsiders use to reach published ports (`advertise_host` in templates).
     pub advertise_host: String,
+    /// The Dubbo tag of an overlay (its feature; `dubbo_tag` in templates), `None` otherwise.
+    pub dubbo_tag: Option<String>,
 }
 
 /// One base environment: its file, where its keys are, and its top-level mapping (unknown
@@ -114,6 +116,7 @@ pub fn context(path: &Path, source: &str, opts: &LoadOptions) -> RenderContext {
         instance,
         set: opts.set.clone(),
         advertise_host: opts.advertise_host.clone(),
+        dubbo_tag: opts.dubbo_tag.clone().unwrap_or_default(),
         // One budget for the file, its bases and every template it uses.
         deadline: Some(std::time::Instant::now() + super::budget::RENDER_TIME),
     }

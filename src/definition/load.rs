@@ -80,6 +80,8 @@ pub fn load_with(
         source: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         services,
         local: Default::default(),
+        overlay: None,
+        forkable: None,
     })
 }
 

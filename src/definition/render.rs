@@ -24,6 +24,9 @@ pub struct RenderContext {
     pub instance: String,
     pub set: BTreeMap<String, String>,
     pub advertise_host: String,
+    /// The Dubbo tag an overlay's services carry (its feature); empty for other instances.
+    /// Not `tag`: definitions commonly `{% set tag = ... %}` for an image tag.
+    pub dubbo_tag: String,
     /// When rendering everything this definition needs must be done (`budget::RENDER_TIME`
     /// from the start of loading); `None`: the budget starts with each rendering.
     #[serde(skip)]
@@ -40,7 +43,14 @@ pub struct RenderFailure {
 
 /// The variables every definition sees (`{{ env }}`, ...); a template also sees `service`.
 /// Params and imported variables may not take these names.
-pub const CONTEXT_VARIABLES: &[&str] = &["env", "feature", "instance", "set", "advertise_host"];
+pub const CONTEXT_VARIABLES: &[&str] = &[
+    "env",
+    "feature",
+    "instance",
+    "set",
+    "advertise_host",
+    "dubbo_tag",
+];
 
 fn host_port_function(
     current_service: Option<String>,
@@ -176,6 +186,7 @@ fn render_bounded(
     context.insert("instance", &ctx.instance);
     context.insert("set", &ctx.set);
     context.insert("advertise_host", &ctx.advertise_host);
+    context.insert("dubbo_tag", &ctx.dubbo_tag);
     if let Some(service) = service {
         context.insert("service", service);
     }
@@ -336,6 +347,7 @@ mod tests {
             instance: "shop--pay-v2".into(),
             set: BTreeMap::from([("tag".to_string(), "v9".to_string())]),
             advertise_host: "10.0.0.5".into(),
+            dubbo_tag: String::new(),
             deadline: None,
         }
     }

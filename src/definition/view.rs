@@ -208,7 +208,7 @@ impl EnvironmentView {
             name: env.env.clone(),
             feature: env.feature.clone(),
             instance: env.instance.to_string(),
-            network: env.instance.network_name(),
+            network: env.network_name(),
             description: env.description.clone(),
             ttl: env.ttl.map(format_duration),
             source: env.source.display().to_string(),

@@ -43,6 +43,9 @@ pub struct ProviderEndpoint {
     pub reach: Reach,
     pub version: Option<String>,
     pub methods: Option<String>,
+    /// The provider's Dubbo tag (`dubbo.tag` of its URL): an overlay's feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,6 +176,7 @@ fn locate(
         reach,
         version: r.params.get("version").cloned(),
         methods: r.params.get("methods").cloned(),
+        tag: r.params.get("dubbo.tag").cloned().filter(|t| !t.is_empty()),
     }
 }
 

@@ -121,6 +121,15 @@ pub fn from_containers<'a>(
 }
 
 /// The port of a `zookeeper` health check.
+/// Whether a defined service may be an instance's registry by the rule above (its port aside):
+/// an overlay never takes one as its own, whoever depends on it.
+pub fn may_be_registry(service: &crate::model::Service) -> bool {
+    zookeeper_probe(service.healthcheck.as_ref().map(|h| &h.probe)).is_some()
+        || service.template.as_deref() == Some("zookeeper")
+        || service.name.as_str() == "zookeeper"
+        || service.image.contains("zookeeper")
+}
+
 pub fn zookeeper_probe(probe: Option<&Probe>) -> Option<u16> {
     match probe? {
         Probe::Zookeeper { port } => Some(*port),

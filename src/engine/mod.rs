@@ -177,6 +177,9 @@ pub struct ContainerSpec {
     pub network: String,
     /// DNS names on `network` (the service name first).
     pub aliases: Vec<String>,
+    /// `container:alias`: names only this container resolves, to that container (an
+    /// overlay's own dependencies; see `plan::overlay_dns`).
+    pub links: Vec<String>,
     pub mounts: Vec<Mount>,
     pub memory_bytes: Option<u64>,
     pub nano_cpus: Option<i64>,

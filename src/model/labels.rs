@@ -28,6 +28,10 @@ pub const LEASE: &str = "io.envctl.lease";
 pub const TTL: &str = "io.envctl.ttl";
 /// Who made the instance: `user@host` of the machine that ran `up`, or `up --owner`.
 pub const OWNER: &str = "io.envctl.owner";
+/// On an overlay's objects: the instance whose network and registry it joins.
+pub const BASE: &str = "io.envctl.base";
+/// On an overlay's objects: the Dubbo tag its providers register and its consumers send.
+pub const TAG: &str = "io.envctl.tag";
 
 /// Who owns an object, as its labels say. Only objects with an instance label have one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +42,9 @@ pub struct Ownership {
     pub feature: Option<String>,
     /// Containers only.
     pub service: Option<String>,
+    /// An overlay's base instance and tag (`None` for an instance with its own network).
+    pub base: Option<String>,
+    pub tag: Option<String>,
 }
 
 impl Ownership {
@@ -49,6 +56,8 @@ impl Ownership {
             env: get(ENV).unwrap_or_default(),
             feature: get(FEATURE),
             service: get(SERVICE),
+            base: get(BASE),
+            tag: get(TAG),
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod host_port_token;
 mod init;
 pub mod labels;
 mod names;
+mod overlay;
 mod port_range;
 mod service;
 
@@ -13,6 +14,7 @@ pub use names::{
     check_dns_label, check_env_name, check_feature_name, instance_name, InstanceId, NameError,
     ServiceName, FEATURE_SEPARATOR,
 };
+pub use overlay::{Overlay, OverlayError, CONSUMER_TAG_ENV, PROVIDER_TAG_ENV};
 pub use port_range::{BadPortRange, PortRange};
 pub use service::*;
 
@@ -38,6 +40,10 @@ pub struct Environment {
     /// Services the developer runs on the host (`up --local`): no container is made for them,
     /// containers reach them through the host gateway under their service name.
     pub local: BTreeMap<ServiceName, Service>,
+    /// Set when this instance is a feature overlay on a base instance (`up --only`).
+    pub overlay: Option<Overlay>,
+    /// The services a feature may fork (`overlay.services:` of the definition), if declared.
+    pub forkable: Option<Vec<ServiceName>>,
 }
 
 /// `up --local NAME` named a service the environment does not have.

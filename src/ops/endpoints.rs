@@ -18,6 +18,9 @@ const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct RegistryChoice {
     pub address: Option<RegistryAddress>,
     pub layout: Layout,
+    /// An overlay's base's workloads: its registry is there. Providers are then shown only
+    /// when they are the overlay's own.
+    pub base: Vec<ObservedContainer>,
 }
 
 /// Reads the registry (if one is found) and matches registrations against the containers.
@@ -30,7 +33,8 @@ pub async fn collect(
     choice: &RegistryChoice,
 ) -> Endpoints {
     let mut warnings = Vec::new();
-    let candidates = crate::dubbo::registry::from_containers(&containers, env);
+    let candidates =
+        crate::dubbo::registry::from_containers(containers.iter().chain(&choice.base), env);
     let servers = crate::dubbo::registry::servers(choice.address.as_ref(), &candidates, host.local);
     let mut found = crate::dubbo::Found::default();
     let mut registry = None;
@@ -51,7 +55,10 @@ pub async fn collect(
         }
     }
     warnings.extend(found.undecodable.iter().cloned());
-    let provider_endpoints = endpoints::provider_endpoints(&found, &containers, host);
+    let mut provider_endpoints = endpoints::provider_endpoints(&found, &containers, host);
+    if !choice.base.is_empty() {
+        provider_endpoints.retain(|p| p.service.is_some());
+    }
     for p in &provider_endpoints {
         if p.reach == Reach::ContainerOnly {
             warnings.push(format!(

@@ -56,6 +56,9 @@ pub struct ServiceStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub instance: String,
+    /// Set for an overlay: its base instance and tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<super::overlays::OverlayOf>,
     /// Whether `up` would change nothing (unknown without the definition).
     pub converged: Option<bool>,
     pub expires_at: Option<String>,
@@ -73,11 +76,26 @@ pub async fn status(
     inputs: &PlanInputs<'_>,
 ) -> Result<Status, InspectError> {
     let containers = existing_instance(backend, instance).await?;
+    let overlay = super::overlays::read(&containers);
+    // An overlay's definition is the environment narrowed to the services it runs.
+    let env = match (env, &overlay) {
+        (Some(env), Some(overlay)) => super::overlays::narrow(env, overlay, &containers),
+        (env, _) => env.cloned(),
+    };
+    let env = env.as_ref();
     let plan = match env {
         Some(env) => backend.plan(env, inputs).await.ok(),
         None => None,
     };
-    let registry = crate::dubbo::registry::from_containers(containers.values(), env);
+    let base = match &overlay {
+        Some(o) => match InstanceId::new(instance.env(), o.base_feature(instance.env())) {
+            Ok(base) => backend.services(&base).await?,
+            Err(_) => BTreeMap::new(),
+        },
+        None => BTreeMap::new(),
+    };
+    let registry =
+        crate::dubbo::registry::from_containers(containers.values().chain(base.values()), env);
     let ready = readiness(backend, &containers, plan.as_ref(), &registry).await;
     let mut services: Vec<ServiceStatus> = containers
         .iter()
@@ -115,6 +133,7 @@ pub async fn status(
         .into_iter()
         .next();
     Ok(Status {
+        overlay,
         instance: instance.to_string(),
         converged: plan.as_ref().map(Plan::is_empty),
         expires_at: lease.as_ref().map(|l| lifetime::format_time(l.expires_at)),
@@ -184,6 +203,11 @@ pub struct InstanceSummary {
     pub expires: String,
     /// Who made it (`user@host`), when recorded.
     pub owner: Option<String>,
+    /// An overlay's base instance and tag (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// Every instance: from its workloads, else its network, else its lease.
@@ -201,6 +225,8 @@ pub async fn list(backend: &dyn Backend) -> EngineResult<Vec<InstanceSummary>> {
                 total: found.services,
                 created: found.created,
                 owner: found.owned_by,
+                base: found.owner.base,
+                tag: found.owner.tag,
                 ..InstanceSummary::default()
             };
             (found.owner.instance, summary)

@@ -8,6 +8,8 @@ pub mod engine_lock;
 pub mod extend;
 pub mod gc;
 pub mod inspect;
+pub mod instance_locks;
+pub mod overlays;
 pub mod owners;
 pub mod restart;
 pub mod snapshot;

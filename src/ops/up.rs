@@ -70,13 +70,17 @@ pub async fn up(
     on_lock_wait: &mut dyn FnMut(&str),
 ) -> Result<UpResult, UpUseCaseError> {
     let began = Instant::now();
-    let _lock = lock::acquire(&env.instance, "up", request.lock, on_lock_wait)?;
-    let _ports = pinned_port_locks(env, request.lock, on_lock_wait)?;
-    let on_engine =
-        super::engine_lock::acquire(backend, &env.instance, "up", request.lock, on_lock_wait)
-            .await?;
-    let result = up_locked(backend, env, request, sink, began).await;
-    super::engine_lock::release(backend, on_engine).await;
+    // An overlay holds its base's lock too (base first), so the base cannot go down meanwhile.
+    let mut order: Vec<&crate::model::InstanceId> = env.overlay.iter().map(|o| &o.base).collect();
+    order.push(&env.instance);
+    let held =
+        super::instance_locks::acquire(backend, &order, "up", request.lock, on_lock_wait).await?;
+    let ports = pinned_port_locks(env, request.lock, on_lock_wait);
+    let result = match ports {
+        Ok(_ports) => up_locked(backend, env, request, sink, began).await,
+        Err(err) => Err(err.into()),
+    };
+    super::instance_locks::release(backend, held).await;
     result
 }
 
@@ -90,6 +94,13 @@ async fn up_locked(
 ) -> Result<UpResult, UpUseCaseError> {
     // Before anything is planned: objects with this instance's label but another env/feature.
     backend.verify_owner(&env.instance).await?;
+    let mut request = request;
+    if let Some(overlay) = &env.overlay {
+        // Its providers register in the base's ZooKeeper: their probes read it there.
+        let base = backend.services(&overlay.base).await?;
+        request.apply.registry_beyond =
+            crate::dubbo::registry::from_containers(base.values(), None);
+    }
     if request.pull {
         pull_all(backend, env, &sink, began).await?;
     }

@@ -9,6 +9,7 @@ use crate::model::{
     labels, EnvValue, Environment, Protocol, Service, ServiceKind, ServiceName, VolumeSource,
 };
 
+use super::overlay_dns;
 use super::ports::{encode_label, PortKey};
 use super::spec::{SpecView, KIND_LABEL, SPEC_LABEL};
 
@@ -96,7 +97,7 @@ fn extra_hosts(env: &Environment, local_reach: &str) -> Vec<String> {
 
 /// Labels common to everything envctl creates for an instance.
 pub fn instance_labels(env: &Environment, created: &str) -> Labels {
-    Labels::from([
+    let mut labels = Labels::from([
         (labels::INSTANCE.to_string(), env.instance.to_string()),
         (labels::ENV.to_string(), env.env.clone()),
         (
@@ -104,7 +105,12 @@ pub fn instance_labels(env: &Environment, created: &str) -> Labels {
             env.feature.clone().unwrap_or_default(),
         ),
         (labels::CREATED.to_string(), created.to_string()),
-    ])
+    ]);
+    if let Some(overlay) = &env.overlay {
+        labels.insert(labels::BASE.to_string(), overlay.base.to_string());
+        labels.insert(labels::TAG.to_string(), overlay.tag.clone());
+    }
+    labels
 }
 
 /// Builds the desired container of `service`.
@@ -196,9 +202,8 @@ pub fn desired(
         })
         .collect();
 
-    let mut aliases = vec![name.to_string()];
-    aliases.extend(service.aliases.iter().cloned());
-    let network = env.instance.network_name();
+    let (aliases, links) = overlay_dns::names(env, service);
+    let network = env.network_name();
     let nano_cpus = service.resources.cpus.map(|c| (c * 1e9).round() as i64);
     let extra_hosts = extra_hosts(env, &inputs.local_reach);
 
@@ -220,6 +225,7 @@ pub fn desired(
             .collect(),
         network: network.clone(),
         aliases: aliases.clone(),
+        links: links.clone(),
         memory_bytes: service.resources.memory_bytes,
         nano_cpus,
         restart: service.restart.as_str().to_string(),
@@ -262,6 +268,7 @@ pub fn desired(
         publish_address: publish_address.to_string(),
         network,
         aliases,
+        links,
         mounts,
         memory_bytes: service.resources.memory_bytes,
         nano_cpus,

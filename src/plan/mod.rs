@@ -7,6 +7,7 @@ mod build_inputs;
 mod container;
 mod images;
 mod observe;
+mod overlay_dns;
 mod ownership;
 mod port_plan;
 pub mod ports;
@@ -294,6 +295,15 @@ pub enum PlanError {
     },
     #[error("network `{name}` exists but was not created by envctl for instance `{instance}`; envctl leaves it untouched: remove or rename it yourself")]
     ForeignNetwork { name: String, instance: String },
+    #[error("overlay `{overlay}` joins base instance `{base}`, which is not up (its network `{network}` does not exist); run `envctl up {env}{base_flag}` first")]
+    BaseNotUp {
+        overlay: String,
+        base: String,
+        network: String,
+        env: String,
+        /// ` --feature F` when the base is a feature instance.
+        base_flag: String,
+    },
     #[error(transparent)]
     NotOurs(#[from] labels::NotOurs),
     #[error(transparent)]
@@ -329,7 +339,7 @@ pub fn plan(
     let volumes = ownership::volumes(env, observed, &inputs.now);
     errors.extend(volumes.errors);
     let mut actions = Vec::new();
-    if observed.network.is_none() {
+    if observed.network.is_none() && env.overlay.is_none() {
         let mut labels = instance_labels(env, &inputs.now);
         labels.insert(
             crate::model::labels::OWNER.to_string(),
@@ -430,7 +440,7 @@ pub fn plan(
     actions.extend(container_actions);
     Ok(Plan {
         instance: env.instance.clone(),
-        network: env.instance.network_name(),
+        network: env.network_name(),
         actions,
         services,
         port_moves,
@@ -578,5 +588,7 @@ fn explain_change(old: &ObservedContainer, new: &SpecView) -> Vec<String> {
     }
 }
 
+#[cfg(test)]
+mod overlay_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -15,7 +15,8 @@ use crate::model::{labels, Environment};
 pub struct Observed {
     /// Containers labelled with this instance.
     pub containers: Vec<ObservedContainer>,
-    /// The network with the instance's network name, whoever owns it.
+    /// The network with the instance's network name (an overlay's: its base's), whoever
+    /// owns it.
     pub network: Option<ObservedNetwork>,
     /// Volumes holding one of this instance's volume names (current or legacy), whoever
     /// owns them.
@@ -32,7 +33,7 @@ pub struct Observed {
 
 /// Reads the engine state `plan` needs for `env`.
 pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Observed> {
-    let network_name = env.instance.network_name();
+    let network_name = env.network_name();
     let (envctl, every) = (LabelFilter::envctl(), LabelFilter::default());
     // Every volume, not only labelled ones: a volume with our name but without our labels
     // must be seen to be refused (creating it again would silently reuse it).

@@ -39,12 +39,27 @@ pub(super) fn errors(env: &Environment, observed: &Observed) -> Vec<PlanError> {
             }
         })
         .collect();
+    // An overlay's network is its base's, and must exist: the overlay never makes one.
+    let owner = env.overlay.as_ref().map_or(&env.instance, |o| &o.base);
+    if let (Some(overlay), None) = (&env.overlay, &observed.network) {
+        errors.push(PlanError::BaseNotUp {
+            overlay: instance.to_string(),
+            base: overlay.base.to_string(),
+            network: env.network_name(),
+            env: overlay.base.env().to_string(),
+            base_flag: overlay
+                .base
+                .feature()
+                .map(|f| format!(" --feature {f}"))
+                .unwrap_or_default(),
+        });
+    }
     if let Some(n) = &observed.network {
-        let ours = Ownership::read(&n.labels).is_some_and(|o| o.is(&env.instance));
+        let ours = Ownership::read(&n.labels).is_some_and(|o| o.is(owner));
         if !ours {
             errors.push(PlanError::ForeignNetwork {
                 name: n.name.clone(),
-                instance: instance.to_string(),
+                instance: owner.to_string(),
             });
         }
     }

@@ -50,6 +50,10 @@ pub struct SpecView {
     pub network: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// An overlay service's container-private names (`container:alias`); left out when
+    /// empty, so existing hashes stay valid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +127,7 @@ impl SpecView {
         field("volumes", self.volumes != new.volumes);
         field("network", self.network != new.network);
         field("aliases", self.aliases != new.aliases);
+        field("links", self.links != new.links);
         field("resources.memory", self.memory_bytes != new.memory_bytes);
         field("resources.cpus", self.nano_cpus != new.nano_cpus);
         field("restart", self.restart != new.restart);

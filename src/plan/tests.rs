@@ -34,6 +34,8 @@ pub(crate) fn env_of(env: &str, feature: Option<&str>, services: Vec<Service>) -
         source: PathBuf::from("/tmp/x.yaml"),
         services: services.into_iter().map(|s| (s.name.clone(), s)).collect(),
         local: Default::default(),
+        overlay: None,
+        forkable: None,
     }
 }
 
@@ -70,7 +72,7 @@ pub(crate) async fn plan_on(engine: &FakeEngine, env: &Environment) -> Result<Pl
     plan(env, &observed, &inputs())
 }
 
-fn kinds(plan: &Plan) -> Vec<String> {
+pub(crate) fn kinds(plan: &Plan) -> Vec<String> {
     plan.summaries()
         .iter()
         .map(|s| format!("{} {}", s.action, s.target))
@@ -78,7 +80,7 @@ fn kinds(plan: &Plan) -> Vec<String> {
 }
 
 /// Puts the containers of a plan in place, as apply would, without going through apply.
-async fn realize(engine: &FakeEngine, plan: &Plan) {
+pub(crate) async fn realize(engine: &FakeEngine, plan: &Plan) {
     for action in &plan.actions {
         match action {
             Action::CreateNetwork { name, labels } => {
@@ -243,6 +245,7 @@ async fn a_foreign_container_with_our_name_is_an_error_and_untouched() {
         publish_address: String::new(),
         network: "bridge".into(),
         aliases: vec![],
+        links: vec![],
         mounts: vec![],
         memory_bytes: None,
         nano_cpus: None,

@@ -41,6 +41,7 @@ pub async fn copy_volume(
         publish_address: "127.0.0.1".into(),
         network: "none".into(),
         aliases: vec![],
+        links: vec![],
         mounts: vec![mount(from, "/from", true), mount(to, "/to", false)],
         memory_bytes: None,
         nano_cpus: None,

@@ -306,7 +306,12 @@ pub async fn down(
     let backend = state.backend.clone();
     let target_id = id.clone();
     Ok(start(&state, "down", &id, None, move |action| async move {
-        let target = DownTarget::Instance(target_id, WaitPolicy::Wait(DEFAULT_WAIT_TIMEOUT));
+        // A base with overlays is refused (the error says so); the page has no cascade.
+        let target = DownTarget::Instance {
+            id: target_id,
+            policy: WaitPolicy::Wait(DEFAULT_WAIT_TIMEOUT),
+            cascade: false,
+        };
         let mut on_wait = action.lock_wait();
         match crate::ops::down::down(
             backend.as_ref(),

@@ -73,6 +73,7 @@ pub async fn load_definition(state: &Shared, id: &InstanceId) -> ApiResult<Envir
         feature: id.feature().map(str::to_string),
         set: state.config.set.clone(),
         advertise_host: state.backend.host_address().advertise.clone(),
+        dubbo_tag: None,
     };
     let env_name = id.env().to_string();
     let env = tokio::task::spawn_blocking(move || definition::load(&env_name, &opts))
@@ -187,13 +188,19 @@ pub async fn endpoints(
     let backend = state.backend.as_ref();
     let workloads = crate::ops::inspect::existing_instance(backend, &id).await?;
     let env = load_definition(&state, &id).await.ok();
+    let choice = crate::ops::endpoints::RegistryChoice {
+        base: crate::ops::overlays::base_workloads(backend, &id, &workloads)
+            .await
+            .map_err(crate::ops::inspect::InspectError::from)?,
+        ..Default::default()
+    };
     Ok(Json(
         crate::ops::endpoints::collect(
             &id,
             workloads.into_values().collect(),
             env.as_ref(),
             backend.host_address(),
-            &crate::ops::endpoints::RegistryChoice::default(),
+            &choice,
         )
         .await,
     ))

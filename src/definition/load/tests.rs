@@ -120,6 +120,7 @@ services:
         feature: Some("f1".into()),
         set: BTreeMap::from([("tag".into(), "3.8".into())]),
         advertise_host: "10.1.2.3".into(),
+        dubbo_tag: None,
     };
     let env = f.load(&opts).unwrap();
     assert_eq!(env.instance.as_str(), "shop--f1");

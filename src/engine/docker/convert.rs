@@ -255,6 +255,7 @@ pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 net,
                 EndpointSettings {
                     aliases: Some(spec.aliases.clone()).filter(|a| !a.is_empty()),
+                    links: Some(spec.links.clone()).filter(|l| !l.is_empty()),
                     ..Default::default()
                 },
             )])),

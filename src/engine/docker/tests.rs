@@ -73,6 +73,7 @@ fn host_access_reaches_the_create_request() {
         publish_address: String::new(),
         network: "envctl-x".into(),
         aliases: vec!["a".into()],
+        links: vec![],
         mounts: vec![],
         memory_bytes: None,
         nano_cpus: None,

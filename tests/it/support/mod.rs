@@ -103,6 +103,7 @@ pub fn plain_spec(name: String, command: Vec<String>) -> ContainerSpec {
         publish_address: "127.0.0.1".into(),
         network: "bridge".into(),
         aliases: vec![],
+        links: vec![],
         mounts: vec![],
         memory_bytes: None,
         nano_cpus: None,
