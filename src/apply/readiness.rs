@@ -56,6 +56,7 @@ pub fn probe_target(
         host_ports,
         published_at: reach.published_at,
         registry,
+        own_registrations: target.own_registrations,
     }
 }
 

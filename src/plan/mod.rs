@@ -243,6 +243,9 @@ pub struct ServiceTarget {
     pub bind_sources: Vec<std::path::PathBuf>,
     /// Its `init:` steps, when it has any.
     pub seed: Option<SeedTarget>,
+    /// A dubbo probe counts only registrations at this service's own addresses: an
+    /// overlay's, whose base registers the same interfaces in the same registry.
+    pub own_registrations: bool,
 }
 
 /// What seeding one service needs: the steps, their digest, and where the marker goes.
@@ -430,6 +433,7 @@ pub fn plan(
                 digest: service.init.digest(),
                 marker: crate::model::marker_path(service),
             }),
+            own_registrations: env.overlay.is_some(),
         });
         container_actions.extend(action);
     }

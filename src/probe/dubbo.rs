@@ -13,9 +13,14 @@ use crate::dubbo::{address, instances, providers, Layout, Registration};
 use crate::model::{DubboProbe, DubboProvider};
 use crate::zookeeper::Session;
 
+/// Whether a registered `host:port` belongs to the service probed.
+pub(super) type Own<'a> = dyn Fn(&str, u16) -> bool + Sync + 'a;
+
+/// `own`: count only the registrations it accepts (an overlay's provider; see `ProbeTarget`).
 pub(super) async fn check(
     servers: &[SocketAddr],
     probe: &DubboProbe,
+    own: Option<&Own<'_>>,
     timeout: Duration,
 ) -> Result<(), ProbeFailed> {
     let layout = match &probe.registry {
@@ -37,7 +42,17 @@ pub(super) async fn check(
         ),
     };
     session.close().await;
-    let found = found.map_err(|err| format!("registry ZooKeeper {registry}: {err}"))?;
+    let mut found = found.map_err(|err| format!("registry ZooKeeper {registry}: {err}"))?;
+    if let Some(own) = own {
+        let all = found.registrations.len();
+        found.registrations.retain(|r| own(&r.host, r.port));
+        if found.registrations.is_empty() && all > 0 {
+            return Err(format!(
+                "no {what} at this service's addresses is registered yet ({all} of others, e.g. the base's)"
+            )
+            .into());
+        }
+    }
     if found.registrations.is_empty() {
         let mut reason = format!("no {what} is registered yet");
         if let Some(problem) = found.undecodable.first() {
@@ -145,28 +160,42 @@ mod tests {
     async fn a_triple_provider_that_speaks_http2_is_ready() {
         let (addr, _server) = provider(Speaks::Http2).await;
         let zk = registry_with(&[&node("tri", addr)]).await;
-        check(&[zk.addr], &greeter(), T).await.unwrap();
+        check(&[zk.addr], &greeter(), None, T).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_overlay_provider_is_ready_only_with_its_own_registration() {
+        // The base's provider of the same interface answers; the overlay's is not there yet.
+        let (base, _server) = provider(Speaks::Http2).await;
+        let zk = registry_with(&[&node("tri", base)]).await;
+        let elsewhere = |_: &str, port: u16| port == base.port() + 1;
+        let err = check(&[zk.addr], &greeter(), Some(&elsewhere), T)
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("at this service's addresses"), "{err}");
+        let mine = |host: &str, port: u16| host == "127.0.0.1" && port == base.port();
+        check(&[zk.addr], &greeter(), Some(&mine), T).await.unwrap();
     }
 
     #[tokio::test]
     async fn a_dubbo_provider_that_answers_the_heartbeat_is_ready() {
         let (addr, _server) = provider(Speaks::DubboHeartbeat).await;
         let zk = registry_with(&[&node("dubbo", addr)]).await;
-        check(&[zk.addr], &greeter(), T).await.unwrap();
+        check(&[zk.addr], &greeter(), None, T).await.unwrap();
     }
 
     #[tokio::test]
     async fn a_dubbo_port_that_accepts_but_never_answers_is_not_ready() {
         let (addr, _server) = provider(Speaks::Nothing).await;
         let zk = registry_with(&[&node("dubbo", addr)]).await;
-        let err = check(&[zk.addr], &greeter(), Duration::from_millis(300))
+        let err = check(&[zk.addr], &greeter(), None, Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(err.0.contains("no answer to a dubbo heartbeat"), "{err}");
         // A triple server on a port registered as dubbo is not a dubbo provider either.
         let (h2, _server) = provider(Speaks::Http2).await;
         let zk = registry_with(&[&node("dubbo", h2)]).await;
-        let err = check(&[zk.addr], &greeter(), Duration::from_millis(300))
+        let err = check(&[zk.addr], &greeter(), None, Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(err.0.contains("dubbo"), "{err}");
@@ -187,12 +216,12 @@ mod tests {
             provider: crate::model::DubboProvider::Application("greeter".into()),
             registry: Some("zk:2181/team?group=shop".into()),
         };
-        check(&[zk.addr], &probe, T).await.unwrap();
+        check(&[zk.addr], &probe, None, T).await.unwrap();
         let other = DubboProbe {
             provider: crate::model::DubboProvider::Application("billing".into()),
             ..probe
         };
-        let err = check(&[zk.addr], &other, T).await.unwrap_err();
+        let err = check(&[zk.addr], &other, None, T).await.unwrap_err();
         assert!(
             err.0.contains("no instance of application billing"),
             "{err}"
@@ -205,7 +234,7 @@ mod tests {
         let (addr, _server) = provider(Speaks::HangsUp).await;
         for protocol in ["tri", "dubbo"] {
             let zk = registry_with(&[&node(protocol, addr)]).await;
-            let err = check(&[zk.addr], &greeter(), T).await.unwrap_err();
+            let err = check(&[zk.addr], &greeter(), None, T).await.unwrap_err();
             assert!(err.0.contains("hung up"), "{protocol}: {err}");
         }
     }
@@ -214,7 +243,7 @@ mod tests {
     async fn a_silent_triple_port_is_not_ready() {
         let (addr, _server) = provider(Speaks::Nothing).await;
         let zk = registry_with(&[&node("tri", addr)]).await;
-        let err = check(&[zk.addr], &greeter(), Duration::from_millis(300))
+        let err = check(&[zk.addr], &greeter(), None, Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(err.0.contains("no HTTP/2 answer"), "{err}");
@@ -223,14 +252,14 @@ mod tests {
     #[tokio::test]
     async fn not_registered_or_not_listening_is_not_ready() {
         let zk = FakeZk::start(&[]).await;
-        let err = check(&[zk.addr], &greeter(), T).await.unwrap_err();
+        let err = check(&[zk.addr], &greeter(), None, T).await.unwrap_err();
         assert!(err.0.contains("no provider of a.Greeter"), "{err}");
 
         let gone = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let registered = node("tri", gone.local_addr().unwrap());
         drop(gone);
         let zk = registry_with(&[&registered]).await;
-        let err = check(&[zk.addr], &greeter(), T).await.unwrap_err();
+        let err = check(&[zk.addr], &greeter(), None, T).await.unwrap_err();
         assert!(err.0.contains("registered but not reachable"), "{err}");
     }
 
@@ -239,7 +268,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = check(&[addr], &greeter(), T).await.unwrap_err();
+        let err = check(&[addr], &greeter(), None, T).await.unwrap_err();
         assert!(err.0.contains("registry ZooKeeper"), "{err}");
     }
 }

@@ -25,6 +25,10 @@ pub struct ProbeTarget {
     /// The ZooKeeper servers of a `dubbo` probe's registry as reachable from the host, in the
     /// order to try them (main, then backups).
     pub registry: Vec<SocketAddr>,
+    /// A `dubbo` probe counts only registrations at this target's own addresses (its
+    /// container address or one of its host ports): an overlay's provider shares its
+    /// registry with the base's provider of the same interface.
+    pub own_registrations: bool,
 }
 
 impl Default for ProbeTarget {
@@ -34,6 +38,7 @@ impl Default for ProbeTarget {
             host_ports: BTreeMap::new(),
             published_at: IpAddr::from([127, 0, 0, 1]),
             registry: Vec::new(),
+            own_registrations: false,
         }
     }
 }
@@ -47,6 +52,12 @@ impl ProbeTarget {
         }
         self.container_ip
             .map(|ip| SocketAddr::new(ip, container_port))
+    }
+
+    /// Whether a registered `host:port` is this target's.
+    fn is_own(&self, host: &str, port: u16) -> bool {
+        let ip = host.parse::<IpAddr>().ok();
+        (ip.is_some() && ip == self.container_ip) || self.host_ports.values().any(|p| *p == port)
     }
 
     fn require_address(&self, container_port: u16) -> Result<SocketAddr, ProbeFailed> {
@@ -92,7 +103,9 @@ pub async fn check(
                 if target.registry.is_empty() {
                     return Err("no ZooKeeper registry is known for this instance".into());
                 }
-                dubbo::check(&target.registry, dubbo, timeout).await
+                let own = |host: &str, port: u16| target.is_own(host, port);
+                let own = target.own_registrations.then_some(&own as &dubbo::Own);
+                dubbo::check(&target.registry, dubbo, own, timeout).await
             }
             Probe::Cmd(_) => Err("cmd probes run through the engine".into()),
         }

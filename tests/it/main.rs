@@ -26,7 +26,9 @@ mod identity_docker;
 mod import_cli;
 mod import_docker;
 mod lifecycle_docker;
+
 mod output_cli;
+mod overlay_docker;
 mod papercuts_cli;
 mod project_a_docker;
 mod reconcile_docker;
