@@ -34,6 +34,18 @@ pub struct DefinitionFile {
     /// outside the definition's directory). Without them such keys are errors. Only the
     /// loaded file's own `allow:` counts, not a base's.
     pub allow: Option<Vec<Allow>>,
+    /// The services a feature may run as an overlay on the base instance (`up --feature F
+    /// --only ...`; `--overlay` alone runs all of them).
+    pub overlay: Option<OverlayDef>,
+}
+
+/// `overlay:` of a definition.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverlayDef {
+    /// Services of this definition; `--only` may name only these.
+    pub services: Vec<String>,
 }
 
 /// One opt-in of `allow:`.

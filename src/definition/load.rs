@@ -64,6 +64,7 @@ pub fn load_with(
         &broken_services,
     );
     sandbox::check(&mut loader, &own, &top, &mut services);
+    let forkable = super::forkable::declared(&mut loader, &top, &services);
     for problem in validate::check(&services, &unresolved) {
         loader.at(&problem.path, problem.message, problem.hint);
     }
@@ -81,7 +82,7 @@ pub fn load_with(
         services,
         local: Default::default(),
         overlay: None,
-        forkable: None,
+        forkable,
     })
 }
 

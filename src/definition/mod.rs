@@ -7,6 +7,7 @@ mod budget;
 mod diagnostics;
 mod document;
 mod extends;
+mod forkable;
 mod format;
 mod host_paths;
 mod init;

@@ -84,6 +84,7 @@ pub const DEFINITION: Shape = Shape::Fields(&[
     ("libraries", Shape::MapOf(&Shape::Fields(LIBRARY))),
     ("services", Shape::MapOf(&SERVICE)),
     ("allow", Shape::Any),
+    ("overlay", Shape::Fields(&[("services", Shape::Any)])),
 ]);
 
 pub const TEMPLATE_BODY: Shape = Shape::Fields(&[

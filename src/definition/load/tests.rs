@@ -361,3 +361,47 @@ fn directory_libraries_declared_in_a_base_are_relative_to_the_base() {
         "directory libraries need no lock"
     );
 }
+
+#[test]
+fn overlay_lists_services_a_feature_may_fork_and_refuses_what_is_not_there() {
+    let good = "overlay: { services: [pay] }\nservices:\n  pay: { image: x }\n  zk: { image: y }\n";
+    let env = Fixture::new(good, &[])
+        .load(&LoadOptions::default())
+        .unwrap();
+    assert_eq!(env.forkable, Some(vec![ServiceName::new("pay").unwrap()]));
+
+    let typo = "overlay:\n  services: [pay, payy]\n  extra: 1\nservices:\n  pay: { image: x }\n";
+    let errors = Fixture::new(typo, &[]).errors();
+    for expected in [
+        "shop.yaml:2:",
+        "`payy` is not a service of this definition",
+        "services are: pay",
+        "shop.yaml:3:",
+        "extra",
+    ] {
+        assert!(errors.contains(expected), "no `{expected}` in:\n{errors}");
+    }
+    let errors = Fixture::new("overlay: {}\nservices:\n  pay: { image: x }\n", &[]).errors();
+    assert!(errors.contains("overlay: missing field `services`"), "{errors}");
+}
+
+#[test]
+fn templates_see_the_overlay_tag() {
+    let def = "services:\n  pay:\n    image: x\n    env: { TAG: \"[{{ dubbo_tag }}]\" }\n";
+    let f = Fixture::new(def, &[]);
+    let plain = f.load(&LoadOptions::default()).unwrap();
+    assert_eq!(
+        plain.services["pay"].env["TAG"],
+        EnvValue::Plain("[]".into())
+    );
+    let opts = LoadOptions {
+        feature: Some("v2".into()),
+        dubbo_tag: Some("v2".into()),
+        ..LoadOptions::default()
+    };
+    let tagged = f.load(&opts).unwrap();
+    assert_eq!(
+        tagged.services["pay"].env["TAG"],
+        EnvValue::Plain("[v2]".into())
+    );
+}
