@@ -1,5 +1,8 @@
 //! The `gc` use case: remove instances whose lifetime has passed, exactly as `down` would, and
-//! nothing else. An instance someone is working on (its lock is held) is skipped.
+//! nothing else. An instance someone is working on (its lock is held) is skipped. Overlays
+//! expire on their own; expired ones go before expired bases, and a base that still has
+//! overlays attached is skipped (its network carries them), saying which, even with `--force`:
+//! `down --cascade` is the way to remove both at once.
 
 use serde::Serialize;
 
@@ -97,22 +100,30 @@ pub async fn gc(
     sink: EventSink,
 ) -> EngineResult<Vec<Expired>> {
     let now = chrono::Utc::now();
-    let expired: Vec<lifetime::Lease> = backend
+    let mut expired: Vec<lifetime::Lease> = backend
         .leases(scope.filter())
         .await?
         .into_iter()
         .filter(|l| l.expired(now))
         .collect();
+    let found = match expired.is_empty() {
+        true => Vec::new(),
+        false => backend.instances().await?,
+    };
     // Who made each instance, when only the caller's may go.
     let owners: std::collections::BTreeMap<String, String> = match &scope.mine {
-        Some(_) if !expired.is_empty() => backend
-            .instances()
-            .await?
-            .into_iter()
-            .filter_map(|f| f.owned_by.map(|by| (f.owner.instance, by)))
+        Some(_) => found
+            .iter()
+            .filter_map(|f| Some((f.owner.instance.clone(), f.owned_by.clone()?)))
             .collect(),
-        _ => Default::default(),
+        None => Default::default(),
     };
+    // Each overlay's base, and overlays first: an expired base then finds them gone.
+    let bases: std::collections::BTreeMap<String, String> = found
+        .iter()
+        .filter_map(|f| Some((f.owner.instance.clone(), f.owner.base.clone()?)))
+        .collect();
+    expired.sort_by_key(|l| !bases.contains_key(&l.instance));
     let mut results = Vec::new();
     for lease in expired {
         let someone_else = scope.mine.as_deref().and_then(|me| {
@@ -127,7 +138,8 @@ pub async fn gc(
         } else if dry_run {
             (GcOutcome::WouldRemove, None)
         } else {
-            remove(backend, &lease, volumes, sink.clone()).await
+            let base = bases.get(&lease.instance).map(String::as_str);
+            remove(backend, &lease, base, volumes, sink.clone()).await
         };
         results.push(Expired {
             instance: lease.instance.clone(),
@@ -139,10 +151,12 @@ pub async fn gc(
     Ok(results)
 }
 
-/// Removes one expired instance under its lock, as `down` does.
+/// Removes one expired instance under its lock (and an overlay's base's, first), as `down`
+/// does.
 async fn remove(
     backend: &dyn Backend,
     lease: &lifetime::Lease,
+    base: Option<&str>,
     volumes: bool,
     sink: EventSink,
 ) -> (GcOutcome, Option<String>) {
@@ -153,20 +167,18 @@ async fn remove(
             Some(format!("`{instance}` is not an instance id")),
         );
     };
-    let _lock = match lock::acquire(&id, "gc", WaitPolicy::FailFast, &mut |_| {}) {
-        Ok(lock) => lock,
-        Err(lock::LockError::Busy { holder, .. }) => return (GcOutcome::Skipped, Some(holder)),
-        Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
-    };
+    let base = base.and_then(|b| super::overlays::base_id(id.env(), b));
+    let mut order: Vec<&InstanceId> = base.iter().collect();
+    order.push(&id);
     let policy = WaitPolicy::FailFast;
-    let on_engine = match super::engine_lock::acquire(backend, &id, "gc", policy, &mut |_| {}).await
-    {
-        Ok(lock) => lock,
-        Err(lock::LockError::Busy { holder, .. }) => return (GcOutcome::Skipped, Some(holder)),
-        Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
-    };
+    let held =
+        match super::instance_locks::acquire(backend, &order, "gc", policy, &mut |_| {}).await {
+            Ok(held) => held,
+            Err(lock::LockError::Busy { holder, .. }) => return (GcOutcome::Skipped, Some(holder)),
+            Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
+        };
     let outcome = remove_locked(backend, &id, volumes, sink).await;
-    super::engine_lock::release(backend, on_engine).await;
+    super::instance_locks::release(backend, held).await;
     outcome
 }
 
@@ -180,6 +192,20 @@ async fn remove_locked(
     let instance = id.to_string();
     if let Err(err) = backend.verify_owner(id).await {
         return (GcOutcome::Failed, Some(err.to_string()));
+    }
+    match super::overlays::of(backend, id).await {
+        Ok(overlays) if !overlays.is_empty() => {
+            let names: Vec<String> = overlays.into_iter().map(|o| o.owner.instance).collect();
+            let reason = format!(
+                "overlays attached: {} (run on its network); `envctl down {}{} --cascade` removes them all",
+                names.join(", "),
+                id.env(),
+                id.feature().map(|f| format!(" --feature {f}")).unwrap_or_default()
+            );
+            return (GcOutcome::Skipped, Some(reason));
+        }
+        Ok(_) => {}
+        Err(err) => return (GcOutcome::Failed, Some(err.to_string())),
     }
     let scope = DownScope::Instance(instance);
     match backend.down(&scope, volumes, sink).await {

@@ -27,12 +27,7 @@ pub async fn base_of(
     let Some(base) = &found.owner.base else {
         return Ok(None);
     };
-    // The base is `<env>` or `<env>--<feature>` of the overlay's own environment.
-    let of = OverlayOf {
-        base: base.clone(),
-        tag: String::new(),
-    };
-    Ok(InstanceId::new(instance.env(), of.base_feature(instance.env())).ok())
+    Ok(base_id(instance.env(), base))
 }
 
 /// An overlay's base and tag, as its workloads' labels say.
@@ -45,10 +40,20 @@ pub struct OverlayOf {
 impl OverlayOf {
     /// The base's feature (`None`: the main instance of `env`).
     pub fn base_feature(&self, env: &str) -> Option<&str> {
-        self.base
-            .strip_prefix(env)
-            .and_then(|rest| rest.strip_prefix(crate::model::FEATURE_SEPARATOR))
+        base_feature(env, &self.base)
     }
+}
+
+/// The feature of `base`, an instance of `env` (`<env>` or `<env>--<feature>`: an overlay's
+/// base is always of its own environment).
+fn base_feature<'b>(env: &str, base: &'b str) -> Option<&'b str> {
+    base.strip_prefix(env)
+        .and_then(|rest| rest.strip_prefix(crate::model::FEATURE_SEPARATOR))
+}
+
+/// The instance id of an overlay's base (its `io.envctl.base` label), in `env`.
+pub fn base_id(env: &str, base: &str) -> Option<InstanceId> {
+    InstanceId::new(env, base_feature(env, base)).ok()
 }
 
 /// Whether `workloads` (one instance's) are an overlay's, and of which base.

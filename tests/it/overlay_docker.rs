@@ -216,3 +216,67 @@ fn an_overlay_runs_only_its_services_on_the_base_and_goes_alone() {
     assert!(fx.containers(&base).is_empty());
     assert!(docker_stdout(&["network", "inspect", &network]).is_err());
 }
+
+const PLAIN: &str = r#"
+overlay: { services: [b] }
+services:
+  a:
+    image: envctl/busybox:1.35
+    command: ["sh", "-c", "exec sleep 3600"]
+  b:
+    image: envctl/busybox:1.35
+    command: ["sh", "-c", "exec sleep 3600"]
+"#;
+
+/// `gc ENV --output json` until it reports something (lifetimes of 1 s pass while polling).
+fn first_gc(fx: &Instance) -> serde_json::Value {
+    let scope = ["gc", fx.env.as_str(), "--output", "json"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = json(&fx.envctl(&scope))["instances"].clone();
+        if !listed.as_array().unwrap().is_empty() {
+            return listed;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing expired");
+        // Polling the clock, not waiting for an outcome: the lifetime is 1 s.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn gc_keeps_an_expired_base_while_an_overlay_runs_on_it() {
+    let fx = Instance::new("ovg", PLAIN);
+    let (base, overlay) = (fx.env.clone(), fx.instance("b2"));
+    // Declared form: --only outside `overlay.services` is refused, nothing made.
+    assert_ok(&fx.run("up", &["--ttl", "1s"]));
+    let out = fx.run("up", &["--feature", "b2", "--only", "a"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "--only a: the definition's `overlay.services` does not list it; a feature may fork: b"
+        ),
+        "{err}"
+    );
+    assert!(fx.containers(&overlay).is_empty());
+    // --overlay alone forks what is declared.
+    assert_ok(&fx.run("up", &["--feature", "b2", "--overlay", "--ttl", "1h"]));
+    assert_eq!(fx.containers(&overlay).keys().collect::<Vec<_>>(), ["b"]);
+
+    let swept = first_gc(&fx);
+    let entry = &swept[0];
+    assert_eq!(entry["instance"], base.as_str(), "{swept}");
+    assert_eq!(entry["result"], "skipped", "{swept}");
+    let reason = entry["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("overlays attached: {overlay}")),
+        "{reason}"
+    );
+    assert_eq!(fx.containers(&base).len(), 2);
+    assert_eq!(fx.containers(&overlay).len(), 1);
+
+    // Once the overlay is gone, the expired base goes.
+    assert_ok(&fx.run("down", &["--feature", "b2"]));
+    let swept = first_gc(&fx);
+    assert_eq!(swept[0]["result"], "removed", "{swept}");
+    assert!(fx.containers(&base).is_empty());
+}

@@ -382,7 +382,10 @@ fn overlay_lists_services_a_feature_may_fork_and_refuses_what_is_not_there() {
         assert!(errors.contains(expected), "no `{expected}` in:\n{errors}");
     }
     let errors = Fixture::new("overlay: {}\nservices:\n  pay: { image: x }\n", &[]).errors();
-    assert!(errors.contains("overlay: missing field `services`"), "{errors}");
+    assert!(
+        errors.contains("overlay: missing field `services`"),
+        "{errors}"
+    );
 }
 
 #[test]
