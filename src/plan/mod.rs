@@ -298,6 +298,13 @@ pub enum PlanError {
     },
     #[error("network `{name}` exists but was not created by envctl for instance `{instance}`; envctl leaves it untouched: remove or rename it yourself")]
     ForeignNetwork { name: String, instance: String },
+    #[error("instance `{instance}` exists as a full copy (it has its own network `{network}`); an overlay cannot replace it in place: `envctl down {env} --feature {feature}` first")]
+    FullCopyExists {
+        instance: String,
+        network: String,
+        env: String,
+        feature: String,
+    },
     #[error("overlay `{overlay}` joins base instance `{base}`, which is not up (its network `{network}` does not exist); run `envctl up {env}{base_flag}` first")]
     BaseNotUp {
         overlay: String,

@@ -23,6 +23,8 @@ pub struct Observed {
     pub volumes: Vec<ObservedVolume>,
     /// envctl containers of every other instance (for host-port uniqueness).
     pub others: Vec<ObservedContainer>,
+    /// For an overlay: a network of its own name, left by the full copy it would replace.
+    pub own_network: Option<ObservedNetwork>,
     /// Containers holding one of this instance's container names without its label.
     pub foreign: Vec<ObservedContainer>,
     /// Images of the environment that exist locally, by the name the definition uses.
@@ -34,6 +36,11 @@ pub struct Observed {
 /// Reads the engine state `plan` needs for `env`.
 pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Observed> {
     let network_name = env.network_name();
+    // An overlay has no network of its own; one there is a full copy's (see `ownership`).
+    let own_network = match &env.overlay {
+        Some(_) => engine.find_network(&env.instance.network_name()).await?,
+        None => None,
+    };
     let (envctl, every) = (LabelFilter::envctl(), LabelFilter::default());
     // Every volume, not only labelled ones: a volume with our name but without our labels
     // must be seen to be refused (creating it again would silently reuse it).
@@ -102,6 +109,7 @@ pub async fn observe(engine: &dyn Engine, env: &Environment) -> EngineResult<Obs
     Ok(Observed {
         containers,
         network,
+        own_network,
         volumes,
         others,
         foreign,

@@ -6,6 +6,7 @@
 //! resolves), and each reaches the overlay's copies of the services it depends on under their
 //! usual names through links: on a user-defined network a link is a name only the linking
 //! container resolves, and it wins over a network-wide alias of the same name (also checked).
+//! A link follows its container by name: a recreated dependency is found again (also checked).
 //! Everything else an overlay service names resolves to the base's service.
 
 use crate::model::{Environment, Service};

@@ -94,6 +94,23 @@ async fn overlay_containers_carry_base_and_tag_and_take_no_shared_names() {
 }
 
 #[tokio::test]
+async fn a_full_copy_is_not_turned_into_an_overlay_in_place() {
+    let engine = FakeEngine::new();
+    realize(&engine, &plan_on(&engine, &shop(None)).await.unwrap()).await;
+    realize(
+        &engine,
+        &plan_on(&engine, &shop(Some("pay-v2"))).await.unwrap(),
+    )
+    .await;
+    let err = plan_on(&engine, &overlay()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("`shop--pay-v2` exists as a full copy")
+            && err.contains("envctl down shop --feature pay-v2"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_network_of_someone_else_is_refused_for_an_overlay_too() {
     let engine = FakeEngine::new();
     let stranger = crate::engine::Labels::new();

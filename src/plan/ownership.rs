@@ -39,6 +39,14 @@ pub(super) fn errors(env: &Environment, observed: &Observed) -> Vec<PlanError> {
             }
         })
         .collect();
+    if let Some(n) = &observed.own_network {
+        errors.push(PlanError::FullCopyExists {
+            instance: instance.to_string(),
+            network: n.name.clone(),
+            env: env.instance.env().to_string(),
+            feature: env.instance.feature().unwrap_or_default().to_string(),
+        });
+    }
     // An overlay's network is its base's, and must exist: the overlay never makes one.
     let owner = env.overlay.as_ref().map_or(&env.instance, |o| &o.base);
     if let (Some(overlay), None) = (&env.overlay, &observed.network) {
