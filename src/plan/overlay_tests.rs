@@ -111,6 +111,30 @@ async fn a_full_copy_is_not_turned_into_an_overlay_in_place() {
 }
 
 #[tokio::test]
+async fn an_overlay_brought_up_as_a_full_copy_converges_into_one() {
+    let engine = FakeEngine::new();
+    realize(&engine, &plan_on(&engine, &shop(None)).await.unwrap()).await;
+    realize(&engine, &plan_on(&engine, &overlay()).await.unwrap()).await;
+    let full = shop(Some("pay-v2"));
+    let plan = plan_on(&engine, &full).await.unwrap();
+    assert!(
+        kinds(&plan).contains(&"create-network envctl-shop--pay-v2".to_string()),
+        "{:?}",
+        kinds(&plan)
+    );
+    realize(&engine, &plan).await;
+    assert!(plan_on(&engine, &full).await.unwrap().is_empty());
+    let payment = engine
+        .list_containers(&crate::engine::LabelFilter::instance("shop--pay-v2"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.labels.get(labels::SERVICE).map(String::as_str) == Some("payment"))
+        .unwrap();
+    assert!(!payment.labels.contains_key(labels::BASE));
+}
+
+#[tokio::test]
 async fn a_network_of_someone_else_is_refused_for_an_overlay_too() {
     let engine = FakeEngine::new();
     let stranger = crate::engine::Labels::new();
