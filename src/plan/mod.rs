@@ -5,6 +5,7 @@
 
 mod build_inputs;
 mod container;
+mod container_action;
 mod images;
 mod observe;
 mod overlay_dns;
@@ -305,14 +306,13 @@ pub enum PlanError {
         env: String,
         feature: String,
     },
-    #[error("overlay `{overlay}` joins base instance `{base}`, which is not up (its network `{network}` does not exist); run `envctl up {env}{base_flag}` first")]
+    #[error("overlay `{overlay}` joins base instance `{base}`, which is not up (its network `{network}` does not exist); run `{up}` first")]
     BaseNotUp {
         overlay: String,
         base: String,
         network: String,
-        env: String,
-        /// ` --feature F` when the base is a feature instance.
-        base_flag: String,
+        /// `envctl up ENV [--feature F]` of the base.
+        up: String,
     },
     #[error(transparent)]
     NotOurs(#[from] labels::NotOurs),
@@ -396,8 +396,13 @@ pub fn plan(
         };
         let current = existing.get(name.as_str()).copied();
         let state = &states[name.as_str()];
-        let mut action =
-            container_action(service, current, want, observed.network.is_none(), state);
+        let mut action = container_action::container_action(
+            service,
+            current,
+            want,
+            observed.network.is_none(),
+            state,
+        );
         if let Some(Action::RecreateContainer { changed, .. }) = &mut action {
             // Say why the ports changed, not only that they did.
             let moves = port_moves.iter().filter(|m| m.service == name.as_str());
@@ -518,85 +523,6 @@ fn image_states<'e>(
         }
     }
     Ok(states)
-}
-
-/// What a service's container needs: nothing, a start, a creation or a recreation.
-/// A container whose network is gone cannot start again: it is recreated on the new one; one
-/// whose image is rebuilt, pulled or retagged is recreated from the current image.
-fn container_action(
-    service: &crate::model::Service,
-    current: Option<&ObservedContainer>,
-    want: Desired,
-    network_missing: bool,
-    image: &images::ImageState,
-) -> Option<Action> {
-    let name = service.name.clone();
-    match current {
-        None => Some(Action::CreateContainer {
-            service: name,
-            spec: Box::new(want.spec),
-        }),
-        Some(c) if network_missing => Some(Action::RecreateContainer {
-            service: name,
-            old_id: c.id.clone(),
-            changed: vec!["network (it no longer exists)".into()],
-            spec: Box::new(want.spec),
-        }),
-        Some(c) if c.labels.get(labels::SPEC_HASH) != Some(&want.hash) => {
-            Some(Action::RecreateContainer {
-                service: name,
-                old_id: c.id.clone(),
-                changed: explain_change(c, &want.view),
-                spec: Box::new(want.spec),
-            })
-        }
-        Some(c) if images::recreate_reason(service, image, c).is_some() => {
-            Some(Action::RecreateContainer {
-                service: name,
-                old_id: c.id.clone(),
-                changed: images::recreate_reason(service, image, c)
-                    .into_iter()
-                    .collect(),
-                spec: Box::new(want.spec),
-            })
-        }
-        Some(c) if needs_start(service.kind, c.state) => Some(Action::StartContainer {
-            service: name,
-            id: c.id.clone(),
-            state: c.state,
-        }),
-        Some(_) => None,
-    }
-}
-
-/// Whether an up-to-date container must be started. A job that finished with 0 is done.
-fn needs_start(kind: ServiceKind, state: ContainerState) -> bool {
-    !matches!(
-        (kind, state),
-        (
-            _,
-            ContainerState::Running | ContainerState::Restarting | ContainerState::Removing
-        ) | (ServiceKind::Job, ContainerState::Exited { code: 0 })
-    )
-}
-
-/// The fields that changed, from the view recorded on the old container.
-fn explain_change(old: &ObservedContainer, new: &SpecView) -> Vec<String> {
-    match old
-        .labels
-        .get(SPEC_LABEL)
-        .and_then(|j| SpecView::from_json(j))
-    {
-        Some(view) => {
-            let changed = view.changed_fields(new);
-            if changed.is_empty() {
-                vec!["a secret value".into()]
-            } else {
-                changed
-            }
-        }
-        None => vec!["spec (the old container records no spec)".into()],
-    }
 }
 
 #[cfg(test)]

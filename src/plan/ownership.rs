@@ -54,12 +54,10 @@ pub(super) fn errors(env: &Environment, observed: &Observed) -> Vec<PlanError> {
             overlay: instance.to_string(),
             base: overlay.base.to_string(),
             network: env.network_name(),
-            env: overlay.base.env().to_string(),
-            base_flag: overlay
-                .base
-                .feature()
-                .map(|f| format!(" --feature {f}"))
-                .unwrap_or_default(),
+            up: match overlay.base.feature() {
+                Some(f) => format!("envctl up {} --feature {f}", overlay.base.env()),
+                None => format!("envctl up {}", overlay.base.env()),
+            },
         });
     }
     if let Some(n) = &observed.network {
