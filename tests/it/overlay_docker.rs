@@ -280,3 +280,55 @@ fn gc_keeps_an_expired_base_while_an_overlay_runs_on_it() {
     assert_eq!(swept[0]["result"], "removed", "{swept}");
     assert!(fx.containers(&base).is_empty());
 }
+
+const SLOW_OVERLAY: &str = r#"
+services:
+  base-only:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+  slow:
+    image: envctl/busybox:1.35
+    command: ["sleep", "3600"]
+    healthcheck: { cmd: ["test", "-f", "/tmp/go"], interval: 100ms, retries: 100000 }
+"#;
+
+#[test]
+fn an_overlay_being_made_holds_its_base_against_down() {
+    let fx = Instance::new("ovk", SLOW_OVERLAY);
+    let base = fx.env.clone();
+    // The base's `slow` is made ready at once, so its own up returns.
+    let (mut up, out, _err) = fx.spawn("up", &[]);
+    support::child::read_until(&out, Duration::from_secs(60), |l| {
+        l.contains("] slow: waiting")
+    });
+    assert_ok(&fx.run("exec", &["slow", "--", "touch", "/tmp/go"]));
+    assert!(support::child::wait_exit(&mut up, Duration::from_secs(60)).success());
+
+    // The overlay's up waits for its own `slow` while holding the base's lock (not only its
+    // own: the base's down is refused on the base's lock, before it looks at overlays).
+    let (mut overlay_up, out, _err) = fx.spawn("up", &["--feature", "x", "--only", "slow"]);
+    support::child::read_until(&out, Duration::from_secs(60), |l| {
+        l.contains("] slow: waiting")
+    });
+    let out = fx.run("down", &["--no-wait-lock", "--cascade"]);
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("instance {base} is busy"))
+            && stderr.contains(&format!("pid {}", overlay_up.id())),
+        "{stderr}"
+    );
+    assert_eq!(
+        fx.containers(&base).len(),
+        2,
+        "the refused down removed something"
+    );
+
+    assert_ok(&fx.run(
+        "exec",
+        &["--feature", "x", "slow", "--", "touch", "/tmp/go"],
+    ));
+    assert!(support::child::wait_exit(&mut overlay_up, Duration::from_secs(60)).success());
+    assert_ok(&fx.run("down", &["--cascade"]));
+    assert!(fx.containers(&fx.instance("x")).is_empty());
+}
