@@ -57,8 +57,15 @@ pub async fn run(
     env: Option<&Environment>,
 ) -> anyhow::Result<crate::errors::ExitCode> {
     let host = backend.host_address().clone();
-    let containers = list_containers(backend, instance).await?;
-    let candidates = crate::dubbo::registry::from_containers(&containers, env);
+    let workloads = backend
+        .services(instance)
+        .await
+        .context("listing the instance's containers")?;
+    // An overlay's registry is its base's; only its own providers are shown.
+    let base = crate::ops::overlays::base_workloads(backend, instance, &workloads).await?;
+    let overlay = !base.is_empty();
+    let containers: Vec<ObservedContainer> = workloads.into_values().collect();
+    let candidates = crate::dubbo::registry::from_containers(containers.iter().chain(&base), env);
     let servers = crate::dubbo::registry::servers(watched.address, &candidates, host.local);
     if servers.is_empty() {
         anyhow::bail!(
@@ -88,6 +95,7 @@ pub async fn run(
         let containers = list_containers(backend, instance).await?;
         let now: BTreeMap<Key, ProviderEndpoint> = provider_endpoints(&found, &containers, &host)
             .into_iter()
+            .filter(|p| !overlay || p.service.is_some())
             .map(|p| (key(&p), p))
             .collect();
         for (k, p) in &shown {

@@ -67,7 +67,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn an_overlay_runs_only_its_services_on_the_base_and_goes_alone() {
-    let fx = overlay_fixture();
+    let mut fx = overlay_fixture();
     let base = fx.env.clone();
     let overlay = fx.instance("pay");
     let only = ["--feature", "pay", "--only", "payment"];
@@ -143,6 +143,15 @@ fn an_overlay_runs_only_its_services_on_the_base_and_goes_alone() {
     if let Some(tag) = providers[0].get("tag") {
         assert_eq!(tag, "pay", "{found}");
     }
+    // Watching the overlay reads the base's registry too, and shows only its own provider:
+    // the first line is it (the base's payment, registered earlier, is not shown).
+    let watch = ["--feature", "pay", "--watch", "--output", "json"];
+    let (watcher, lines, _err) = fx.spawn("endpoints", &watch);
+    fx.children.push(watcher);
+    let first = support::child::read_until(&lines, Duration::from_secs(30), |_| true);
+    let change: serde_json::Value = serde_json::from_str(&first[0]).unwrap();
+    assert_eq!(change["event"], "added", "{change}");
+    assert_eq!(change["provider"]["service"], "payment", "{change}");
     let base_found = json(&fx.run("endpoints", &["--output", "json"]));
     let payments = base_found["providers"]
         .as_array()
