@@ -148,6 +148,7 @@ debian_image() {
     tar --numeric-owner -C "$dir" -xf "$tarball"
     "$customize" "$dir"
     tar --numeric-owner -C "$dir" -c . | docker import -c "$(source_label)" "$@" - "$image" >/dev/null
+    IMPORTED=1
     rm -rf "$dir"
 }
 
@@ -170,6 +171,17 @@ wait_for() {
 VERIFY_LABEL="io.envctl.verify=$$"
 WORK_DIRS=()
 verify_cleanup() {
+    local status=${1:-$?}
+    # A build that imported its image and then failed (verification, or anything after the
+    # import) must not leave it tagged: its label says "current", so the next run would skip
+    # it. The engine's users keep the image they had, or none.
+    if ((status != 0)) && [[ -n ${IMAGE:-} && ${IMPORTED:-} == 1 ]]; then
+        if [[ -n ${PREVIOUS_ID:-} ]]; then
+            docker tag "$PREVIOUS_ID" "$IMAGE" >/dev/null 2>&1 && log "kept the previous $IMAGE"
+        else
+            docker image rm "$IMAGE" >/dev/null 2>&1 && log "removed the unverified $IMAGE"
+        fi
+    fi
     ((${#WORK_DIRS[@]} == 0)) || rm -rf "${WORK_DIRS[@]}"
     local ids
     ids=$(docker ps -aq --filter "label=$VERIFY_LABEL" 2>/dev/null) || return 0
@@ -184,6 +196,7 @@ verify_run() { # verify_run IMAGE [docker run args...] -> container id
 
 # finish IMAGE START_SECONDS: reports the image size and the time the build took.
 finish() {
+    IMPORTED=  # verified: from here on a failure keeps the new image
     local size
     size=$(docker image inspect -f '{{.Size}}' "$1")
     log "built $1 in $((SECONDS - $2))s ($((size / 1000000)) MB), verified"

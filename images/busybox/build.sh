@@ -12,7 +12,7 @@ if ! dpkg -s busybox-static >/dev/null 2>&1; then
 fi
 bin=/bin/busybox
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"; verify_cleanup' EXIT
+trap 'status=$?; rm -rf "$dir"; verify_cleanup "$status"' EXIT
 mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,tmp,etc,root,var/www}
 cp "$bin" "$dir/bin/busybox"
 chroot "$dir" /bin/busybox --install -s
@@ -21,6 +21,7 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
 tar --numeric-owner -C "$dir" -c . |
     docker import -c "$(source_label)" -c 'CMD ["sh"]' -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" >/dev/null
+IMPORTED=1
 out=$(docker run --rm "$IMAGE" sh -c 'echo ok $(id -u)')
 [[ $out == "ok 0" ]] || { log "verification failed: $out"; exit 1; }
 finish "$IMAGE" "$start"

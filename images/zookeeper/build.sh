@@ -47,11 +47,13 @@ debian_image "$IMAGE" default-jre-headless,libzookeeper-java customize \
 log "verifying: ruok -> imok over a published loopback port"
 id=$(verify_run "$IMAGE" -p 127.0.0.1::2181)
 port=$(docker port "$id" 2181/tcp | head -n1 | sed 's/.*://')
-four_letter() { # four_letter CMD EXPECTED
-    exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+# In a subshell: docker-proxy accepts before ZooKeeper listens and then drops the
+# connection, and the write's SIGPIPE would kill this whole script, silently.
+four_letter() ( # four_letter CMD EXPECTED
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
     printf '%s' "$1" >&3
     timeout 5 cat <&3 | grep -q "$2"
-}
+)
 if ! wait_for "zookeeper imok" 60 four_letter ruok imok; then
     docker logs --tail 30 "$id" >&2
     exit 1
