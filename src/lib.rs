@@ -14,6 +14,7 @@ pub mod dubbo;
 pub mod engine;
 pub mod errors;
 pub mod import;
+pub mod kubernetes;
 pub mod lifetime;
 pub mod local;
 pub mod lock;
