@@ -26,6 +26,12 @@ if ! command -v javac >/dev/null 2>&1 || ! command -v jar >/dev/null 2>&1; then
     apt-get install -y -q openjdk-17-jdk-headless >/dev/null ||
         { apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jdk-headless >/dev/null; }
 fi
+# PyPI's kubernetes-validate checks the golden Kubernetes manifests against the official
+# schemas (tests/it/kubernetes_render_cli.rs). pip reads its own configuration for where to
+# fetch from; nothing here names an index.
+if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+    python3 -m pip install -q kubernetes-validate
+fi
 step "local images"
 scripts/build-images.sh
 # build.sh runs them when the image's sources change; here they run on every check.

@@ -37,7 +37,8 @@ const EXAMPLES: &[(&str, &str)] = &[
         "render",
         "  envctl render cache-demo\n  \
          envctl render project-a --feature pay-v2 --set tag=1.4.2\n  \
-         envctl render environments/project-a.yaml --output text  # after Tera, before YAML",
+         envctl render environments/project-a.yaml --output text  # after Tera, before YAML\n  \
+         envctl render project-a --feature pay-v2 --target kubernetes | kubectl apply -f -",
     ),
     (
         "validate",

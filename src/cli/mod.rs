@@ -57,7 +57,8 @@ pub enum Command {
     Down(down::DownArgs),
     /// Show what `up` would do and why; exits 0 when converged, 2 when changes are pending.
     Plan(plan::PlanArgs),
-    /// Print the fully resolved definition (templates applied, defaults filled).
+    /// Print the fully resolved definition (templates applied, defaults filled), or its
+    /// Kubernetes manifests with `--target kubernetes`.
     Render(render::RenderArgs),
     /// Check definitions and report every problem found, with file and line.
     Validate(validate::ValidateArgs),

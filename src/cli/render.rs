@@ -1,4 +1,5 @@
-//! `envctl render`: the fully resolved definition (templates applied, defaults filled).
+//! `envctl render`: the fully resolved definition (templates applied, defaults filled), or
+//! with `--target kubernetes` the manifests `kubernetes::manifests` maps it to.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +21,18 @@ pub struct RenderArgs {
     /// before parsing (to debug templates).
     #[arg(long, short = 'o', value_enum, default_value_t = RenderFormat::Yaml)]
     pub output: RenderFormat,
+    /// What to render: `docker`, the resolved environment envctl runs on Docker; or
+    /// `kubernetes`, the manifests of the instance (multi-document YAML for
+    /// `kubectl apply -f -`, or a JSON `List` with `--output json`; secrets as placeholders,
+    /// node ports left to the cluster). See docs/kubernetes.md.
+    #[arg(long, value_enum, default_value_t = RenderTarget::Docker)]
+    pub target: RenderTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderTarget {
+    Docker,
+    Kubernetes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,6 +57,10 @@ impl RenderInputs {
 }
 
 pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    if args.target == RenderTarget::Kubernetes && args.output == RenderFormat::Text {
+        crate::errln!("error: --output text shows the definition before parsing; it has no Kubernetes form (use --output yaml or json)");
+        return Ok(ExitCode::Failed);
+    }
     let opts = args.inputs.load_options(args.instance.feature.as_deref());
     if args.output == RenderFormat::Text {
         return Ok(match definition::render_text(&args.instance.env, &opts) {
@@ -64,6 +81,9 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         Ok(env) => env,
         Err(err) => return Ok(report(&err)),
     };
+    if args.target == RenderTarget::Kubernetes {
+        return kubernetes(&env, args.output);
+    }
     let ports = allocated_ports(&env.instance).await;
     let view = EnvironmentView::with_host_ports(&env, &|s: &str, p| lookup(&ports, s, p));
     match args.output {
@@ -71,6 +91,31 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         _ => emit(&serde_yaml::to_string(&view)?)?,
     }
     Ok(ExitCode::Ok)
+}
+
+/// The instance's Kubernetes manifests. No engine or cluster is asked anything: node ports
+/// are the cluster's to allocate until the Kubernetes backend does it.
+fn kubernetes(env: &crate::model::Environment, output: RenderFormat) -> anyhow::Result<ExitCode> {
+    let text = match output {
+        RenderFormat::Json => crate::kubernetes::manifests(env).map(|items| {
+            let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&list).expect("JSON values print")
+            )
+        }),
+        _ => crate::kubernetes::render_yaml(env),
+    };
+    match text {
+        Ok(text) => {
+            emit(&text)?;
+            Ok(ExitCode::Ok)
+        }
+        Err(err) => {
+            crate::errln!("error: {err}");
+            Ok(ExitCode::Failed)
+        }
+    }
 }
 
 /// (service, container port) -> host port.
