@@ -219,6 +219,39 @@ fn golden_manifests_pass_the_kubernetes_schemas() {
 }
 
 #[test]
+fn every_mapped_key_gives_manifests_the_schemas_accept() {
+    let out = render(&["tests/fixtures/kubernetes/every-key.yaml"]);
+    assert!(out.status.success(), "{}", support::text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("every-key.yaml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let checked = validate(&[&path]);
+    assert!(
+        checked.status.success(),
+        "kubernetes-validate {KUBERNETES_VERSION} refused every-key.yaml:\n{}{}",
+        support::text(&checked.stdout),
+        support::text(&checked.stderr)
+    );
+    // The keys only this fixture has reach the manifests.
+    let text = support::text(&out.stdout);
+    for wanted in [
+        "protocol: UDP",
+        "hostPath:",
+        "restartPolicy: OnFailure",
+        "privileged: true",
+        "hostNetwork: true",
+        "hostPID: true",
+        "io.envctl.local-image",
+        "name: helper",
+        "imagePullPolicy: Always",
+        "key: db.KEY",
+    ] {
+        assert!(text.contains(wanted), "no `{wanted}` in:\n{text}");
+    }
+    assert!(!text.contains("not a real secret"), "{text}");
+}
+
+#[test]
 fn the_schema_check_refuses_a_broken_manifest() {
     let dir = tempfile::tempdir().unwrap();
     // A valid Namespace, a Deployment whose replicas is text, and a ConfigMap with a field
