@@ -331,3 +331,18 @@ fn named_volumes_become_one_claim_each() {
         json!({ "name": "shared", "persistentVolumeClaim": { "claimName": "shared" } })
     );
 }
+
+#[test]
+fn an_instance_too_long_for_a_namespace_name_is_refused() {
+    let mut long = env(Some("feature"), vec![service("db")]);
+    let name = "e".repeat(50);
+    long.env = name.clone();
+    long.instance = InstanceId::new(&name, Some("feature")).unwrap();
+    let text = problems(&long);
+    assert!(
+        text.contains(&format!(
+            "namespace name `envctl-{name}--feature` is 66 characters; Kubernetes allows 63"
+        )),
+        "{text}"
+    );
+}
