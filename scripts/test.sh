@@ -30,7 +30,9 @@ fi
 # schemas (tests/it/kubernetes_render_cli.rs). pip reads its own configuration for where to
 # fetch from; nothing here names an index.
 if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
-    python3 -m pip install -q kubernetes-validate
+    # A Debian system Python refuses a plain install (PEP 668); a per-user one is harmless.
+    python3 -m pip install -q kubernetes-validate ||
+        python3 -m pip install -q --user --break-system-packages kubernetes-validate
 fi
 step "local images"
 scripts/build-images.sh
