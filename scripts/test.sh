@@ -29,10 +29,12 @@ fi
 # PyPI's kubernetes-validate checks the golden Kubernetes manifests against the official
 # schemas (tests/it/kubernetes_render_cli.rs). pip reads its own configuration for where to
 # fetch from; nothing here names an index.
-if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+# Pinned: a newer release may ship other schemas and change what passes.
+KUBERNETES_VALIDATE=kubernetes-validate==1.37.0
+if [[ "$(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p')" != 1.37.0 ]]; then
     # A Debian system Python refuses a plain install (PEP 668); a per-user one is harmless.
-    python3 -m pip install -q kubernetes-validate ||
-        python3 -m pip install -q --user --break-system-packages kubernetes-validate
+    python3 -m pip install -q "$KUBERNETES_VALIDATE" ||
+        python3 -m pip install -q --user --break-system-packages "$KUBERNETES_VALIDATE"
 fi
 step "local images"
 scripts/build-images.sh
