@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use support::{protocols, Instance};
 
-const ORDER: &str = "com.shop.OrderService";
-const PAYMENT: &str = "com.shop.PaymentService";
+pub(crate) const ORDER: &str = "com.shop.OrderService";
+pub(crate) const PAYMENT: &str = "com.shop.PaymentService";
 
 fn ensure_images() {
     support::ensure_images(&[
@@ -57,9 +57,15 @@ services:
 
 /// The gateway's published port.
 fn gateway_port(fixture: &Instance) -> u16 {
-    let ports: serde_json::Value =
-        serde_json::from_str(&fixture.envctl_ok(&["ports", &fixture.env, "--output", "json"]))
-            .unwrap();
+    gateway_port_of(fixture, &[])
+}
+
+/// The published port of the gateway of the instance `ports ENV <instance_args>` reads
+/// (`--feature F` for a feature's own gateway).
+pub(crate) fn gateway_port_of(fixture: &Instance, instance_args: &[&str]) -> u16 {
+    let mut args = vec!["ports", fixture.env.as_str(), "--output", "json"];
+    args.extend_from_slice(instance_args);
+    let ports: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&args)).unwrap();
     ports
         .as_array()
         .into_iter()
@@ -71,7 +77,11 @@ fn gateway_port(fixture: &Instance) -> u16 {
 }
 
 /// GET /call/<interface>/greet through the gateway with `headers`: status and JSON body.
-fn call(port: u16, interface: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+pub(crate) fn call(
+    port: u16,
+    interface: &str,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let path = format!("/call/{interface}/greet?data=tags");
     let (status, body) = protocols::http_get_with_headers("127.0.0.1", port, &path, headers)
         .unwrap_or_else(|e| panic!("GET {path} {headers:?}: {e}\n{}", gateway_logs(port)));
@@ -93,7 +103,7 @@ fn gateway_logs(port: u16) -> String {
 
 /// The ANSWER of the payment provider that served a call, made directly or through order.
 #[track_caller]
-fn payment_answer(interface: &str, reply: &serde_json::Value) -> String {
+pub(crate) fn payment_answer(interface: &str, reply: &serde_json::Value) -> String {
     let payment = if interface == ORDER {
         let hops = reply["reply"]["downstream"]
             .as_array()
@@ -116,7 +126,7 @@ fn payment_answer(interface: &str, reply: &serde_json::Value) -> String {
 /// Asserts that requests with `headers` reach the payment provider answering `expected`,
 /// directly and through the order service, `times` times each.
 #[track_caller]
-fn assert_routed(port: u16, headers: &[(&str, &str)], expected: &str, times: usize) {
+pub(crate) fn assert_routed(port: u16, headers: &[(&str, &str)], expected: &str, times: usize) {
     for interface in [PAYMENT, ORDER] {
         for _ in 0..times {
             let (status, reply) = call(port, interface, headers);

@@ -30,6 +30,7 @@ mod lifecycle_docker;
 
 mod output_cli;
 mod overlay_docker;
+mod overlay_routing_docker;
 mod papercuts_cli;
 mod project_a_docker;
 mod reconcile_docker;
