@@ -56,16 +56,10 @@ services:
 "#;
 
 /// The gateway's published port.
-fn gateway_port(fixture: &Instance) -> u16 {
-    gateway_port_of(fixture, &[])
-}
-
-/// The published port of the gateway of the instance `ports ENV <instance_args>` reads
-/// (`--feature F` for a feature's own gateway).
-pub(crate) fn gateway_port_of(fixture: &Instance, instance_args: &[&str]) -> u16 {
-    let mut args = vec!["ports", fixture.env.as_str(), "--output", "json"];
-    args.extend_from_slice(instance_args);
-    let ports: serde_json::Value = serde_json::from_str(&fixture.envctl_ok(&args)).unwrap();
+pub(crate) fn gateway_port(fixture: &Instance) -> u16 {
+    let ports: serde_json::Value =
+        serde_json::from_str(&fixture.envctl_ok(&["ports", &fixture.env, "--output", "json"]))
+            .unwrap();
     ports
         .as_array()
         .into_iter()

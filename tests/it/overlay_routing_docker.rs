@@ -6,7 +6,7 @@
 //! propagates); the two overlays never get each other's traffic; `down` of pay-v2 sends its
 //! requests back to the base, and forcing its tag then fails clearly (503).
 
-use crate::dubbo_tags_docker::{assert_routed, call, gateway_port_of, payment_answer, PAYMENT};
+use crate::dubbo_tags_docker::{assert_routed, call, gateway_port, payment_answer, ORDER, PAYMENT};
 use crate::support;
 
 use std::time::{Duration, Instant};
@@ -86,7 +86,7 @@ fn overlays_get_their_tagged_traffic_and_the_base_everything_else() {
         fx.containers(&cart_x).keys().collect::<Vec<_>>(),
         ["payment"]
     );
-    let base_gateway = gateway_port_of(&fx, &[]);
+    let base_gateway = gateway_port(&fx);
 
     // Untagged through the base: the base's payment only, directly and through order.
     assert_routed(base_gateway, &[], "base", 3);
@@ -95,10 +95,7 @@ fn overlays_get_their_tagged_traffic_and_the_base_everything_else() {
     assert_routed(base_gateway, &[("dubbo-tag", "pay-v2")], "v2", 3);
     // cart-x: its own payment, never pay-v2's (and pay-v2 above never got cart-x's).
     assert_routed(base_gateway, &[("dubbo-tag", "cart-x")], "cx", 3);
-    for (interface, tag) in [
-        (PAYMENT, "pay-v2"),
-        (crate::dubbo_tags_docker::ORDER, "cart-x"),
-    ] {
+    for (interface, tag) in [(PAYMENT, "pay-v2"), (ORDER, "cart-x")] {
         let (_, reply) = call(base_gateway, interface, &[("dubbo-tag", tag)]);
         assert_eq!(payment_tag(interface, &reply), tag, "{reply}");
     }
