@@ -145,7 +145,8 @@ def main():
         (workdir / "environments" / f"{env}.yaml").write_text(DEFINITION)
         seed_file = workdir / "environments" / "seed" / "bulk.sql"
         (dump_seed if args.seed == "dump" else generated_seed)(rows, seed_file)
-        run = Run(args.envctl, workdir, env)
+        # envctl runs in the temporary directory: a relative --envctl is resolved here first.
+        run = Run(str(Path(args.envctl).resolve()), workdir, env)
         result = {"mb": args.mb, "rows": rows, "seed": args.seed,
                   "seed_file_bytes": seed_file.stat().st_size, "nproc": os.cpu_count(),
                   "rounds": []}
