@@ -38,21 +38,6 @@ fn java_instance(prefix: &str, definition: &str) -> Instance {
     fixture
 }
 
-/// The host port envctl published for `service`'s container port `port`.
-fn host_port(fixture: &Instance, service: &str, port: u16) -> u16 {
-    let ports: serde_json::Value =
-        serde_json::from_str(&fixture.envctl_ok(&["ports", &fixture.env, "--output", "json"]))
-            .unwrap();
-    ports
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["service"] == service && p["container_port"] == port)
-        .and_then(|p| p["host_port"].as_u64())
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or_else(|| panic!("{service} publishes no {port}: {ports}"))
-}
-
 /// What the stand-in's JVM received, from its published Dubbo port.
 fn report(host_port: u16) -> serde_json::Value {
     let (status, body) = protocols::http_get(host_port, "/report").unwrap();
@@ -102,7 +87,7 @@ services:
     // instance's ZooKeeper and the registered address answered a Dubbo heartbeat.
     fixture.envctl_ok(&["up", &fixture.env]);
 
-    let port = host_port(&fixture, "orders", 20880);
+    let port = fixture.host_port("orders", 20880);
     let report = report(port);
     let properties = &report["properties"];
     assert_eq!(
@@ -170,7 +155,7 @@ services:
     // No interface: ready once the port answers (the stand-in registers nothing without one).
     fixture.envctl_ok(&["up", &fixture.env]);
 
-    let report = report(host_port(&fixture, "billing", 20990));
+    let report = report(fixture.host_port("billing", 20990));
     assert_eq!(report["env"]["DUBBO_PORT_TO_BIND"], "20990", "{report}");
     assert!(
         report["env"].get("DUBBO_IP_TO_REGISTRY").is_none(),

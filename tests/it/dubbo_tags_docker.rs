@@ -57,17 +57,7 @@ services:
 
 /// The gateway's published port.
 pub(crate) fn gateway_port(fixture: &Instance) -> u16 {
-    let ports: serde_json::Value =
-        serde_json::from_str(&fixture.envctl_ok(&["ports", &fixture.env, "--output", "json"]))
-            .unwrap();
-    ports
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["service"] == "gateway" && p["container_port"] == 8080)
-        .and_then(|p| p["host_port"].as_u64())
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or_else(|| panic!("the gateway publishes no 8080: {ports}"))
+    fixture.host_port("gateway", 8080)
 }
 
 /// GET /call/<interface>/greet through the gateway with `headers`: status and JSON body.
@@ -188,18 +178,12 @@ fn requests_reach_the_provider_of_their_tag_through_every_hop() {
     let containers = fixture.containers(&fixture.env);
     let v2 = &containers["payment-v2"].name;
     support::docker_cli_ok(&["stop", v2]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, reply) = call(port, PAYMENT, &[("dubbo-tag", "pay-v2")]);
-        if status == 200 && payment_answer(PAYMENT, &reply) == "base" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pay-v2 requests still not on the base 30 s after stopping {v2}: {status} {reply}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_answer(
+        port,
+        &[("dubbo-tag", "pay-v2")],
+        "base",
+        &format!("stopping {v2}"),
+    );
     assert_routed(port, &[("dubbo-tag", "pay-v2")], "base", 1);
     assert_routed(port, &[("dubbo-tag", "cart-x")], "cart-x", 1);
 }
@@ -227,5 +211,23 @@ fn tag_parameters_the_image_cannot_honour_are_refused_before_anything_is_made() 
         let stderr = support::text(&out.stderr);
         assert!(!out.status.success(), "{with}: rendered");
         assert!(stderr.contains(expected), "{with}: {stderr}");
+    }
+}
+
+/// Polls (30 s at most) until payment, called through the gateway with `headers`, gives
+/// `answer`: a provider that went away leaves the registry within a deadline, not at once.
+#[track_caller]
+pub(crate) fn wait_for_answer(port: u16, headers: &[(&str, &str)], answer: &str, after: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, reply) = call(port, PAYMENT, headers);
+        if status == 200 && payment_answer(PAYMENT, &reply) == answer {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{headers:?} still not answered by {answer} 30 s after {after}: {status} {reply}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -6,10 +6,12 @@
 //! propagates); the two overlays never get each other's traffic; `down` of pay-v2 sends its
 //! requests back to the base, and forcing its tag then fails clearly (503).
 
-use crate::dubbo_tags_docker::{assert_routed, call, gateway_port, payment_answer, ORDER, PAYMENT};
+use crate::dubbo_tags_docker::{
+    assert_routed, call, gateway_port, wait_for_answer, ORDER, PAYMENT,
+};
 use crate::support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{assert_ok, Instance};
 
@@ -104,18 +106,7 @@ fn overlays_get_their_tagged_traffic_and_the_base_everything_else() {
     // unregisters as its container stops), directly and through order; cart-x is untouched.
     assert_ok(&fx.run("down", &["--feature", "pay-v2"]));
     assert!(fx.containers(&pay_v2).is_empty());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, reply) = call(base_gateway, PAYMENT, &[("dubbo-tag", "pay-v2")]);
-        if status == 200 && payment_answer(PAYMENT, &reply) == "base" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pay-v2 requests still not on the base 30 s after its down: {status} {reply}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_answer(base_gateway, &[("dubbo-tag", "pay-v2")], "base", "its down");
     assert_routed(base_gateway, &[("dubbo-tag", "pay-v2")], "base", 2);
     assert_routed(base_gateway, &[("dubbo-tag", "cart-x")], "cx", 2);
     // Forced, the tag with no provider left fails clearly instead of falling back.

@@ -158,6 +158,22 @@ impl Instance {
         text(&out.stdout)
     }
 
+    /// The host port envctl published for `service`'s container port `port` (`envctl ports`
+    /// of the main instance).
+    #[track_caller]
+    pub fn host_port(&self, service: &str, port: u16) -> u16 {
+        let listed = self.envctl_ok(&["ports", &self.env, "--output", "json"]);
+        let ports: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        ports
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["service"] == service && p["container_port"] == port)
+            .and_then(|p| p["host_port"].as_u64())
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_else(|| panic!("{service} publishes no {port}: {ports}"))
+    }
+
     /// `envctl <command> <env> <rest...>`.
     pub fn run(&self, command: &str, rest: &[&str]) -> Output {
         let mut args = vec![command, self.env.as_str()];
