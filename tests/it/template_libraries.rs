@@ -370,6 +370,7 @@ fn schema_is_json_and_names_every_top_level_key() {
             "extends",
             "libraries",
             "name",
+            "overlay",
             "services",
             "ttl"
         ]
