@@ -264,9 +264,16 @@ const SETTLE_POLL: Duration = Duration::from_millis(50);
 /// Why `now` is not the run `first` was, if it is not: the engine restarted the container.
 fn restarted(first: &ContainerRuntime, now: &ContainerRuntime) -> Option<String> {
     (now.restart_count != first.restart_count || now.started_at != first.started_at).then(|| {
+        // The engine resets the exit code when it starts the container again: a running
+        // container's 0 says nothing about how its last run ended.
+        let last_run = if now.state == ContainerState::Running && now.exit_code == 0 {
+            String::new()
+        } else {
+            format!("its last run exited with code {}; ", now.exit_code)
+        };
         format!(
-            "container restarted (its last run exited with code {}; restarted {} times): it does not stay up",
-            now.exit_code, now.restart_count
+            "container restarted ({last_run}restarted {} times): it does not stay up",
+            now.restart_count
         )
     })
 }
@@ -526,6 +533,14 @@ mod tests {
         let again = rt(ContainerState::Running, 1, 0);
         let reason = restarted(&first, &again).unwrap();
         assert!(reason.contains("exited with code 3"), "{reason}");
+        // Running again, the engine reports 0 for the last run: not repeated as if it were.
+        let running_again = ContainerRuntime {
+            exit_code: 0,
+            ..again.clone()
+        };
+        let reason = restarted(&first, &running_again).unwrap();
+        assert!(!reason.contains("code 0"), "{reason}");
+        assert!(reason.contains("restarted 1 times"), "{reason}");
         let later = ContainerRuntime {
             started_at: Some(chrono::Utc::now() + chrono::Duration::seconds(5)),
             ..first.clone()
