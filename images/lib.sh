@@ -177,7 +177,12 @@ verify_cleanup() {
     # it. The engine's users keep the image they had, or none.
     if ((status != 0)) && [[ -n ${IMAGE:-} && ${IMPORTED:-} == 1 ]]; then
         if [[ -n ${PREVIOUS_ID:-} ]]; then
+            local unverified
+            unverified=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null) || unverified=
             docker tag "$PREVIOUS_ID" "$IMAGE" >/dev/null 2>&1 && log "kept the previous $IMAGE"
+            # Untagged now; gone unless something still uses it.
+            [[ -z $unverified || $unverified == "$PREVIOUS_ID" ]] ||
+                docker image rm "$unverified" >/dev/null 2>&1 || true
         else
             docker image rm "$IMAGE" >/dev/null 2>&1 && log "removed the unverified $IMAGE"
         fi
