@@ -17,6 +17,8 @@ pub enum Want {
     Features(Option<String>),
     /// Services of an environment's definition.
     Services(Option<String>),
+    /// A comma-separated list of them (`--only a,b`): each offered after what is typed.
+    ServiceList(Option<String>),
 }
 
 /// How long completion may wait for the engine: a Tab press must not hang.
@@ -72,8 +74,9 @@ pub fn classify(root: &Command, words: &[String]) -> Option<Want> {
     }
     if let Some(flag) = pending {
         return match flag.get_id().as_str() {
-            "feature" => Some(Want::Features(env)),
-            "local" => Some(Want::Services(env)),
+            "feature" | "base" => Some(Want::Features(env)),
+            "local" | "reseed" => Some(Want::Services(env)),
+            "only" => Some(Want::ServiceList(env)),
             "env" => Some(Want::Envs),
             _ => None,
         };
@@ -107,7 +110,9 @@ pub async fn candidates(want: Want) -> Vec<String> {
             .iter()
             .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .collect(),
-        Want::Services(env) => env.map(|e| services(&e)).unwrap_or_default(),
+        Want::Services(env) | Want::ServiceList(env) => {
+            env.map(|e| services(&e)).unwrap_or_default()
+        }
         Want::Features(env) => match env {
             Some(e) => tokio::time::timeout(ENGINE_BUDGET, features(&e))
                 .await
@@ -115,6 +120,20 @@ pub async fn candidates(want: Want) -> Vec<String> {
             None => Vec::new(),
         },
     }
+}
+
+/// The words offered for `current` when it is a comma-separated list: the names not listed
+/// yet, each after what is typed up to its last comma (shells match whole words).
+pub fn list_words(current: &str, names: Vec<String>) -> Vec<String> {
+    let Some((typed, _)) = current.rsplit_once(',') else {
+        return names;
+    };
+    let listed: Vec<&str> = typed.split(',').collect();
+    names
+        .into_iter()
+        .filter(|name| !listed.contains(&name.as_str()))
+        .map(|name| format!("{typed},{name}"))
+        .collect()
 }
 
 fn load(env: &str) -> Option<crate::model::Environment> {
@@ -204,6 +223,30 @@ mod tests {
             Some(Want::Services(Some("shop".into())))
         );
         assert_eq!(want("envctl template list --env "), Some(Want::Envs));
+        assert_eq!(
+            want("envctl up shop -f x --only "),
+            Some(Want::ServiceList(Some("shop".into())))
+        );
+        assert_eq!(
+            want("envctl up shop --reseed "),
+            Some(Want::Services(Some("shop".into())))
+        );
+        assert_eq!(
+            want("envctl up shop -f x --base "),
+            Some(Want::Features(Some("shop".into())))
+        );
+    }
+
+    #[test]
+    fn a_list_offers_the_names_not_listed_after_what_is_typed() {
+        let names = || vec!["db".to_string(), "order".into(), "payment".into()];
+        assert_eq!(list_words("", names()), names());
+        assert_eq!(list_words("pay", names()), names());
+        assert_eq!(
+            list_words("payment,", names()),
+            ["payment,db", "payment,order"]
+        );
+        assert_eq!(list_words("payment,order,o", names()), ["payment,order,db"]);
     }
 
     #[test]

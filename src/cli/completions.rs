@@ -130,8 +130,14 @@ pub async fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
     let Some(want) = super::complete_words::classify(&super::help::command(), &args.words) else {
         return Ok(ExitCode::Failed);
     };
-    for candidate in super::complete_words::candidates(want).await {
-        crate::outln!("{candidate}");
+    let list = matches!(want, super::complete_words::Want::ServiceList(_));
+    let mut words = super::complete_words::candidates(want).await;
+    if list {
+        let current = args.words.last().map(String::as_str).unwrap_or_default();
+        words = super::complete_words::list_words(current, words);
+    }
+    for word in words {
+        crate::outln!("{word}");
     }
     Ok(ExitCode::Ok)
 }
