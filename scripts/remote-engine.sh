@@ -146,7 +146,9 @@ start_daemon() {
         >"$RUN/dockerd.log" 2>&1 </dev/null 9>&- &
     local end=$((SECONDS + DEADLINE))
     setsid nohup nsenter --net="/run/netns/$NS" \
-        socat "TCP-LISTEN:2375,bind=$ADDR,fork,reuseaddr" "UNIX-CONNECT:$RUN/docker.sock" \
+        # backlog: socat's default of 5 reset connections when `up` opened 18 at once (project-a
+        # cold); -t: a half-closed connection keeps its other direction 30 s, not 0.5 s.
+        socat -t 30 "TCP-LISTEN:2375,bind=$ADDR,fork,reuseaddr,backlog=128" "UNIX-CONNECT:$RUN/docker.sock" \
         >"$RUN/proxy.log" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/proxy.pid"
     until answers && answers_tcp && answers_tls; do
