@@ -31,14 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from envctl_run import REPO, EnvctlRun, load
+
 OVERLAY_SERVICES = "payment-service,order-service"
 UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2,
          "gb": 1000**3}
-
-
-def load():
-    return os.getloadavg()[0]
 
 
 def mem_bytes(usage):
@@ -52,25 +49,9 @@ def docker(*args):
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
 
 
-class Run:
+class Run(EnvctlRun):
     def __init__(self, envctl, workdir, env):
-        self.envctl = envctl
-        self.workdir = workdir
-        self.env = env
-        self.vars = dict(os.environ)
-        self.vars["ENVCTL_TEMPLATE_PATH"] = str(REPO / "templates")
-        self.vars["ENVCTL_LOCK_DIR"] = str(workdir / "locks")
-        self.vars["ENVCTL_STATE_DIR"] = str(workdir / "state")
-
-    def run(self, *args, check=True):
-        out = subprocess.run(
-            [self.envctl, *args], cwd=self.workdir, env=self.vars,
-            capture_output=True, text=True, timeout=1800,
-        )
-        if check and out.returncode != 0:
-            raise SystemExit(f"envctl {' '.join(args)} failed ({out.returncode}):\n"
-                             f"{out.stdout}\n{out.stderr}")
-        return out
+        super().__init__(envctl, workdir, env, timeout=1800)
 
     def measured_up(self, feature, *extra):
         """`up` of one feature, timed; then its containers and their memory."""

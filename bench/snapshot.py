@@ -36,7 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from envctl_run import REPO, EnvctlRun, load
+
 ROW_BYTES = 1000  # CHAR(250) x 4 in latin1, plus the key
 CHUNK_ROWS = 100_000
 DUMP_STATEMENT_BYTES = 1 << 20  # mysqldump's extended INSERTs end near net_buffer_length (1 MB)
@@ -88,28 +89,9 @@ def dump_seed(rows, path):
                   "/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n")
 
 
-def load():
-    return os.getloadavg()[0]
-
-
-class Run:
+class Run(EnvctlRun):
     def __init__(self, envctl, workdir, env):
-        self.envctl = envctl
-        self.workdir = workdir
-        self.env = env
-        self.vars = dict(os.environ)
-        self.vars["ENVCTL_TEMPLATE_PATH"] = str(REPO / "templates")
-        self.vars["ENVCTL_LOCK_DIR"] = str(workdir / "locks")
-
-    def run(self, *args, check=True):
-        out = subprocess.run(
-            [self.envctl, *args], cwd=self.workdir, env=self.vars,
-            capture_output=True, text=True, timeout=3600,
-        )
-        if check and out.returncode != 0:
-            raise SystemExit(f"envctl {' '.join(args)} failed ({out.returncode}):\n"
-                             f"{out.stdout}\n{out.stderr}")
-        return out
+        super().__init__(envctl, workdir, env, timeout=3600)
 
     def timed(self, *args):
         before = load()
@@ -145,8 +127,7 @@ def main():
         (workdir / "environments" / f"{env}.yaml").write_text(DEFINITION)
         seed_file = workdir / "environments" / "seed" / "bulk.sql"
         (dump_seed if args.seed == "dump" else generated_seed)(rows, seed_file)
-        # envctl runs in the temporary directory: a relative --envctl is resolved here first.
-        run = Run(str(Path(args.envctl).resolve()), workdir, env)
+        run = Run(args.envctl, workdir, env)
         result = {"mb": args.mb, "rows": rows, "seed": args.seed,
                   "seed_file_bytes": seed_file.stat().st_size, "nproc": os.cpu_count(),
                   "rounds": []}
