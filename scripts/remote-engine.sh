@@ -145,9 +145,9 @@ start_daemon() {
         --tlscert "$TLS/server/cert.pem" --tlskey "$TLS/server/key.pem" \
         >"$RUN/dockerd.log" 2>&1 </dev/null 9>&- &
     local end=$((SECONDS + DEADLINE))
+    # backlog: socat's default of 5 reset connections when `up` opened 18 at once (project-a
+    # cold); -t: a half-closed connection keeps its other direction 30 s, not 0.5 s.
     setsid nohup nsenter --net="/run/netns/$NS" \
-        # backlog: socat's default of 5 reset connections when `up` opened 18 at once (project-a
-        # cold); -t: a half-closed connection keeps its other direction 30 s, not 0.5 s.
         socat -t 30 "TCP-LISTEN:2375,bind=$ADDR,fork,reuseaddr,backlog=128" "UNIX-CONNECT:$RUN/docker.sock" \
         >"$RUN/proxy.log" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/proxy.pid"
