@@ -8,6 +8,7 @@
 //! its signatures is Docker's. The observation types (`ObservedContainer`: one running
 //! workload of a service, with its labels, state and published ports) are envctl's own.
 
+pub mod cluster;
 pub mod docker;
 pub mod selection;
 

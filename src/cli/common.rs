@@ -22,6 +22,10 @@ pub async fn connect(advertise: Option<&str>) -> anyhow::Result<Arc<dyn Backend>
 pub fn check_advertise_host(host: Option<&str>) -> anyhow::Result<()> {
     if let Some(host) = host {
         let engine = backend::selection::selected()?;
+        // On a cluster it is a node's address, which this machine cannot judge.
+        if engine.target.kubernetes().is_some() {
+            return Ok(());
+        }
         crate::settings::check_advertise_host(host, engine.target.remote_host())?;
     }
     Ok(())

@@ -12,6 +12,9 @@
 //!
 //! envctl's own settings come first: they are about envctl; the Docker ones order as in the
 //! Docker CLI (`DOCKER_HOST` beats `DOCKER_CONTEXT`, which beats the current context).
+//!
+//! The first three may also name a Kubernetes cluster: `kubernetes` (the kubeconfig's current
+//! context: `KUBECONFIG`, else `~/.kube/config`) or `kubernetes:CONTEXT`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,7 +39,14 @@ pub enum EngineUrl {
     Ssh {
         authority: String,
     },
+    /// A Kubernetes cluster from the kubeconfig: its current context, or the one named.
+    Kubernetes {
+        context: Option<String>,
+    },
 }
+
+/// The engine value that names a cluster instead of a Docker engine.
+const KUBERNETES: &str = "kubernetes";
 
 /// Client certificate, key and CA for a TLS connection (`ca.pem`, `cert.pem`, `key.pem`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +113,16 @@ impl EngineTarget {
     pub fn remote_host(&self) -> Option<&str> {
         match &self.url {
             EngineUrl::Tcp { host, .. } => Some(host),
-            EngineUrl::Unix(_) | EngineUrl::Ssh { .. } => None,
+            EngineUrl::Unix(_) | EngineUrl::Ssh { .. } | EngineUrl::Kubernetes { .. } => None,
+        }
+    }
+
+    /// The kubeconfig context to use, when the engine is a Kubernetes cluster (`Some(None)`:
+    /// the current context).
+    pub fn kubernetes(&self) -> Option<Option<&str>> {
+        match &self.url {
+            EngineUrl::Kubernetes { context } => Some(context.as_deref()),
+            _ => None,
         }
     }
 
@@ -123,6 +142,10 @@ impl fmt::Display for EngineUrl {
                 write!(f, "tcp://{host}{tls}")
             }
             Self::Ssh { authority } => write!(f, "ssh://{authority}"),
+            Self::Kubernetes { context: None } => write!(f, "{KUBERNETES}"),
+            Self::Kubernetes {
+                context: Some(context),
+            } => write!(f, "{KUBERNETES}:{context}"),
         }
     }
 }
@@ -136,7 +159,7 @@ impl fmt::Display for EngineTarget {
 /// A setting that names no usable engine; says which setting and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
-    #[error("{source_name}: `{value}` is not an engine address: {reason} (expected unix:///path/docker.sock, tcp://HOST:PORT or a docker context name)")]
+    #[error("{source_name}: `{value}` is not an engine address: {reason} (expected unix:///path/docker.sock, tcp://HOST:PORT, a docker context name, or kubernetes[:CONTEXT])")]
     BadUrl {
         source_name: String,
         value: String,
@@ -212,6 +235,9 @@ pub fn resolve(sel: &Selection) -> Result<EngineTarget, TargetError> {
     .into_iter()
     .find_map(|(value, source)| value.map(|v| (v, source)));
     if let Some((value, source)) = chosen {
+        if let Some(url) = kubernetes_value(&value, &source)? {
+            return Ok(EngineTarget { url, source });
+        }
         return if value.contains("://") {
             let url = parse_url(&value, &source, None)?;
             Ok(EngineTarget { url, source })
@@ -229,6 +255,28 @@ pub fn resolve(sel: &Selection) -> Result<EngineTarget, TargetError> {
         return from_context(sel, &name, TargetSource::CurrentContext(name.clone()));
     }
     Ok(EngineTarget::local())
+}
+
+/// `kubernetes` or `kubernetes:CONTEXT` (`None` for any other value: a Docker engine).
+fn kubernetes_value(value: &str, source: &TargetSource) -> Result<Option<EngineUrl>, TargetError> {
+    let Some(rest) = value.strip_prefix(KUBERNETES) else {
+        return Ok(None);
+    };
+    if rest.is_empty() {
+        return Ok(Some(EngineUrl::Kubernetes { context: None }));
+    }
+    match rest.strip_prefix(':') {
+        Some(context) if !context.trim().is_empty() => Ok(Some(EngineUrl::Kubernetes {
+            context: Some(context.to_string()),
+        })),
+        Some(_) => Err(TargetError::BadUrl {
+            source_name: source.to_string(),
+            value: value.to_string(),
+            reason: "no kubeconfig context after `kubernetes:`".into(),
+        }),
+        // `kubernetes-lab`: a docker context that happens to start with the word.
+        None => Ok(None),
+    }
 }
 
 /// `DOCKER_HOST`, with TLS from `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH` for `tcp://`.

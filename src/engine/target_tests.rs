@@ -223,3 +223,40 @@ fn broken_docker_files_are_named() {
     let err = resolve(&sel).unwrap_err().to_string();
     assert!(err.contains("SkipTLSVerify"), "{err}");
 }
+
+#[test]
+fn kubernetes_names_a_cluster_from_envctl_settings_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let chosen = |sel: Selection| resolve(&sel).unwrap();
+    let flag = chosen(Selection {
+        flag: Some("kubernetes".into()),
+        ..with_config(dir.path())
+    });
+    assert_eq!(flag.url, EngineUrl::Kubernetes { context: None });
+    assert_eq!(flag.kubernetes(), Some(None));
+    assert_eq!(flag.url.to_string(), "kubernetes");
+
+    let project = chosen(Selection {
+        project: Some((PathBuf::from("/p/envctl.yaml"), "kubernetes:kind-envctl".into())),
+        docker_host: Some("tcp://server:2375".into()),
+        ..with_config(dir.path())
+    });
+    assert_eq!(project.kubernetes(), Some(Some("kind-envctl")));
+    assert_eq!(project.to_string(), "kubernetes:kind-envctl (from engine: in /p/envctl.yaml)");
+
+    // A docker context whose name starts with the word is still a docker context.
+    write_context(dir.path(), "kubernetes-lab", "tcp://lab:2375", false);
+    let context = chosen(Selection {
+        envctl_engine: Some("kubernetes-lab".into()),
+        ..with_config(dir.path())
+    });
+    assert_eq!(context.url, tcp("lab", 2375));
+    assert_eq!(context.kubernetes(), None);
+
+    let empty = resolve(&Selection {
+        flag: Some("kubernetes:".into()),
+        ..with_config(dir.path())
+    })
+    .unwrap_err();
+    assert!(empty.to_string().contains("no kubeconfig context"), "{empty}");
+}

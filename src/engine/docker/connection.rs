@@ -146,6 +146,11 @@ fn client(target: &EngineTarget) -> Result<Docker, ClientError> {
                     .into(),
             ))
         }
+        EngineUrl::Kubernetes { .. } => {
+            return Err(ClientError::Unsupported(
+                "a Kubernetes cluster is not a Docker engine".into(),
+            ))
+        }
     };
     docker.map_err(ClientError::Bollard)
 }
