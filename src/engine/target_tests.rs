@@ -237,12 +237,18 @@ fn kubernetes_names_a_cluster_from_envctl_settings_only() {
     assert_eq!(flag.url.to_string(), "kubernetes");
 
     let project = chosen(Selection {
-        project: Some((PathBuf::from("/p/envctl.yaml"), "kubernetes:kind-envctl".into())),
+        project: Some((
+            PathBuf::from("/p/envctl.yaml"),
+            "kubernetes:kind-envctl".into(),
+        )),
         docker_host: Some("tcp://server:2375".into()),
         ..with_config(dir.path())
     });
     assert_eq!(project.kubernetes(), Some(Some("kind-envctl")));
-    assert_eq!(project.to_string(), "kubernetes:kind-envctl (from engine: in /p/envctl.yaml)");
+    assert_eq!(
+        project.to_string(),
+        "kubernetes:kind-envctl (from engine: in /p/envctl.yaml)"
+    );
 
     // A docker context whose name starts with the word is still a docker context.
     write_context(dir.path(), "kubernetes-lab", "tcp://lab:2375", false);
@@ -258,5 +264,8 @@ fn kubernetes_names_a_cluster_from_envctl_settings_only() {
         ..with_config(dir.path())
     })
     .unwrap_err();
-    assert!(empty.to_string().contains("no kubeconfig context"), "{empty}");
+    assert!(
+        empty.to_string().contains("no kubeconfig context"),
+        "{empty}"
+    );
 }

@@ -25,6 +25,7 @@ mod engine_errors_cli;
 mod identity_docker;
 mod import_cli;
 mod import_docker;
+mod kubernetes_cluster;
 mod kubernetes_render_cli;
 mod lifecycle_docker;
 
