@@ -2,7 +2,7 @@
 //! the kubeconfig (`KUBECONFIG`, else `~/.kube/config`; its current context unless one is
 //! named), and the address published node ports are dialled on.
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::api::ListParams;
@@ -56,7 +56,11 @@ pub async fn connect(
     let node = node_address(&client)
         .await
         .map_err(|reason| unreachable(format!("{server}: {reason}")))?;
-    let local = match node.or_else(|| server_host.as_deref().and_then(resolve)) {
+    let local = match node.or_else(|| {
+        server_host
+            .as_deref()
+            .and_then(|h| super::selection::resolve_host(h.trim_matches(['[', ']'])).ok())
+    }) {
         Some(ip) => ip,
         None => {
             return Err(unreachable(format!(
@@ -108,18 +112,6 @@ async fn node_address(client: &Client) -> Result<Option<IpAddr>, String> {
     let mut ordered: Vec<&Node> = nodes.items.iter().filter(|n| ready(n)).collect();
     ordered.extend(nodes.items.iter().filter(|n| !ready(n)));
     Ok(ordered.into_iter().find_map(internal_ip))
-}
-
-fn resolve(host: &str) -> Option<IpAddr> {
-    let host = host.trim_matches(['[', ']']);
-    if let Ok(ip) = host.parse() {
-        return Some(ip);
-    }
-    (host, 0)
-        .to_socket_addrs()
-        .ok()?
-        .map(|a| a.ip())
-        .find(IpAddr::is_ipv4)
 }
 
 #[cfg(test)]

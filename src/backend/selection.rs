@@ -64,7 +64,7 @@ fn choose(flag: Option<String>) -> Result<Selected, SelectError> {
 
 /// The first address of `host` (an IP literal as is), preferring IPv4 as Docker publishes
 /// ports on it first.
-fn resolve_host(host: &str) -> Result<IpAddr, String> {
+pub(crate) fn resolve_host(host: &str) -> Result<IpAddr, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(ip);
     }
