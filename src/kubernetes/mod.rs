@@ -3,6 +3,7 @@
 //! (up/down on a cluster) is the next step of issue 15. See docs/kubernetes.md.
 
 pub mod manifests;
+pub mod pod_io;
 mod yaml;
 
 pub use manifests::{manifests, MappingError};

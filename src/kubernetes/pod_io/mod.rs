@@ -1,0 +1,16 @@
+//! Reaching one pod of an instance through the API server: follow its log, run a command in
+//! it, restart it, hear when pods change, hold the instance's lock, and probe ports that are
+//! not published (port-forward). Free functions over `kube::Client` that the Kubernetes
+//! backend's `Backend` methods call with the pod its observation found (`ObservedContainer::id`)
+//! and the instance's namespace (`manifests::namespace_name`). Errors are `EngineError`s naming namespace and pod; a 403
+//! says which verb on which resource RBAC must allow.
+
+mod errors;
+mod logs;
+mod watch;
+
+#[cfg(test)]
+mod mock_api;
+
+pub use logs::follow_logs;
+pub use watch::{changes, label_selector};
