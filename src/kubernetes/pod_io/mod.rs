@@ -6,11 +6,13 @@
 //! says which verb on which resource RBAC must allow.
 
 mod errors;
+mod lock;
 mod logs;
 mod watch;
 
 #[cfg(test)]
 mod mock_api;
 
+pub use lock::{try_lock, unlock, LEASE_NAME};
 pub use logs::follow_logs;
 pub use watch::{changes, label_selector};
