@@ -8,6 +8,7 @@
 mod errors;
 mod lock;
 mod logs;
+mod restart;
 mod watch;
 
 #[cfg(test)]
@@ -15,4 +16,5 @@ mod mock_api;
 
 pub use lock::{try_lock, unlock, LEASE_NAME};
 pub use logs::follow_logs;
+pub use restart::restart;
 pub use watch::{changes, label_selector};
