@@ -6,6 +6,7 @@
 //! says which verb on which resource RBAC must allow.
 
 mod errors;
+mod exec;
 mod lock;
 mod logs;
 mod restart;
@@ -13,7 +14,10 @@ mod watch;
 
 #[cfg(test)]
 mod mock_api;
+#[cfg(test)]
+mod mock_ws;
 
+pub use exec::exec;
 pub use lock::{try_lock, unlock, LEASE_NAME};
 pub use logs::follow_logs;
 pub use restart::restart;
