@@ -66,6 +66,8 @@ impl WsApi {
                 let refuse = refuse.clone();
                 tokio::spawn(async move {
                     let mut uri = String::new();
+                    // The signature is tungstenite's `Callback`: its error is a whole response.
+                    #[allow(clippy::result_large_err)]
                     let upgrade = |req: &Request, mut resp: Response| {
                         uri = percent_encoding::percent_decode_str(&req.uri().to_string())
                             .decode_utf8_lossy()

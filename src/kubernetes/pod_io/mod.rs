@@ -5,10 +5,12 @@
 //! and the instance's namespace (`manifests::namespace_name`). Errors are `EngineError`s naming namespace and pod; a 403
 //! says which verb on which resource RBAC must allow.
 
+mod bridge;
 mod errors;
 mod exec;
 mod lock;
 mod logs;
+mod port_forward;
 mod restart;
 mod watch;
 
@@ -17,8 +19,10 @@ mod mock_api;
 #[cfg(test)]
 mod mock_ws;
 
+pub use bridge::Bridge;
 pub use exec::exec;
 pub use lock::{try_lock, unlock, LEASE_NAME};
 pub use logs::follow_logs;
+pub use port_forward::{probe_dubbo_via_port_forward, probe_via_port_forward};
 pub use restart::restart;
 pub use watch::{changes, label_selector};
