@@ -30,6 +30,11 @@ impl Request<'_> {
             kube::Error::Api(status) if status.code == 404 => {
                 EngineError::NotFound { what: self.what() }
             }
+            // Also a 403, but no RBAC rule is missing: `down` is deleting the namespace.
+            kube::Error::Api(status) if is_terminating(&status) => self.failed(&format!(
+                "namespace {} is being deleted (a `down` of this instance is still in progress); try again once it is gone",
+                self.namespace
+            )),
             kube::Error::Api(status) if status.code == 403 => self.failed(&format!(
                 "forbidden: the cluster's RBAC must allow verb `{}` on resource `{}` in namespace {} for this user ({})",
                 self.verb, self.resource, self.namespace, status.message
@@ -45,6 +50,15 @@ impl Request<'_> {
             message: message.to_string(),
         }
     }
+}
+
+/// The API server's refusal to create anything in a namespace that is being deleted.
+fn is_terminating(status: &kube::core::Status) -> bool {
+    let cause = status
+        .details
+        .as_ref()
+        .is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"));
+    cause || status.message.contains("because it is being terminated")
 }
 
 /// Whether `err` is the API server's answer `code`.
@@ -84,6 +98,21 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("User \"dev\" cannot create"), "{err}");
+    }
+
+    #[test]
+    fn a_terminating_namespace_is_not_blamed_on_rbac() {
+        let err = EXEC
+            .error(status(
+                403,
+                "unable to create new content in namespace envctl-shop because it is being terminated",
+            ))
+            .to_string();
+        assert!(
+            err.contains("namespace envctl-shop is being deleted"),
+            "{err}"
+        );
+        assert!(!err.contains("RBAC"), "{err}");
     }
 
     #[test]
