@@ -11,6 +11,7 @@ mod exec;
 mod lock;
 mod logs;
 mod port_forward;
+mod registry;
 mod restart;
 mod watch;
 
@@ -24,5 +25,6 @@ pub use exec::exec;
 pub use lock::{try_lock, unlock, LEASE_NAME};
 pub use logs::follow_logs;
 pub use port_forward::{probe_dubbo_via_port_forward, probe_via_port_forward};
+pub use registry::registry_service;
 pub use restart::restart;
 pub use watch::{changes, label_selector};
