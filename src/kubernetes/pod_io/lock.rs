@@ -300,6 +300,35 @@ mod tests {
         assert!(spec["renewTime"].as_str().unwrap().ends_with('Z'), "{spec}");
     }
 
+    /// The lock may create the namespace before `up` applies its manifest: the same labels,
+    /// so nothing of the instance's ownership changes when `up` does.
+    #[test]
+    fn the_lock_makes_the_namespace_the_manifests_describe() {
+        for feature in [None, Some("f1")] {
+            let instance = InstanceId::new("shop", feature).unwrap();
+            let env = crate::model::Environment {
+                env: "shop".into(),
+                feature: feature.map(str::to_string),
+                instance: instance.clone(),
+                description: None,
+                ttl: None,
+                source: "/defs/shop.yaml".into(),
+                services: Default::default(),
+                local: Default::default(),
+                overlay: None,
+                forkable: None,
+            };
+            let rendered = crate::kubernetes::manifests(&env).unwrap();
+            let namespace = namespace_name(instance.as_str());
+            let made = serde_json::to_value(namespace_object(&instance, &namespace)).unwrap();
+            assert_eq!(made["metadata"]["name"], rendered[0]["metadata"]["name"]);
+            assert_eq!(
+                made["metadata"]["labels"],
+                rendered[0]["metadata"]["labels"]
+            );
+        }
+    }
+
     #[tokio::test]
     async fn a_running_lease_of_someone_else_is_held() {
         let renewed = Utc::now() - chrono::Duration::minutes(5);
