@@ -32,7 +32,7 @@ pub struct LocalSettings {
 /// Settings through which a provider announces where callers reach it. In a container they
 /// carry the engine host's advertised address; the service now runs on this machine, so on a
 /// remote engine they become this machine's address as the server's containers dial it.
-const SELF_ADDRESS_KEYS: &[&str] = &["DUBBO_IP_TO_REGISTRY"];
+pub const SELF_ADDRESS_KEYS: &[&str] = &["DUBBO_IP_TO_REGISTRY"];
 
 /// The settings to run `service` on the host.
 /// `local` is where this machine dials published ports (`HostAddress::local`); `this_machine`

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 /// The project file's name, looked up in the working directory.
 pub const FILE: &str = "envctl.yaml";
 
+/// The environment variable that overrides `registry:` of the project file.
+pub const REGISTRY_VAR: &str = "ENVCTL_REGISTRY";
+
 /// What the project file may say; any other key is an error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,6 +2,7 @@
 //! cluster client. One file per kind of object; this one orders them and gathers every
 //! problem at once, as the definition loader does.
 
+mod inputs;
 mod meta;
 mod namespace;
 mod network_policy;
@@ -17,7 +18,11 @@ use serde_json::Value;
 
 use crate::model::Environment;
 
+pub use inputs::{Advertise, MappingInputs, NodePorts};
 pub use meta::namespace_name;
+pub use secrets::{key as secret_key, SECRET_NAME};
+pub use services::NODEPORT_SUFFIX;
+pub use workloads::LOCAL_IMAGE;
 
 /// Parts of a definition Kubernetes cannot express, one line each, naming the service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,9 +32,19 @@ pub struct MappingError {
     pub problems: Vec<String>,
 }
 
-/// Every manifest of one instance, in apply order: Namespace, Secrets, PersistentVolumeClaims,
-/// Services, Deployments and Jobs (dependency order), NetworkPolicy.
+/// Every manifest of one instance as render shows it (`MappingInputs::render`: placeholders
+/// for node ports, secrets and the Dubbo address).
 pub fn manifests(env: &Environment) -> Result<Vec<Value>, MappingError> {
+    manifests_with(env, &MappingInputs::render())
+}
+
+/// Every manifest of one instance, in apply order: Namespace, Secrets, PersistentVolumeClaims,
+/// Services, Deployments and Jobs (dependency order), NetworkPolicy; with what `inputs` knows
+/// filled in.
+pub fn manifests_with(
+    env: &Environment,
+    inputs: &MappingInputs,
+) -> Result<Vec<Value>, MappingError> {
     let mut problems = Vec::new();
     let ns = match meta::Scope::new(env) {
         Ok(ns) => ns,
@@ -41,16 +56,19 @@ pub fn manifests(env: &Environment) -> Result<Vec<Value>, MappingError> {
         }
     };
     let mut docs = vec![namespace::namespace(&ns, env)];
-    docs.extend(secrets::secret(&ns, env));
+    match secrets::secret(&ns, env, inputs.secrets.as_ref()) {
+        Ok(secret) => docs.extend(secret),
+        Err(mut more) => problems.append(&mut more),
+    }
     docs.extend(storage::claims(&ns, env));
-    match services::services(&ns, env) {
+    match services::services(&ns, env, inputs) {
         Ok(services) => docs.extend(services),
         Err(mut more) => problems.append(&mut more),
     }
     for name in env.dependency_order() {
-        match workloads::workload(&ns, &env.services[name]) {
+        match workloads::workload(&ns, &env.services[name], inputs) {
             Ok(doc) => docs.push(doc),
-            Err(problem) => problems.push(problem),
+            Err(mut more) => problems.append(&mut more),
         }
     }
     docs.push(network_policy::isolation(&ns, env));

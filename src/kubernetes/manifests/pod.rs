@@ -3,13 +3,17 @@
 
 use serde_json::{json, Map, Value};
 
+use super::inputs::{Advertise, MappingInputs};
 use super::{probes, quantities, secrets, services::kube_protocol, storage};
-use crate::model::{host_port_token, EnvValue, PullPolicy, Resources, Service, VolumeSource};
+use crate::kubernetes::images;
+use crate::local::SELF_ADDRESS_KEYS;
+use crate::model::{host_port_token, EnvValue, Resources, Service, VolumeSource};
 
-/// The pod template's `spec` (without `restartPolicy`, which the workload decides).
-pub fn pod_spec(service: &Service) -> Value {
+/// The pod template's `spec` (without `restartPolicy`, which the workload decides), or the
+/// problems of its service (a `host_port` token without a node port).
+pub fn pod_spec(service: &Service, inputs: &MappingInputs) -> Result<Value, Vec<String>> {
     let mut spec = Map::new();
-    spec.insert("containers".into(), json!([container(service)]));
+    spec.insert("containers".into(), json!([container(service, inputs)?]));
     let volumes = volumes(service);
     if !volumes.is_empty() {
         spec.insert("volumes".into(), json!(volumes));
@@ -21,14 +25,15 @@ pub fn pod_spec(service: &Service) -> Value {
     if service.host_access.pid {
         spec.insert("hostPID".into(), json!(true));
     }
-    Value::Object(spec)
+    Ok(Value::Object(spec))
 }
 
-fn container(service: &Service) -> Value {
+fn container(service: &Service, inputs: &MappingInputs) -> Result<Value, Vec<String>> {
     let mut c = Map::new();
     c.insert("name".into(), json!(service.name.as_str()));
-    c.insert("image".into(), json!(service.image));
-    c.insert("imagePullPolicy".into(), json!(pull_policy(service.pull)));
+    let image = images::mapped(service, inputs.registry.as_deref());
+    c.insert("image".into(), json!(image.name));
+    c.insert("imagePullPolicy".into(), json!(image.pull_policy));
     // Docker's entrypoint is Kubernetes' command; Docker's command is its args.
     if let Some(entrypoint) = &service.entrypoint {
         c.insert("command".into(), json!(entrypoint));
@@ -37,7 +42,7 @@ fn container(service: &Service) -> Value {
         c.insert("args".into(), json!(command));
     }
     if !service.env.is_empty() {
-        c.insert("env".into(), json!(env(service)));
+        c.insert("env".into(), json!(env(service, inputs)?));
     }
     if !service.ports.is_empty() {
         let ports: Vec<Value> = service
@@ -71,28 +76,45 @@ fn container(service: &Service) -> Value {
     if service.host_access.privileged {
         c.insert("securityContext".into(), json!({ "privileged": true }));
     }
-    Value::Object(c)
+    Ok(Value::Object(c))
 }
 
-pub fn pull_policy(pull: PullPolicy) -> &'static str {
-    match pull {
-        PullPolicy::Missing => "IfNotPresent",
-        PullPolicy::Always => "Always",
-        PullPolicy::Never => "Never",
-    }
-}
-
-/// Plain values as they are (a host-port token shown as its placeholder: the node port is
-/// allocated by the backend step); secrets only as references into the instance's Secret.
-fn env(service: &Service) -> Vec<Value> {
-    service
+/// Plain values, with `host_port` tokens as node ports (placeholders when none are known:
+/// render); the provider's own address (`DUBBO_IP_TO_REGISTRY`) as `inputs.advertise` says;
+/// secrets only as references into the instance's Secret.
+fn env(service: &Service, inputs: &MappingInputs) -> Result<Vec<Value>, Vec<String>> {
+    let mut problems = Vec::new();
+    let vars = service
         .env
         .iter()
         .map(|(name, value)| match value {
-            EnvValue::Plain(text) => json!({
-                "name": name,
-                "value": host_port_token::display(text, |_, _| None),
-            }),
+            EnvValue::Plain(text) if SELF_ADDRESS_KEYS.contains(&name.as_str()) => {
+                match &inputs.advertise {
+                    Advertise::AsDefined => json!({ "name": name, "value": text }),
+                    Advertise::Literal(host) => json!({ "name": name, "value": host }),
+                    // The node the pod landed on: its node ports answer there.
+                    Advertise::NodeHostIp => json!({
+                        "name": name,
+                        "valueFrom": { "fieldRef": { "fieldPath": "status.hostIP" } },
+                    }),
+                }
+            }
+            EnvValue::Plain(text) => {
+                let value = if inputs.node_port_range.is_some() {
+                    host_port_token::expand(text, |s, p| inputs.node_port(s, p)).unwrap_or_else(
+                        |e| {
+                            problems.push(format!(
+                                "service `{}`: env `{name}`: {e} on Kubernetes (no node port)",
+                                service.name
+                            ));
+                            text.clone()
+                        },
+                    )
+                } else {
+                    host_port_token::display(text, |s, p| inputs.node_port(s, p))
+                };
+                json!({ "name": name, "value": value })
+            }
             EnvValue::FromEnv(_) | EnvValue::FromFile(_) => json!({
                 "name": name,
                 "valueFrom": { "secretKeyRef": {
@@ -101,7 +123,12 @@ fn env(service: &Service) -> Vec<Value> {
                 }},
             }),
         })
-        .collect()
+        .collect();
+    if problems.is_empty() {
+        Ok(vars)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Requests equal limits: Docker reserves nothing but caps usage, and a request below the

@@ -11,14 +11,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+use super::inputs::MappingInputs;
 use super::meta::{check_name, Scope};
+use crate::kubernetes::node_ports;
 use crate::model::{Environment, PortSpec, Probe, Protocol, Service};
 
 /// Suffix of the NodePort Service of a service with published ports.
 pub const NODEPORT_SUFFIX: &str = "-nodeport";
 
 /// Every Service of the instance, or one problem per clashing or unusable name.
-pub fn services(scope: &Scope, env: &Environment) -> Result<Vec<Value>, Vec<String>> {
+pub fn services(
+    scope: &Scope,
+    env: &Environment,
+    inputs: &MappingInputs,
+) -> Result<Vec<Value>, Vec<String>> {
     let mut docs = Vec::new();
     let mut problems = Vec::new();
     // Service name → the service it was made for, to report a clash with both names.
@@ -45,7 +51,10 @@ pub fn services(scope: &Scope, env: &Environment) -> Result<Vec<Value>, Vec<Stri
             docs.push(headless(scope, name, owner, &ports));
         }
         if published {
-            docs.push(node_port(scope, owner, &service.ports));
+            match node_port(scope, owner, &service.ports, inputs) {
+                Ok(doc) => docs.push(doc),
+                Err(mut more) => problems.append(&mut more),
+            }
         }
     }
     if problems.is_empty() {
@@ -93,21 +102,68 @@ fn headless(scope: &Scope, name: &str, service: &str, ports: &BTreeSet<(u16, Pro
     })
 }
 
-/// Node ports are left to the cluster here: stable allocation per instance (as host ports
-/// are on Docker) belongs to the backend step.
-fn node_port(scope: &Scope, service: &str, ports: &[PortSpec]) -> Value {
-    let ports: BTreeSet<(u16, Protocol)> =
-        ports.iter().map(|p| (p.container, p.protocol)).collect();
-    json!({
+/// The `<service>-nodeport` Service. Its `nodePort`s are the given ones (`up`), else left to
+/// the cluster (render).
+fn node_port(
+    scope: &Scope,
+    service: &str,
+    ports: &[PortSpec],
+    inputs: &MappingInputs,
+) -> Result<Value, Vec<String>> {
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut sorted: Vec<&PortSpec> = ports.iter().collect();
+    sorted.sort_by_key(|p| (p.container, p.protocol));
+    for port in sorted {
+        if !seen.insert((port.container, port.protocol)) {
+            continue;
+        }
+        let mut entry = port_entry(port.container, port.protocol);
+        match chosen_node_port(service, port, inputs) {
+            Ok(Some(node_port)) => entry["nodePort"] = json!(node_port),
+            Ok(None) => {}
+            Err(problem) => problems.push(problem),
+        }
+        entries.push(entry);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(json!({
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": scope.metadata(&format!("{service}{NODEPORT_SUFFIX}"), Some(service)),
         "spec": {
             "type": "NodePort",
             "selector": scope.selector(service),
-            "ports": ports.iter().map(|&(port, protocol)| port_entry(port, protocol)).collect::<Vec<_>>(),
+            "ports": entries,
         },
-    })
+    }))
+}
+
+/// A published port's node port: a pinned host port is one (inside the cluster's range), an
+/// allocated one comes from the inputs; with no range given (render) the cluster picks.
+fn chosen_node_port(
+    service: &str,
+    port: &PortSpec,
+    inputs: &MappingInputs,
+) -> Result<Option<u16>, String> {
+    let Some(range) = &inputs.node_port_range else {
+        return Ok(inputs.node_port(service, port.container));
+    };
+    if let Some(host) = port.host {
+        return node_ports::check_pinned(service, port.container, host, range)
+            .map(Some)
+            .map_err(|e| e.to_string());
+    }
+    match inputs.node_port(service, port.container) {
+        Some(node_port) => Ok(Some(node_port)),
+        None => Err(format!(
+            "service `{service}`: no node port was allocated for container port {} (node_ports::allocate_for_env gives every published port one)",
+            port.container
+        )),
+    }
 }
 
 /// A Service port; named (`tcp-3306`) because a Service with several ports needs names.

@@ -346,3 +346,244 @@ fn an_instance_too_long_for_a_namespace_name_is_refused() {
         "{text}"
     );
 }
+
+mod with_inputs {
+    use std::collections::BTreeMap;
+
+    use serde_json::{json, Value};
+
+    use super::{env, find, port, service};
+    use crate::kubernetes::manifests::{manifests, manifests_with, Advertise, MappingInputs};
+    use crate::kubernetes::node_ports::DEFAULT_RANGE;
+    use crate::model::{host_port_token, EnvValue, PortSpec, Protocol, Service};
+
+    /// A Dubbo provider as the dubbo-provider template renders it, and a consumer that dials
+    /// the provider's published port from outside.
+    fn provider_and_client() -> Vec<Service> {
+        let mut provider = service("order");
+        provider.ports = vec![port(20880)];
+        for (key, value) in [
+            ("DUBBO_IP_TO_REGISTRY", "192.0.2.10".to_string()),
+            (
+                "DUBBO_PORT_TO_REGISTRY",
+                host_port_token::format("order", 20880),
+            ),
+        ] {
+            provider.env.insert(key.into(), EnvValue::Plain(value));
+        }
+        let mut client = service("client");
+        client.env.insert(
+            "ORDER_URL".into(),
+            EnvValue::Plain(format!(
+                "tri://x:{}/",
+                host_port_token::format("order", 20880)
+            )),
+        );
+        vec![provider, client]
+    }
+
+    fn up_inputs(ports: &[((&str, u16), u16)]) -> MappingInputs {
+        let ports = ports
+            .iter()
+            .map(|&((s, p), n)| ((s.to_string(), p), n))
+            .collect();
+        MappingInputs::up(ports, DEFAULT_RANGE)
+    }
+
+    fn container<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+        &find(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+    }
+
+    fn env_var<'a>(container: &'a Value, name: &str) -> &'a Value {
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no env {name} in {container}"))
+    }
+
+    #[test]
+    fn render_inputs_are_what_manifests_gives() {
+        let e = env(Some("pay"), provider_and_client());
+        assert_eq!(
+            manifests(&e).unwrap(),
+            manifests_with(&e, &MappingInputs::render()).unwrap()
+        );
+        let docs = manifests(&e).unwrap();
+        let order = container(&docs, "order");
+        assert_eq!(
+            env_var(order, "DUBBO_IP_TO_REGISTRY")["value"],
+            "192.0.2.10"
+        );
+        assert_eq!(
+            env_var(order, "DUBBO_PORT_TO_REGISTRY")["value"],
+            "<host port of order:20880, allocated at up>"
+        );
+    }
+
+    #[test]
+    fn node_ports_fill_the_nodeport_service_and_host_port_tokens() {
+        let e = env(None, provider_and_client());
+        let docs = manifests_with(&e, &up_inputs(&[(("order", 20880), 31234)])).unwrap();
+        let node = find(&docs, "Service", "order-nodeport");
+        assert_eq!(node["spec"]["ports"][0]["nodePort"], 31234);
+        assert_eq!(node["spec"]["ports"][0]["port"], 20880);
+        let order = container(&docs, "order");
+        assert_eq!(env_var(order, "DUBBO_PORT_TO_REGISTRY")["value"], "31234");
+        assert_eq!(
+            env_var(container(&docs, "client"), "ORDER_URL")["value"],
+            "tri://x:31234/"
+        );
+    }
+
+    #[test]
+    fn providers_register_the_node_address_or_the_given_host() {
+        let e = env(None, provider_and_client());
+        let mut inputs = up_inputs(&[(("order", 20880), 31234)]);
+        let docs = manifests_with(&e, &inputs).unwrap();
+        assert_eq!(
+            env_var(container(&docs, "order"), "DUBBO_IP_TO_REGISTRY"),
+            &json!({
+                "name": "DUBBO_IP_TO_REGISTRY",
+                "valueFrom": { "fieldRef": { "fieldPath": "status.hostIP" } },
+            })
+        );
+        inputs.advertise = Advertise::Literal("nodes.example.com".into());
+        let docs = manifests_with(&e, &inputs).unwrap();
+        assert_eq!(
+            env_var(container(&docs, "order"), "DUBBO_IP_TO_REGISTRY"),
+            &json!({ "name": "DUBBO_IP_TO_REGISTRY", "value": "nodes.example.com" })
+        );
+        // A service without the key is left alone.
+        assert!(container(&docs, "client")["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["name"] != "DUBBO_IP_TO_REGISTRY"));
+    }
+
+    #[test]
+    fn pinned_host_ports_become_node_ports_inside_the_range_or_are_refused() {
+        let mut web = service("web");
+        web.ports = vec![PortSpec {
+            container: 80,
+            host: Some(30080),
+            protocol: Protocol::Tcp,
+        }];
+        let docs = manifests_with(&env(None, vec![web.clone()]), &up_inputs(&[])).unwrap();
+        assert_eq!(
+            find(&docs, "Service", "web-nodeport")["spec"]["ports"][0]["nodePort"],
+            30080
+        );
+        // Render does not carry it over: the cluster picks.
+        let docs = manifests(&env(None, vec![web.clone()])).unwrap();
+        assert!(find(&docs, "Service", "web-nodeport")["spec"]["ports"][0]
+            .get("nodePort")
+            .is_none());
+
+        web.ports[0].host = Some(8080);
+        let mut db = service("db");
+        db.ports = vec![port(3306)];
+        let err = manifests_with(&env(None, vec![web, db]), &up_inputs(&[]))
+            .unwrap_err()
+            .to_string();
+        // Every problem at once: the pin outside the range, and a port nobody allocated.
+        assert!(
+            err.contains("service `web`: pinned host port 8080 (for container port 80) is outside the cluster's node-port range 30000-32767"),
+            "{err}"
+        );
+        assert!(
+            err.contains("service `db`: no node port was allocated for container port 3306"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_host_port_token_without_a_node_port_is_refused_at_up() {
+        let mut client = service("client");
+        client.env.insert(
+            "URL".into(),
+            EnvValue::Plain(host_port_token::format("db", 3306)),
+        );
+        let err = manifests_with(&env(None, vec![client]), &up_inputs(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("service `client`: env `URL`: host_port refers to port 3306 of `db`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secret_values_go_into_the_secret_only() {
+        let mut db = service("db");
+        db.env
+            .insert("PASSWORD".into(), EnvValue::FromEnv("DB_PW".into()));
+        db.env
+            .insert("TOKEN".into(), EnvValue::FromFile("/run/token".into()));
+        let e = env(None, vec![db]);
+        let mut inputs = MappingInputs::render();
+        inputs.secrets = Some(BTreeMap::from([
+            ("db.PASSWORD".to_string(), "s3cret-pw".to_string()),
+            ("db.TOKEN".to_string(), "tok".to_string()),
+        ]));
+        let docs = manifests_with(&e, &inputs).unwrap();
+        assert_eq!(
+            find(&docs, "Secret", "envctl-secrets")["stringData"],
+            json!({ "db.PASSWORD": "s3cret-pw", "db.TOKEN": "tok" })
+        );
+        let deployment = find(&docs, "Deployment", "db").to_string();
+        assert!(!deployment.contains("s3cret-pw"), "{deployment}");
+        assert!(deployment.contains("secretKeyRef"), "{deployment}");
+
+        inputs.secrets = Some(BTreeMap::from([(
+            "db.PASSWORD".to_string(),
+            "s3cret-pw".to_string(),
+        )]));
+        let err = manifests_with(&e, &inputs).unwrap_err().to_string();
+        assert!(
+            err.contains("service `db`: env `TOKEN`: no value given for Secret key `db.TOKEN` (from_file /run/token)"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret-pw"), "{err}");
+    }
+
+    #[test]
+    fn local_images_are_named_as_pushed_to_the_registry() {
+        let mut cache = service("cache");
+        cache.image = "envctl/redis:7".into();
+        let pulled = service("db");
+        let e = env(None, vec![cache, pulled]);
+        let docs = manifests(&e).unwrap();
+        let deployment = find(&docs, "Deployment", "cache");
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+            "envctl/redis:7"
+        );
+        assert!(
+            deployment["metadata"]["annotations"]["io.envctl.local-image"]
+                .as_str()
+                .unwrap()
+                .contains("ENVCTL_REGISTRY")
+        );
+
+        let mut inputs = MappingInputs::render();
+        inputs.registry = Some("127.0.0.1:5000".into());
+        let docs = manifests_with(&e, &inputs).unwrap();
+        let cache = container(&docs, "cache");
+        assert_eq!(cache["image"], "127.0.0.1:5000/envctl/redis:7");
+        assert_eq!(cache["imagePullPolicy"], "Always");
+        assert_eq!(
+            find(&docs, "Deployment", "cache")["metadata"]["annotations"]["io.envctl.local-image"],
+            "built on this machine, pushed to 127.0.0.1:5000 by up"
+        );
+        // An image from a registry is left as it is.
+        let db = container(&docs, "db");
+        assert_eq!(db["image"], "img:1");
+        assert_eq!(db["imagePullPolicy"], "IfNotPresent");
+        assert!(find(&docs, "Deployment", "db")["metadata"]
+            .get("annotations")
+            .is_none());
+    }
+}

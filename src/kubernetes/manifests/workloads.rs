@@ -3,24 +3,43 @@
 
 use serde_json::{json, Value};
 
-use super::{meta::Scope, pod};
+use super::{inputs::MappingInputs, meta::Scope, pod};
+use crate::kubernetes::images;
 use crate::model::{labels, RestartPolicy, Service, ServiceKind};
 
 /// Where the readiness conditions of `depends_on` are kept: Kubernetes does not order
 /// workloads, so the backend reads them and waits as `up` does on Docker.
 pub const DEPENDS_ON: &str = "io.envctl.depends-on";
-/// Marks an image envctl builds locally: a cluster can only pull it from a registry.
+/// Marks an image built on this machine (`images::is_local_only`): a cluster can only pull
+/// it from a registry.
 pub const LOCAL_IMAGE: &str = "io.envctl.local-image";
 
-pub fn workload(scope: &Scope, service: &Service) -> Result<Value, String> {
+/// The service's Deployment or Job, or every problem mapping it.
+pub fn workload(
+    scope: &Scope,
+    service: &Service,
+    inputs: &MappingInputs,
+) -> Result<Value, Vec<String>> {
     let name = service.name.as_str();
+    // `None`: a Deployment; `Some((restartPolicy, backoffLimit))`: a Job.
+    let job = match service.kind {
+        ServiceKind::Service => check_service_restart(service).map(|()| None),
+        ServiceKind::Job => job_restart(service).map(Some),
+    };
+    let (job, pod_spec) = match (job, pod::pod_spec(service, inputs)) {
+        (Ok(restart), Ok(spec)) => (restart, spec),
+        (restart, spec) => {
+            let mut problems: Vec<String> = restart.err().into_iter().collect();
+            problems.extend(spec.err().unwrap_or_default());
+            return Err(problems);
+        }
+    };
     let mut template = json!({
         "metadata": { "labels": scope.labels(Some(name)) },
-        "spec": pod::pod_spec(service),
+        "spec": pod_spec,
     });
-    let mut doc = match service.kind {
-        ServiceKind::Service => {
-            check_service_restart(service)?;
+    let mut doc = match job {
+        None => {
             json!({
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
@@ -35,8 +54,7 @@ pub fn workload(scope: &Scope, service: &Service) -> Result<Value, String> {
                 },
             })
         }
-        ServiceKind::Job => {
-            let (restart, retries) = job_restart(service)?;
+        Some((restart, retries)) => {
             template["spec"]["restartPolicy"] = json!(restart);
             json!({
                 "apiVersion": "batch/v1",
@@ -50,7 +68,7 @@ pub fn workload(scope: &Scope, service: &Service) -> Result<Value, String> {
         }
     };
     doc["metadata"]["labels"][labels::KIND] = json!(kind(service.kind));
-    let annotations = annotations(service);
+    let annotations = annotations(service, inputs);
     if !annotations.as_object().is_some_and(|a| a.is_empty()) {
         doc["metadata"]["annotations"] = annotations;
     }
@@ -91,7 +109,7 @@ fn job_restart(service: &Service) -> Result<(&'static str, u32), String> {
     }
 }
 
-fn annotations(service: &Service) -> Value {
+fn annotations(service: &Service, inputs: &MappingInputs) -> Value {
     let mut a = serde_json::Map::new();
     if !service.depends_on.is_empty() {
         let deps: Vec<String> = service
@@ -104,11 +122,8 @@ fn annotations(service: &Service) -> Value {
     if let Some(template) = &service.template {
         a.insert(labels::TEMPLATE.into(), json!(template));
     }
-    if service.build.is_some() {
-        a.insert(
-            LOCAL_IMAGE.into(),
-            json!("built by envctl on this machine: push it to a registry the cluster pulls from"),
-        );
+    if let Some(note) = images::mapped(service, inputs.registry.as_deref()).local_note {
+        a.insert(LOCAL_IMAGE.into(), json!(note));
     }
     json!(a)
 }
