@@ -7,7 +7,8 @@ step() { echo "==> $*" >&2; }
 step "docker engine"
 scripts/ensure-docker.sh
 step "test tools"
-# Debian's docker-registry serves a real registry on loopback for the pull tests.
+# Debian's docker-registry serves a real registry on loopback for the pull tests and the
+# Kubernetes image push tests (tests/it/kubernetes_registry_docker.rs).
 if ! command -v docker-registry >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q docker-registry >/dev/null ||

@@ -172,4 +172,38 @@ mod tests {
         assert_eq!(unpushed.name, "envctl-build/shop-web:latest");
         assert!(unpushed.local_note.unwrap().contains("registry:"));
     }
+
+    #[test]
+    fn local_images_without_a_registry_are_refused_listing_each_and_what_to_set() {
+        use std::collections::BTreeMap;
+        let services = [
+            service("cache", "envctl/redis:7"),
+            service("db", "mysql:8"),
+            service("zk", "envctl/zookeeper:3.8"),
+        ];
+        let env = Environment {
+            env: "shop".into(),
+            feature: None,
+            instance: crate::model::InstanceId::new("shop", None).unwrap(),
+            description: None,
+            ttl: None,
+            source: "/defs/shop.yaml".into(),
+            services: services.into_iter().map(|s| (s.name.clone(), s)).collect(),
+            local: BTreeMap::new(),
+            overlay: None,
+            forkable: None,
+        };
+        assert_eq!(
+            local_only_images(&env),
+            [
+                ("cache".to_string(), "envctl/redis:7".to_string()),
+                ("zk".to_string(), "envctl/zookeeper:3.8".to_string()),
+            ]
+        );
+        assert_eq!(require_registry(&env, Some("reg:5000")), Ok(()));
+        assert_eq!(
+            require_registry(&env, None).unwrap_err().to_string(),
+            "images are built on this machine, which the cluster cannot pull:\n  service `cache`: envctl/redis:7\n  service `zk`: envctl/zookeeper:3.8\nset `registry: HOST[:PORT]` in envctl.yaml (or ENVCTL_REGISTRY=HOST[:PORT]) to a registry this machine can push to and the cluster's nodes pull from; `up` then tags and pushes them there"
+        );
+    }
 }

@@ -10,6 +10,7 @@ pub mod images;
 pub mod manifests;
 pub mod node_ports;
 pub mod pod_io;
+pub mod registry;
 pub mod secret_values;
 mod yaml;
 

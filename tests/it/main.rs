@@ -26,6 +26,7 @@ mod identity_docker;
 mod import_cli;
 mod import_docker;
 mod kubernetes_cluster;
+mod kubernetes_registry_docker;
 mod kubernetes_render_cli;
 mod lifecycle_docker;
 
