@@ -3,6 +3,9 @@
 //! Kubernetes schemas (`kubernetes-validate`, strict, for a pinned Kubernetes version) — a
 //! validator that is shown to refuse a broken manifest, so a pass means something.
 //!
+//! One more golden file shows what `up` applies: the same mapping with its inputs filled in
+//! (node ports, the Dubbo address, the registry), through the library.
+//!
 //! `ENVCTL_UPDATE_GOLDEN=1 cargo test --test it kubernetes_render_cli` rewrites the golden
 //! files from the current output (review the diff before committing it).
 
@@ -23,6 +26,9 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     ("cache-demo--f1.yaml", &["cache-demo", "--feature", "f1"]),
 ];
+
+/// The golden file of `project-a --feature pay-v2` as `up` maps it (`with_inputs`).
+const WITH_INPUTS: &str = "project-a--pay-v2.up.yaml";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -57,40 +63,87 @@ fn stdout_of(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+/// Compares `got` with golden file `file` (or rewrites it with ENVCTL_UPDATE_GOLDEN=1):
+/// `None` when equal, else where they first differ.
+fn stale_golden(file: &str, got: &str) -> Option<String> {
+    let path = golden(file);
+    if std::env::var_os("ENVCTL_UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::write(&path, got).unwrap();
+        return None;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (ENVCTL_UPDATE_GOLDEN=1 writes it)", path.display()));
+    if got == want {
+        return None;
+    }
+    let line = got
+        .lines()
+        .zip(want.lines())
+        .position(|(g, w)| g != w)
+        .unwrap_or(got.lines().count().min(want.lines().count()));
+    Some(format!(
+        "{}: differs from line {} (got {:?}, golden {:?})\nrerun with ENVCTL_UPDATE_GOLDEN=1 if the change is intended",
+        path.display(),
+        line + 1,
+        got.lines().nth(line),
+        want.lines().nth(line)
+    ))
+}
+
 #[test]
 fn shipped_environments_render_their_golden_manifests() {
-    let update = std::env::var_os("ENVCTL_UPDATE_GOLDEN").is_some_and(|v| v == "1");
-    let mut stale = Vec::new();
-    for (file, args) in CASES {
-        let got = stdout_of(args);
-        let path = golden(file);
-        if update {
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{}: {e} (ENVCTL_UPDATE_GOLDEN=1 writes it)", path.display())
-        });
-        if got != want {
-            let line = got
-                .lines()
-                .zip(want.lines())
-                .position(|(g, w)| g != w)
-                .unwrap_or(got.lines().count().min(want.lines().count()));
-            stale.push(format!(
-                "{}: differs from line {} (got {:?}, golden {:?})",
-                path.display(),
-                line + 1,
-                got.lines().nth(line),
-                want.lines().nth(line)
-            ));
-        }
+    let stale: Vec<String> = CASES
+        .iter()
+        .filter_map(|(file, args)| stale_golden(file, &stdout_of(args)))
+        .collect();
+    assert!(stale.is_empty(), "{}", stale.join("\n"));
+}
+
+/// `project-a --feature pay-v2` as `up` maps it: node ports allocated for the instance (from
+/// an empty cluster, so the hash alone places them), providers registering a fixed address,
+/// local images named in a registry. Loaded as render loads it, with the same advertise host.
+fn with_inputs() -> String {
+    use envctl::kubernetes::{node_ports, Advertise, MappingInputs};
+    let opts = envctl::definition::LoadOptions {
+        feature: Some("pay-v2".into()),
+        set: Default::default(),
+        advertise_host: "192.0.2.10".into(),
+        dubbo_tag: None,
+    };
+    let path = root().join("environments/project-a.yaml");
+    let env = envctl::definition::load(path.to_str().unwrap(), &opts).expect("project-a loads");
+    let range = node_ports::DEFAULT_RANGE;
+    let ports = node_ports::allocate_for_env(
+        &env,
+        &Default::default(),
+        &Default::default(),
+        range.clone(),
+    )
+    .unwrap();
+    let mut inputs = MappingInputs::up(ports, range);
+    inputs.advertise = Advertise::Literal("203.0.113.20".into());
+    inputs.registry = Some("registry.example.com:5000/shop".into());
+    inputs.secrets = Some(Default::default());
+    envctl::kubernetes::render_yaml_with(&env, &inputs).expect("project-a maps")
+}
+
+#[test]
+fn project_a_with_up_inputs_matches_its_golden_manifests() {
+    let got = with_inputs();
+    if let Some(stale) = stale_golden(WITH_INPUTS, &got) {
+        panic!("{stale}");
     }
+    // What the inputs change, visible in the file: no placeholder is left, every provider
+    // registers the fixed address, images built here are named in the registry.
+    assert!(!got.contains("allocated at up"), "{got}");
+    assert!(got.contains("nodePort: "), "{got}");
+    assert!(got.contains("value: \"203.0.113.20\""), "{got}");
+    assert!(!got.contains("192.0.2.10"), "{got}");
     assert!(
-        stale.is_empty(),
-        "{}\nrerun with ENVCTL_UPDATE_GOLDEN=1 if the change is intended",
-        stale.join("\n")
+        got.contains("image: \"registry.example.com:5000/shop/envctl/dubbo-python:3.0\""),
+        "{got}"
     );
+    assert!(!got.contains("image: \"envctl/"), "{got}");
 }
 
 #[test]
@@ -207,7 +260,12 @@ fn validate(files: &[&Path]) -> std::process::Output {
 
 #[test]
 fn golden_manifests_pass_the_kubernetes_schemas() {
-    let files: Vec<PathBuf> = CASES.iter().map(|(file, _)| golden(file)).collect();
+    let files: Vec<PathBuf> = CASES
+        .iter()
+        .map(|(file, _)| *file)
+        .chain([WITH_INPUTS])
+        .map(golden)
+        .collect();
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let out = validate(&refs);
     assert!(
