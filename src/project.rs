@@ -119,7 +119,9 @@ pub fn registry_from(
     variable: Option<String>,
     dir: &Path,
 ) -> Result<Option<Registry>, ProjectError> {
-    let (value, source) = match variable.filter(|v| !v.trim().is_empty()) {
+    // An empty variable is an error below, not unset: it is nearly always a script's unset
+    // shell variable, and silently using the file's registry instead would hide that.
+    let (value, source) = match variable {
         Some(value) => (value, RegistrySource::Environment),
         None => match load(dir)? {
             Some((
@@ -223,13 +225,12 @@ mod tests {
             from_env.to_string(),
             "127.0.0.1:5000 (from ENVCTL_REGISTRY)"
         );
-        // An empty variable is unset.
+        // An empty variable is refused, not taken for unset.
         assert_eq!(
             registry_from(Some(" ".into()), dir.path())
-                .unwrap()
-                .unwrap()
-                .source,
-            RegistrySource::ProjectFile(file)
+                .unwrap_err()
+                .to_string(),
+            "ENVCTL_REGISTRY: registry ` ` is empty: give host[:port], e.g. registry.example.com:5000"
         );
     }
 

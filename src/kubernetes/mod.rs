@@ -12,6 +12,7 @@ pub mod node_ports;
 pub mod pod_io;
 pub mod registry;
 pub mod secret_values;
+pub mod up_inputs;
 mod yaml;
 
 pub use manifests::{manifests, manifests_with, Advertise, MappingError, MappingInputs};

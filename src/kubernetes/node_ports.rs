@@ -7,9 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::Environment;
+use crate::model::{labels, Environment};
 
 /// (service, container port) → node port.
 pub type NodePorts = BTreeMap<(String, u16), u16>;
@@ -48,11 +49,15 @@ pub enum NodePortError {
     PinnedTwice { service: String, host: u16 },
 }
 
-/// The node-port range from `ENVCTL_NODE_PORT_RANGE`, default 30000-32767.
+/// The node-port range from `ENVCTL_NODE_PORT_RANGE`, default 30000-32767. An empty value
+/// is refused like a malformed one: it is nearly always a script's unset variable.
 pub fn range_from_env() -> Result<RangeInclusive<u16>, NodePortError> {
     match std::env::var(RANGE_VAR) {
-        Ok(text) if !text.trim().is_empty() => parse_range(&text),
-        _ => Ok(DEFAULT_RANGE),
+        Ok(text) => parse_range(&text),
+        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_RANGE),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            Err(NodePortError::BadRange(raw.to_string_lossy().into_owned()))
+        }
     }
 }
 
@@ -182,6 +187,47 @@ pub fn check_pinned(
             range: range.clone(),
         })
     }
+}
+
+/// The current allocations of an instance, from its Services as the cluster returns them
+/// (`keep` of `allocate`): each `<service>-nodeport` Service's `nodePort` per port, keyed
+/// by its `io.envctl.service` label and port.
+pub fn current(services: &[Value]) -> NodePorts {
+    services
+        .iter()
+        .filter(|s| s["spec"]["type"] == "NodePort")
+        .filter_map(|s| {
+            let service = s["metadata"]["labels"][labels::SERVICE].as_str()?;
+            Some(
+                node_ports_of(s)
+                    .map(move |(port, node_port)| ((service.to_string(), port), node_port)),
+            )
+        })
+        .flatten()
+        .collect()
+}
+
+/// Every node port the given Services use (`taken` of `allocate`): pass every Service of
+/// the cluster, of any owner, since node ports are unique cluster-wide.
+pub fn in_use(services: &[Value]) -> BTreeSet<u16> {
+    services
+        .iter()
+        .flat_map(node_ports_of)
+        .map(|(_, node_port)| node_port)
+        .collect()
+}
+
+/// (port, nodePort) of each port of a Service that has one.
+fn node_ports_of(service: &Value) -> impl Iterator<Item = (u16, u16)> + '_ {
+    service["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let port = u16::try_from(p["port"].as_u64()?).ok()?;
+            let node_port = u16::try_from(p["nodePort"].as_u64()?).ok()?;
+            Some((port, node_port))
+        })
 }
 
 /// A deterministic starting point in the range for one published port of one instance.

@@ -22,6 +22,8 @@ pub struct Published {
 /// Why an image could not be published; names the services, the image and the registry.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    #[error("images built on this machine are pushed to {registry} through its Docker engine, which cannot be reached: {reason}")]
+    NoEngine { registry: String, reason: String },
     #[error("image {image} (service {}) is not on this machine's Docker engine at {endpoint}, so it cannot be pushed: build it first (scripts/build-images.sh for envctl/* images; `envctl up` on Docker builds `build:` services)", list(.services))]
     Missing {
         services: Vec<String>,
@@ -94,4 +96,24 @@ pub async fn publish_images(
         });
     }
     Ok(published)
+}
+
+/// `publish_images` of every local-only image of `env` through this machine's Docker engine
+/// (the process's `DOCKER_HOST` / docker context: where `build:` and build-images.sh put them).
+pub async fn publish_local_images(
+    env: &crate::model::Environment,
+    registry: &str,
+    progress: ProgressSink<'_>,
+) -> Result<Vec<Published>, PublishError> {
+    let images = super::images::local_only_images(env);
+    if images.is_empty() {
+        return Ok(Vec::new());
+    }
+    let engine = DockerEngine::connect()
+        .await
+        .map_err(|e| PublishError::NoEngine {
+            registry: registry.to_string(),
+            reason: e.to_string(),
+        })?;
+    publish_images(&engine, registry, &images, progress).await
 }

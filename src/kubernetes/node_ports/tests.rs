@@ -130,7 +130,7 @@ fn an_exhausted_range_is_an_error_naming_service_port_and_range() {
 fn ranges_parse_or_are_refused_naming_the_variable() {
     assert_eq!(parse_range("30000-30100"), Ok(30000..=30100));
     assert_eq!(parse_range(" 7 - 7 "), Ok(7..=7));
-    for bad in ["", "30000", "2-1", "0-5", "a-b", "1-70000"] {
+    for bad in ["", " ", "30000", "2-1", "0-5", "a-b", "1-70000"] {
         let err = parse_range(bad).unwrap_err();
         assert!(err.to_string().contains(RANGE_VAR), "{bad}: {err}");
     }
@@ -204,4 +204,33 @@ fn pinned_ports_are_node_ports_inside_the_range_and_never_probed_into() {
         matches!(err, NodePortError::PinnedTwice { host: 30080, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn current_allocations_and_ports_in_use_are_read_from_services() {
+    let services = vec![
+        serde_json::json!({
+            "metadata": { "name": "web-nodeport", "labels": { "io.envctl.service": "web" } },
+            "spec": { "type": "NodePort", "ports": [
+                { "port": 80, "nodePort": 30080 },
+                { "port": 443, "nodePort": 30443 },
+            ]},
+        }),
+        // A headless Service of the same service: no node ports.
+        serde_json::json!({
+            "metadata": { "name": "web", "labels": { "io.envctl.service": "web" } },
+            "spec": { "clusterIP": "None", "ports": [{ "port": 80 }] },
+        }),
+        // Someone else's: not ours to keep, but taken.
+        serde_json::json!({
+            "metadata": { "name": "ingress" },
+            "spec": { "type": "LoadBalancer", "ports": [{ "port": 443, "nodePort": 31443 }] },
+        }),
+    ];
+    assert_eq!(
+        current(&services[..2]),
+        BTreeMap::from([(key("web", 80), 30080), (key("web", 443), 30443)])
+    );
+    assert_eq!(current(&services[2..]), none());
+    assert_eq!(in_use(&services), BTreeSet::from([30080, 30443, 31443]));
 }
