@@ -86,25 +86,26 @@ pub fn allocate(
 ) -> Result<NodePorts, NodePortError> {
     let wanted: BTreeSet<&(String, u16)> = wanted.iter().collect();
     let mut out = NodePorts::new();
-    // Kept ports first, so a new port never probes into one that an earlier key keeps.
-    for key in &wanted {
-        if let Some(&port) = keep.get(*key) {
-            if !out.values().any(|&p| p == port) {
-                out.insert((*key).clone(), port);
+    // Node ports handed out so far, kept ones first: a new port never probes into one that a
+    // later key keeps.
+    let mut given = BTreeSet::new();
+    for &key in &wanted {
+        if let Some(&port) = keep.get(key) {
+            if given.insert(port) {
+                out.insert(key.clone(), port);
             }
         }
     }
     let first = u32::from(*range.start());
     let len = u32::from(*range.end()) - first + 1;
-    for (service, port) in wanted {
-        let key = (service.clone(), *port);
-        if out.contains_key(&key) {
+    for key @ (service, port) in wanted {
+        if out.contains_key(key) {
             continue;
         }
         let start = preference(instance, service, *port) % len;
         let free = (0..len)
             .map(|step| (first + (start + step) % len) as u16)
-            .find(|p| !taken.contains(p) && !out.values().any(|given| given == p));
+            .find(|p| !taken.contains(p) && !given.contains(p));
         let Some(node_port) = free else {
             return Err(NodePortError::Exhausted {
                 service: service.clone(),
@@ -113,7 +114,8 @@ pub fn allocate(
                 taken: taken.len(),
             });
         };
-        out.insert(key, node_port);
+        given.insert(node_port);
+        out.insert(key.clone(), node_port);
     }
     Ok(out)
 }

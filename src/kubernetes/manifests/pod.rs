@@ -104,7 +104,7 @@ fn env(service: &Service, inputs: &MappingInputs) -> Result<Vec<Value>, Vec<Stri
                     host_port_token::expand(text, |s, p| inputs.node_port(s, p)).unwrap_or_else(
                         |e| {
                             problems.push(format!(
-                                "service `{}`: env `{name}`: {e} on Kubernetes (no node port)",
+                                "service `{}`: env `{name}`: {e} (no node port was allocated for it)",
                                 service.name
                             ));
                             text.clone()
