@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub const FILE: &str = "envctl.yaml";
 
 /// The environment variable that overrides `registry:` of the project file.
-pub const REGISTRY_VAR: &str = "ENVCTL_REGISTRY";
+pub const REGISTRY_VAR: &str = crate::settings::REGISTRY;
 
 /// What the project file may say; any other key is an error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]

@@ -16,6 +16,10 @@ pub const TEMPLATE_PATH: &str = "ENVCTL_TEMPLATE_PATH";
 pub const RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 pub const DOCKER_HOST: &str = "DOCKER_HOST";
 pub const ENGINE: &str = "ENVCTL_ENGINE";
+/// The node ports envctl allocates from on a Kubernetes cluster (`kubernetes::node_ports`).
+pub const NODE_PORT_RANGE: &str = "ENVCTL_NODE_PORT_RANGE";
+/// The registry images built on this machine are pushed to for a cluster (`project::registry`).
+pub const REGISTRY: &str = "ENVCTL_REGISTRY";
 
 /// A variable whose value cannot be used: `NAME=value: why`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +150,11 @@ pub fn check_environment() -> Result<(), SettingError> {
     port_range()?;
     docker_host()?;
     non_empty(ENGINE, "DOCKER_HOST, else the local socket")?;
+    if let Some(text) = non_empty(NODE_PORT_RANGE, "30000-32767")? {
+        crate::model::PortRange::parse(&text)
+            .map_err(|reason| error(NODE_PORT_RANGE, &text, reason.to_string()))?;
+    }
+    non_empty(REGISTRY, "`registry:` in envctl.yaml, else none")?;
     Ok(())
 }
 

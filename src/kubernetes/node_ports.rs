@@ -16,7 +16,7 @@ use crate::model::{labels, Environment};
 pub type NodePorts = BTreeMap<(String, u16), u16>;
 
 /// The environment variable naming the cluster's node-port range, `FIRST-LAST`.
-pub const RANGE_VAR: &str = "ENVCTL_NODE_PORT_RANGE";
+pub const RANGE_VAR: &str = crate::settings::NODE_PORT_RANGE;
 
 /// Kubernetes' default `--service-node-port-range`.
 pub const DEFAULT_RANGE: RangeInclusive<u16> = 30000..=32767;

@@ -218,6 +218,9 @@ fn empty_or_malformed_variables_are_refused_by_name_before_anything_is_created()
     refused(&fx, "XDG_RUNTIME_DIR", "run", "absolute");
     refused(&fx, "DOCKER_HOST", "", "empty");
     refused(&fx, "DOCKER_HOST", "localhost:2375", "tcp://");
+    refused(&fx, "ENVCTL_NODE_PORT_RANGE", "", "empty");
+    refused(&fx, "ENVCTL_NODE_PORT_RANGE", "30000", "FIRST-LAST");
+    refused(&fx, "ENVCTL_REGISTRY", " ", "empty");
 }
 
 #[test]
