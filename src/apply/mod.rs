@@ -358,6 +358,9 @@ async fn create_resources(
                 format!("volume {name}"),
                 engine.create_volume(name, labels).await,
             ),
+            // Containers and images are run elsewhere; Kubernetes object actions
+            // (`ApplyObject`, `DeleteObject`) come from that backend's plans and are never
+            // run against a container engine.
             _ => continue,
         };
         match result {

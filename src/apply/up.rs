@@ -23,6 +23,9 @@ pub enum UpError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Plan(#[from] PlanErrors),
+    /// The definition cannot be expressed on Kubernetes (that backend's plans only).
+    #[error(transparent)]
+    Mapping(#[from] crate::kubernetes::MappingError),
     /// Images the engine lacks and could get from nowhere (`fetch_missing_images`), found
     /// before anything was created.
     #[error("{}\nnothing of the instance was created", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]

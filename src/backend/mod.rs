@@ -10,6 +10,7 @@
 
 pub mod cluster;
 pub mod docker;
+pub mod kubernetes;
 pub mod selection;
 
 use std::collections::BTreeMap;

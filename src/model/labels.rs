@@ -90,15 +90,26 @@ fn describe(env: &str, feature: Option<&str>) -> String {
 
 /// An object found by name or instance label that belongs to someone else.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} `{name}` {owner}, not to {asked}; envctl leaves it untouched: remove or rename it yourself (e.g. `docker {kind} rm {name}`)")]
+#[error("{kind} `{name}` {owner}, not to {asked}; envctl leaves it untouched: remove or rename it yourself (e.g. `{}`)", removal_hint(.kind, .name))]
 pub struct NotOurs {
-    /// `container`, `network` or `volume`.
+    /// `container`, `network` or `volume`; on Kubernetes `namespace` or the object's kind
+    /// (`deployment`, its name then `NAMESPACE/NAME`).
     pub kind: &'static str,
     pub name: String,
     /// Who the labels say owns it.
     pub owner: String,
     /// The instance asked for, described.
     pub asked: String,
+}
+
+/// How a user removes the object themselves: Docker objects with `docker`, Kubernetes ones
+/// (a namespace, or `NAMESPACE/NAME` inside one) with `kubectl`.
+fn removal_hint(kind: &str, name: &str) -> String {
+    match (kind, name.split_once('/')) {
+        ("container" | "network" | "volume", _) => format!("docker {kind} rm {name}"),
+        (_, Some((namespace, object))) => format!("kubectl delete {kind} {object} -n {namespace}"),
+        (_, None) => format!("kubectl delete {kind} {name}"),
+    }
 }
 
 /// Checks that an object found for `instance` (by name or by its instance label) carries

@@ -140,6 +140,20 @@ pub enum Action {
         id: String,
         name: String,
     },
+    /// Kubernetes: server-side apply of one object of the instance (`kind` as manifests
+    /// spell it), because it is missing or changed. The Docker path never plans it and
+    /// `apply` ignores it.
+    ApplyObject {
+        kind: String,
+        name: String,
+        reason: String,
+    },
+    /// Kubernetes: delete an object of the instance the definition no longer has
+    /// (claims are never pruned: only `down --volumes` removes data).
+    DeleteObject {
+        kind: String,
+        name: String,
+    },
 }
 
 /// An action as shown to users: what, on which target, and why.
@@ -200,6 +214,14 @@ impl Action {
                 "remove-orphan",
                 name.clone(),
                 format!("service `{service}` is no longer defined"),
+            ),
+            Action::ApplyObject { kind, name, reason } => {
+                ("apply", format!("{kind}/{name}"), reason.clone())
+            }
+            Action::DeleteObject { kind, name } => (
+                "delete",
+                format!("{kind}/{name}"),
+                "no longer defined".into(),
             ),
         };
         ActionSummary {

@@ -104,6 +104,9 @@ pub(crate) async fn realize(engine: &FakeEngine, plan: &Plan) {
             }
             Action::StartContainer { id, .. } => engine.start_container(id).await.unwrap(),
             Action::RemoveOrphan { id, .. } => engine.remove_container(id).await.unwrap(),
+            Action::ApplyObject { .. } | Action::DeleteObject { .. } => {
+                unreachable!("a Docker plan has no Kubernetes objects: {action:?}")
+            }
         }
     }
 }

@@ -1,0 +1,290 @@
+//! The Kubernetes backend: an instance is a namespace (`envctl-<instance>`) holding the
+//! objects the mapping (`crate::kubernetes::manifests`) makes of its definition, stamped by
+//! `desired`. Planning compares spec hashes (`plan`), `up` applies server-side and prunes
+//! (`apply`) then waits (`wait`), `down` deletes the namespace (`down`), lifetimes are
+//! namespace annotations (`leases`). This file only wires them to the `Backend` trait.
+//!
+//! `fake_api` is an in-memory API server for tests and benchmarks.
+
+mod api;
+mod apply;
+mod desired;
+mod down;
+pub mod fake_api;
+mod kinds;
+mod leases;
+mod observe;
+mod plan;
+mod progress;
+mod wait;
+mod workloads;
+
+pub use desired::desired;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, BoxStream, StreamExt};
+
+use super::{Backend, FoundInstance, HostAddress, OwnershipError};
+use crate::apply::{
+    ApplyOptions, ApplyReport, DownReport, DownScope, EventSink, Failure, Interrupt, NotReady,
+    UpError, UpOutcome, INTERRUPTED,
+};
+use crate::engine::{
+    EngineError, EngineResult, ExecOutput, LabelFilter, ObservedContainer, ProgressSink,
+};
+use crate::kubernetes::manifests::namespace_name;
+use crate::lifetime::Lease;
+use crate::model::labels::check_owner;
+use crate::model::{Environment, InstanceId};
+use crate::plan::{Plan, PlanInputs, ServiceTarget};
+use crate::snapshot::{RestoreReport, SaveRequest, Snapshot, SnapshotError};
+
+use api::Kube;
+use kinds::{NAMESPACE, POD};
+use observe::labels_of;
+use progress::Progress;
+
+/// How often readiness and namespace deletion are looked at again.
+const POLL: Duration = Duration::from_secs(1);
+/// How long `down` waits for a namespace to be gone.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A `Backend` over a Kubernetes cluster.
+pub struct KubeBackend {
+    kube: Kube,
+    host: HostAddress,
+    /// `context NAME (https://...)`, for messages.
+    label: String,
+    poll: Duration,
+    delete_timeout: Duration,
+}
+
+impl KubeBackend {
+    /// `host` is where node ports are dialled (`cluster::connect` finds it).
+    pub fn new(client: kube::Client, host: HostAddress, label: String) -> Self {
+        Self {
+            kube: Kube::new(client),
+            host,
+            label,
+            poll: POLL,
+            delete_timeout: DELETE_TIMEOUT,
+        }
+    }
+
+    /// Looks again every `poll` while waiting (tests: milliseconds), and gives a deleted
+    /// namespace `delete_timeout` to go.
+    pub fn with_pace(mut self, poll: Duration, delete_timeout: Duration) -> Self {
+        self.poll = poll;
+        self.delete_timeout = delete_timeout;
+        self
+    }
+
+    /// Which cluster this is, for messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn unsupported(&self, what: &str) -> EngineError {
+        EngineError::Api {
+            context: format!("Kubernetes ({})", self.label),
+            message: format!("{what} is not supported on the Kubernetes backend yet"),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for KubeBackend {
+    fn host_address(&self) -> &HostAddress {
+        &self.host
+    }
+
+    /// Pods reach this machine only through what the cluster routes; nothing is promised.
+    fn reach_back(&self) -> Option<std::net::IpAddr> {
+        None
+    }
+
+    async fn verify_owner(&self, instance: &InstanceId) -> Result<(), OwnershipError> {
+        let ns = namespace_name(instance.as_str());
+        let Some(namespace) = self.kube.get(&NAMESPACE, None, &ns).await? else {
+            return Ok(());
+        };
+        check_owner("namespace", &ns, &labels_of(&namespace), instance)
+            .map_err(|problem| OwnershipError::NotOurs(vec![problem]))
+    }
+
+    async fn plan(&self, env: &Environment, inputs: &PlanInputs<'_>) -> Result<Plan, UpError> {
+        Ok(plan::plan(&self.kube, env, inputs).await?.plan)
+    }
+
+    async fn up(
+        &self,
+        env: &Environment,
+        inputs: &PlanInputs<'_>,
+        opts: &ApplyOptions,
+        sink: EventSink,
+        interrupt: Interrupt,
+    ) -> Result<UpOutcome, UpError> {
+        let progress = Progress::new(sink);
+        let kplan = plan::plan(&self.kube, env, inputs).await?;
+        let applied = apply::apply(&self.kube, &kplan, &progress, &interrupt).await?;
+        let report = match applied {
+            apply::Applied::All => {
+                wait::wait(
+                    &self.kube,
+                    &kplan.plan,
+                    opts,
+                    &progress,
+                    &interrupt,
+                    self.poll,
+                )
+                .await?
+            }
+            apply::Applied::Interrupted => ApplyReport {
+                failures: kplan
+                    .plan
+                    .services
+                    .iter()
+                    .map(|s| Failure {
+                        service: s.name.to_string(),
+                        reason: INTERRUPTED.into(),
+                        logs: Vec::new(),
+                    })
+                    .collect(),
+                pending: BTreeMap::new(),
+            },
+        };
+        Ok(UpOutcome {
+            plan: kplan.plan,
+            report,
+            attempts: 1,
+        })
+    }
+
+    async fn pull(&self, _image: &str, _progress: ProgressSink<'_>) -> EngineResult<()> {
+        Err(self.unsupported("pulling images (`up --pull`; the cluster's nodes pull)"))
+    }
+
+    async fn down(
+        &self,
+        scope: &DownScope,
+        volumes: bool,
+        sink: EventSink,
+    ) -> EngineResult<DownReport> {
+        let pace = down::Pace {
+            poll: self.poll,
+            timeout: self.delete_timeout,
+        };
+        down::down(&self.kube, scope, volumes, &Progress::new(sink), pace).await
+    }
+
+    async fn services(
+        &self,
+        instance: &InstanceId,
+    ) -> EngineResult<BTreeMap<String, ObservedContainer>> {
+        workloads::services(&self.kube, instance).await
+    }
+
+    async fn has_remains(&self, instance: &InstanceId) -> EngineResult<bool> {
+        workloads::has_remains(&self.kube, instance).await
+    }
+
+    async fn instances(&self) -> EngineResult<Vec<FoundInstance>> {
+        workloads::instances(&self.kube).await
+    }
+
+    async fn leases(&self, filter: LabelFilter) -> EngineResult<Vec<Lease>> {
+        leases::leases(&self.kube, &filter).await
+    }
+
+    async fn renew_lease(
+        &self,
+        instance: &InstanceId,
+        ttl: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> EngineResult<Option<Lease>> {
+        leases::renew(&self.kube, instance, ttl, now).await
+    }
+
+    async fn check_ready(
+        &self,
+        workload: &ObservedContainer,
+        _plan: &Plan,
+        target: &ServiceTarget,
+        _registry: &[crate::dubbo::registry::Candidate],
+    ) -> Result<(), NotReady> {
+        let ns = workloads::namespace_of(workload);
+        let pod = match self.kube.get(&POD, Some(&ns), &workload.id).await {
+            Ok(Some(pod)) => pod,
+            Ok(None) => return Err(NotReady(format!("pod {} is gone", workload.id))),
+            Err(err) => return Err(NotReady(err.to_string())),
+        };
+        if !wait::pod_ready(&pod) {
+            return Err(NotReady(format!("pod {} is not Ready", workload.id)));
+        }
+        wait::check_protocol_probe(target, &pod)
+    }
+
+    async fn logs(&self, workload: &ObservedContainer, tail: usize) -> EngineResult<Vec<String>> {
+        let ns = workloads::namespace_of(workload);
+        self.kube.logs(&ns, &workload.id, tail).await
+    }
+
+    fn follow_logs(
+        &self,
+        _workload: &ObservedContainer,
+        _tail: usize,
+    ) -> BoxStream<'static, EngineResult<String>> {
+        let err = self.unsupported("following logs (`logs --follow`)");
+        stream::once(async move { Err(err) }).boxed()
+    }
+
+    async fn restart(&self, _workload: &ObservedContainer, _grace: Duration) -> EngineResult<()> {
+        Err(self.unsupported("restarting a workload"))
+    }
+
+    /// No change stream yet: callers' periodic looks keep `envctl ui` current.
+    fn changes(&self, _filter: &LabelFilter) -> BoxStream<'static, ()> {
+        stream::empty().boxed()
+    }
+
+    async fn exec(
+        &self,
+        _workload: &ObservedContainer,
+        _command: &[String],
+    ) -> EngineResult<ExecOutput> {
+        Err(self.unsupported("exec"))
+    }
+
+    async fn snapshot_save(
+        &self,
+        _req: &SaveRequest,
+        _progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Snapshot, SnapshotError> {
+        Err(self.unsupported("snapshot save").into())
+    }
+
+    async fn snapshots(&self) -> Result<Vec<Snapshot>, SnapshotError> {
+        Err(self.unsupported("snapshots").into())
+    }
+
+    async fn snapshot_remove(&self, _name: &str) -> Result<Snapshot, SnapshotError> {
+        Err(self.unsupported("snapshot rm").into())
+    }
+
+    async fn snapshot_restore(
+        &self,
+        _name: &str,
+        _env: &Environment,
+        _now: &str,
+        _progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<RestoreReport, SnapshotError> {
+        Err(self.unsupported("up --from-snapshot").into())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,174 @@
+//! `plan` on a cluster: desired objects (`desired`) against what the instance's namespace
+//! holds (`observe`), compared by spec hash. Each difference is an `ApplyObject` (missing, or
+//! changed: naming the fields) or a `DeleteObject` (no longer defined; claims never), and
+//! every change to an existing object is validated by the server with a dry-run apply.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::api::Kube;
+use super::desired::{changed_fields, desired, spec_hash};
+use super::kinds::{Kind, CLAIM, NAMESPACE};
+use super::observe::{name_of, observe, ownership_problems, Observed};
+use crate::apply::UpError;
+use crate::kubernetes::manifests::namespace_name;
+use crate::model::{labels, Environment, Protocol};
+use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanInputs, ServiceTarget};
+
+/// A plan and what carrying it out needs.
+#[derive(Debug)]
+pub struct KubePlan {
+    pub plan: Plan,
+    /// The objects to apply, in apply order (each has its `ApplyObject` in the plan).
+    pub applies: Vec<Value>,
+    /// The objects to delete (each has its `DeleteObject`).
+    pub deletes: Vec<(Kind, String)>,
+}
+
+/// Plans `env`'s instance; changes nothing (dry-run applies persist nothing).
+pub async fn plan(
+    kube: &Kube,
+    env: &Environment,
+    inputs: &PlanInputs<'_>,
+) -> Result<KubePlan, UpError> {
+    let mut wanted = desired(env)?;
+    let observed = observe(kube, &env.instance).await?;
+    let problems = ownership_problems(&observed, &env.instance);
+    if !problems.is_empty() {
+        return Err(PlanErrors(problems.into_iter().map(PlanError::NotOurs).collect()).into());
+    }
+    let mut actions = Vec::new();
+    let mut applies = Vec::new();
+    let mut defined = BTreeSet::new();
+    for doc in &mut wanted {
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        let name = name_of(doc).to_string();
+        defined.insert((kind.clone(), name.clone()));
+        let existing = if kind == NAMESPACE.kind {
+            observed.namespace.as_ref()
+        } else {
+            observed.find(&kind, &name)
+        };
+        if kind == NAMESPACE.kind {
+            stamp_owner(doc, existing, &inputs.owner);
+        }
+        let reason = match existing {
+            None => "does not exist".to_string(),
+            Some(found) if spec_hash(found) == spec_hash(doc) => continue,
+            Some(found) => {
+                // The server checks the change now (admission, immutable fields, someone
+                // else's fields), so `plan` fails where `up` would.
+                kube.apply(doc, true).await?;
+                format!(
+                    "changed: {}; server dry-run accepted",
+                    changed_fields(found, doc).join(", ")
+                )
+            }
+        };
+        actions.push(Action::ApplyObject { kind, name, reason });
+        applies.push(doc.clone());
+    }
+    let mut deletes = Vec::new();
+    for (kind, object) in &observed.objects {
+        let name = name_of(object).to_string();
+        if *kind == CLAIM || defined.contains(&(kind.kind.to_string(), name.clone())) {
+            continue;
+        }
+        actions.push(Action::DeleteObject {
+            kind: kind.kind.to_string(),
+            name: name.clone(),
+        });
+        deletes.push((*kind, name));
+    }
+    let plan = Plan {
+        instance: env.instance.clone(),
+        network: namespace_name(env.instance.as_str()),
+        actions,
+        services: targets(env, &observed),
+        port_moves: Vec::new(),
+    };
+    Ok(KubePlan {
+        plan,
+        applies,
+        deletes,
+    })
+}
+
+/// Who made the instance goes on its namespace once, when it is created, and stays: a later
+/// `up` by someone else keeps the first owner, as the Docker network does. Not hashed.
+fn stamp_owner(namespace: &mut Value, existing: Option<&Value>, owner: &str) {
+    let owner = existing
+        .and_then(|ns| ns["metadata"]["annotations"][labels::OWNER].as_str())
+        .unwrap_or(owner)
+        .to_string();
+    if owner.is_empty() {
+        return;
+    }
+    let metadata = &mut namespace["metadata"];
+    if metadata["annotations"].is_null() {
+        metadata["annotations"] = json!({});
+    }
+    metadata["annotations"][labels::OWNER] = json!(owner);
+}
+
+/// What `apply` and `status` need of every service, in dependency order. Its "host ports"
+/// are the node ports of its NodePort Service, when that exists.
+fn targets(env: &Environment, observed: &Observed) -> Vec<ServiceTarget> {
+    env.dependency_order()
+        .into_iter()
+        .map(|name| {
+            let service = &env.services[name];
+            ServiceTarget {
+                name: name.clone(),
+                container_name: env.instance.container_name(name),
+                kind: service.kind,
+                image: service.image.clone(),
+                depends_on: service.depends_on.clone(),
+                healthcheck: service.healthcheck.clone(),
+                ports: node_ports(observed, name.as_str()),
+                existing_id: None,
+                bind_sources: Vec::new(),
+                seed: None,
+                own_registrations: env.overlay.is_some(),
+            }
+        })
+        .collect()
+}
+
+/// (container port, protocol) -> node port, from `service`'s NodePort Services.
+pub fn node_ports(observed: &Observed, service: &str) -> BTreeMap<(u16, Protocol), u16> {
+    // List items carry no `kind`: the list they came from says it.
+    let services = observed
+        .objects
+        .iter()
+        .filter(|(kind, _)| *kind == super::kinds::SERVICE)
+        .map(|(_, o)| o);
+    node_ports_of(services, service)
+}
+
+/// `node_ports` over Services (those listed in a namespace).
+pub fn node_ports_of<'a>(
+    objects: impl Iterator<Item = &'a Value>,
+    service: &str,
+) -> BTreeMap<(u16, Protocol), u16> {
+    let mut ports = BTreeMap::new();
+    for object in objects {
+        let own = object["metadata"]["labels"][labels::SERVICE].as_str() == Some(service);
+        if !own || object["spec"]["type"] != "NodePort" {
+            continue;
+        }
+        for port in object["spec"]["ports"].as_array().into_iter().flatten() {
+            let protocol = match port["protocol"].as_str() {
+                Some("UDP") => Protocol::Udp,
+                _ => Protocol::Tcp,
+            };
+            let (Some(container), Some(node)) = (port["port"].as_u64(), port["nodePort"].as_u64())
+            else {
+                continue;
+            };
+            ports.insert((container as u16, protocol), node as u16);
+        }
+    }
+    ports
+}

@@ -1,0 +1,307 @@
+//! Readiness after apply, with the Docker path's semantics: every service is waited for
+//! (`opts.wait`), else only those a dependent needs `healthy` or `completed`. A Deployment is
+//! ready when rolled out and its pod is Ready; a Job when it succeeded. A pod stuck in
+//! CrashLoopBackOff / ImagePullBackOff / ErrImagePull, or a failed Job, fails `up` at once
+//! with the pod's last log lines. Each round reads pods, Deployments and Jobs: three LISTs
+//! however many services wait.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::api::Kube;
+use super::kinds::{DEPLOYMENT, JOB, POD};
+use super::observe::{instance_selector, name_of};
+use super::progress::Progress;
+use crate::apply::{
+    ApplyOptions, ApplyReport, Failure, Interrupt, NotReady, Phase, FAILURE_LOG_LINES, INTERRUPTED,
+};
+use crate::engine::EngineResult;
+use crate::model::{labels, Condition, Probe, ServiceKind};
+use crate::plan::{Plan, ServiceTarget};
+
+/// Container waiting reasons that will not resolve by waiting.
+const FATAL: [&str; 5] = [
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+];
+
+/// What a service must reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    Started,
+    Ready,
+    Completed,
+}
+
+/// Where a service stands in one look.
+enum Look {
+    Reached(Phase),
+    Waiting(String),
+    /// Failed for good: why, and the pod whose log tells more.
+    Failed(String, Option<String>),
+}
+
+/// The services to wait for and what each must reach.
+fn goals(plan: &Plan, opts: &ApplyOptions) -> BTreeMap<String, Goal> {
+    let mut goals = BTreeMap::new();
+    for target in &plan.services {
+        if opts.wait || opts.check_once {
+            let goal = match target.kind {
+                ServiceKind::Job => Goal::Completed,
+                ServiceKind::Service => Goal::Ready,
+            };
+            goals.insert(target.name.to_string(), goal);
+        }
+        for (dep, condition) in &target.depends_on {
+            let goal = match condition {
+                Condition::Started => Goal::Started,
+                Condition::Healthy => Goal::Ready,
+                Condition::Completed => Goal::Completed,
+            };
+            let entry = goals.entry(dep.to_string()).or_insert(goal);
+            if goal != Goal::Started {
+                *entry = goal;
+            }
+        }
+    }
+    // A dependency that is not in the plan (a `--local` service) runs elsewhere.
+    goals.retain(|name, _| plan.service(name).is_some());
+    goals
+}
+
+/// Waits per `opts` and reports, as `apply` does on Docker.
+pub async fn wait(
+    kube: &Kube,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    progress: &Progress,
+    interrupt: &Interrupt,
+    poll: Duration,
+) -> EngineResult<ApplyReport> {
+    let namespace = plan.network.clone();
+    let goals = goals(plan, opts);
+    let mut report = ApplyReport::default();
+    for target in plan
+        .services
+        .iter()
+        .filter(|t| !goals.contains_key(t.name.as_str()))
+    {
+        progress.emit(target.name.as_str(), Phase::Started);
+    }
+    let mut pending: BTreeSet<String> = goals.keys().cloned().collect();
+    let mut reasons: BTreeMap<String, String> = BTreeMap::new();
+    for name in &pending {
+        progress.emit(
+            name,
+            Phase::Waiting {
+                reason: "rolling out".into(),
+            },
+        );
+    }
+    let deadline = progress.began() + opts.wait_timeout;
+    let selector = instance_selector(plan.instance.as_str());
+    while !pending.is_empty() {
+        let pods = kube.list(&POD, Some(&namespace), &selector).await?;
+        let deployments = kube.list(&DEPLOYMENT, Some(&namespace), &selector).await?;
+        let jobs = kube.list(&JOB, Some(&namespace), &selector).await?;
+        for name in pending.clone() {
+            let target = plan.service(&name).expect("goals come from the plan");
+            let own_pods: Vec<&Value> = pods
+                .iter()
+                .filter(|p| p["metadata"]["labels"][labels::SERVICE].as_str() == Some(&name))
+                .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+                .collect();
+            let look = match target.kind {
+                ServiceKind::Job => look_job(find(&jobs, &name), &own_pods),
+                ServiceKind::Service => {
+                    look_deployment(target, goals[&name], find(&deployments, &name), &own_pods)
+                }
+            };
+            match look {
+                Look::Reached(phase) => {
+                    progress.emit(&name, phase);
+                    pending.remove(&name);
+                }
+                Look::Waiting(reason) => {
+                    reasons.insert(name, reason);
+                }
+                Look::Failed(reason, pod) => {
+                    let logs = match pod {
+                        Some(pod) => kube
+                            .logs(&namespace, &pod, FAILURE_LOG_LINES)
+                            .await
+                            .unwrap_or_default(),
+                        None => Vec::new(),
+                    };
+                    return Ok(fail(report, progress, &name, reason, logs));
+                }
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        if opts.check_once {
+            for name in pending {
+                let reason = reasons.remove(&name).unwrap_or_default();
+                report.pending.insert(name, reason);
+            }
+            break;
+        }
+        if interrupt.is_set() {
+            for name in pending {
+                report = fail(report, progress, &name, INTERRUPTED.into(), Vec::new());
+            }
+            break;
+        }
+        if Instant::now() >= deadline {
+            for name in pending {
+                let why = reasons.remove(&name).unwrap_or_default();
+                let reason = format!("not ready after {}s: {why}", opts.wait_timeout.as_secs());
+                report = fail(report, progress, &name, reason, Vec::new());
+            }
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll.min(deadline.saturating_duration_since(Instant::now()))) => {}
+            _ = interrupt.wait() => {}
+        }
+    }
+    Ok(report)
+}
+
+fn fail(
+    mut report: ApplyReport,
+    progress: &Progress,
+    service: &str,
+    reason: String,
+    logs: Vec<String>,
+) -> ApplyReport {
+    progress.emit(
+        service,
+        Phase::Failed {
+            reason: reason.clone(),
+            logs: logs.clone(),
+        },
+    );
+    report.failures.push(Failure {
+        service: service.to_string(),
+        reason,
+        logs,
+    });
+    report
+}
+
+fn find<'a>(objects: &'a [Value], name: &str) -> Option<&'a Value> {
+    objects.iter().find(|o| name_of(o) == name)
+}
+
+/// A pod's container stuck for good, as `pod NAME: REASON: message`.
+fn fatal(pods: &[&Value]) -> Option<(String, String)> {
+    pods.iter().find_map(|pod| {
+        let statuses = pod["status"]["containerStatuses"].as_array()?;
+        statuses.iter().find_map(|status| {
+            let waiting = &status["state"]["waiting"];
+            let reason = waiting["reason"].as_str()?;
+            if !FATAL.contains(&reason) {
+                return None;
+            }
+            let pod_name = name_of(pod).to_string();
+            let message = waiting["message"].as_str().unwrap_or_default();
+            let restarts = status["restartCount"].as_u64().unwrap_or(0);
+            let mut why = format!("pod {pod_name}: {reason}");
+            if restarts > 0 {
+                why.push_str(&format!(" (restarted {restarts} times)"));
+            }
+            if !message.is_empty() {
+                why.push_str(&format!(": {message}"));
+            }
+            Some((why, pod_name))
+        })
+    })
+}
+
+pub fn pod_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+fn look_deployment(
+    target: &ServiceTarget,
+    goal: Goal,
+    deployment: Option<&Value>,
+    pods: &[&Value],
+) -> Look {
+    if let Some((why, pod)) = fatal(pods) {
+        return Look::Failed(why, Some(pod));
+    }
+    let Some(deployment) = deployment else {
+        return Look::Waiting("its Deployment does not exist".into());
+    };
+    let status = &deployment["status"];
+    let generation = deployment["metadata"]["generation"].as_i64().unwrap_or(0);
+    let observed = status["observedGeneration"].as_i64().unwrap_or(-1);
+    let updated = status["updatedReplicas"].as_i64().unwrap_or(0);
+    let available = status["availableReplicas"].as_i64().unwrap_or(0);
+    let rolled_out = observed >= generation && updated >= 1 && available >= 1;
+    let running = pods.iter().find(|p| p["status"]["phase"] == "Running");
+    match goal {
+        Goal::Started | Goal::Completed if running.is_some() => Look::Reached(Phase::Started),
+        Goal::Ready => match pods.iter().find(|p| pod_ready(p)) {
+            Some(pod) if rolled_out => match check_protocol_probe(target, pod) {
+                Ok(()) => Look::Reached(Phase::Ready),
+                Err(NotReady(why)) => Look::Waiting(why),
+            },
+            Some(_) => Look::Waiting("rolling out".into()),
+            None if running.is_some() => Look::Waiting("pod running, not Ready yet".into()),
+            None => Look::Waiting("no pod running yet".into()),
+        },
+        _ => Look::Waiting("no pod running yet".into()),
+    }
+}
+
+fn look_job(job: Option<&Value>, pods: &[&Value]) -> Look {
+    let Some(job) = job else {
+        return Look::Waiting("its Job does not exist".into());
+    };
+    let status = &job["status"];
+    if status["succeeded"].as_i64().unwrap_or(0) >= 1 {
+        return Look::Reached(Phase::Completed);
+    }
+    let failed = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Failed" && c["status"] == "True");
+    if let Some(condition) = failed {
+        let message = condition["message"].as_str().unwrap_or("the Job failed");
+        let pod = pods.first().map(|p| name_of(p).to_string());
+        return Look::Failed(format!("job failed: {message}"), pod);
+    }
+    if let Some((why, pod)) = fatal(pods) {
+        return Look::Failed(why, Some(pod));
+    }
+    Look::Waiting("running".into())
+}
+
+/// The hook for health checks Kubernetes cannot run itself (`dubbo`, `zookeeper`): for now
+/// the pod's Ready condition stands in for them; a port-forward prober replaces this.
+pub fn check_protocol_probe(target: &ServiceTarget, pod: &Value) -> Result<(), NotReady> {
+    let protocol = target
+        .healthcheck
+        .as_ref()
+        .is_some_and(|hc| matches!(hc.probe, Probe::Dubbo(_) | Probe::Zookeeper { .. }));
+    if !protocol || pod_ready(pod) {
+        Ok(())
+    } else {
+        Err(NotReady(format!("pod {} is not Ready", name_of(pod))))
+    }
+}
