@@ -4,8 +4,8 @@
 //! exec, one readiness check); `host_address` says where published ports are dialled.
 //!
 //! `docker/` implements it over a container engine (`engine::Engine`: Docker, or the
-//! in-memory fake in unit tests). A Kubernetes backend implements the same trait; nothing in
-//! its signatures is Docker's. The observation types (`ObservedContainer`: one running
+//! in-memory fake in unit tests); `kubernetes/` over a cluster's API (or its in-memory
+//! `fake_api`). Nothing in the trait's signatures is Docker's. The observation types (`ObservedContainer`: one running
 //! workload of a service, with its labels, state and published ports) are envctl's own.
 
 pub mod cluster;
@@ -208,13 +208,23 @@ pub fn host_address(advertise: Option<&str>) -> HostAddress {
     }
 }
 
-/// Connects the backend commands use: the Docker engine `selection` chose. The one place a
-/// backend is chosen.
-pub async fn connect(host: HostAddress) -> EngineResult<Arc<dyn Backend>> {
+/// Connects the backend commands use: the Docker engine `selection` chose, or the Kubernetes
+/// cluster it names. The one place a backend is chosen. `host` is where a Docker engine's
+/// published ports are dialled (`host_address`); a cluster finds its node address itself,
+/// told `advertise` (`--advertise-host`) when given.
+pub async fn connect(host: HostAddress, advertise: Option<&str>) -> EngineResult<Arc<dyn Backend>> {
     let selected = selection::selected().map_err(|e| EngineError::Unreachable {
         endpoint: "the configured engine".into(),
         reason: e.to_string(),
     })?;
+    if let Some(context) = selected.target.kubernetes() {
+        let cluster = cluster::connect(context, advertise).await?;
+        return Ok(Arc::new(kubernetes::KubeBackend::new(
+            cluster.client,
+            cluster.host,
+            cluster.label,
+        )));
+    }
     let mut engine = crate::engine::docker::DockerEngine::connect_to(&selected.target).await?;
     // Any engine but the local socket may lack what this machine has: it gets copies from
     // there. Were both the same daemon after all, it would never lack what the source has.

@@ -14,7 +14,7 @@ use super::{InstanceArgs, RenderInputs};
 
 /// Connects to the backend (see `backend::connect`); `advertise` is `--advertise-host`.
 pub async fn connect(advertise: Option<&str>) -> anyhow::Result<Arc<dyn Backend>> {
-    Ok(backend::connect(backend::host_address(advertise)).await?)
+    Ok(backend::connect(backend::host_address(advertise), advertise).await?)
 }
 
 /// Refuses an `--advertise-host` that is neither this machine's nor the engine host's, before
