@@ -62,6 +62,14 @@ pub const POD: Kind = Kind {
     namespaced: true,
 };
 
+/// Read by `backend::cluster` (the node address) and served by `fake_api`; never written.
+pub const NODE: Kind = Kind {
+    kind: "Node",
+    api_version: "v1",
+    plural: "nodes",
+    namespaced: false,
+};
+
 /// What an instance's namespace holds that envctl writes, in apply order (the mapping's):
 /// `plan` lists each once, `down` without `--volumes` deletes all but the claims.
 pub const MANAGED: [Kind; 6] = [SECRET, CLAIM, SERVICE, DEPLOYMENT, JOB, NETWORK_POLICY];
@@ -71,7 +79,7 @@ impl Kind {
     pub fn of(kind: &str) -> Option<Kind> {
         std::iter::once(NAMESPACE)
             .chain(MANAGED)
-            .chain([POD])
+            .chain([POD, NODE])
             .find(|k| k.kind == kind)
     }
 
@@ -79,7 +87,7 @@ impl Kind {
     pub fn at(api_version: &str, plural: &str) -> Option<Kind> {
         std::iter::once(NAMESPACE)
             .chain(MANAGED)
-            .chain([POD])
+            .chain([POD, NODE])
             .find(|k| k.api_version == api_version && k.plural == plural)
     }
 
@@ -115,6 +123,7 @@ impl Kind {
             "Deployment" => "deployment",
             "Job" => "job",
             "NetworkPolicy" => "networkpolicy",
+            "Node" => "node",
             _ => "pod",
         }
     }

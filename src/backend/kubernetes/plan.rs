@@ -51,7 +51,7 @@ pub async fn plan(
             observed.find(&kind, &name)
         };
         if kind == NAMESPACE.kind {
-            stamp_owner(doc, existing, &inputs.owner);
+            namespace_extras(doc, existing, &inputs.owner);
         }
         let reason = match existing {
             None => "does not exist".to_string(),
@@ -95,9 +95,15 @@ pub async fn plan(
     })
 }
 
-/// Who made the instance goes on its namespace once, when it is created, and stays: a later
-/// `up` by someone else keeps the first owner, as the Docker network does. Not hashed.
-fn stamp_owner(namespace: &mut Value, existing: Option<&Value>, owner: &str) {
+/// What the applied namespace carries beyond its manifest (after hashing). Who made the
+/// instance goes on it once, when it is created, and stays: a later `up` by someone else
+/// keeps the first owner, as the Docker network does. Its lifetime (`io.envctl.ttl`) is left
+/// to the lease (`leases`), which writes it with the expiry: were both to set it, an
+/// `up --ttl` other than the definition's would make the next apply conflict with it.
+fn namespace_extras(namespace: &mut Value, existing: Option<&Value>, owner: &str) {
+    if let Some(annotations) = namespace["metadata"]["annotations"].as_object_mut() {
+        annotations.remove(labels::TTL);
+    }
     let owner = existing
         .and_then(|ns| ns["metadata"]["annotations"][labels::OWNER].as_str())
         .unwrap_or(owner)

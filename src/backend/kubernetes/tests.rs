@@ -580,6 +580,12 @@ async fn services_and_instances_come_from_pods_and_node_ports() {
     let plan = backend.plan(&shop(), &inputs()).await.unwrap();
     let target = plan.service("web").unwrap();
     assert_eq!(target.ports.values().next(), Some(&web.ports[0].host));
+    // ... and `ports`/`status` read them from the label, as on Docker.
+    let recorded = crate::plan::ports::decode_label(&web.labels["io.envctl.ports"]);
+    assert_eq!(
+        recorded.into_iter().collect::<Vec<_>>(),
+        target.ports.clone().into_iter().collect::<Vec<_>>()
+    );
 
     let instances = backend.instances().await.unwrap();
     assert_eq!(instances.len(), 1);
@@ -609,4 +615,133 @@ async fn what_is_not_supported_yet_says_so() {
         "{err}"
     );
     assert!(err.contains("fake cluster"), "{err}");
+}
+
+#[tokio::test]
+async fn the_fake_server_answers_over_http_as_a_kubeconfig_names_it() {
+    let api = FakeApi::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(api.clone().serve(listener));
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&FakeApi::kubeconfig(address)).unwrap();
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let host = HostAddress {
+        local: "192.0.2.10".parse().unwrap(),
+        advertise: "192.0.2.10".into(),
+    };
+    let backend = KubeBackend::new(client, host, "fake over http".into())
+        .with_pace(Duration::from_millis(2), Duration::from_secs(5));
+    let outcome = up(&backend, &shop()).await.unwrap();
+    assert!(outcome.report.ok(), "{:?}", outcome.report);
+    assert!(api.object("Deployment", NS, "web").is_some());
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_lease_set_after_up_survives_the_next_up_untouched() {
+    let api = FakeApi::new();
+    let backend = backend(&api);
+    let mut env = env_of("shop", Some("pay"), vec![db(), web("shop/web:1")]);
+    env.ttl = Some(Duration::from_secs(3600));
+    up(&backend, &env).await.unwrap();
+    let ns = "envctl-shop--pay";
+    // The lease, not the manifest, writes the lifetime.
+    let namespace = api.object("Namespace", "", ns).unwrap();
+    assert!(namespace["metadata"]["annotations"]["io.envctl.ttl"].is_null());
+    let two_hours = Duration::from_secs(7200);
+    backend
+        .renew_lease(&env.instance, Some(two_hours), chrono::Utc::now())
+        .await
+        .unwrap();
+    api.clear_requests();
+
+    let outcome = up(&backend, &env).await.unwrap();
+    assert!(outcome.plan.is_empty(), "{:?}", outcome.plan.summaries());
+    assert_eq!(api.writes(), Vec::<Recorded>::new());
+    let leases = backend
+        .leases(crate::engine::LabelFilter::instance("shop--pay"))
+        .await
+        .unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].ttl, two_hours);
+    // Renewing with the lifetime it has (`up` without --ttl), then removing it (`--ttl 0`).
+    let renewed = backend
+        .renew_lease(&env.instance, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(renewed.map(|l| l.ttl), Some(two_hours));
+    let removed = backend
+        .renew_lease(&env.instance, Some(Duration::ZERO), chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(removed, None);
+    let namespace = api.object("Namespace", "", ns).unwrap();
+    assert!(namespace["metadata"]["annotations"]["io.envctl.expires-at"].is_null());
+}
+
+#[tokio::test]
+async fn a_crash_while_a_dependency_is_not_ready_is_waited_out_not_final() {
+    let api = FakeApi::new();
+    api.pod_fate("db", PodFate::Starting);
+    api.pod_fate("web", PodFate::CrashLoop);
+    let opts = ApplyOptions {
+        wait_timeout: Duration::from_millis(50),
+        ..ApplyOptions::default()
+    };
+    let outcome = backend(&api)
+        .up(
+            &shop(),
+            &inputs(),
+            &opts,
+            crate::apply::discard(),
+            Interrupt::never(),
+        )
+        .await
+        .unwrap();
+    let failures = &outcome.report.failures;
+    let web = failures.iter().find(|f| f.service == "web").unwrap();
+    assert!(web.reason.starts_with("not ready after"), "{}", web.reason);
+    assert!(web.reason.contains("CrashLoopBackOff"), "{}", web.reason);
+    assert!(
+        web.reason.contains("waiting for db first"),
+        "{}",
+        web.reason
+    );
+    let rounds = lines(&api.requests())
+        .iter()
+        .filter(|r| r.contains("/pods?"))
+        .count();
+    assert!(rounds > 1, "waited over several rounds, not failed at once");
+}
+
+#[tokio::test]
+async fn an_interrupt_stops_the_wait() {
+    let api = FakeApi::new();
+    api.pod_fate("web", PodFate::Starting);
+    let (trigger, interrupt) = Interrupt::new();
+    let events: EventSink = Arc::new(move |e: crate::apply::ServiceEvent| {
+        // Interrupted as soon as `up` starts waiting on web.
+        if e.service == "web" && matches!(e.phase, Phase::Waiting { .. }) {
+            trigger.trigger();
+        }
+    });
+    let outcome = backend(&api)
+        .up(
+            &shop(),
+            &inputs(),
+            &ApplyOptions::default(),
+            events,
+            interrupt,
+        )
+        .await
+        .unwrap();
+    let web = &outcome.report.failures[0];
+    assert_eq!(
+        (web.service.as_str(), web.reason.as_str()),
+        ("web", "interrupted")
+    );
 }

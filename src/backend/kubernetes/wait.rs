@@ -5,7 +5,7 @@
 //! with the pod's last log lines. Each round reads pods, Deployments and Jobs: three LISTs
 //! however many services wait.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -94,7 +94,14 @@ pub async fn wait(
     {
         progress.emit(target.name.as_str(), Phase::Started);
     }
-    let mut pending: BTreeSet<String> = goals.keys().cloned().collect();
+    // In the plan's (dependency) order, so a dependency reached in a round counts for its
+    // dependents in the same round.
+    let mut pending: Vec<String> = plan
+        .services
+        .iter()
+        .map(|t| t.name.to_string())
+        .filter(|name| goals.contains_key(name))
+        .collect();
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
     for name in &pending {
         progress.emit(
@@ -123,10 +130,25 @@ pub async fn wait(
                     look_deployment(target, goals[&name], find(&deployments, &name), &own_pods)
                 }
             };
+            let unmet: Vec<&str> = target
+                .depends_on
+                .keys()
+                .map(|dep| dep.as_str())
+                .filter(|dep| pending.iter().any(|p| p == dep))
+                .collect();
+            let look = match look {
+                // Kubernetes starts every workload at once: one that crashes while what it
+                // depends on is not there yet may well be fine once it is. Only a crash with
+                // its dependencies met is final (an image that cannot be pulled always is).
+                Look::Failed(why, _) if why.contains("CrashLoopBackOff") && !unmet.is_empty() => {
+                    Look::Waiting(format!("{why}; waiting for {} first", unmet.join(", ")))
+                }
+                other => other,
+            };
             match look {
                 Look::Reached(phase) => {
                     progress.emit(&name, phase);
-                    pending.remove(&name);
+                    pending.retain(|p| *p != name);
                 }
                 Look::Waiting(reason) => {
                     reasons.insert(name, reason);

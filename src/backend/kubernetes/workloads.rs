@@ -16,6 +16,7 @@ use crate::backend::FoundInstance;
 use crate::engine::{ContainerState, EngineResult, ObservedContainer, PublishedPort};
 use crate::kubernetes::manifests::namespace_name;
 use crate::model::{labels, InstanceId};
+use crate::plan::ports::encode_label;
 
 /// The pod of each service of `instance` (the Ready, else the newest, when a rollout shows
 /// two), by service name.
@@ -47,15 +48,23 @@ fn by_service(pods: &[Value], services: &[Value]) -> BTreeMap<String, ObservedCo
     chosen
         .into_iter()
         .map(|(service, pod)| {
-            let ports = node_ports_of(services.iter(), &service)
-                .into_iter()
-                .map(|((container, protocol), host)| PublishedPort {
+            let node_ports = node_ports_of(services.iter(), &service);
+            let ports = node_ports
+                .iter()
+                .map(|(&(container, protocol), &host)| PublishedPort {
                     container,
                     host,
                     protocol,
                 })
                 .collect();
-            (service, container_of(pod, ports))
+            let mut container = container_of(pod, ports);
+            // Where `ports` and `status` read a workload's host ports, as on Docker.
+            if !node_ports.is_empty() {
+                container
+                    .labels
+                    .insert(labels::PORTS.into(), encode_label(&node_ports));
+            }
+            (service, container)
         })
         .collect()
 }

@@ -11,6 +11,7 @@
 
 mod controllers;
 mod routes;
+mod serve;
 mod store;
 
 use std::collections::BTreeMap;
@@ -98,8 +99,18 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
+    /// A one-node cluster (node `fake-node`, Ready, InternalIP 192.0.2.10) with nothing else.
     pub fn new() -> Self {
-        Self::default()
+        let api = Self::default();
+        api.insert(serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": { "name": "fake-node" },
+            "status": {
+                "conditions": [{ "type": "Ready", "status": "True" }],
+                "addresses": [{ "type": "InternalIP", "address": "192.0.2.10" }],
+            },
+        }));
+        api
     }
 
     /// A client whose every request this server answers.
