@@ -3,12 +3,16 @@
 //! then deleting the orphans. Unforced: a field someone else owns stops `up` with the
 //! conflict named, never silently taken over.
 
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use super::api::Kube;
-use super::kinds::NAMESPACE;
+use super::kinds::{JOB, NAMESPACE};
 use super::plan::KubePlan;
 use super::progress::Progress;
 use crate::apply::{Interrupt, Phase};
-use crate::engine::EngineResult;
+use crate::engine::{EngineError, EngineResult};
 use crate::model::labels;
 use crate::plan::Action;
 
@@ -27,11 +31,13 @@ pub async fn apply(
     kplan: &KubePlan,
     progress: &Progress,
     interrupt: &Interrupt,
+    poll: Duration,
 ) -> EngineResult<Applied> {
     let reasons = kplan.plan.actions.iter().filter_map(|a| match a {
         Action::ApplyObject { reason, .. } => Some(reason.as_str()),
         _ => None,
     });
+    let namespace = crate::kubernetes::manifests::namespace_name(kplan.plan.instance.as_str());
     for (object, reason) in kplan.applies.iter().zip(reasons) {
         if interrupt.is_set() {
             return Ok(Applied::Interrupted);
@@ -53,12 +59,15 @@ pub async fn apply(
             };
             progress.emit(&target, phase);
         }
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        if object["kind"] == JOB.kind && kplan.replaced.iter().any(|r| r == name) {
+            replace_job(kube, &namespace, name, poll).await?;
+        }
         kube.apply(object, false).await?;
         if !workload {
             progress.emit(&target, Phase::Created);
         }
     }
-    let namespace = crate::kubernetes::manifests::namespace_name(kplan.plan.instance.as_str());
     for (kind, name) in &kplan.deletes {
         if interrupt.is_set() {
             return Ok(Applied::Interrupted);
@@ -69,6 +78,29 @@ pub async fn apply(
         progress.emit(&target, Phase::Removed);
     }
     Ok(Applied::All)
+}
+
+/// How long a deleted Job may take to go before its replacement is applied.
+const JOB_GONE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Deletes a changed Job (its pods go in the background) and waits until the Job itself is
+/// gone, so the apply that follows creates it anew rather than meeting it half-deleted.
+async fn replace_job(kube: &Kube, namespace: &str, name: &str, poll: Duration) -> EngineResult<()> {
+    kube.delete(&JOB, Some(namespace), name, false).await?;
+    let deadline = Instant::now() + JOB_GONE_TIMEOUT;
+    while kube.get(&JOB, Some(namespace), name).await?.is_some() {
+        if Instant::now() >= deadline {
+            return Err(EngineError::Api {
+                context: format!("Kubernetes: replacing job `{name}` in namespace `{namespace}`"),
+                message: format!(
+                    "it is still there {}s after it was deleted; run up again",
+                    JOB_GONE_TIMEOUT.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+    Ok(())
 }
 
 /// What events call an object: a workload by its service, anything else by kind and name.

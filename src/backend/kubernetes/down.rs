@@ -48,6 +48,13 @@ pub async fn down(
             .map(|c| name_of(c).to_string())
             .collect();
         if volumes || claims.is_empty() {
+            // Named in the report: the workloads that go with the namespace.
+            for kind in [DEPLOYMENT, JOB] {
+                let workloads = kube.list(&kind, Some(&ns), &selector).await?;
+                report
+                    .containers
+                    .extend(workloads.iter().map(|w| name_of(w).to_string()));
+            }
             remove_namespace(kube, &ns, progress, pace, &mut report).await?;
             report.volumes.extend(claims);
         } else {

@@ -130,7 +130,7 @@ impl Backend for KubeBackend {
     ) -> Result<UpOutcome, UpError> {
         let progress = Progress::new(sink);
         let kplan = plan::plan(&self.kube, env, inputs).await?;
-        let applied = apply::apply(&self.kube, &kplan, &progress, &interrupt).await?;
+        let applied = apply::apply(&self.kube, &kplan, &progress, &interrupt, self.poll).await?;
         let report = match applied {
             apply::Applied::All => {
                 wait::wait(

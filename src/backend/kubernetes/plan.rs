@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::api::Kube;
 use super::desired::{changed_fields, desired, spec_hash};
-use super::kinds::{Kind, CLAIM, NAMESPACE};
+use super::kinds::{Kind, CLAIM, JOB, NAMESPACE};
 use super::observe::{name_of, observe, ownership_problems, Observed};
 use crate::apply::UpError;
 use crate::kubernetes::manifests::namespace_name;
@@ -24,6 +24,8 @@ pub struct KubePlan {
     pub applies: Vec<Value>,
     /// The objects to delete (each has its `DeleteObject`).
     pub deletes: Vec<(Kind, String)>,
+    /// Changed Jobs, deleted right before they are applied again (their `ApplyObject` says so).
+    pub replaced: Vec<String>,
 }
 
 /// Plans `env`'s instance; changes nothing (dry-run applies persist nothing).
@@ -41,6 +43,7 @@ pub async fn plan(
     let mut actions = Vec::new();
     let mut applies = Vec::new();
     let mut defined = BTreeSet::new();
+    let mut replaced = Vec::new();
     for doc in &mut wanted {
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
         let name = name_of(doc).to_string();
@@ -56,6 +59,14 @@ pub async fn plan(
         let reason = match existing {
             None => "does not exist".to_string(),
             Some(found) if spec_hash(found) == spec_hash(doc) => continue,
+            Some(found) if kind == JOB.kind => {
+                // A Job's pod template is immutable: it runs again as a new Job.
+                replaced.push(name.clone());
+                format!(
+                    "changed: {}; a Job cannot change: deleted and created again",
+                    changed_fields(found, doc).join(", ")
+                )
+            }
             Some(found) => {
                 // The server checks the change now (admission, immutable fields, someone
                 // else's fields), so `plan` fails where `up` would.
@@ -92,6 +103,7 @@ pub async fn plan(
         plan,
         applies,
         deletes,
+        replaced,
     })
 }
 

@@ -457,6 +457,8 @@ async fn down_deletes_the_namespace_and_waits_until_it_is_gone() {
         vec![
             format!("GET {core}"),
             format!("GET {core}/persistentvolumeclaims?labelSelector=io.envctl.instance=shop"),
+            format!("GET /apis/apps/v1/namespaces/{NS}/deployments?labelSelector=io.envctl.instance=shop"),
+            format!("GET /apis/batch/v1/namespaces/{NS}/jobs?labelSelector=io.envctl.instance=shop"),
             format!("DELETE {core}?propagationPolicy=Foreground"),
             format!("GET {core}"),
             format!("GET {core}"),
@@ -464,6 +466,7 @@ async fn down_deletes_the_namespace_and_waits_until_it_is_gone() {
         ]
     );
     assert_eq!(report.networks, vec![NS.to_string()]);
+    assert_eq!(report.containers, vec!["db".to_string(), "web".to_string()]);
     assert_eq!(report.volumes, vec!["data".to_string()]);
     assert!(report.failures.is_empty());
     assert!(api.object("Namespace", "", NS).is_none());
@@ -744,4 +747,91 @@ async fn an_interrupt_stops_the_wait() {
         (web.service.as_str(), web.reason.as_str()),
         ("web", "interrupted")
     );
+}
+
+#[tokio::test]
+async fn a_changed_job_is_deleted_and_created_again_without_a_dry_run() {
+    let job = |image: &str| {
+        let mut migrate = svc("migrate", image);
+        migrate.kind = ServiceKind::Job;
+        env_of("shop", None, vec![migrate])
+    };
+    let api = FakeApi::new();
+    let backend = backend(&api);
+    up(&backend, &job("shop/migrate:1")).await.unwrap();
+    api.clear_requests();
+
+    let outcome = up(&backend, &job("shop/migrate:2")).await.unwrap();
+    assert!(outcome.report.ok(), "{:?}", outcome.report);
+    let path = format!("/apis/batch/v1/namespaces/{NS}/jobs/migrate");
+    assert_eq!(
+        lines(&api.writes()),
+        vec![
+            format!("DELETE {path}?propagationPolicy=Background"),
+            format!("PATCH {path}?{APPLY}"),
+        ]
+    );
+    let summary = outcome.plan.summaries()[0].to_string();
+    assert_eq!(
+        summary,
+        "apply Job/migrate: changed: image; a Job cannot change: deleted and created again"
+    );
+    let pods = api.objects("Pod", NS);
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["spec"]["containers"][0]["image"], "shop/migrate:2");
+}
+
+#[tokio::test]
+async fn down_of_an_environment_removes_each_of_its_instances_and_nothing_else() {
+    let api = FakeApi::new();
+    let backend = backend(&api);
+    let main = env_of("shop", None, vec![web("shop/web:1")]);
+    let feature = env_of("shop", Some("pay"), vec![web("shop/web:1")]);
+    let other = env_of("bank", None, vec![web("bank/web:1")]);
+    for env in [&main, &feature, &other] {
+        up(&backend, env).await.unwrap();
+    }
+    let scope = DownScope::AllOf { env: "shop".into() };
+    let report = backend
+        .down(&scope, true, crate::apply::discard())
+        .await
+        .unwrap();
+    let removed: Vec<&str> = report.instances.iter().map(String::as_str).collect();
+    assert_eq!(removed, ["shop", "shop--pay"]);
+    assert!(api.object("Namespace", "", "envctl-shop").is_none());
+    assert!(api.object("Namespace", "", "envctl-shop--pay").is_none());
+    assert!(api.object("Namespace", "", "envctl-bank").is_some());
+}
+
+#[tokio::test]
+async fn check_ready_follows_the_pods_ready_condition() {
+    let api = FakeApi::new();
+    api.pod_fate("web", PodFate::Starting);
+    let backend = backend(&api);
+    let opts = ApplyOptions {
+        wait: false,
+        ..ApplyOptions::default()
+    };
+    let outcome = backend
+        .up(
+            &shop(),
+            &inputs(),
+            &opts,
+            crate::apply::discard(),
+            Interrupt::never(),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.report.ok(), "--no-wait does not wait for web");
+    let found = backend.services(&shop().instance).await.unwrap();
+    let plan = &outcome.plan;
+    let ready = |service: &str| {
+        let workload = found[service].clone();
+        let target = plan.service(service).unwrap().clone();
+        let backend = &backend;
+        async move { backend.check_ready(&workload, plan, &target, &[]).await }
+    };
+    assert_eq!(ready("db").await, Ok(()));
+    let not = ready("web").await.unwrap_err();
+    assert!(not.0.contains("is not Ready"), "{}", not.0);
 }
