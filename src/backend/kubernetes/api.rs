@@ -78,7 +78,7 @@ impl Kube {
         }
     }
 
-    /// Server-side apply of `object` as field manager `manager`, never forced (a field
+    /// Server-side apply of `object` as field manager `envctl`, never forced (a field
     /// someone else owns is a conflict to report, not to take). `dry_run`: validated and
     /// answered by the server, persisted nowhere.
     pub async fn apply(&self, object: &Value, dry_run: bool) -> EngineResult<Value> {

@@ -12,6 +12,7 @@ use super::desired::{changed_fields, desired, spec_hash};
 use super::kinds::{Kind, CLAIM, JOB, NAMESPACE};
 use super::observe::{name_of, observe, ownership_problems, Observed};
 use crate::apply::UpError;
+use crate::engine::EngineError;
 use crate::kubernetes::manifests::namespace_name;
 use crate::model::{labels, Environment, Protocol};
 use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanInputs, ServiceTarget};
@@ -39,6 +40,15 @@ pub async fn plan(
     let problems = ownership_problems(&observed, &env.instance);
     if !problems.is_empty() {
         return Err(PlanErrors(problems.into_iter().map(PlanError::NotOurs).collect()).into());
+    }
+    if let Some(ns) = &observed.namespace {
+        if !ns["metadata"]["deletionTimestamp"].is_null() {
+            return Err(EngineError::Api {
+                context: format!("Kubernetes: namespace `{}`", name_of(ns)),
+                message: "it is being deleted (a `down` of this instance); nothing can be created in it until it is gone: run up again once `envctl ls` no longer shows it".into(),
+            }
+            .into());
+        }
     }
     let mut actions = Vec::new();
     let mut applies = Vec::new();

@@ -835,3 +835,31 @@ async fn check_ready_follows_the_pods_ready_condition() {
     let not = ready("web").await.unwrap_err();
     assert!(not.0.contains("is not Ready"), "{}", not.0);
 }
+
+#[tokio::test]
+async fn up_while_the_namespace_is_being_deleted_says_so_and_writes_nothing() {
+    let api = FakeApi::new();
+    let backend = backend(&api);
+    up(&backend, &shop()).await.unwrap();
+    api.namespace_linger(100);
+    let slow = backend.with_pace(Duration::from_millis(1), Duration::from_millis(20));
+    let report = slow
+        .down(
+            &DownScope::Instance("shop".into()),
+            true,
+            crate::apply::discard(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        report.failures[0].reason.contains("still Terminating"),
+        "{:?}",
+        report.failures
+    );
+    api.clear_requests();
+
+    let err = up(&slow, &shop()).await.unwrap_err().to_string();
+    assert!(err.contains(&format!("namespace `{NS}`")), "{err}");
+    assert!(err.contains("being deleted"), "{err}");
+    assert_eq!(api.writes(), Vec::<Recorded>::new());
+}
