@@ -265,16 +265,16 @@ fn describe(call: &Call<'_>) -> String {
 
 /// An API failure as envctl reports it.
 fn failure(call: &Call<'_>, err: kube::Error) -> EngineError {
+    let what = describe(call);
     let status = match err {
         kube::Error::Api(status) => status,
         other => {
-            return EngineError::Unreachable {
-                endpoint: "the Kubernetes API server".into(),
-                reason: other.to_string(),
+            return EngineError::Api {
+                context: format!("Kubernetes: {} {what}", call.verb),
+                message: format!("no answer from the API server: {other}"),
             }
         }
     };
-    let what = describe(call);
     match status.code {
         404 => EngineError::NotFound {
             what: format!("Kubernetes {what}"),

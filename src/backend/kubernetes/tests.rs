@@ -863,3 +863,46 @@ async fn up_while_the_namespace_is_being_deleted_says_so_and_writes_nothing() {
     assert!(err.contains("being deleted"), "{err}");
     assert_eq!(api.writes(), Vec::<Recorded>::new());
 }
+
+#[tokio::test]
+async fn a_forbidden_list_at_cluster_scope_says_so() {
+    let api = FakeApi::new();
+    api.forbid("list", "namespaces");
+    let err = backend(&api).instances().await.unwrap_err().to_string();
+    assert!(
+        err.contains("Kubernetes refused to list namespaces at cluster scope (403 Forbidden)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("verb `list` on resource `namespaces` at cluster scope"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_names_the_request() {
+    // Nothing listens on the port once the listener is dropped.
+    let address = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&FakeApi::kubeconfig(address)).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let host = HostAddress {
+        local: "192.0.2.10".parse().unwrap(),
+        advertise: "192.0.2.10".into(),
+    };
+    let backend = KubeBackend::new(kube::Client::try_from(config).unwrap(), host, "x".into());
+    let err = backend
+        .verify_owner(&shop().instance)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("Kubernetes: get namespace `{NS}`")),
+        "{err}"
+    );
+    assert!(err.contains("no answer from the API server"), "{err}");
+}
