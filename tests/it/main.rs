@@ -25,6 +25,7 @@ mod engine_errors_cli;
 mod identity_docker;
 mod import_cli;
 mod import_docker;
+mod kubernetes_backend_cli;
 mod kubernetes_cluster;
 mod kubernetes_registry_docker;
 mod kubernetes_render_cli;

@@ -1,0 +1,89 @@
+//! The CLI on "a cluster" without one: envctl's in-memory Kubernetes API
+//! (`backend::kubernetes::fake_api`) served on a loopback port and named by a kubeconfig, so
+//! `--engine kubernetes` goes through kubeconfig loading, `backend::connect` and the node
+//! lookup exactly as on a cluster. `up` then `plan` (converged: exit 0, no write), `ls`,
+//! `down --volumes` (the namespace gone).
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use envctl::backend::kubernetes::fake_api::FakeApi;
+
+use crate::support::{self, assert_ok};
+
+/// The fake API on a port of its own, served by a runtime of its own for the test's length.
+struct FakeCluster {
+    api: FakeApi,
+    dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl FakeCluster {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let api = FakeApi::new();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        runtime.spawn(api.clone().serve(listener));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kubeconfig"), FakeApi::kubeconfig(address)).unwrap();
+        Self {
+            api,
+            dir,
+            _runtime: runtime,
+        }
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        let home: &Path = self.dir.path();
+        Command::cargo_bin("envctl")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("KUBECONFIG", home.join("kubeconfig"))
+            .env("ENVCTL_ENGINE", "kubernetes")
+            .env("ENVCTL_LOCK_DIR", home.join("locks"))
+            .env("ENVCTL_STATE_DIR", home.join("state"))
+            .env_remove("ENVCTL_ADVERTISE_HOST")
+            .timeout(Duration::from_secs(60))
+            .args(args)
+            .output()
+            .expect("envctl runs")
+    }
+}
+
+#[test]
+fn up_plan_ls_down_run_against_the_api() {
+    let cluster = FakeCluster::start();
+    let feature = support::unique_name("k");
+    let instance = format!("cache-demo--{feature}");
+    let namespace = format!("envctl-{instance}");
+
+    let up = cluster.envctl(&["up", "cache-demo", "--feature", &feature]);
+    assert_ok(&up);
+    assert!(cluster
+        .api
+        .object("Deployment", &namespace, "redis")
+        .is_some());
+
+    let writes = cluster.api.writes().len();
+    let plan = cluster.envctl(&["plan", "cache-demo", "--feature", &feature]);
+    assert_ok(&plan);
+    assert!(support::text(&plan.stdout).contains("is converged"));
+    assert_eq!(cluster.api.writes().len(), writes, "plan wrote something");
+
+    let ls = cluster.envctl(&["ls", "--output", "json"]);
+    assert_ok(&ls);
+    assert!(support::text(&ls.stdout).contains(&instance));
+
+    let down = cluster.envctl(&["down", "cache-demo", "--feature", &feature, "--volumes"]);
+    assert_ok(&down);
+    assert!(cluster.api.object("Namespace", "", &namespace).is_none());
+}
