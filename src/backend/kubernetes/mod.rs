@@ -225,7 +225,7 @@ impl Backend for KubeBackend {
         if !wait::pod_ready(&pod) {
             return Err(NotReady(format!("pod {} is not Ready", workload.id)));
         }
-        wait::check_protocol_probe(target, &pod)
+        wait::check_protocol_probe(&self.kube, target, &pod).await
     }
 
     async fn logs(&self, workload: &ObservedContainer, tail: usize) -> EngineResult<Vec<String>> {

@@ -47,6 +47,13 @@ enum Look {
     Failed(String, Option<String>),
 }
 
+/// A Deployment's look, which may need its health check run first.
+enum Seen {
+    Now(Look),
+    /// Rolled out with this pod Ready: ready once `check_protocol_probe` passes.
+    AfterProbe(Value),
+}
+
 /// The services to wait for and what each must reach.
 fn goals(plan: &Plan, opts: &ApplyOptions) -> BTreeMap<String, Goal> {
     let mut goals = BTreeMap::new();
@@ -124,11 +131,18 @@ pub async fn wait(
                 .filter(|p| p["metadata"]["labels"][labels::SERVICE].as_str() == Some(&name))
                 .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
                 .collect();
-            let look = match target.kind {
-                ServiceKind::Job => look_job(find(&jobs, &name), &own_pods),
+            let seen = match target.kind {
+                ServiceKind::Job => Seen::Now(look_job(find(&jobs, &name), &own_pods)),
                 ServiceKind::Service => {
-                    look_deployment(target, goals[&name], find(&deployments, &name), &own_pods)
+                    look_deployment(goals[&name], find(&deployments, &name), &own_pods)
                 }
+            };
+            let look = match seen {
+                Seen::Now(look) => look,
+                Seen::AfterProbe(pod) => match check_protocol_probe(kube, target, &pod).await {
+                    Ok(()) => Look::Reached(Phase::Ready),
+                    Err(NotReady(why)) => Look::Waiting(why),
+                },
             };
             let unmet: Vec<&str> = target
                 .depends_on
@@ -256,17 +270,12 @@ pub fn pod_ready(pod: &Value) -> bool {
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
-fn look_deployment(
-    target: &ServiceTarget,
-    goal: Goal,
-    deployment: Option<&Value>,
-    pods: &[&Value],
-) -> Look {
+fn look_deployment(goal: Goal, deployment: Option<&Value>, pods: &[&Value]) -> Seen {
     if let Some((why, pod)) = fatal(pods) {
-        return Look::Failed(why, Some(pod));
+        return Seen::Now(Look::Failed(why, Some(pod)));
     }
     let Some(deployment) = deployment else {
-        return Look::Waiting("its Deployment does not exist".into());
+        return Seen::Now(Look::Waiting("its Deployment does not exist".into()));
     };
     let status = &deployment["status"];
     let generation = deployment["metadata"]["generation"].as_i64().unwrap_or(0);
@@ -275,19 +284,17 @@ fn look_deployment(
     let available = status["availableReplicas"].as_i64().unwrap_or(0);
     let rolled_out = observed >= generation && updated >= 1 && available >= 1;
     let running = pods.iter().find(|p| p["status"]["phase"] == "Running");
-    match goal {
+    let look = match goal {
         Goal::Started | Goal::Completed if running.is_some() => Look::Reached(Phase::Started),
         Goal::Ready => match pods.iter().find(|p| pod_ready(p)) {
-            Some(pod) if rolled_out => match check_protocol_probe(target, pod) {
-                Ok(()) => Look::Reached(Phase::Ready),
-                Err(NotReady(why)) => Look::Waiting(why),
-            },
+            Some(pod) if rolled_out => return Seen::AfterProbe((*pod).clone()),
             Some(_) => Look::Waiting("rolling out".into()),
             None if running.is_some() => Look::Waiting("pod running, not Ready yet".into()),
             None => Look::Waiting("no pod running yet".into()),
         },
         _ => Look::Waiting("no pod running yet".into()),
-    }
+    };
+    Seen::Now(look)
 }
 
 fn look_job(job: Option<&Value>, pods: &[&Value]) -> Look {
@@ -314,9 +321,14 @@ fn look_job(job: Option<&Value>, pods: &[&Value]) -> Look {
     Look::Waiting("running".into())
 }
 
-/// The hook for health checks Kubernetes cannot run itself (`dubbo`, `zookeeper`): for now
-/// the pod's Ready condition stands in for them; a port-forward prober replaces this.
-pub fn check_protocol_probe(target: &ServiceTarget, pod: &Value) -> Result<(), NotReady> {
+/// The hook for health checks Kubernetes cannot run itself (`dubbo`, `zookeeper`), called
+/// once the pod is Ready (and by `status`): for now the pod's Ready condition stands in for
+/// them; a prober through the API (port-forward over `kube`'s client) replaces this body.
+pub async fn check_protocol_probe(
+    _kube: &Kube,
+    target: &ServiceTarget,
+    pod: &Value,
+) -> Result<(), NotReady> {
     let protocol = target
         .healthcheck
         .as_ref()
