@@ -415,6 +415,7 @@ async fn a_job_is_waited_for_until_it_completes_or_fails_with_its_log() {
 async fn a_pod_never_ready_times_out_naming_why() {
     let api = FakeApi::new();
     api.pod_fate("web", PodFate::Starting);
+    api.pod_logs("web", &["listening on :8081"]);
     let opts = ApplyOptions {
         wait_timeout: Duration::from_millis(50),
         ..ApplyOptions::default()
@@ -436,6 +437,7 @@ async fn a_pod_never_ready_times_out_naming_why() {
         "{}",
         failure.reason
     );
+    assert_eq!(failure.logs, vec!["listening on :8081"]);
 }
 
 #[tokio::test]

@@ -43,8 +43,15 @@ enum Goal {
 enum Look {
     Reached(Phase),
     Waiting(String),
-    /// Failed for good: why, and the pod whose log tells more.
-    Failed(String, Option<String>),
+    /// Failed for good: why, the pod whose log tells more, and whether it is its
+    /// container crashing (which a dependency not there yet may explain).
+    Failed(String, Option<String>, Crash),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crash {
+    Yes,
+    No,
 }
 
 /// A Deployment's look, which may need its health check run first.
@@ -110,6 +117,8 @@ pub async fn wait(
         .filter(|name| goals.contains_key(name))
         .collect();
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
+    // The pod last seen for each service: its log explains a timeout.
+    let mut last_pod: BTreeMap<String, String> = BTreeMap::new();
     for name in &pending {
         progress.emit(
             name,
@@ -131,6 +140,9 @@ pub async fn wait(
                 .filter(|p| p["metadata"]["labels"][labels::SERVICE].as_str() == Some(&name))
                 .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
                 .collect();
+            if let Some(pod) = own_pods.first() {
+                last_pod.insert(name.clone(), name_of(pod).to_string());
+            }
             let seen = match target.kind {
                 ServiceKind::Job => Seen::Now(look_job(find(&jobs, &name), &own_pods)),
                 ServiceKind::Service => {
@@ -154,7 +166,7 @@ pub async fn wait(
                 // Kubernetes starts every workload at once: one that crashes while what it
                 // depends on is not there yet may well be fine once it is. Only a crash with
                 // its dependencies met is final (an image that cannot be pulled always is).
-                Look::Failed(why, _) if why.contains("CrashLoopBackOff") && !unmet.is_empty() => {
+                Look::Failed(why, _, Crash::Yes) if !unmet.is_empty() => {
                     Look::Waiting(format!("{why}; waiting for {} first", unmet.join(", ")))
                 }
                 other => other,
@@ -167,7 +179,7 @@ pub async fn wait(
                 Look::Waiting(reason) => {
                     reasons.insert(name, reason);
                 }
-                Look::Failed(reason, pod) => {
+                Look::Failed(reason, pod, _) => {
                     let logs = match pod {
                         Some(pod) => kube
                             .logs(&namespace, &pod, FAILURE_LOG_LINES)
@@ -199,7 +211,14 @@ pub async fn wait(
             for name in pending {
                 let why = reasons.remove(&name).unwrap_or_default();
                 let reason = format!("not ready after {}s: {why}", opts.wait_timeout.as_secs());
-                report = fail(report, progress, &name, reason, Vec::new());
+                let logs = match last_pod.get(&name) {
+                    Some(pod) => kube
+                        .logs(&namespace, pod, FAILURE_LOG_LINES)
+                        .await
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                report = fail(report, progress, &name, reason, logs);
             }
             break;
         }
@@ -237,8 +256,8 @@ fn find<'a>(objects: &'a [Value], name: &str) -> Option<&'a Value> {
     objects.iter().find(|o| name_of(o) == name)
 }
 
-/// A pod's container stuck for good, as `pod NAME: REASON: message`.
-fn fatal(pods: &[&Value]) -> Option<(String, String)> {
+/// A pod's container stuck for good, as `pod NAME: REASON: message`, with the pod's name.
+fn fatal(pods: &[&Value]) -> Option<Look> {
     pods.iter().find_map(|pod| {
         let statuses = pod["status"]["containerStatuses"].as_array()?;
         statuses.iter().find_map(|status| {
@@ -257,7 +276,12 @@ fn fatal(pods: &[&Value]) -> Option<(String, String)> {
             if !message.is_empty() {
                 why.push_str(&format!(": {message}"));
             }
-            Some((why, pod_name))
+            let crash = if reason == "CrashLoopBackOff" {
+                Crash::Yes
+            } else {
+                Crash::No
+            };
+            Some(Look::Failed(why, Some(pod_name), crash))
         })
     })
 }
@@ -271,8 +295,8 @@ pub fn pod_ready(pod: &Value) -> bool {
 }
 
 fn look_deployment(goal: Goal, deployment: Option<&Value>, pods: &[&Value]) -> Seen {
-    if let Some((why, pod)) = fatal(pods) {
-        return Seen::Now(Look::Failed(why, Some(pod)));
+    if let Some(failed) = fatal(pods) {
+        return Seen::Now(failed);
     }
     let Some(deployment) = deployment else {
         return Seen::Now(Look::Waiting("its Deployment does not exist".into()));
@@ -313,10 +337,10 @@ fn look_job(job: Option<&Value>, pods: &[&Value]) -> Look {
     if let Some(condition) = failed {
         let message = condition["message"].as_str().unwrap_or("the Job failed");
         let pod = pods.first().map(|p| name_of(p).to_string());
-        return Look::Failed(format!("job failed: {message}"), pod);
+        return Look::Failed(format!("job failed: {message}"), pod, Crash::No);
     }
-    if let Some((why, pod)) = fatal(pods) {
-        return Look::Failed(why, Some(pod));
+    if let Some(failed) = fatal(pods) {
+        return failed;
     }
     Look::Waiting("running".into())
 }
