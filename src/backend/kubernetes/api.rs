@@ -172,8 +172,16 @@ impl Kube {
         }
     }
 
-    /// The last `tail` lines of a pod's log.
-    pub async fn logs(&self, namespace: &str, pod: &str, tail: usize) -> EngineResult<Vec<String>> {
+    /// The last `tail` lines of a pod's log; `previous`: of its container's previous run
+    /// (what a crash-looping container said before it died; the current run may have
+    /// printed nothing yet).
+    pub async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        tail: usize,
+        previous: bool,
+    ) -> EngineResult<Vec<String>> {
         let log = Kind {
             plural: "pods/log",
             ..POD
@@ -184,10 +192,15 @@ impl Kube {
             namespace: Some(namespace),
             name: Some(pod),
         };
+        let tail = tail.to_string();
+        let mut params = vec![("tailLines", tail.as_str())];
+        if previous {
+            params.push(("previous", "true"));
+        }
         let uri = format!(
             "{}/log?{}",
             POD.object(Some(namespace), pod),
-            encode(&[("tailLines", &tail.to_string())])
+            encode(&params)
         );
         let request = build(Method::GET, &uri, None, None).map_err(|e| failure(&call, e))?;
         let text = self

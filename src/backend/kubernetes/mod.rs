@@ -230,7 +230,7 @@ impl Backend for KubeBackend {
 
     async fn logs(&self, workload: &ObservedContainer, tail: usize) -> EngineResult<Vec<String>> {
         let ns = workloads::namespace_of(workload);
-        self.kube.logs(&ns, &workload.id, tail).await
+        self.kube.logs(&ns, &workload.id, tail, false).await
     }
 
     fn follow_logs(

@@ -179,12 +179,9 @@ pub async fn wait(
                 Look::Waiting(reason) => {
                     reasons.insert(name, reason);
                 }
-                Look::Failed(reason, pod, _) => {
+                Look::Failed(reason, pod, crash) => {
                     let logs = match pod {
-                        Some(pod) => kube
-                            .logs(&namespace, &pod, FAILURE_LOG_LINES)
-                            .await
-                            .unwrap_or_default(),
+                        Some(pod) => last_lines(kube, &namespace, &pod, crash).await,
                         None => Vec::new(),
                     };
                     return Ok(fail(report, progress, &name, reason, logs));
@@ -212,10 +209,7 @@ pub async fn wait(
                 let why = reasons.remove(&name).unwrap_or_default();
                 let reason = format!("not ready after {}s: {why}", opts.wait_timeout.as_secs());
                 let logs = match last_pod.get(&name) {
-                    Some(pod) => kube
-                        .logs(&namespace, pod, FAILURE_LOG_LINES)
-                        .await
-                        .unwrap_or_default(),
+                    Some(pod) => last_lines(kube, &namespace, pod, Crash::No).await,
                     None => Vec::new(),
                 };
                 report = fail(report, progress, &name, reason, logs);
@@ -228,6 +222,21 @@ pub async fn wait(
         }
     }
     Ok(report)
+}
+
+/// The log lines a failure shows: a crashed container's previous run's (what it said before
+/// it died), else (or when that has none) the current one's. A log that cannot be read
+/// leaves the failure without lines rather than hiding its reason.
+async fn last_lines(kube: &Kube, namespace: &str, pod: &str, crash: Crash) -> Vec<String> {
+    if crash == Crash::Yes {
+        match kube.logs(namespace, pod, FAILURE_LOG_LINES, true).await {
+            Ok(lines) if !lines.is_empty() => return lines,
+            _ => {}
+        }
+    }
+    kube.logs(namespace, pod, FAILURE_LOG_LINES, false)
+        .await
+        .unwrap_or_default()
 }
 
 fn fail(
