@@ -137,7 +137,9 @@ async fn keep_claims(
                 _ => format!("{} {name}", kind.kind),
             };
             progress.emit(&target, Phase::Removing);
-            match kube.delete(kind, Some(ns), &name, true).await {
+            // Background: the object goes at once (its pods after it), so an `up` right
+            // after this creates it anew instead of meeting it half-deleted.
+            match kube.delete(kind, Some(ns), &name, false).await {
                 Ok(()) => {
                     progress.emit(&target, Phase::Removed);
                     if workload {

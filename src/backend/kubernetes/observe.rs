@@ -42,6 +42,13 @@ pub async fn observe(kube: &Kube, instance: &InstanceId) -> EngineResult<Observe
     let Some(namespace) = kube.get(&NAMESPACE, None, &ns).await? else {
         return Ok(Observed::default());
     };
+    if check_owner("namespace", &ns, &labels_of(&namespace), instance).is_err() {
+        // Someone else's: refused (`ownership_problems`), and not looked into.
+        return Ok(Observed {
+            namespace: Some(namespace),
+            objects: Vec::new(),
+        });
+    }
     let selector = instance_selector(instance.as_str());
     // One after the other: a handful of requests, in an order tests can assert.
     let mut objects = Vec::new();

@@ -281,6 +281,11 @@ async fn a_foreign_namespace_is_refused_with_no_write() {
             err.contains(&format!("kubectl delete namespace {NS}")),
             "{err}"
         );
+        // Refused on the namespace alone: nothing in it is even listed.
+        assert_eq!(
+            lines(&api.requests()),
+            vec![format!("GET /api/v1/namespaces/{NS}")]
+        );
         let refused = backend.verify_owner(&shop().instance).await.unwrap_err();
         assert!(refused.to_string().contains(NS), "{refused}");
         assert_eq!(api.writes(), Vec::<Recorded>::new());
@@ -494,6 +499,10 @@ async fn down_without_volumes_keeps_the_claims_and_their_namespace() {
     assert!(api.object("Namespace", "", NS).is_some());
     assert!(api.objects("Deployment", NS).is_empty());
     assert!(api.objects("Service", NS).is_empty());
+    assert!(api.writes().iter().any(|w| w.to_string()
+        == format!(
+            "DELETE /apis/apps/v1/namespaces/{NS}/deployments/web?propagationPolicy=Background"
+        )));
     assert!(!api
         .writes()
         .iter()

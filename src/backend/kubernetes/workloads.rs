@@ -182,3 +182,44 @@ pub fn namespace_of(workload: &ObservedContainer) -> String {
             .unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn pod_phases_map_to_container_states() {
+        let pod = |phase: &str, state: Value| json!({ "metadata": {}, "status": { "phase": phase, "containerStatuses": [{ "state": state }] } });
+        let cases = [
+            (
+                pod("Running", json!({ "running": {} })),
+                ContainerState::Running,
+            ),
+            (
+                pod(
+                    "Running",
+                    json!({ "waiting": { "reason": "CrashLoopBackOff" } }),
+                ),
+                ContainerState::Restarting,
+            ),
+            (pod("Pending", json!({})), ContainerState::Created),
+            (
+                pod("Succeeded", json!({ "terminated": { "exitCode": 0 } })),
+                ContainerState::Exited { code: 0 },
+            ),
+            (
+                pod("Failed", json!({ "terminated": { "exitCode": 3 } })),
+                ContainerState::Exited { code: 3 },
+            ),
+            (pod("Unknown", json!({})), ContainerState::Dead),
+        ];
+        for (pod, state) in cases {
+            assert_eq!(state_of(&pod), state, "{pod}");
+        }
+        let mut leaving = pod("Running", json!({ "running": {} }));
+        leaving["metadata"]["deletionTimestamp"] = json!("2026-12-03T06:00:00Z");
+        assert_eq!(state_of(&leaving), ContainerState::Removing);
+    }
+}
