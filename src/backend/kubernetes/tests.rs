@@ -918,3 +918,35 @@ async fn a_server_that_does_not_answer_names_the_request() {
     );
     assert!(err.contains("no answer from the API server"), "{err}");
 }
+
+#[tokio::test]
+async fn an_interrupt_while_applying_stops_before_the_next_write() {
+    let api = FakeApi::new();
+    let (trigger, interrupt) = Interrupt::new();
+    let events: EventSink = Arc::new(move |e: crate::apply::ServiceEvent| {
+        if e.service == format!("namespace {NS}") && e.phase == Phase::Created {
+            trigger.trigger();
+        }
+    });
+    let outcome = backend(&api)
+        .up(
+            &shop(),
+            &inputs(),
+            &ApplyOptions::default(),
+            events,
+            interrupt,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lines(&api.writes()),
+        vec![format!("PATCH /api/v1/namespaces/{NS}?{APPLY}")]
+    );
+    let failed: Vec<(&str, &str)> = outcome
+        .report
+        .failures
+        .iter()
+        .map(|f| (f.service.as_str(), f.reason.as_str()))
+        .collect();
+    assert_eq!(failed, [("db", "interrupted"), ("web", "interrupted")]);
+}
