@@ -213,7 +213,7 @@ fn patch(
         };
         merge(&mut object, &patch);
         if !dry_run {
-            bump(state, &mut object, false);
+            bump(state, &mut object);
             state.store.put(object.clone());
         }
         return ok(&object);
@@ -253,7 +253,7 @@ fn patch(
     let object = if created {
         state.store.put_new(object)
     } else {
-        bump(state, &mut object, false);
+        bump(state, &mut object);
         state.store.put(object.clone());
         object
     };
@@ -307,14 +307,10 @@ fn apply_onto(old: Value, patch: &Value) -> Value {
     object
 }
 
-/// A new resource version (and, when asked, generation) for a written object.
-fn bump(state: &mut State, object: &mut Value, generation: bool) {
+/// A new resource version for a written object (`apply_onto` grows the generation).
+fn bump(state: &mut State, object: &mut Value) {
     let n = state.store.next();
     object["metadata"]["resourceVersion"] = json!(n.to_string());
-    if generation {
-        let g = object["metadata"]["generation"].as_i64().unwrap_or(1);
-        object["metadata"]["generation"] = json!(g + 1);
-    }
 }
 
 /// RFC 7386 JSON merge patch.
