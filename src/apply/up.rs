@@ -26,6 +26,12 @@ pub enum UpError {
     /// The definition cannot be expressed on Kubernetes (that backend's plans only).
     #[error(transparent)]
     Mapping(#[from] crate::kubernetes::MappingError),
+    /// What the Kubernetes mapping needs from this machine (node ports, secrets, registry).
+    #[error(transparent)]
+    KubeInputs(#[from] crate::kubernetes::up_inputs::UpInputsError),
+    /// Images built here could not be pushed to the registry the cluster pulls from.
+    #[error(transparent)]
+    Publish(#[from] crate::kubernetes::registry::PublishError),
     /// Images the engine lacks and could get from nowhere (`fetch_missing_images`), found
     /// before anything was created.
     #[error("{}\nnothing of the instance was created", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]

@@ -218,12 +218,17 @@ pub async fn connect(host: HostAddress, advertise: Option<&str>) -> EngineResult
         reason: e.to_string(),
     })?;
     if let Some(context) = selected.target.kubernetes() {
+        let mapping = kubernetes::MappingSettings::from_environment(advertise).map_err(|e| {
+            EngineError::Api {
+                context: "the Kubernetes settings".into(),
+                message: e.to_string(),
+            }
+        })?;
         let cluster = cluster::connect(context, advertise).await?;
-        return Ok(Arc::new(kubernetes::KubeBackend::new(
-            cluster.client,
-            cluster.host,
-            cluster.label,
-        )));
+        return Ok(Arc::new(
+            kubernetes::KubeBackend::new(cluster.client, cluster.host, cluster.label)
+                .with_mapping(mapping),
+        ));
     }
     let mut engine = crate::engine::docker::DockerEngine::connect_to(&selected.target).await?;
     // Any engine but the local socket may lack what this machine has: it gets copies from

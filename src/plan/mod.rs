@@ -26,7 +26,7 @@ pub use container::{
 pub use observe::{observe, Observed};
 pub use ports::{host_port_free, PortError, PortKey, PortMove};
 pub use spec::{SpecView, KIND_LABEL, SPEC_HASH_VERSION, SPEC_LABEL};
-pub use spec_key::{SpecKey, SpecKeyError};
+pub use spec_key::{hmac_sha256, SpecKey, SpecKeyError};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -46,8 +46,14 @@ impl Kube {
             namespace,
             name: None,
         };
-        let query = encode(&[("labelSelector", selector)]);
-        let uri = format!("{}?{query}", kind.collection(namespace));
+        let uri = match selector {
+            "" => kind.collection(namespace),
+            _ => format!(
+                "{}?{}",
+                kind.collection(namespace),
+                encode(&[("labelSelector", selector)])
+            ),
+        };
         let list: Value = self.send(&call, Method::GET, uri, None, None).await?;
         Ok(match list.get("items") {
             Some(Value::Array(items)) => items.clone(),
@@ -276,6 +282,13 @@ fn describe(call: &Call<'_>) -> String {
     }
 }
 
+/// Whether `err` is the API server's 403 (as `failure` reports it).
+pub fn is_forbidden(err: &EngineError) -> bool {
+    matches!(err, EngineError::Api { context, .. } if context.ends_with(FORBIDDEN))
+}
+
+const FORBIDDEN: &str = "(403 Forbidden)";
+
 /// An API failure as envctl reports it.
 fn failure(call: &Call<'_>, err: kube::Error) -> EngineError {
     let what = describe(call);
@@ -299,7 +312,7 @@ fn failure(call: &Call<'_>, err: kube::Error) -> EngineError {
             };
             EngineError::Api {
                 context: format!(
-                    "Kubernetes refused to {} {} {scope} (403 Forbidden)",
+                    "Kubernetes refused to {} {} {scope} {FORBIDDEN}",
                     call.verb, call.kind.plural
                 ),
                 message: format!(

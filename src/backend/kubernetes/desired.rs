@@ -1,33 +1,42 @@
 //! What the cluster should hold for an environment: the mapping's manifests, each stamped
 //! with the hash of its content (`io.envctl.spec-hash`, what `plan` compares) and a hash per
 //! field (`io.envctl.field-hashes`, what lets `plan` say "changed: image, env"). The one
-//! place desired objects are made: a richer mapping (node ports, secrets, registry) goes here.
+//! place desired objects are made. A Secret's values enter both hashes only as an HMAC under
+//! this machine's spec key (as secrets do on Docker): annotations anyone with read access
+//! sees must not confirm a guessed password.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::kubernetes::MappingError;
+use crate::kubernetes::{MappingError, MappingInputs};
 use crate::model::{labels, Environment};
+use crate::plan::hmac_sha256;
 
 /// The hash of an object's whole content, as applied.
 pub const SPEC_HASH: &str = labels::SPEC_HASH;
 /// JSON object: field name -> short hash of that field.
 pub const FIELD_HASHES: &str = "io.envctl.field-hashes";
 
-/// Every object of `env`'s instance, in apply order, stamped with its hashes.
-pub fn desired(env: &Environment) -> Result<Vec<Value>, MappingError> {
-    let mut docs = crate::kubernetes::manifests(env)?;
+/// Every object of `env`'s instance as `up` applies it (node ports, secret values, registry
+/// names from `mapping`), in apply order, stamped with its hashes; `key` seals secret values.
+pub fn desired(
+    env: &Environment,
+    mapping: &MappingInputs,
+    key: &[u8],
+) -> Result<Vec<Value>, MappingError> {
+    let mut docs = crate::kubernetes::manifests_with(env, mapping)?;
     for doc in &mut docs {
-        stamp(doc);
+        stamp(doc, key);
     }
     Ok(docs)
 }
 
-fn stamp(doc: &mut Value) {
-    let spec_hash = hash(doc);
-    let fields: BTreeMap<String, String> = fields(doc)
+fn stamp(doc: &mut Value, key: &[u8]) {
+    let sealed = sealed(doc, key);
+    let spec_hash = hash(&sealed);
+    let fields: BTreeMap<String, String> = fields(&sealed)
         .into_iter()
         .map(|(name, value)| (name, hash(&value)[..12].to_string()))
         .collect();
@@ -38,6 +47,26 @@ fn stamp(doc: &mut Value) {
     annotations[SPEC_HASH] = json!(spec_hash);
     annotations[FIELD_HASHES] =
         json!(serde_json::to_string(&fields).expect("a map of strings serialises"));
+}
+
+/// What is hashed of `doc`: itself, but a Secret's values replaced by their HMAC under `key`.
+fn sealed(doc: &Value, key: &[u8]) -> Value {
+    let mut sealed = doc.clone();
+    if doc["kind"] != "Secret" {
+        return sealed;
+    }
+    for field in ["stringData", "data"] {
+        if let Some(values) = sealed[field].as_object_mut() {
+            for value in values.values_mut() {
+                let text = value.as_str().unwrap_or_default();
+                *value = json!(format!(
+                    "hmac-sha256:{}",
+                    hex::encode(hmac_sha256(key, text.as_bytes()))
+                ));
+            }
+        }
+    }
+    sealed
 }
 
 /// The spec hash an object carries (observed or desired).
@@ -172,8 +201,54 @@ mod tests {
                 { "name": "web", "image": image, "env": [{ "name": "A", "value": env }] }
             ] } } }
         });
-        stamp(&mut doc);
+        stamp(&mut doc, KEY);
         doc
+    }
+
+    const KEY: &[u8] = &[7; 32];
+
+    fn unstamped_secret(value: &str) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": { "name": "envctl-secrets", "namespace": "envctl-a" },
+            "stringData": { "db.PASSWORD": value }
+        })
+    }
+
+    fn secret(value: &str, key: &[u8]) -> Value {
+        let mut doc = unstamped_secret(value);
+        stamp(&mut doc, key);
+        doc
+    }
+
+    #[test]
+    fn secret_values_change_the_hash_only_through_the_keyed_hmac() {
+        let a = secret("hunter2", KEY);
+        assert_eq!(spec_hash(&a), spec_hash(&secret("hunter2", KEY)));
+        assert_ne!(spec_hash(&a), spec_hash(&secret("hunter3", KEY)));
+        assert_eq!(
+            changed_fields(&a, &secret("hunter3", KEY)),
+            vec!["data".to_string()]
+        );
+        // Hashing a guessed value as any other object is hashed reproduces neither annotation.
+        let guess = unstamped_secret("hunter2");
+        assert_ne!(spec_hash(&a), Some(hash(&guess).as_str()));
+        let fields = a["metadata"]["annotations"][FIELD_HASHES].as_str().unwrap();
+        let plain_data = &hash(&guess["stringData"])[..12];
+        assert!(!fields.contains(plain_data), "{fields}");
+        // Another machine's key gives another hash for the same value.
+        assert_ne!(spec_hash(&a), spec_hash(&secret("hunter2", &[8; 32])));
+    }
+
+    #[test]
+    fn other_objects_are_hashed_as_they_are() {
+        let mut plain = deployment("img:1", "a");
+        let stamped_hash = spec_hash(&plain).unwrap().to_string();
+        plain["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
+        assert_eq!(stamped_hash, hash(&plain));
     }
 
     #[test]

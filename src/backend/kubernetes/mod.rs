@@ -13,13 +13,16 @@ mod down;
 pub mod fake_api;
 mod kinds;
 mod leases;
+mod mapping;
 mod observe;
 mod plan;
 mod progress;
+mod publish;
 mod wait;
 mod workloads;
 
 pub use desired::desired;
+pub use mapping::MappingSettings;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,6 +64,7 @@ pub struct KubeBackend {
     label: String,
     poll: Duration,
     delete_timeout: Duration,
+    mapping: MappingSettings,
 }
 
 impl KubeBackend {
@@ -72,7 +76,15 @@ impl KubeBackend {
             label,
             poll: POLL,
             delete_timeout: DELETE_TIMEOUT,
+            mapping: MappingSettings::default(),
         }
+    }
+
+    /// Maps definitions with `mapping` (node-port range, registry, advertise host) instead of
+    /// the defaults (`MappingSettings::default`).
+    pub fn with_mapping(mut self, mapping: MappingSettings) -> Self {
+        self.mapping = mapping;
+        self
     }
 
     /// Looks again every `poll` while waiting (tests: milliseconds), and gives a deleted
@@ -117,7 +129,9 @@ impl Backend for KubeBackend {
     }
 
     async fn plan(&self, env: &Environment, inputs: &PlanInputs<'_>) -> Result<Plan, UpError> {
-        Ok(plan::plan(&self.kube, env, inputs).await?.plan)
+        Ok(plan::plan(&self.kube, env, inputs, &self.mapping)
+            .await?
+            .plan)
     }
 
     async fn up(
@@ -129,7 +143,10 @@ impl Backend for KubeBackend {
         interrupt: Interrupt,
     ) -> Result<UpOutcome, UpError> {
         let progress = Progress::new(sink);
-        let kplan = plan::plan(&self.kube, env, inputs).await?;
+        let kplan = plan::plan(&self.kube, env, inputs, &self.mapping).await?;
+        if let Some(registry) = &self.mapping.settings.registry {
+            publish::images_of_applied(env, &kplan, registry, &progress).await?;
+        }
         let applied = apply::apply(&self.kube, &kplan, &progress, &interrupt, self.poll).await?;
         let report = match applied {
             apply::Applied::All => {

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::api::Kube;
 use super::desired::{changed_fields, desired, spec_hash};
 use super::kinds::{Kind, CLAIM, JOB, NAMESPACE};
+use super::mapping::{self, MappingSettings};
 use super::observe::{name_of, observe, ownership_problems, Observed};
 use crate::apply::UpError;
 use crate::engine::EngineError;
@@ -34,13 +35,19 @@ pub async fn plan(
     kube: &Kube,
     env: &Environment,
     inputs: &PlanInputs<'_>,
+    settings: &MappingSettings,
 ) -> Result<KubePlan, UpError> {
-    let mut wanted = desired(env)?;
     let observed = observe(kube, &env.instance).await?;
     let problems = ownership_problems(&observed, &env.instance);
     if !problems.is_empty() {
         return Err(PlanErrors(problems.into_iter().map(PlanError::NotOurs).collect()).into());
     }
+    let mapping = mapping::inputs(kube, env, &observed, settings, inputs).await?;
+    let key = inputs.spec_key.get().map_err(|e| EngineError::Api {
+        context: "the spec key (what seals secret values in spec hashes)".into(),
+        message: e.to_string(),
+    })?;
+    let mut wanted = desired(env, &mapping, key)?;
     if let Some(ns) = &observed.namespace {
         if !ns["metadata"]["deletionTimestamp"].is_null() {
             return Err(EngineError::Api {

@@ -91,6 +91,8 @@ async fn first_up_applies_in_the_mappings_order_then_waits_reading_lists_only() 
     let net = format!("/apis/networking.k8s.io/v1/namespaces/{NS}");
     let expected = vec![
         format!("GET {core}"),
+        // Node ports in use anywhere, so envctl's choices are free.
+        "GET /api/v1/services".to_string(),
         format!("PATCH {core}?{APPLY}"),
         format!("PATCH {core}/secrets/envctl-secrets?{APPLY}"),
         format!("PATCH {core}/persistentvolumeclaims/data?{APPLY}"),
@@ -106,6 +108,11 @@ async fn first_up_applies_in_the_mappings_order_then_waits_reading_lists_only() 
         format!("GET /apis/batch/v1/namespaces/{NS}/jobs?labelSelector=io.envctl.instance=shop"),
     ];
     assert_eq!(lines(&api.requests()), expected);
+    // The secret's value read on this machine is in the Secret, and only there.
+    let secret = api.object("Secret", NS, "envctl-secrets").unwrap();
+    assert_eq!(secret["stringData"]["db.PASSWORD"], "secret-of-DB_PASSWORD");
+    let db = api.object("Deployment", NS, "db").unwrap().to_string();
+    assert!(!db.contains("secret-of-DB_PASSWORD"), "{db}");
     // What was applied is what the mapping made, stamped.
     let deployment = api.object("Deployment", NS, "web").unwrap();
     assert!(deployment["metadata"]["annotations"]["io.envctl.spec-hash"].is_string());
@@ -122,7 +129,10 @@ async fn a_first_plan_reads_only_the_namespace_and_lists_every_object_to_create(
     let plan = backend(&api).plan(&shop(), &inputs()).await.unwrap();
     assert_eq!(
         lines(&api.requests()),
-        vec![format!("GET /api/v1/namespaces/{NS}")]
+        vec![
+            format!("GET /api/v1/namespaces/{NS}"),
+            "GET /api/v1/services".to_string()
+        ]
     );
     let summaries: Vec<String> = plan.summaries().iter().map(ToString::to_string).collect();
     assert_eq!(summaries.len(), 10, "{summaries:#?}");
@@ -146,10 +156,11 @@ async fn a_no_op_up_only_reads() {
     assert!(outcome.plan.is_empty(), "{:?}", outcome.plan.summaries());
     assert!(outcome.report.ok());
     assert_eq!(api.writes(), Vec::<Recorded>::new());
-    // The namespace, one list per managed kind, then one readiness round.
+    // The namespace, one list per managed kind, the node ports in use, then one readiness
+    // round.
     assert_eq!(
         api.requests().len(),
-        1 + 6 + 3,
+        1 + 6 + 1 + 3,
         "{:#?}",
         lines(&api.requests())
     );
@@ -176,7 +187,7 @@ async fn planning_takes_as_many_requests_for_twelve_services_as_for_two() {
     let plan = backend(&big).plan(&big_env, &inputs()).await.unwrap();
     assert!(plan.is_empty());
     assert_eq!(big.requests().len(), small.requests().len());
-    assert_eq!(big.requests().len(), 7);
+    assert_eq!(big.requests().len(), 8);
 }
 
 #[tokio::test]
@@ -949,4 +960,52 @@ async fn an_interrupt_while_applying_stops_before_the_next_write() {
         .map(|f| (f.service.as_str(), f.reason.as_str()))
         .collect();
     assert_eq!(failed, [("db", "interrupted"), ("web", "interrupted")]);
+}
+
+#[tokio::test]
+async fn node_ports_are_chosen_by_envctl_clear_of_other_services_and_kept() {
+    use crate::kubernetes::node_ports::{allocate_for_env, NodePorts, DEFAULT_RANGE};
+    let node_port_of = |api: &FakeApi, ns: &str| {
+        let service = api.object("Service", ns, "web-nodeport").unwrap();
+        let ports = service["spec"]["ports"].as_array().unwrap().clone();
+        let web = ports.iter().find(|p| p["port"] == 8080).unwrap();
+        web["nodePort"].as_u64().unwrap()
+    };
+    // Where envctl puts web's port on an empty cluster...
+    let empty = FakeApi::new();
+    up(&backend(&empty), &shop()).await.unwrap();
+    let first_choice = node_port_of(&empty, NS);
+    let wanted = allocate_for_env(
+        &shop(),
+        &NodePorts::new(),
+        &Default::default(),
+        DEFAULT_RANGE,
+    )
+    .unwrap();
+    assert_eq!(
+        u64::from(wanted[&("web".to_string(), 8080)]),
+        first_choice,
+        "envctl's choice, not the cluster's"
+    );
+
+    // ...unless another team's Service holds it.
+    let api = FakeApi::new();
+    api.insert(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": "theirs", "namespace": "team-b" },
+        "spec": { "type": "NodePort", "ports": [{ "port": 80, "nodePort": first_choice }] }
+    }));
+    let backend = backend(&api);
+    up(&backend, &shop()).await.unwrap();
+    let chosen = node_port_of(&api, NS);
+    assert_ne!(chosen, first_choice);
+    assert!(DEFAULT_RANGE.contains(&(chosen as u16)), "{chosen}");
+
+    // A feature instance on the same cluster gets ports of its own; the first keeps its.
+    let feature = env_of("shop", Some("pay-v2"), vec![db(), web("shop/web:1")]);
+    up(&backend, &feature).await.unwrap();
+    assert_ne!(node_port_of(&api, "envctl-shop--pay-v2"), chosen);
+    let again = backend.plan(&shop(), &inputs()).await.unwrap();
+    assert!(again.is_empty(), "{:?}", again.summaries());
+    assert_eq!(node_port_of(&api, NS), chosen);
 }

@@ -10,21 +10,48 @@ use super::{PodFate, State};
 
 const SERVICE_LABEL: &str = "io.envctl.service";
 
-/// Gives each port of a NodePort Service a node port (kept ones stay).
-pub fn allocate_node_ports(state: &mut State, service: &mut Value) {
+/// Gives each port of a NodePort Service a node port (kept ones stay). A node port another
+/// Service holds is refused, as the API server refuses it: the port it names.
+pub fn allocate_node_ports(state: &mut State, service: &mut Value) -> Result<(), u16> {
     if service["spec"]["type"] != "NodePort" {
-        return;
+        return Ok(());
     }
+    let me = (
+        service["metadata"]["namespace"].clone(),
+        service["metadata"]["name"].clone(),
+    );
+    let held: Vec<u64> = state
+        .store
+        .list("Service", None, "")
+        .iter()
+        .filter(|other| {
+            (
+                other["metadata"]["namespace"].clone(),
+                other["metadata"]["name"].clone(),
+            ) != me
+        })
+        .flat_map(|other| {
+            other["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["nodePort"].as_u64())
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let mut next = || 30000 + (state.store.next() % 2000);
     for port in service["spec"]["ports"]
         .as_array_mut()
         .into_iter()
         .flatten()
     {
-        if port["nodePort"].is_null() {
-            port["nodePort"] = json!(next());
+        match port["nodePort"].as_u64() {
+            Some(wanted) if held.contains(&wanted) => return Err(wanted as u16),
+            Some(_) => {}
+            None => port["nodePort"] = json!(next()),
         }
     }
+    Ok(())
 }
 
 pub fn after_apply(state: &mut State, object: &Value) {

@@ -245,7 +245,13 @@ fn patch(
         None => patch.clone(),
     };
     if target.kind.kind == "Service" {
-        controllers::allocate_node_ports(state, &mut object);
+        if let Err(port) = controllers::allocate_node_ports(state, &mut object) {
+            let message = format!(
+                "Service \"{}\" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated",
+                object["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            return status(422, "Invalid", &message);
+        }
     }
     if dry_run {
         return ok(&object);
