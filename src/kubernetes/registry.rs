@@ -99,7 +99,7 @@ pub async fn publish_images(
 }
 
 /// `publish_images` of every local-only image of `env` through this machine's Docker engine
-/// (the process's `DOCKER_HOST` / docker context: where `build:` and build-images.sh put them).
+/// (its local socket: where `build:` and build-images.sh put them).
 pub async fn publish_local_images(
     env: &crate::model::Environment,
     registry: &str,
@@ -109,7 +109,9 @@ pub async fn publish_local_images(
     if images.is_empty() {
         return Ok(Vec::new());
     }
-    let engine = DockerEngine::connect()
+    // This machine's own engine, where build-images.sh and `build:` put images (the selected
+    // engine is the cluster).
+    let engine = DockerEngine::connect_to(&crate::engine::target::EngineTarget::local())
         .await
         .map_err(|e| PublishError::NoEngine {
             registry: registry.to_string(),

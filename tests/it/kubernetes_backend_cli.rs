@@ -1,8 +1,10 @@
 //! The CLI on "a cluster" without one: envctl's in-memory Kubernetes API
 //! (`backend::kubernetes::fake_api`) served on a loopback port and named by a kubeconfig, so
 //! `--engine kubernetes` goes through kubeconfig loading, `backend::connect` and the node
-//! lookup exactly as on a cluster. `up` then `plan` (converged: exit 0, no write), `ls`,
-//! `down --volumes` (the namespace gone).
+//! lookup exactly as on a cluster. `up` refused without a registry for the images built
+//! here, then with one (a real local registry: the images pushed, the Deployments naming
+//! them there), `plan` (converged: exit 0, no write), `ls`, `down --volumes` (the namespace
+//! gone).
 
 use std::path::Path;
 use std::process::Output;
@@ -11,7 +13,9 @@ use std::time::Duration;
 use assert_cmd::Command;
 use envctl::backend::kubernetes::fake_api::FakeApi;
 
-use crate::support::{self, assert_ok};
+use crate::support::{self, assert_ok, LocalRegistry, BUSYBOX};
+
+const REDIS: &str = "envctl/redis:7";
 
 /// The fake API on a port of its own, served by a runtime of its own for the test's length.
 struct FakeCluster {
@@ -43,9 +47,14 @@ impl FakeCluster {
     }
 
     fn envctl(&self, args: &[&str]) -> Output {
+        self.envctl_with(args, &[])
+    }
+
+    fn envctl_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let home: &Path = self.dir.path();
         Command::cargo_bin("envctl")
             .unwrap()
+            .envs(vars.iter().copied())
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("KUBECONFIG", home.join("kubeconfig"))
             .env("ENVCTL_ENGINE", "kubernetes")
@@ -59,22 +68,70 @@ impl FakeCluster {
     }
 }
 
+/// Removes the names `up` gave local images for the registry (the images stay).
+struct UntagGuard(Vec<String>);
+
+impl Drop for UntagGuard {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            support::check_cleanup(
+                &format!("image name {name}"),
+                &support::docker_cli(&["image", "rm", name]),
+            );
+        }
+    }
+}
+
 #[test]
 fn up_plan_ls_down_run_against_the_api() {
+    support::ensure_images(&[(BUSYBOX, "busybox"), (REDIS, "redis")]);
     let cluster = FakeCluster::start();
     let feature = support::unique_name("k");
     let instance = format!("cache-demo--{feature}");
     let namespace = format!("envctl-{instance}");
 
-    let up = cluster.envctl(&["up", "cache-demo", "--feature", &feature]);
+    // cache-demo runs images built on this machine: without a registry nothing is written.
+    let refused = cluster.envctl(&["up", "cache-demo", "--feature", &feature]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = support::text(&refused.stderr);
+    assert!(
+        stderr.contains(REDIS) && stderr.contains(BUSYBOX) && stderr.contains("ENVCTL_REGISTRY"),
+        "{stderr}"
+    );
+    assert_eq!(cluster.api.writes(), Vec::new(), "a refused up wrote");
+
+    // A path of this test's own in the registry: runs sharing the engine never share a name.
+    let registry = LocalRegistry::start();
+    let address = format!("127.0.0.1:{}/{feature}", registry.port);
+    let _untag = UntagGuard(vec![
+        format!("{address}/{REDIS}"),
+        format!("{address}/{BUSYBOX}"),
+    ]);
+    let up = cluster.envctl_with(
+        &["up", "cache-demo", "--feature", &feature],
+        &[("ENVCTL_REGISTRY", &address)],
+    );
     assert_ok(&up);
-    assert!(cluster
+    let redis = cluster
         .api
         .object("Deployment", &namespace, "redis")
-        .is_some());
+        .expect("redis applied");
+    assert_eq!(
+        redis["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("{address}/{REDIS}")
+    );
+    let (status, tags) = support::protocols::http_get(
+        registry.port,
+        &format!("/v2/{feature}/envctl/redis/tags/list"),
+    )
+    .unwrap();
+    assert_eq!((status, tags.contains("\"7\"")), (200, true), "{tags}");
 
     let writes = cluster.api.writes().len();
-    let plan = cluster.envctl(&["plan", "cache-demo", "--feature", &feature]);
+    let plan = cluster.envctl_with(
+        &["plan", "cache-demo", "--feature", &feature],
+        &[("ENVCTL_REGISTRY", &address)],
+    );
     assert_ok(&plan);
     assert!(support::text(&plan.stdout).contains("is converged"));
     assert_eq!(cluster.api.writes().len(), writes, "plan wrote something");

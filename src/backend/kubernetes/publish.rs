@@ -25,7 +25,9 @@ pub async fn images_of_applied(
     if images.is_empty() {
         return Ok(());
     }
-    let engine = DockerEngine::connect()
+    // This machine's own engine, where build-images.sh and `build:` put images (the selected
+    // engine is the cluster).
+    let engine = DockerEngine::connect_to(&crate::engine::target::EngineTarget::local())
         .await
         .map_err(|e| PublishError::NoEngine {
             registry: registry.to_string(),
