@@ -183,6 +183,11 @@ impl FakeApi {
         state.store.put_new(object);
     }
 
+    /// How many objects the server holds.
+    pub fn object_count(&self) -> usize {
+        self.state.lock().expect("fake API lock").store.len()
+    }
+
     /// The stored object of `kind` (`Deployment`) named `name` in `namespace` (`""` for a
     /// cluster-scoped one).
     pub fn object(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {

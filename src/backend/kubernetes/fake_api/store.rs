@@ -96,6 +96,10 @@ impl Store {
             .collect()
     }
 
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
     /// Removes a namespace and everything in it.
     pub fn purge_namespace(&mut self, name: &str) {
         self.objects
