@@ -32,6 +32,12 @@ impl Kube {
         Self { client }
     }
 
+    /// The client underneath, for what goes beyond plain requests (`pod_io`: streams,
+    /// websockets, typed objects).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// The objects of `kind` in `namespace` (every namespace: `None`) whose labels match
     /// `selector` (Kubernetes selector syntax: `key=value,key`).
     pub async fn list(

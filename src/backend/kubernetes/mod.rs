@@ -29,9 +29,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::BoxStream;
 
-use super::{Backend, FoundInstance, HostAddress, OwnershipError};
+use super::{Backend, EngineLock, FoundInstance, HostAddress, LockAttempt, OwnershipError};
 use crate::apply::{
     ApplyOptions, ApplyReport, DownReport, DownScope, EventSink, Failure, Interrupt, NotReady,
     UpError, UpOutcome, INTERRUPTED,
@@ -40,6 +40,7 @@ use crate::engine::{
     EngineError, EngineResult, ExecOutput, LabelFilter, ObservedContainer, ProgressSink,
 };
 use crate::kubernetes::manifests::namespace_name;
+use crate::kubernetes::pod_io;
 use crate::lifetime::Lease;
 use crate::model::labels::check_owner;
 use crate::model::{Environment, InstanceId};
@@ -252,28 +253,42 @@ impl Backend for KubeBackend {
 
     fn follow_logs(
         &self,
-        _workload: &ObservedContainer,
-        _tail: usize,
+        workload: &ObservedContainer,
+        tail: usize,
     ) -> BoxStream<'static, EngineResult<String>> {
-        let err = self.unsupported("following logs (`logs --follow`)");
-        stream::once(async move { Err(err) }).boxed()
+        let ns = workloads::namespace_of(workload);
+        pod_io::follow_logs(self.kube.client(), &ns, &workload.id, tail)
     }
 
-    async fn restart(&self, _workload: &ObservedContainer, _grace: Duration) -> EngineResult<()> {
-        Err(self.unsupported("restarting a workload"))
+    /// Deletes the pod; its Deployment starts a new one (done when that one runs).
+    async fn restart(&self, workload: &ObservedContainer, grace: Duration) -> EngineResult<()> {
+        let ns = workloads::namespace_of(workload);
+        pod_io::restart(self.kube.client(), &ns, &workload.id, grace).await
     }
 
-    /// No change stream yet: callers' periodic looks keep `envctl ui` current.
-    fn changes(&self, _filter: &LabelFilter) -> BoxStream<'static, ()> {
-        stream::empty().boxed()
+    /// A watch on the matching pods in every namespace.
+    fn changes(&self, filter: &LabelFilter) -> BoxStream<'static, ()> {
+        pod_io::changes(self.kube.client(), &pod_io::label_selector(filter))
     }
 
+    /// The Lease `envctl-lock` in the instance's namespace: machines sharing a cluster
+    /// serialise `up`/`down` of one instance through it.
+    async fn try_lock(&self, instance: &InstanceId, holder: &str) -> EngineResult<LockAttempt> {
+        pod_io::try_lock(self.kube.client(), instance, holder).await
+    }
+
+    async fn unlock(&self, lock: EngineLock) -> EngineResult<()> {
+        pod_io::unlock(self.kube.client(), lock).await
+    }
+
+    /// Unbounded, as on Docker: the command runs as long as it takes.
     async fn exec(
         &self,
-        _workload: &ObservedContainer,
-        _command: &[String],
+        workload: &ObservedContainer,
+        command: &[String],
     ) -> EngineResult<ExecOutput> {
-        Err(self.unsupported("exec"))
+        let ns = workloads::namespace_of(workload);
+        pod_io::exec(self.kube.client(), &ns, &workload.id, command).await
     }
 
     async fn snapshot_save(
