@@ -269,7 +269,11 @@ pub async fn apply_until(
         images,
         waited,
         // Where dubbo probes read registrations: the dubbo module knows how to find it.
-        registry: [registry_candidates(plan), opts.registry_beyond.clone()].concat(),
+        registry: [
+            crate::dubbo::registry::from_targets(&plan.services),
+            opts.registry_beyond.clone(),
+        ]
+        .concat(),
         published_at: opts.published_at,
         failures: Mutex::new(failures),
         check_once: opts.check_once,
@@ -575,28 +579,6 @@ fn host_paths_unchanged(target: &ServiceTarget) -> Result<(), String> {
             .map_err(|e| format!("refused to mount {}: {e}", path.display()))?;
     }
     Ok(())
-}
-
-/// The services of a plan that may be the registry of its dubbo probes (what `up` is about
-/// to make; see `crate::dubbo::registry`).
-fn registry_candidates(plan: &Plan) -> Vec<crate::dubbo::registry::Candidate> {
-    plan.services
-        .iter()
-        .map(|s| crate::dubbo::registry::Candidate {
-            service: s.name.to_string(),
-            probe_port: crate::dubbo::registry::zookeeper_probe(
-                s.healthcheck.as_ref().map(|h| &h.probe),
-            ),
-            template: None,
-            image: s.image.clone(),
-            published: s
-                .ports
-                .iter()
-                .filter(|((_, proto), _)| *proto == crate::model::Protocol::Tcp)
-                .map(|((container, _), host)| (*container, *host))
-                .collect(),
-        })
-        .collect()
 }
 
 #[cfg(test)]

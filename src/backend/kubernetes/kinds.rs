@@ -70,6 +70,14 @@ pub const NODE: Kind = Kind {
     namespaced: false,
 };
 
+/// The instance lock (`pod_io::try_lock`); served by `fake_api`, never planned or pruned.
+pub const LEASE: Kind = Kind {
+    kind: "Lease",
+    api_version: "coordination.k8s.io/v1",
+    plural: "leases",
+    namespaced: true,
+};
+
 /// What an instance's namespace holds that envctl writes, in apply order (the mapping's):
 /// `plan` lists each once, `down` without `--volumes` deletes all but the claims.
 pub const MANAGED: [Kind; 6] = [SECRET, CLAIM, SERVICE, DEPLOYMENT, JOB, NETWORK_POLICY];
@@ -87,7 +95,7 @@ impl Kind {
     pub fn at(api_version: &str, plural: &str) -> Option<Kind> {
         std::iter::once(NAMESPACE)
             .chain(MANAGED)
-            .chain([POD, NODE])
+            .chain([POD, NODE, LEASE])
             .find(|k| k.api_version == api_version && k.plural == plural)
     }
 

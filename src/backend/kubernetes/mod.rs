@@ -17,6 +17,7 @@ mod mapping;
 mod observe;
 mod plan;
 mod progress;
+mod protocol_probe;
 mod publish;
 mod wait;
 mod workloads;
@@ -158,6 +159,7 @@ impl Backend for KubeBackend {
                     &progress,
                     &interrupt,
                     self.poll,
+                    self.host.local,
                 )
                 .await?
             }
@@ -230,9 +232,9 @@ impl Backend for KubeBackend {
     async fn check_ready(
         &self,
         workload: &ObservedContainer,
-        _plan: &Plan,
+        plan: &Plan,
         target: &ServiceTarget,
-        _registry: &[crate::dubbo::registry::Candidate],
+        registry: &[crate::dubbo::registry::Candidate],
     ) -> Result<(), NotReady> {
         let ns = workloads::namespace_of(workload);
         let pod = match self.kube.get(&POD, Some(&ns), &workload.id).await {
@@ -240,10 +242,17 @@ impl Backend for KubeBackend {
             Ok(None) => return Err(NotReady(format!("pod {} is gone", workload.id))),
             Err(err) => return Err(NotReady(err.to_string())),
         };
-        if !wait::pod_ready(&pod) {
-            return Err(NotReady(format!("pod {} is not Ready", workload.id)));
-        }
-        wait::check_protocol_probe(&self.kube, target, &pod).await
+        // The plan's ports are the node ports as `status` just observed them.
+        let registry = [
+            crate::dubbo::registry::from_targets(&plan.services),
+            registry.to_vec(),
+        ]
+        .concat();
+        let reach = protocol_probe::Reach {
+            published_at: self.host.local,
+            registry: &registry,
+        };
+        protocol_probe::check_protocol_probe(&self.kube, target, &pod, reach).await
     }
 
     async fn logs(&self, workload: &ObservedContainer, tail: usize) -> EngineResult<Vec<String>> {

@@ -1,25 +1,30 @@
 //! Readiness after apply, with the Docker path's semantics: every service is waited for
 //! (`opts.wait`), else only those a dependent needs `healthy` or `completed`. A Deployment is
-//! ready when rolled out and its pod is Ready; a Job when it succeeded. A pod stuck in
-//! CrashLoopBackOff / ImagePullBackOff / ErrImagePull, or a failed Job, fails `up` at once
-//! with the pod's last log lines. Each round reads pods, Deployments and Jobs: three LISTs
-//! however many services wait.
+//! ready when rolled out, its pod Ready and its health check passing from here
+//! (`protocol_probe`); a Job when it succeeded. A pod stuck in CrashLoopBackOff /
+//! ImagePullBackOff / ErrImagePull, or a failed Job, fails `up` at once with the pod's last
+//! log lines. Each round reads pods, Deployments and Jobs (and Services, for their node
+//! ports, when a health check runs): at most four LISTs however many services wait.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::api::Kube;
-use super::kinds::{DEPLOYMENT, JOB, POD};
+use super::kinds::{DEPLOYMENT, JOB, POD, SERVICE};
 use super::observe::{instance_selector, name_of};
+use super::plan::node_ports_of;
 use super::progress::Progress;
+use super::protocol_probe::{check_protocol_probe, runs_here, Reach};
 use crate::apply::{
     ApplyOptions, ApplyReport, Failure, Interrupt, NotReady, Phase, FAILURE_LOG_LINES, INTERRUPTED,
 };
+use crate::dubbo::registry::{from_targets, Candidate};
 use crate::engine::EngineResult;
-use crate::model::{labels, Condition, Probe, ServiceKind};
+use crate::model::{labels, Condition, ServiceKind};
 use crate::plan::{Plan, ServiceTarget};
 
 /// Container waiting reasons that will not resolve by waiting.
@@ -57,8 +62,43 @@ enum Crash {
 /// A Deployment's look, which may need its health check run first.
 enum Seen {
     Now(Look),
-    /// Rolled out with this pod Ready: ready once `check_protocol_probe` passes.
+    /// Rolled out with this pod Ready: ready once its health check passes from here
+    /// (`protocol_probe`).
     AfterProbe(Value),
+}
+
+/// The instance's node ports as the cluster has them now, and the registry candidates they
+/// make (plus those beyond the plan: an overlay's base's).
+struct Fresh {
+    services: Vec<Value>,
+    registry: Vec<Candidate>,
+}
+
+impl Fresh {
+    async fn read(
+        kube: &Kube,
+        plan: &Plan,
+        namespace: &str,
+        opts: &ApplyOptions,
+    ) -> EngineResult<Self> {
+        let selector = instance_selector(plan.instance.as_str());
+        let services = kube.list(&SERVICE, Some(namespace), &selector).await?;
+        let fresh = Self {
+            services,
+            registry: Vec::new(),
+        };
+        let targets: Vec<ServiceTarget> = plan.services.iter().map(|t| fresh.target(t)).collect();
+        let registry = [from_targets(&targets), opts.registry_beyond.clone()].concat();
+        Ok(Self { registry, ..fresh })
+    }
+
+    /// `target` with its current node ports.
+    fn target(&self, target: &ServiceTarget) -> ServiceTarget {
+        ServiceTarget {
+            ports: node_ports_of(self.services.iter(), target.name.as_str()),
+            ..target.clone()
+        }
+    }
 }
 
 /// The services to wait for and what each must reach.
@@ -97,6 +137,7 @@ pub async fn wait(
     progress: &Progress,
     interrupt: &Interrupt,
     poll: Duration,
+    published_at: IpAddr,
 ) -> EngineResult<ApplyReport> {
     let namespace = plan.network.clone();
     let goals = goals(plan, opts);
@@ -133,6 +174,9 @@ pub async fn wait(
         let pods = kube.list(&POD, Some(&namespace), &selector).await?;
         let deployments = kube.list(&DEPLOYMENT, Some(&namespace), &selector).await?;
         let jobs = kube.list(&JOB, Some(&namespace), &selector).await?;
+        // Node ports as they are now (the plan saw them before apply), read at most once a
+        // round and only when a health check needs them.
+        let mut fresh: Option<Fresh> = None;
         for name in pending.clone() {
             let target = plan.service(&name).expect("goals come from the plan");
             let own_pods: Vec<&Value> = pods
@@ -151,10 +195,23 @@ pub async fn wait(
             };
             let look = match seen {
                 Seen::Now(look) => look,
-                Seen::AfterProbe(pod) => match check_protocol_probe(kube, target, &pod).await {
-                    Ok(()) => Look::Reached(Phase::Ready),
-                    Err(NotReady(why)) => Look::Waiting(why),
-                },
+                // Its Ready pod passed the kubelet's readinessProbe: that is its check.
+                Seen::AfterProbe(_) if !runs_here(target) => Look::Reached(Phase::Ready),
+                Seen::AfterProbe(pod) => {
+                    if fresh.is_none() {
+                        fresh = Some(Fresh::read(kube, plan, &namespace, opts).await?);
+                    }
+                    let fresh = fresh.as_ref().expect("read above");
+                    let reach = Reach {
+                        published_at,
+                        registry: &fresh.registry,
+                    };
+                    let target = fresh.target(target);
+                    match check_protocol_probe(kube, &target, &pod, reach).await {
+                        Ok(()) => Look::Reached(Phase::Ready),
+                        Err(NotReady(why)) => Look::Waiting(why),
+                    }
+                }
             };
             let unmet: Vec<&str> = target
                 .depends_on
@@ -352,23 +409,4 @@ fn look_job(job: Option<&Value>, pods: &[&Value]) -> Look {
         return failed;
     }
     Look::Waiting("running".into())
-}
-
-/// The hook for health checks Kubernetes cannot run itself (`dubbo`, `zookeeper`), called
-/// once the pod is Ready (and by `status`): for now the pod's Ready condition stands in for
-/// them; a prober through the API (port-forward over `kube`'s client) replaces this body.
-pub async fn check_protocol_probe(
-    _kube: &Kube,
-    target: &ServiceTarget,
-    pod: &Value,
-) -> Result<(), NotReady> {
-    let protocol = target
-        .healthcheck
-        .as_ref()
-        .is_some_and(|hc| matches!(hc.probe, Probe::Dubbo(_) | Probe::Zookeeper { .. }));
-    if !protocol || pod_ready(pod) {
-        Ok(())
-    } else {
-        Err(NotReady(format!("pod {} is not Ready", name_of(pod))))
-    }
 }

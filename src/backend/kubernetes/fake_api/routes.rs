@@ -1,5 +1,6 @@
 //! The fake server's request handling: path -> kind/namespace/name, the RBAC and conflict
-//! knobs, then GET / LIST / PATCH (apply or merge) / DELETE / pod log on the store.
+//! knobs, then GET / LIST / POST (create) / PUT (replace) / PATCH (apply or merge) / DELETE
+//! (with a resourceVersion precondition) / pod log on the store.
 
 use serde_json::{json, Value};
 
@@ -29,6 +30,8 @@ pub fn route(state: &mut State, req: &Recorded, content_type: &str, body: &[u8])
     let verb = match (req.method.as_str(), &target.name) {
         ("GET", Some(_)) => "get",
         ("GET", None) => "list",
+        ("POST", None) => "create",
+        ("PUT", Some(_)) => "update",
         ("PATCH", _) => "patch",
         ("DELETE", _) => "delete",
         _ => return status(405, "MethodNotAllowed", "method not allowed"),
@@ -58,8 +61,10 @@ pub fn route(state: &mut State, req: &Recorded, content_type: &str, body: &[u8])
         "list" => list(state, &target, req),
         "get" if target.sub.as_deref() == Some("log") => logs(state, &target, req),
         "get" => get(state, &target),
+        "create" => create(state, &target, body),
+        "update" => update(state, &target, body),
         "patch" => patch(state, &target, req, content_type, body),
-        _ => delete(state, &target),
+        _ => delete(state, &target, body),
     }
 }
 
@@ -338,9 +343,97 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-fn delete(state: &mut State, target: &Target) -> Answer {
+/// The body's object, placed where the path says (typed clients leave the namespace out).
+fn object_at(target: &Target, body: &[u8]) -> Result<Value, Answer> {
+    let mut object: Value = serde_json::from_slice(body)
+        .map_err(|_| status(400, "BadRequest", "the body is not JSON"))?;
+    object["kind"] = json!(target.kind.kind);
+    object["apiVersion"] = json!(target.kind.api_version);
+    if let Some(namespace) = &target.namespace {
+        object["metadata"]["namespace"] = json!(namespace);
+    }
+    Ok(object)
+}
+
+fn already_exists(target: &Target, name: &str) -> Answer {
+    let plural = target.kind.plural;
+    status(
+        409,
+        "AlreadyExists",
+        &format!("{plural} \"{name}\" already exists"),
+    )
+}
+
+fn version_conflict(target: &Target, name: &str) -> Answer {
+    let plural = target.kind.plural;
+    status(409, "Conflict", &format!("Operation cannot be fulfilled on {plural} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+/// POST: a new object; 409 when one of that name exists.
+fn create(state: &mut State, target: &Target, body: &[u8]) -> Answer {
+    let object = match object_at(target, body) {
+        Ok(object) => object,
+        Err(answer) => return answer,
+    };
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let namespace = ns_key(target);
+    if target.kind.namespaced && state.store.find("Namespace", "", &namespace).is_none() {
+        return status(
+            404,
+            "NotFound",
+            &format!("namespaces \"{namespace}\" not found"),
+        );
+    }
+    if state
+        .store
+        .find(target.kind.kind, &namespace, &name)
+        .is_some()
+    {
+        return already_exists(target, &name);
+    }
+    let object = state.store.put_new(object);
+    (201, object.to_string(), false)
+}
+
+/// PUT: replaces an object in the resourceVersion the body names (409 when it moved on).
+fn update(state: &mut State, target: &Target, body: &[u8]) -> Answer {
+    let mut object = match object_at(target, body) {
+        Ok(object) => object,
+        Err(answer) => return answer,
+    };
+    let name = target.name.clone().unwrap_or_default();
+    let Some(existing) = state.store.find(target.kind.kind, &ns_key(target), &name) else {
+        return not_found(target);
+    };
+    let version = &object["metadata"]["resourceVersion"];
+    if !version.is_null() && *version != existing["metadata"]["resourceVersion"] {
+        return version_conflict(target, &name);
+    }
+    for kept in ["uid", "creationTimestamp", "generation"] {
+        object["metadata"][kept] = existing["metadata"][kept].clone();
+    }
+    bump(state, &mut object);
+    state.store.put(object.clone());
+    ok(&object)
+}
+
+fn delete(state: &mut State, target: &Target, body: &[u8]) -> Answer {
     let name = target.name.clone().unwrap_or_default();
     let namespace = ns_key(target);
+    // DeleteOptions' precondition: delete only the version the client read.
+    let options: Value = serde_json::from_slice(body).unwrap_or_default();
+    let wanted = &options["preconditions"]["resourceVersion"];
+    if let (Some(found), false) = (
+        state.store.find(target.kind.kind, &namespace, &name),
+        wanted.is_null(),
+    ) {
+        if found["metadata"]["resourceVersion"] != *wanted {
+            return version_conflict(target, &name);
+        }
+    }
     if target.kind.kind == "Namespace" {
         let Some(object) = state.store.find_mut("Namespace", "", &name) else {
             return not_found(target);
