@@ -328,4 +328,6 @@ impl Backend for KubeBackend {
 }
 
 #[cfg(test)]
+mod pod_io_tests;
+#[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! The fake server's "controllers", run right after a write: a Deployment gets one pod (a new
 //! one when its template changed), a Job a pod and a result, a NodePort Service its node
-//! ports; deleting a workload takes its pods along. Pods turn out as the test's `PodFate`
+//! ports; deleting a workload takes its pods along, a deleted pod of a Deployment is replaced. Pods turn out as the test's `PodFate`
 //! for their service says (Ready by default).
 
 use serde_json::{json, Value};
@@ -64,6 +64,9 @@ pub fn after_apply(state: &mut State, object: &Value) {
 
 pub fn after_delete(state: &mut State, object: &Value) {
     let kind = object["kind"].as_str().unwrap_or_default();
+    if kind == "Pod" {
+        return replace_pod(state, object);
+    }
     if kind != "Deployment" && kind != "Job" {
         return;
     }
@@ -71,6 +74,19 @@ pub fn after_delete(state: &mut State, object: &Value) {
     let name = object["metadata"]["name"].as_str().unwrap_or_default();
     for pod in owned_pods(state, namespace, kind, name) {
         state.store.remove("Pod", namespace, &pod);
+    }
+}
+
+/// A deleted pod of a Deployment is replaced (a new uid), as its ReplicaSet would.
+fn replace_pod(state: &mut State, pod: &Value) {
+    let owner = &pod["metadata"]["ownerReferences"][0];
+    if owner["kind"] != "Deployment" {
+        return;
+    }
+    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = owner["name"].as_str().unwrap_or_default();
+    if let Some(deployment) = state.store.find("Deployment", namespace, name).cloned() {
+        run_pod(state, &deployment, false);
     }
 }
 
