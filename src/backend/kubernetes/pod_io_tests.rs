@@ -12,7 +12,7 @@ use super::KubeBackend;
 use crate::apply::{ApplyOptions, Interrupt, NotReady, UpOutcome};
 use crate::backend::{Backend, HostAddress, LockAttempt};
 use crate::engine::ObservedContainer;
-use crate::model::{Environment, HealthCheck, Probe};
+use crate::model::{DubboProbe, Environment, HealthCheck, Probe};
 use crate::plan::tests::{env_of, inputs, port, svc};
 use crate::zookeeper::fake::FakeZk;
 
@@ -209,4 +209,69 @@ async fn a_second_holder_sees_the_lock_held_until_it_is_released() {
     assert!(matches!(bob, LockAttempt::Acquired(_)), "{bob:?}");
     // The lock made the namespace `up` will adopt as its own.
     created(&backend).await;
+}
+
+#[tokio::test]
+async fn a_dubbo_check_reads_the_registry_at_the_zookeepers_node_port() {
+    let api = FakeApi::new();
+    let backend = backend(&api);
+    let mut env = shop();
+    let web = env.services.values_mut().find(|s| s.name.as_str() == "web");
+    let mut check = HealthCheck::new(Probe::Dubbo(DubboProbe::interface("a.B")));
+    check.timeout = Duration::from_secs(2);
+    web.unwrap().healthcheck = Some(check);
+    let opts = ApplyOptions {
+        wait: false,
+        ..ApplyOptions::default()
+    };
+    backend
+        .up(
+            &env,
+            &inputs(),
+            &opts,
+            crate::apply::discard(),
+            Interrupt::never(),
+        )
+        .await
+        .unwrap();
+    let zk = FakeZk::start(&[("/dubbo/a.B/providers", &[])]).await;
+    node_port(&api, zk.addr.port());
+    let check_web = || async {
+        let plan = backend.plan(&env, &inputs()).await.unwrap();
+        let target = plan.service("web").unwrap().clone();
+        let web = workload(&backend, "web").await;
+        backend.check_ready(&web, &plan, &target, &[]).await
+    };
+    // The registry answers (at the ZooKeeper's node port): nobody registered yet.
+    let empty = check_web().await.unwrap_err();
+    assert!(empty.0.contains("no provider of a.B"), "{}", empty.0);
+    drop(zk);
+    let gone = check_web().await.unwrap_err();
+    assert!(gone.0.contains("registry ZooKeeper"), "{}", gone.0);
+}
+
+#[tokio::test]
+async fn a_first_up_probes_at_the_node_port_the_cluster_just_allocated() {
+    let api = FakeApi::new();
+    let zk = FakeZk::start(&[]).await;
+    // The plan is made before the Service exists: only the wait's fresh look knows the port.
+    api.node_port("zookeeper-nodeport", zk.addr.port());
+    let backend = backend(&api);
+    let opts = ApplyOptions {
+        wait_timeout: Duration::from_secs(5),
+        ..ApplyOptions::default()
+    };
+    let outcome = up_with(&backend, opts).await;
+    assert!(outcome.report.ok(), "{:?}", outcome.report);
+    assert!(outcome.plan.service("zookeeper").unwrap().ports.is_empty());
+    let services = format!("GET /api/v1/namespaces/{NS}/services");
+    let reads = api
+        .requests()
+        .iter()
+        .filter(|r| r.to_string().starts_with(&services))
+        .count();
+    assert_eq!(
+        reads, 1,
+        "one fresh look at the Services, in the round that probed"
+    );
 }
