@@ -275,3 +275,41 @@ async fn a_first_up_probes_at_the_node_port_the_cluster_just_allocated() {
         "one fresh look at the Services, in the round that probed"
     );
 }
+
+#[tokio::test]
+async fn a_zookeeper_without_a_node_port_is_probed_through_a_port_forward() {
+    let api = FakeApi::new();
+    let backend = backend(&api);
+    let mut env = shop();
+    let zk = env
+        .services
+        .values_mut()
+        .find(|s| s.name.as_str() == "zookeeper");
+    zk.unwrap().ports.clear();
+    let opts = ApplyOptions {
+        wait: false,
+        ..ApplyOptions::default()
+    };
+    let outcome = backend
+        .up(
+            &env,
+            &inputs(),
+            &opts,
+            crate::apply::discard(),
+            Interrupt::never(),
+        )
+        .await
+        .unwrap();
+    let target = outcome.plan.service("zookeeper").unwrap().clone();
+    let zk = workload(&backend, "zookeeper").await;
+    api.clear_requests();
+    // The fake server speaks no websocket: the forward fails, and says where it went.
+    let failed = backend
+        .check_ready(&zk, &outcome.plan, &target, &[])
+        .await
+        .unwrap_err();
+    let forward = format!("/api/v1/namespaces/{NS}/pods/{}/portforward", zk.id);
+    let asked = api.requests();
+    assert!(asked.iter().any(|r| r.path == forward), "{asked:?}");
+    assert!(failed.0.contains(&zk.id), "{}", failed.0);
+}
