@@ -4,7 +4,7 @@
 //! (`protocol_probe`); a Job when it succeeded. A pod stuck in CrashLoopBackOff /
 //! ImagePullBackOff / ErrImagePull, or a failed Job, fails `up` at once with the pod's last
 //! log lines. Each round reads pods, Deployments and Jobs (and Services, for their node
-//! ports, when a health check runs): at most four LISTs however many services wait.
+//! ports, when a zookeeper/dubbo check runs): at most four LISTs however many services wait.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -175,7 +175,7 @@ pub async fn wait(
         let deployments = kube.list(&DEPLOYMENT, Some(&namespace), &selector).await?;
         let jobs = kube.list(&JOB, Some(&namespace), &selector).await?;
         // Node ports as they are now (the plan saw them before apply), read at most once a
-        // round and only when a health check needs them.
+        // round and only when a zookeeper/dubbo check needs them.
         let mut fresh: Option<Fresh> = None;
         for name in pending.clone() {
             let target = plan.service(&name).expect("goals come from the plan");
