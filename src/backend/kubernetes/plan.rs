@@ -11,10 +11,11 @@ use super::api::Kube;
 use super::desired::{changed_fields, desired, spec_hash};
 use super::kinds::{Kind, CLAIM, JOB, NAMESPACE};
 use super::mapping::{self, MappingSettings};
-use super::observe::{name_of, observe, ownership_problems, Observed};
+use super::observe::{name_of, observe, ownership_problems};
 use crate::apply::UpError;
 use crate::engine::EngineError;
 use crate::kubernetes::manifests::namespace_name;
+use crate::kubernetes::MappingInputs;
 use crate::model::{labels, Environment, Protocol};
 use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanInputs, ServiceTarget};
 
@@ -113,7 +114,7 @@ pub async fn plan(
         instance: env.instance.clone(),
         network: namespace_name(env.instance.as_str()),
         actions,
-        services: targets(env, &observed),
+        services: targets(env, &mapping),
         port_moves: Vec::new(),
     };
     Ok(KubePlan {
@@ -148,8 +149,8 @@ fn namespace_extras(namespace: &mut Value, existing: Option<&Value>, owner: &str
 }
 
 /// What `apply` and `status` need of every service, in dependency order. Its "host ports"
-/// are the node ports of its NodePort Service, when that exists.
-fn targets(env: &Environment, observed: &Observed) -> Vec<ServiceTarget> {
+/// are the node ports envctl gives it (kept from its NodePort Service when that exists).
+fn targets(env: &Environment, mapping: &MappingInputs) -> Vec<ServiceTarget> {
     env.dependency_order()
         .into_iter()
         .map(|name| {
@@ -161,7 +162,14 @@ fn targets(env: &Environment, observed: &Observed) -> Vec<ServiceTarget> {
                 image: service.image.clone(),
                 depends_on: service.depends_on.clone(),
                 healthcheck: service.healthcheck.clone(),
-                ports: node_ports(observed, name.as_str()),
+                ports: service
+                    .ports
+                    .iter()
+                    .filter_map(|p| {
+                        let node_port = mapping.node_ports.get(&(name.to_string(), p.container))?;
+                        Some(((p.container, p.protocol), *node_port))
+                    })
+                    .collect(),
                 existing_id: None,
                 bind_sources: Vec::new(),
                 seed: None,
@@ -169,17 +177,6 @@ fn targets(env: &Environment, observed: &Observed) -> Vec<ServiceTarget> {
             }
         })
         .collect()
-}
-
-/// (container port, protocol) -> node port, from `service`'s NodePort Services.
-pub fn node_ports(observed: &Observed, service: &str) -> BTreeMap<(u16, Protocol), u16> {
-    // List items carry no `kind`: the list they came from says it.
-    let services = observed
-        .objects
-        .iter()
-        .filter(|(kind, _)| *kind == super::kinds::SERVICE)
-        .map(|(_, o)| o);
-    node_ports_of(services, service)
 }
 
 /// `node_ports` over Services (those listed in a namespace).

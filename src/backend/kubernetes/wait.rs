@@ -3,8 +3,8 @@
 //! ready when rolled out, its pod Ready and its health check passing from here
 //! (`protocol_probe`); a Job when it succeeded. A pod stuck in CrashLoopBackOff /
 //! ImagePullBackOff / ErrImagePull, or a failed Job, fails `up` at once with the pod's last
-//! log lines. Each round reads pods, Deployments and Jobs (and Services, for their node
-//! ports, when a zookeeper/dubbo check runs): at most four LISTs however many services wait.
+//! log lines. Each round reads pods, Deployments and Jobs: three LISTs however many services
+//! wait.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -14,18 +14,17 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::api::Kube;
-use super::kinds::{DEPLOYMENT, JOB, POD, SERVICE};
+use super::kinds::{DEPLOYMENT, JOB, POD};
 use super::observe::{instance_selector, name_of};
-use super::plan::node_ports_of;
 use super::progress::Progress;
 use super::protocol_probe::{check_protocol_probe, runs_here, Reach};
 use crate::apply::{
     ApplyOptions, ApplyReport, Failure, Interrupt, NotReady, Phase, FAILURE_LOG_LINES, INTERRUPTED,
 };
-use crate::dubbo::registry::{from_targets, Candidate};
+use crate::dubbo::registry::from_targets;
 use crate::engine::EngineResult;
 use crate::model::{labels, Condition, ServiceKind};
-use crate::plan::{Plan, ServiceTarget};
+use crate::plan::Plan;
 
 /// Container waiting reasons that will not resolve by waiting.
 const FATAL: [&str; 5] = [
@@ -65,40 +64,6 @@ enum Seen {
     /// Rolled out with this pod Ready: ready once its health check passes from here
     /// (`protocol_probe`).
     AfterProbe(Value),
-}
-
-/// The instance's node ports as the cluster has them now, and the registry candidates they
-/// make (plus those beyond the plan: an overlay's base's).
-struct Fresh {
-    services: Vec<Value>,
-    registry: Vec<Candidate>,
-}
-
-impl Fresh {
-    async fn read(
-        kube: &Kube,
-        plan: &Plan,
-        namespace: &str,
-        opts: &ApplyOptions,
-    ) -> EngineResult<Self> {
-        let selector = instance_selector(plan.instance.as_str());
-        let services = kube.list(&SERVICE, Some(namespace), &selector).await?;
-        let fresh = Self {
-            services,
-            registry: Vec::new(),
-        };
-        let targets: Vec<ServiceTarget> = plan.services.iter().map(|t| fresh.target(t)).collect();
-        let registry = [from_targets(&targets), opts.registry_beyond.clone()].concat();
-        Ok(Self { registry, ..fresh })
-    }
-
-    /// `target` with its current node ports.
-    fn target(&self, target: &ServiceTarget) -> ServiceTarget {
-        ServiceTarget {
-            ports: node_ports_of(self.services.iter(), target.name.as_str()),
-            ..target.clone()
-        }
-    }
 }
 
 /// The services to wait for and what each must reach.
@@ -170,13 +135,12 @@ pub async fn wait(
     }
     let deadline = progress.began() + opts.wait_timeout;
     let selector = instance_selector(plan.instance.as_str());
+    // The plan's node ports are the ones just applied (envctl allocates them).
+    let registry = [from_targets(&plan.services), opts.registry_beyond.clone()].concat();
     while !pending.is_empty() {
         let pods = kube.list(&POD, Some(&namespace), &selector).await?;
         let deployments = kube.list(&DEPLOYMENT, Some(&namespace), &selector).await?;
         let jobs = kube.list(&JOB, Some(&namespace), &selector).await?;
-        // Node ports as they are now (the plan saw them before apply), read at most once a
-        // round and only when a zookeeper/dubbo check needs them.
-        let mut fresh: Option<Fresh> = None;
         for name in pending.clone() {
             let target = plan.service(&name).expect("goals come from the plan");
             let own_pods: Vec<&Value> = pods
@@ -198,16 +162,11 @@ pub async fn wait(
                 // Its Ready pod passed the kubelet's readinessProbe: that is its check.
                 Seen::AfterProbe(_) if !runs_here(target) => Look::Reached(Phase::Ready),
                 Seen::AfterProbe(pod) => {
-                    if fresh.is_none() {
-                        fresh = Some(Fresh::read(kube, plan, &namespace, opts).await?);
-                    }
-                    let fresh = fresh.as_ref().expect("read above");
                     let reach = Reach {
                         published_at,
-                        registry: &fresh.registry,
+                        registry: &registry,
                     };
-                    let target = fresh.target(target);
-                    match check_protocol_probe(kube, &target, &pod, reach).await {
+                    match check_protocol_probe(kube, target, &pod, reach).await {
                         Ok(()) => Look::Reached(Phase::Ready),
                         Err(NotReady(why)) => Look::Waiting(why),
                     }

@@ -90,8 +90,6 @@ struct State {
     logs: BTreeMap<String, Vec<String>>,
     /// How many reads a deleted namespace survives (Terminating) before it is gone.
     namespace_linger: usize,
-    /// Service object name -> the node port its first port gets (others: allocated).
-    node_ports: BTreeMap<String, u16>,
 }
 
 /// The in-memory API server. Clones share it.
@@ -240,13 +238,6 @@ impl FakeApi {
             service.into(),
             lines.iter().map(|l| l.to_string()).collect(),
         );
-    }
-
-    /// The node port the first port of Service `name` (`zookeeper-nodeport`) gets when it is
-    /// created: a test's loopback server stands in for the node.
-    pub fn node_port(&self, name: &str, port: u16) {
-        let mut state = self.state.lock().expect("fake API lock");
-        state.node_ports.insert(name.into(), port);
     }
 
     /// A deleted namespace stays (Terminating) for this many reads of it, then is gone.
