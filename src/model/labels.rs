@@ -11,6 +11,9 @@ pub const ENV: &str = "io.envctl.env";
 pub const FEATURE: &str = "io.envctl.feature";
 pub const SERVICE: &str = "io.envctl.service";
 pub const SPEC_HASH: &str = "io.envctl.spec-hash";
+/// Kubernetes' common label, on every object envctl makes on a cluster.
+pub const MANAGED_BY_KEY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "envctl";
 pub const CREATED: &str = "io.envctl.created";
 pub const EXPIRES_AT: &str = "io.envctl.expires-at";
 /// Host ports allocated to a service, `container/proto=host` comma-separated; read back so

@@ -90,7 +90,8 @@ fn up_plan_ls_down_run_against_the_api() {
     let instance = format!("cache-demo--{feature}");
     let namespace = format!("envctl-{instance}");
 
-    // cache-demo runs images built on this machine: without a registry nothing is written.
+    // cache-demo runs images built on this machine: without a registry up is refused, and
+    // leaves nothing behind.
     let refused = cluster.envctl(&["up", "cache-demo", "--feature", &feature]);
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     let stderr = support::text(&refused.stderr);
@@ -98,7 +99,24 @@ fn up_plan_ls_down_run_against_the_api() {
         stderr.contains(REDIS) && stderr.contains(BUSYBOX) && stderr.contains("ENVCTL_REGISTRY"),
         "{stderr}"
     );
-    assert_eq!(cluster.api.writes(), Vec::new(), "a refused up wrote");
+    // Only the instance lock wrote (its namespace and Lease), and took both away again.
+    let writes: Vec<String> = cluster
+        .api
+        .writes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        writes.iter().all(|w| w.contains("/leases")
+            || w.ends_with("/api/v1/namespaces")
+            || w.contains(&format!("/namespaces/{namespace}"))),
+        "{writes:#?}"
+    );
+    assert!(
+        cluster.api.object("Namespace", "", &namespace).is_none(),
+        "a refused up left its namespace: {writes:#?}"
+    );
+    assert!(cluster.api.objects("Deployment", &namespace).is_empty());
 
     // A path of this test's own in the registry: runs sharing the engine never share a name.
     let registry = LocalRegistry::start();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::api::Kube;
-use super::kinds::{CLAIM, DEPLOYMENT, JOB, MANAGED, NAMESPACE};
+use super::kinds::{CLAIM, DEPLOYMENT, JOB, LEASE, MANAGED, NAMESPACE};
 use super::leases;
 use super::observe::{instance_selector, name_of};
 use super::progress::Progress;
@@ -165,4 +165,26 @@ async fn keep_claims(
         }
     }
     leases::clear(kube, ns).await
+}
+
+/// Deletes namespace `namespace` when only the instance lock (`try_lock`) ever made it: it
+/// is envctl's, `up` never applied it (no spec hash), it is not being deleted, and nothing
+/// is in it (no object of a kind envctl writes, no lock). A namespace `up` applied costs one
+/// GET here.
+pub async fn remove_if_never_applied(kube: &Kube, namespace: &str) -> EngineResult<()> {
+    let Some(ns) = kube.get(&NAMESPACE, None, namespace).await? else {
+        return Ok(());
+    };
+    let metadata = &ns["metadata"];
+    let envctls = metadata["labels"][labels::MANAGED_BY_KEY] == labels::MANAGED_BY_VALUE;
+    let applied = !metadata["annotations"][labels::SPEC_HASH].is_null();
+    if !envctls || applied || !metadata["deletionTimestamp"].is_null() {
+        return Ok(());
+    }
+    for kind in MANAGED.iter().chain([&LEASE]) {
+        if !kube.list(kind, Some(namespace), "").await?.is_empty() {
+            return Ok(());
+        }
+    }
+    kube.delete(&NAMESPACE, None, namespace, false).await
 }

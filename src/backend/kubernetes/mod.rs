@@ -286,8 +286,12 @@ impl Backend for KubeBackend {
         pod_io::try_lock(self.kube.client(), instance, holder).await
     }
 
+    /// Releases the lock, and removes the namespace `try_lock` made for it when nothing was
+    /// ever applied there (an `up` refused before its first write leaves nothing behind).
     async fn unlock(&self, lock: EngineLock) -> EngineResult<()> {
-        pod_io::unlock(self.kube.client(), lock).await
+        let namespace = lock.name.split('/').next().unwrap_or_default().to_string();
+        pod_io::unlock(self.kube.client(), lock).await?;
+        down::remove_if_never_applied(&self.kube, &namespace).await
     }
 
     /// Unbounded, as on Docker: the command runs as long as it takes.

@@ -338,3 +338,26 @@ async fn a_zookeeper_without_a_node_port_is_probed_through_a_port_forward() {
     assert!(asked.iter().any(|r| r.path == forward), "{asked:?}");
     assert!(failed.0.contains(&zk.id), "{}", failed.0);
 }
+
+#[tokio::test]
+async fn unlocking_removes_a_namespace_only_the_lock_made() {
+    let api = FakeApi::new();
+    let backend = backend(&api);
+    let instance = shop().instance;
+    let LockAttempt::Acquired(lock) = backend.try_lock(&instance, "alice@a").await.unwrap() else {
+        panic!("an unheld lock is acquired");
+    };
+    assert!(api.object("Namespace", "", NS).is_some());
+    // An up refused before its first write: nothing stays.
+    backend.unlock(lock).await.unwrap();
+    assert!(api.object("Namespace", "", NS).is_none());
+
+    // After an up the namespace is the instance's: unlocking keeps it.
+    let LockAttempt::Acquired(lock) = backend.try_lock(&instance, "alice@a").await.unwrap() else {
+        panic!("an unheld lock is acquired");
+    };
+    created(&backend).await;
+    backend.unlock(lock).await.unwrap();
+    assert!(api.object("Namespace", "", NS).is_some());
+    assert!(api.object("Deployment", NS, "web").is_some());
+}

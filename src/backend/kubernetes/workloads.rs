@@ -124,7 +124,12 @@ pub fn state_of(pod: &Value) -> ContainerState {
 /// Every instance namespace with workloads or a lease (a namespace `down` left only claims
 /// in is data kept for the next `up`, not an instance).
 pub async fn instances(kube: &Kube) -> EngineResult<Vec<FoundInstance>> {
-    let selector = format!("app.kubernetes.io/managed-by=envctl,{}", labels::INSTANCE);
+    let selector = format!(
+        "{}={},{}",
+        labels::MANAGED_BY_KEY,
+        labels::MANAGED_BY_VALUE,
+        labels::INSTANCE
+    );
     let namespaces = kube.list(&NAMESPACE, None, &selector).await?;
     let pods = kube.list(&POD, None, labels::INSTANCE).await?;
     let mut found = Vec::new();

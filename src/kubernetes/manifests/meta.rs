@@ -29,7 +29,10 @@ impl Scope {
         if let Some(feature) = &env.feature {
             labels.insert(labels::FEATURE.into(), json!(feature));
         }
-        labels.insert("app.kubernetes.io/managed-by".into(), json!("envctl"));
+        labels.insert(
+            labels::MANAGED_BY_KEY.into(),
+            json!(labels::MANAGED_BY_VALUE),
+        );
         Ok(Self { namespace, labels })
     }
 

@@ -220,7 +220,10 @@ fn namespace_object(instance: &InstanceId, namespace: &str) -> Namespace {
     let mut labels = std::collections::BTreeMap::from([
         (labels::INSTANCE.to_string(), instance.as_str().to_string()),
         (labels::ENV.to_string(), instance.env().to_string()),
-        ("app.kubernetes.io/managed-by".to_string(), "envctl".into()),
+        (
+            labels::MANAGED_BY_KEY.to_string(),
+            labels::MANAGED_BY_VALUE.into(),
+        ),
     ]);
     if let Some(feature) = instance.feature() {
         labels.insert(labels::FEATURE.to_string(), feature.to_string());
