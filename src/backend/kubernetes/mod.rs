@@ -19,6 +19,7 @@ mod plan;
 mod progress;
 mod protocol_probe;
 mod publish;
+mod unsupported;
 mod wait;
 mod workloads;
 

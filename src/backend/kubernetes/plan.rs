@@ -38,6 +38,7 @@ pub async fn plan(
     inputs: &PlanInputs<'_>,
     settings: &MappingSettings,
 ) -> Result<KubePlan, UpError> {
+    super::unsupported::refuse(env)?;
     let observed = observe(kube, &env.instance).await?;
     let problems = ownership_problems(&observed, &env.instance);
     if !problems.is_empty() {

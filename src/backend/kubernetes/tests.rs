@@ -1009,3 +1009,27 @@ async fn node_ports_are_chosen_by_envctl_clear_of_other_services_and_kept() {
     assert!(again.is_empty(), "{:?}", again.summaries());
     assert_eq!(node_port_of(&api, NS), chosen);
 }
+
+#[tokio::test]
+async fn what_only_docker_runs_is_refused_before_any_request() {
+    let api = FakeApi::new();
+    let mut env = shop();
+    let db = env.services.values_mut().find(|s| s.name.as_str() == "db");
+    db.unwrap().init.steps = vec![crate::model::InitStep::Exec(vec!["true".into()])];
+    let local = env.services.remove(&name("web")).unwrap();
+    env.local.insert(name("web"), local);
+    let err = backend(&api)
+        .plan(&env, &inputs())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("service `db`: `init:`") && err.contains("service `web`: `up --local`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not supported on the Kubernetes backend yet"),
+        "{err}"
+    );
+    assert_eq!(api.requests(), Vec::<Recorded>::new());
+}
