@@ -29,6 +29,7 @@ mod kubernetes_backend_cli;
 mod kubernetes_cluster;
 mod kubernetes_registry_docker;
 mod kubernetes_render_cli;
+mod kubernetes_scale;
 mod lifecycle_docker;
 
 mod output_cli;

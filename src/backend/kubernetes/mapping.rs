@@ -48,8 +48,9 @@ impl Default for MappingSettings {
 }
 
 /// The mapping inputs of `env`'s instance as observed. Node ports in use elsewhere come from
-/// one cluster-wide LIST of Services; a user who may not list them cluster-wide gets the
-/// instance's own only (the API server then refuses a taken port at apply, naming it).
+/// one cluster-wide LIST of Services, read only when a published port has none yet; a user
+/// who may not list them cluster-wide gets the instance's own only (the API server then
+/// refuses a taken port at apply, naming it).
 pub async fn inputs(
     kube: &Kube,
     env: &Environment,
@@ -64,10 +65,23 @@ pub async fn inputs(
         .map(|(_, object)| object.clone())
         .collect();
     let current = node_ports::current(&own);
-    let taken = match kube.list(&SERVICE, None, "").await {
-        Ok(all) => node_ports::in_use(&all),
-        Err(err) if is_forbidden(&err) => node_ports::in_use(&own),
-        Err(err) => return Err(err.into()),
+    // Only a port without a node port yet needs to know the cluster's: a converged or
+    // changed instance keeps its own, and its plan stays as cheap in a cluster of thousands
+    // of Services as in an empty one.
+    let unallocated = env.services.values().any(|service| {
+        service
+            .ports
+            .iter()
+            .any(|port| !current.contains_key(&(service.name.to_string(), port.container)))
+    });
+    let taken = if !unallocated {
+        node_ports::in_use(&own)
+    } else {
+        match kube.list(&SERVICE, None, "").await {
+            Ok(all) => node_ports::in_use(&all),
+            Err(err) if is_forbidden(&err) => node_ports::in_use(&own),
+            Err(err) => return Err(err.into()),
+        }
     };
     let read = |value: &crate::model::EnvValue| {
         (plan_inputs.resolve_secret)(value).map_err(|e| e.to_string())

@@ -11,6 +11,7 @@
 
 mod controllers;
 mod routes;
+pub mod scale;
 mod serve;
 mod store;
 
