@@ -103,18 +103,7 @@ async fn remove_namespace(
                 "namespace {ns} is still {phase} after {}s; something in it holds a finalizer (`kubectl get all -n {ns}`); run down again to keep waiting",
                 pace.timeout.as_secs()
             );
-            progress.emit(
-                &target,
-                Phase::Failed {
-                    reason: reason.clone(),
-                    logs: Vec::new(),
-                },
-            );
-            report.failures.push(Failure {
-                service: target,
-                reason,
-                logs: Vec::new(),
-            });
+            failed(progress, report, target, reason);
             return Ok(());
         }
         tokio::time::sleep(pace.poll).await;
@@ -148,23 +137,28 @@ async fn keep_claims(
                 }
                 Err(err) => {
                     let reason = format!("removing {} {name}: {err}", kind.kind);
-                    progress.emit(
-                        &target,
-                        Phase::Failed {
-                            reason: reason.clone(),
-                            logs: Vec::new(),
-                        },
-                    );
-                    report.failures.push(Failure {
-                        service: target,
-                        reason,
-                        logs: Vec::new(),
-                    });
+                    failed(progress, report, target, reason);
                 }
             }
         }
     }
     leases::clear(kube, ns).await
+}
+
+/// Reports `target` as not removed, for `reason`.
+fn failed(progress: &Progress, report: &mut DownReport, target: String, reason: String) {
+    progress.emit(
+        &target,
+        Phase::Failed {
+            reason: reason.clone(),
+            logs: Vec::new(),
+        },
+    );
+    report.failures.push(Failure {
+        service: target,
+        reason,
+        logs: Vec::new(),
+    });
 }
 
 /// Deletes namespace `namespace` when only the instance lock (`try_lock`) ever made it: it

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::fake_api::FakeApi;
 use super::{KubeBackend, MappingSettings};
 use crate::apply::{ApplyOptions, Interrupt, NotReady, UpOutcome};
-use crate::backend::{Backend, HostAddress, LockAttempt};
+use crate::backend::{Backend, LockAttempt};
 use crate::engine::ObservedContainer;
 use crate::kubernetes::up_inputs::Settings;
 use crate::model::{DubboProbe, Environment, HealthCheck, Probe};
@@ -21,12 +21,7 @@ const NS: &str = "envctl-shop";
 
 /// Node ports are dialled on loopback, where the tests' fake servers listen.
 fn backend(api: &FakeApi) -> KubeBackend {
-    let host = HostAddress {
-        local: "127.0.0.1".parse().unwrap(),
-        advertise: "127.0.0.1".into(),
-    };
-    KubeBackend::new(api.client(), host, "fake cluster".into())
-        .with_pace(Duration::from_millis(2), Duration::from_secs(5))
+    super::tests::backend_at(api, "127.0.0.1")
 }
 
 /// A ZooKeeper checked by the `zookeeper` probe, and a web service beside it.

@@ -20,9 +20,14 @@ use crate::plan::Action;
 const NS: &str = "envctl-shop";
 
 fn backend(api: &FakeApi) -> KubeBackend {
+    backend_at(api, "192.0.2.10")
+}
+
+/// A backend on `api` whose node ports are dialled at `node`, looking again every 2 ms.
+pub(super) fn backend_at(api: &FakeApi, node: &str) -> KubeBackend {
     let host = HostAddress {
-        local: "192.0.2.10".parse().unwrap(),
-        advertise: "192.0.2.10".into(),
+        local: node.parse().unwrap(),
+        advertise: node.into(),
     };
     KubeBackend::new(api.client(), host, "fake cluster".into())
         .with_pace(Duration::from_millis(2), Duration::from_secs(5))
@@ -71,6 +76,24 @@ async fn up_with(
     backend
         .up(env, &inputs(), &opts, sink, Interrupt::never())
         .await
+}
+
+/// `up` of the shop, waiting at most `wait_timeout`.
+async fn up_within(api: &FakeApi, wait_timeout: Duration) -> UpOutcome {
+    let opts = ApplyOptions {
+        wait_timeout,
+        ..ApplyOptions::default()
+    };
+    backend(api)
+        .up(
+            &shop(),
+            &inputs(),
+            &opts,
+            crate::apply::discard(),
+            Interrupt::never(),
+        )
+        .await
+        .unwrap()
 }
 
 fn lines(requests: &[Recorded]) -> Vec<String> {
@@ -433,20 +456,7 @@ async fn a_pod_never_ready_times_out_naming_why() {
     let api = FakeApi::new();
     api.pod_fate("web", PodFate::Starting);
     api.pod_logs("web", &["listening on :8081"]);
-    let opts = ApplyOptions {
-        wait_timeout: Duration::from_millis(50),
-        ..ApplyOptions::default()
-    };
-    let outcome = backend(&api)
-        .up(
-            &shop(),
-            &inputs(),
-            &opts,
-            crate::apply::discard(),
-            Interrupt::never(),
-        )
-        .await
-        .unwrap();
+    let outcome = up_within(&api, Duration::from_millis(50)).await;
     let failure = &outcome.report.failures[0];
     assert_eq!(failure.service, "web");
     assert!(
@@ -714,20 +724,7 @@ async fn a_crash_while_a_dependency_is_not_ready_is_waited_out_not_final() {
     let api = FakeApi::new();
     api.pod_fate("db", PodFate::Starting);
     api.pod_fate("web", PodFate::CrashLoop);
-    let opts = ApplyOptions {
-        wait_timeout: Duration::from_millis(50),
-        ..ApplyOptions::default()
-    };
-    let outcome = backend(&api)
-        .up(
-            &shop(),
-            &inputs(),
-            &opts,
-            crate::apply::discard(),
-            Interrupt::never(),
-        )
-        .await
-        .unwrap();
+    let outcome = up_within(&api, Duration::from_millis(50)).await;
     let failures = &outcome.report.failures;
     let web = failures.iter().find(|f| f.service == "web").unwrap();
     assert!(web.reason.starts_with("not ready after"), "{}", web.reason);
