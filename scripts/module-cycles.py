@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Fails when a module of src/ imports a module that imports it back.
 
-Reads the `crate::` and `super::` paths of every file (test modules left out: what a test
-names is not the module's design), maps each to the deepest module that exists, and reports
-mutual imports between files and cycles between top-level modules. A child naming its own
-parent is the module tree, not a cycle. Text only: it runs nothing.
+Reads the `crate::` and `super::` paths of every file (test modules left out, inline or in
+files of their own: what a test names is not the module's design), maps each to the deepest
+module that exists, and reports mutual imports between files and cycles between top-level
+modules. A child naming its own parent is the module tree, not a cycle. Text only: it runs nothing.
 
 Usage: scripts/module-cycles.py [SRC_DIR]   (default: src; `-v` prints the top-level graph)
 """
@@ -106,8 +106,20 @@ def cycles(graph):
     return found
 
 
+def test_files(mods):
+    """Modules declared `#[cfg(test)] mod x;` in their parent's file: tests, left out."""
+    found = set()
+    for module, path in mods.items():
+        text = open(path).read()
+        for m in re.finditer(r"#\[cfg\(test\)\]\s*(?:pub(?:\(\w+\))?\s+)?mod (\w+)\s*;", text):
+            found.add(module + (m.group(1),))
+    return found
+
+
 def main():
     mods = modules(SRC)
+    tests = test_files(mods)
+    mods = {m: p for m, p in mods.items() if not any(m[: len(t)] == t for t in tests)}
     edges = {m: imports(mods, m, without_tests(open(p).read())) for m, p in mods.items()}
     name = "::".join
     problems = []

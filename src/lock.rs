@@ -340,3 +340,23 @@ mod tests {
         assert!(matches!(err, LockError::TimedOut { .. }), "{err}");
     }
 }
+
+/// An instance lock held on the engine (see `backend::Backend::try_lock`).
+#[derive(Debug)]
+#[must_use = "a lock is released with backend::Backend::unlock"]
+pub struct EngineLock {
+    pub name: String,
+}
+
+/// The outcome of one `backend::Backend::try_lock`.
+#[derive(Debug)]
+pub enum LockAttempt {
+    /// Nobody else can reach this engine's instances without going through this machine's
+    /// file lock (a local engine): nothing to take.
+    NotNeeded,
+    Acquired(EngineLock),
+    /// Someone holds it: who, and until when.
+    Held {
+        holder: String,
+    },
+}

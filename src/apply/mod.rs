@@ -270,7 +270,7 @@ pub async fn apply_until(
         waited,
         // Where dubbo probes read registrations: the dubbo module knows how to find it.
         registry: [
-            crate::dubbo::registry::from_targets(&plan.services),
+            crate::plan::registry_candidates(&plan.services),
             opts.registry_beyond.clone(),
         ]
         .concat(),

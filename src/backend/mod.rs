@@ -29,6 +29,7 @@ use crate::engine::{
     EngineError, EngineResult, ExecOutput, LabelFilter, ObservedContainer, ProgressSink,
 };
 use crate::lifetime::Lease;
+pub use crate::lock::{EngineLock, LockAttempt};
 use crate::model::labels::{NotOurs, Ownership};
 use crate::model::{Environment, InstanceId};
 use crate::plan::{Plan, PlanInputs, ServiceTarget};
@@ -54,26 +55,6 @@ pub struct FoundInstance {
     pub ready: usize,
     /// Who made it (`io.envctl.owner`: its network's, else a workload's); `None` before owners.
     pub owned_by: Option<String>,
-}
-
-/// An instance lock held on the engine (see `Backend::try_lock`).
-#[derive(Debug)]
-#[must_use = "a lock is released with Backend::unlock"]
-pub struct EngineLock {
-    pub name: String,
-}
-
-/// The outcome of one `Backend::try_lock`.
-#[derive(Debug)]
-pub enum LockAttempt {
-    /// Nobody else can reach this engine's instances without going through this machine's
-    /// file lock (a local engine): nothing to take.
-    NotNeeded,
-    Acquired(EngineLock),
-    /// Someone holds it: who, and until when.
-    Held {
-        holder: String,
-    },
 }
 
 /// Where instances run. Every method acts on envctl's own objects only (those carrying the

@@ -120,26 +120,6 @@ pub fn from_containers<'a>(
         .collect()
 }
 
-/// The candidates of a plan's services (what `up` is about to make): their published ports
-/// are the plan's host ports (on Kubernetes: node ports).
-pub fn from_targets(targets: &[crate::plan::ServiceTarget]) -> Vec<Candidate> {
-    targets
-        .iter()
-        .map(|s| Candidate {
-            service: s.name.to_string(),
-            probe_port: zookeeper_probe(s.healthcheck.as_ref().map(|h| &h.probe)),
-            template: None,
-            image: s.image.clone(),
-            published: s
-                .ports
-                .iter()
-                .filter(|((_, proto), _)| *proto == Protocol::Tcp)
-                .map(|((container, _), host)| (*container, *host))
-                .collect(),
-        })
-        .collect()
-}
-
 /// Whether a defined service may be an instance's registry by the rule above (its port aside):
 /// an overlay never takes one as its own, whoever depends on it.
 pub fn may_be_registry(service: &crate::model::Service) -> bool {

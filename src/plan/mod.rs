@@ -551,3 +551,25 @@ fn image_states<'e>(
 mod overlay_tests;
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// The candidates of a plan's services (what `up` is about to make): their published ports
+/// are the plan's host ports (on Kubernetes: node ports).
+pub fn registry_candidates(targets: &[ServiceTarget]) -> Vec<crate::dubbo::registry::Candidate> {
+    targets
+        .iter()
+        .map(|s| crate::dubbo::registry::Candidate {
+            service: s.name.to_string(),
+            probe_port: crate::dubbo::registry::zookeeper_probe(
+                s.healthcheck.as_ref().map(|h| &h.probe),
+            ),
+            template: None,
+            image: s.image.clone(),
+            published: s
+                .ports
+                .iter()
+                .filter(|((_, proto), _)| *proto == crate::model::Protocol::Tcp)
+                .map(|((container, _), host)| (*container, *host))
+                .collect(),
+        })
+        .collect()
+}

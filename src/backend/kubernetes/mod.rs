@@ -245,7 +245,7 @@ impl Backend for KubeBackend {
         };
         // The plan's ports are the node ports as `status` just observed them.
         let registry = [
-            crate::dubbo::registry::from_targets(&plan.services),
+            crate::plan::registry_candidates(&plan.services),
             registry.to_vec(),
         ]
         .concat();

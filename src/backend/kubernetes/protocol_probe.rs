@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::api::Kube;
 use super::kinds::POD;
 use super::observe::{instance_selector, name_of};
-use super::wait::pod_ready;
+use super::workloads::pod_ready;
 use crate::apply::NotReady;
 use crate::dubbo::registry::{self, Candidate};
 use crate::kubernetes::pod_io;

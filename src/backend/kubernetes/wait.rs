@@ -18,12 +18,13 @@ use super::kinds::{DEPLOYMENT, JOB, POD};
 use super::observe::{instance_selector, name_of};
 use super::progress::Progress;
 use super::protocol_probe::{check_protocol_probe, runs_here, Reach};
+use super::workloads::pod_ready;
 use crate::apply::{
     ApplyOptions, ApplyReport, Failure, Interrupt, NotReady, Phase, FAILURE_LOG_LINES, INTERRUPTED,
 };
-use crate::dubbo::registry::from_targets;
 use crate::engine::EngineResult;
 use crate::model::{labels, Condition, ServiceKind};
+use crate::plan::registry_candidates;
 use crate::plan::Plan;
 
 /// Container waiting reasons that will not resolve by waiting.
@@ -136,7 +137,11 @@ pub async fn wait(
     let deadline = progress.began() + opts.wait_timeout;
     let selector = instance_selector(plan.instance.as_str());
     // The plan's node ports are the ones just applied (envctl allocates them).
-    let registry = [from_targets(&plan.services), opts.registry_beyond.clone()].concat();
+    let registry = [
+        registry_candidates(&plan.services),
+        opts.registry_beyond.clone(),
+    ]
+    .concat();
     while !pending.is_empty() {
         let pods = kube.list(&POD, Some(&namespace), &selector).await?;
         let deployments = kube.list(&DEPLOYMENT, Some(&namespace), &selector).await?;
@@ -309,14 +314,6 @@ fn fatal(pods: &[&Value]) -> Option<Look> {
             Some(Look::Failed(why, Some(pod_name), crash))
         })
     })
-}
-
-pub fn pod_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 fn look_deployment(goal: Goal, deployment: Option<&Value>, pods: &[&Value]) -> Seen {

@@ -11,7 +11,6 @@ use super::kinds::{Kind, CLAIM, MANAGED, NAMESPACE, POD, SERVICE};
 use super::leases::lease_of;
 use super::observe::{annotations_of, created, instance_selector, labels_of, name_of};
 use super::plan::node_ports_of;
-use super::wait::pod_ready;
 use crate::backend::FoundInstance;
 use crate::engine::{ContainerState, EngineResult, ObservedContainer, PublishedPort};
 use crate::kubernetes::manifests::namespace_name;
@@ -186,6 +185,15 @@ pub fn namespace_of(workload: &ObservedContainer) -> String {
             .map(String::as_str)
             .unwrap_or_default(),
     )
+}
+
+/// Whether a pod's Ready condition is true.
+pub fn pod_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 #[cfg(test)]

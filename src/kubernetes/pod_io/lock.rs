@@ -16,9 +16,9 @@ use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::{Api, Client};
 
 use super::errors::{is_status, Request};
-use crate::backend::{EngineLock, LockAttempt};
 use crate::engine::EngineResult;
 use crate::kubernetes::manifests::namespace_name;
+use crate::lock::{EngineLock, LockAttempt};
 use crate::model::{labels, InstanceId};
 
 /// The Lease's name in every instance namespace.
