@@ -3,8 +3,8 @@
 //! `--engine kubernetes` goes through kubeconfig loading, `backend::connect` and the node
 //! lookup exactly as on a cluster. `up` refused without a registry for the images built
 //! here, then with one (a real local registry: the images pushed, the Deployments naming
-//! them there), `plan` (converged: exit 0, no write), `ls`, `down --volumes` (the namespace
-//! gone).
+//! them there), `plan` (converged: exit 0, no write), `ports` (the node ports envctl gave),
+//! `status`, `ls`, `down --volumes` (the namespace gone).
 
 use std::path::Path;
 use std::process::Output;
@@ -153,6 +153,33 @@ fn up_plan_ls_down_run_against_the_api() {
     assert_ok(&plan);
     assert!(support::text(&plan.stdout).contains("is converged"));
     assert_eq!(cluster.api.writes().len(), writes, "plan wrote something");
+
+    // `ports` and `status` read the node ports envctl gave the Services, and the pods.
+    let service = cluster
+        .api
+        .object("Service", &namespace, "redis-nodeport")
+        .expect("redis is published");
+    let node_port = service["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
+    let ports = cluster.envctl(&[
+        "ports",
+        "cache-demo",
+        "--feature",
+        &feature,
+        "--output",
+        "json",
+    ]);
+    assert_ok(&ports);
+    assert!(
+        support::text(&ports.stdout).contains(&node_port.to_string()),
+        "{node_port}: {}",
+        support::text(&ports.stdout)
+    );
+    let status = cluster.envctl(&["status", "cache-demo", "--feature", &feature]);
+    assert_ok(&status);
+    assert!(
+        support::text(&status.stdout).contains("redis"),
+        "{status:?}"
+    );
 
     let ls = cluster.envctl(&["ls", "--output", "json"]);
     assert_ok(&ls);
