@@ -7,7 +7,10 @@
 //! KUBECONFIG=/tmp/fake.kubeconfig envctl up cache-demo --engine kubernetes
 //! ```
 //!
-//! Every request is printed as it is answered. Pods come up Ready at once.
+//! Every request is printed as it is answered. Pods come up Ready at once, but nothing runs
+//! in them: a `zookeeper` or `dubbo` health check, which envctl runs itself against the node
+//! (127.0.0.1) and its node port, never passes — use an environment without them
+//! (cache-demo), or `up --no-wait`.
 
 use std::time::Duration;
 

@@ -57,6 +57,26 @@ pub struct DownReport {
     /// Named volumes left in place (no `--volumes`): their data survives for the next `up`.
     pub kept_volumes: Vec<String>,
     pub failures: Vec<Failure>,
+    /// Removed from a Kubernetes cluster: its containers are workloads (Deployments, Jobs),
+    /// its networks namespaces, its volumes PersistentVolumeClaims.
+    pub on_cluster: bool,
+}
+
+impl DownReport {
+    /// `N container(s), N network(s), N volume(s)`, in the words of where they were.
+    pub fn summary(&self) -> String {
+        let [containers, networks, volumes] = if self.on_cluster {
+            ["workload(s)", "namespace(s)", "claim(s)"]
+        } else {
+            ["container(s)", "network(s)", "volume(s)"]
+        };
+        format!(
+            "{} {containers}, {} {networks}, {} {volumes}",
+            self.containers.len(),
+            self.networks.len(),
+            self.volumes.len()
+        )
+    }
 }
 
 /// Removes what `scope` selects: containers, then networks, then (with `volumes`) volumes.

@@ -124,13 +124,7 @@ impl Report for Removed {
                     self.target
                 )
             } else {
-                format!(
-                    "removed {}: {} container(s), {} network(s), {} volume(s)\n",
-                    self.target,
-                    r.containers.len(),
-                    r.networks.len(),
-                    r.volumes.len()
-                )
+                format!("removed {}: {}\n", self.target, r.summary())
             };
         if !r.kept_volumes.is_empty() {
             text.push_str(&format!(

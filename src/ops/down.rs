@@ -122,4 +122,5 @@ fn merge(into: &mut DownReport, from: DownReport) {
     into.volumes.extend(from.volumes);
     into.kept_volumes.extend(from.kept_volumes);
     into.failures.extend(from.failures);
+    into.on_cluster |= from.on_cluster;
 }

@@ -324,12 +324,7 @@ pub async fn down(
         {
             Ok(r) if r.failures.is_empty() => Outcome {
                 ok: true,
-                message: format!(
-                    "removed: {} container(s), {} network(s), {} volume(s)",
-                    r.containers.len(),
-                    r.networks.len(),
-                    r.volumes.len()
-                ),
+                message: format!("removed: {}", r.summary()),
             },
             Ok(r) => failed(
                 r.failures

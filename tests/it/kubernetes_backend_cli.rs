@@ -188,4 +188,7 @@ fn up_plan_ls_down_run_against_the_api() {
     let down = cluster.envctl(&["down", "cache-demo", "--feature", &feature, "--volumes"]);
     assert_ok(&down);
     assert!(cluster.api.object("Namespace", "", &namespace).is_none());
+    // In the cluster's words: 2 Deployments, the namespace, the claims.
+    let said = support::text(&down.stdout);
+    assert!(said.contains("2 workload(s), 1 namespace(s)"), "{said}");
 }

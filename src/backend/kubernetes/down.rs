@@ -33,7 +33,10 @@ pub async fn down(
     progress: &Progress,
     pace: Pace,
 ) -> EngineResult<DownReport> {
-    let mut report = DownReport::default();
+    let mut report = DownReport {
+        on_cluster: true,
+        ..DownReport::default()
+    };
     for namespace in namespaces(kube, scope).await? {
         let ns = name_of(&namespace).to_string();
         let Some(instance) = namespace["metadata"]["labels"][labels::INSTANCE].as_str() else {

@@ -198,7 +198,7 @@ fn pod_status(fate: &PodFate, job: bool, container: &str, image: &Value, ip: &st
     json!({
         "phase": phase,
         "podIP": ip,
-        "hostIP": "192.0.2.10",
+        "hostIP": "127.0.0.1",
         "conditions": [{ "type": "Ready", "status": if ready { "True" } else { "False" } }],
         "containerStatuses": [{
             "name": container, "image": image, "ready": ready,

@@ -100,7 +100,8 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
-    /// A one-node cluster (node `fake-node`, Ready, InternalIP 192.0.2.10) with nothing else.
+    /// A one-node cluster (node `fake-node`, Ready, InternalIP 127.0.0.1: node ports envctl
+    /// dials from a CLI run against it stay on this machine) with nothing else.
     pub fn new() -> Self {
         let api = Self::default();
         api.insert(serde_json::json!({
@@ -108,7 +109,7 @@ impl FakeApi {
             "metadata": { "name": "fake-node" },
             "status": {
                 "conditions": [{ "type": "Ready", "status": "True" }],
-                "addresses": [{ "type": "InternalIP", "address": "192.0.2.10" }],
+                "addresses": [{ "type": "InternalIP", "address": "127.0.0.1" }],
             },
         }));
         api
