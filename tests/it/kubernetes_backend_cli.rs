@@ -13,7 +13,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use envctl::backend::kubernetes::fake_api::FakeApi;
 
-use crate::support::{self, assert_ok, LocalRegistry, BUSYBOX};
+use crate::support::{self, assert_ok, LocalRegistry, UntagGuard, BUSYBOX};
 
 const REDIS: &str = "envctl/redis:7";
 
@@ -65,20 +65,6 @@ impl FakeCluster {
             .args(args)
             .output()
             .expect("envctl runs")
-    }
-}
-
-/// Removes the names `up` gave local images for the registry (the images stay).
-struct UntagGuard(Vec<String>);
-
-impl Drop for UntagGuard {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            support::check_cleanup(
-                &format!("image name {name}"),
-                &support::docker_cli(&["image", "rm", name]),
-            );
-        }
     }
 }
 

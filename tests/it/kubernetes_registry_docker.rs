@@ -9,22 +9,7 @@ use envctl::kubernetes::images;
 use envctl::kubernetes::registry::{publish_images, PublishError};
 use envctl::model::{Service, ServiceName};
 
-use crate::support::{self, LocalRegistry, BUSYBOX};
-
-/// Removes the names the test gave images on the engine (the image itself stays: it is
-/// the suite's busybox).
-struct UntagGuard(Vec<String>);
-
-impl Drop for UntagGuard {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            support::check_cleanup(
-                &format!("image name {name}"),
-                &support::docker_cli(&["image", "rm", name]),
-            );
-        }
-    }
-}
+use crate::support::{self, LocalRegistry, UntagGuard, BUSYBOX};
 
 fn image_id(engine_image: &str) -> String {
     support::docker_stdout(&["image", "inspect", "--format", "{{.Id}}", engine_image])

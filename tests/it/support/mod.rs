@@ -113,6 +113,20 @@ pub fn plain_spec(name: String, command: Vec<String>) -> ContainerSpec {
     }
 }
 
+/// Removes image names (tags) a test gave images on the engine; the images stay.
+pub struct UntagGuard(pub Vec<String>);
+
+impl Drop for UntagGuard {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            check_cleanup(
+                &format!("image name {name}"),
+                &docker_cli(&["image", "rm", name]),
+            );
+        }
+    }
+}
+
 /// A private registry (Debian's docker-registry) on a loopback port, stopped on drop.
 pub struct LocalRegistry {
     child: std::process::Child,
