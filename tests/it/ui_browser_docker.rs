@@ -104,15 +104,24 @@ async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> Str
     }
 }
 
+/// Clicks `css` once it is there. A live page may replace the element between finding and
+/// clicking it (the list re-renders on every change): then it is found again, until PATIENCE.
 async fn click(client: &Client, css: &str) {
-    wait_text(client, css, |_| true).await;
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking `{css}`: {e}"));
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        wait_text(client, css, |_| true).await;
+        let clicked = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.click().await,
+            Err(e) => Err(e),
+        };
+        match clicked {
+            Ok(()) => return,
+            Err(e) if e.to_string().contains("stale element") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("clicking `{css}`: {e}"),
+        }
+    }
 }
 
 async fn screenshot(client: &Client, name: &str) {
