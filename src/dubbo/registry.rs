@@ -32,25 +32,32 @@ pub struct Candidate {
 /// The registry's service and address, by the rule above; `local` is where this machine
 /// dials published ports (`HostAddress::local`).
 pub fn locate(candidates: &[Candidate], local: IpAddr) -> Option<(String, SocketAddr)> {
-    let at = |c: &Candidate, port: u16| {
+    by_rule(candidates, |c, port| {
         c.published
             .get(&port)
             .map(|host| (c.service.clone(), SocketAddr::new(local, *host)))
-    };
-    type Rule<'r> = &'r dyn Fn(&Candidate) -> Option<(String, SocketAddr)>;
-    let rules: [Rule; 4] = [
-        &|c| c.probe_port.and_then(|port| at(c, port)),
-        &|c| (c.template.as_deref() == Some("zookeeper")).then(|| at(c, ZOOKEEPER_PORT))?,
-        &|c| (c.service == "zookeeper").then(|| at(c, ZOOKEEPER_PORT))?,
-        &|c| {
-            c.image
-                .contains("zookeeper")
-                .then(|| at(c, ZOOKEEPER_PORT))?
-        },
-    ];
-    rules
-        .iter()
-        .find_map(|rule| candidates.iter().find_map(rule))
+    })
+}
+
+/// The rule above, in order: each gives a candidate's ZooKeeper port when it applies.
+const RULES: [fn(&Candidate) -> Option<u16>; 4] = [
+    |c| c.probe_port,
+    |c| (c.template.as_deref() == Some("zookeeper")).then_some(ZOOKEEPER_PORT),
+    |c| (c.service == "zookeeper").then_some(ZOOKEEPER_PORT),
+    |c| c.image.contains("zookeeper").then_some(ZOOKEEPER_PORT),
+];
+
+/// The first rule, then the first candidate, for which `found(candidate, port)` gives
+/// something: `locate` needs the port published, a port-forward (Kubernetes) does not.
+pub fn by_rule<T>(
+    candidates: &[Candidate],
+    found: impl Fn(&Candidate, u16) -> Option<T>,
+) -> Option<T> {
+    RULES.iter().find_map(|rule| {
+        candidates
+            .iter()
+            .find_map(|c| rule(c).and_then(|port| found(c, port)))
+    })
 }
 
 /// The ZooKeeper servers a registry address names, as this host reaches them: a host naming a

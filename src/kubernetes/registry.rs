@@ -97,25 +97,3 @@ pub async fn publish_images(
     }
     Ok(published)
 }
-
-/// `publish_images` of every local-only image of `env` through this machine's Docker engine
-/// (its local socket: where `build:` and build-images.sh put them).
-pub async fn publish_local_images(
-    env: &crate::model::Environment,
-    registry: &str,
-    progress: ProgressSink<'_>,
-) -> Result<Vec<Published>, PublishError> {
-    let images = super::images::local_only_images(env);
-    if images.is_empty() {
-        return Ok(Vec::new());
-    }
-    // This machine's own engine, where build-images.sh and `build:` put images (the selected
-    // engine is the cluster).
-    let engine = DockerEngine::connect_to(&crate::engine::target::EngineTarget::local())
-        .await
-        .map_err(|e| PublishError::NoEngine {
-            registry: registry.to_string(),
-            reason: e.to_string(),
-        })?;
-    publish_images(&engine, registry, &images, progress).await
-}

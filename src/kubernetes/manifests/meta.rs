@@ -1,9 +1,11 @@
 //! Names and labels shared by every object of an instance: the namespace, the `io.envctl.*`
 //! ownership labels (the same keys as on Docker objects) and the selector of a service's pods.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
-use crate::model::{labels, Environment};
+use crate::model::{labels, Environment, InstanceId};
 
 /// Kubernetes names (namespaces, Services) are DNS labels of at most 63 characters.
 const MAX_NAME: usize = 63;
@@ -11,6 +13,23 @@ const MAX_NAME: usize = 63;
 /// `envctl-<instance>`: one namespace per instance, so instances never share a name.
 pub fn namespace_name(instance: &str) -> String {
     format!("envctl-{instance}")
+}
+
+/// The ownership labels of every object of `instance` (the keys Docker objects carry, plus
+/// Kubernetes' managed-by); the instance lock's namespace gets them too.
+pub fn instance_labels(instance: &InstanceId) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (labels::INSTANCE.to_string(), instance.as_str().to_string()),
+        (labels::ENV.to_string(), instance.env().to_string()),
+        (
+            labels::MANAGED_BY_KEY.to_string(),
+            labels::MANAGED_BY_VALUE.to_string(),
+        ),
+    ]);
+    if let Some(feature) = instance.feature() {
+        labels.insert(labels::FEATURE.to_string(), feature.to_string());
+    }
+    labels
 }
 
 /// What every object of one instance carries: its namespace and ownership labels.
@@ -23,16 +42,10 @@ impl Scope {
     pub fn new(env: &Environment) -> Result<Self, String> {
         let namespace = namespace_name(env.instance.as_str());
         check_name("namespace", &namespace)?;
-        let mut labels = Map::new();
-        labels.insert(labels::INSTANCE.into(), json!(env.instance.as_str()));
-        labels.insert(labels::ENV.into(), json!(env.env));
-        if let Some(feature) = &env.feature {
-            labels.insert(labels::FEATURE.into(), json!(feature));
-        }
-        labels.insert(
-            labels::MANAGED_BY_KEY.into(),
-            json!(labels::MANAGED_BY_VALUE),
-        );
+        let labels = instance_labels(&env.instance)
+            .into_iter()
+            .map(|(key, value)| (key, json!(value)))
+            .collect();
         Ok(Self { namespace, labels })
     }
 

@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::model::Environment;
 
 pub use inputs::{Advertise, MappingInputs, NodePorts};
-pub use meta::namespace_name;
+pub use meta::{instance_labels, namespace_name};
 pub use secrets::{key as secret_key, SECRET_NAME};
 pub use services::NODEPORT_SUFFIX;
 pub use workloads::LOCAL_IMAGE;

@@ -19,7 +19,7 @@ use super::errors::{is_status, Request};
 use crate::engine::EngineResult;
 use crate::kubernetes::manifests::namespace_name;
 use crate::lock::{EngineLock, LockAttempt};
-use crate::model::{labels, InstanceId};
+use crate::model::InstanceId;
 
 /// The Lease's name in every instance namespace.
 pub const LEASE_NAME: &str = "envctl-lock";
@@ -214,20 +214,10 @@ async fn ensure_namespace(
     }
 }
 
-/// The labels `manifests` gives an instance's Namespace (see `manifests::meta::Scope`), so
-/// the later server-side apply of the Namespace changes nothing but what it adds.
+/// The labels `manifests` gives an instance's Namespace, so the later server-side apply of
+/// the Namespace changes nothing but what it adds.
 fn namespace_object(instance: &InstanceId, namespace: &str) -> Namespace {
-    let mut labels = std::collections::BTreeMap::from([
-        (labels::INSTANCE.to_string(), instance.as_str().to_string()),
-        (labels::ENV.to_string(), instance.env().to_string()),
-        (
-            labels::MANAGED_BY_KEY.to_string(),
-            labels::MANAGED_BY_VALUE.into(),
-        ),
-    ]);
-    if let Some(feature) = instance.feature() {
-        labels.insert(labels::FEATURE.to_string(), feature.to_string());
-    }
+    let labels = crate::kubernetes::manifests::instance_labels(instance);
     Namespace {
         metadata: ObjectMeta {
             name: Some(namespace.into()),

@@ -4,7 +4,7 @@
 //! 2181), without its condition that the port be published.
 
 use crate::dubbo::address;
-use crate::dubbo::registry::{Candidate, ZOOKEEPER_PORT};
+use crate::dubbo::registry::{self, Candidate};
 use crate::model::DubboProbe;
 
 /// The registry service of `probe` and its container port: the first server of the probe's
@@ -21,18 +21,7 @@ pub fn registry_service(probe: &DubboProbe, candidates: &[Candidate]) -> Option<
                 .then(|| (server.host.clone(), server.port))
         });
     }
-    type Rule<'r> = &'r dyn Fn(&Candidate) -> Option<u16>;
-    let rules: [Rule; 4] = [
-        &|c| c.probe_port,
-        &|c| (c.template.as_deref() == Some("zookeeper")).then_some(ZOOKEEPER_PORT),
-        &|c| (c.service == "zookeeper").then_some(ZOOKEEPER_PORT),
-        &|c| c.image.contains("zookeeper").then_some(ZOOKEEPER_PORT),
-    ];
-    rules.iter().find_map(|rule| {
-        candidates
-            .iter()
-            .find_map(|c| rule(c).map(|port| (c.service.clone(), port)))
-    })
+    registry::by_rule(candidates, |c, port| Some((c.service.clone(), port)))
 }
 
 #[cfg(test)]
