@@ -9,12 +9,11 @@ use tokio::time::Instant;
 
 use super::api::Kube;
 use super::kinds::{JOB, NAMESPACE};
-use super::plan::KubePlan;
+use super::plan::{KubePlan, ToApply};
 use super::progress::Progress;
 use crate::apply::{Interrupt, Phase};
 use crate::engine::{EngineError, EngineResult};
 use crate::model::labels;
-use crate::plan::Action;
 
 /// How far applying got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,34 +32,24 @@ pub async fn apply(
     interrupt: &Interrupt,
     poll: Duration,
 ) -> EngineResult<Applied> {
-    let reasons = kplan.plan.actions.iter().filter_map(|a| match a {
-        Action::ApplyObject { reason, .. } => Some(reason.as_str()),
-        _ => None,
-    });
     let namespace = crate::kubernetes::manifests::namespace_name(kplan.plan.instance.as_str());
-    for (object, reason) in kplan.applies.iter().zip(reasons) {
+    for ToApply { object, changed } in &kplan.applies {
         if interrupt.is_set() {
             return Ok(Applied::Interrupted);
         }
         let target = target_of(object);
         let workload = matches!(object["kind"].as_str(), Some("Deployment" | "Job"));
         if workload {
-            let phase = match reason.strip_prefix("changed: ") {
+            let phase = match changed {
                 Some(changed) => Phase::Recreating {
-                    changed: changed
-                        .split("; ")
-                        .next()
-                        .unwrap_or_default()
-                        .split(", ")
-                        .map(str::to_string)
-                        .collect(),
+                    changed: changed.clone(),
                 },
                 None => Phase::Creating,
             };
             progress.emit(&target, phase);
         }
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        if object["kind"] == JOB.kind && kplan.replaced.iter().any(|r| r == name) {
+        if object["kind"] == JOB.kind && changed.is_some() {
             replace_job(kube, &namespace, name, poll).await?;
         }
         kube.apply(object, false).await?;

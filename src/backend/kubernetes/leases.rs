@@ -12,17 +12,13 @@ use super::kinds::NAMESPACE;
 use super::observe::{annotations_of, labels_of, name_of};
 use crate::engine::{EngineResult, LabelFilter};
 use crate::kubernetes::manifests::namespace_name;
+use crate::kubernetes::pod_io::label_selector;
 use crate::lifetime::{format_time, Lease, TTL_LABEL};
 use crate::model::{labels, InstanceId};
 
-/// A label filter in the API's selector syntax (the same `key` / `key=value` terms).
-pub fn selector(filter: &LabelFilter) -> String {
-    filter.0.join(",")
-}
-
 /// The lease of every instance namespace matching `filter`.
 pub async fn leases(kube: &Kube, filter: &LabelFilter) -> EngineResult<Vec<Lease>> {
-    let namespaces = kube.list(&NAMESPACE, None, &selector(filter)).await?;
+    let namespaces = kube.list(&NAMESPACE, None, &label_selector(filter)).await?;
     Ok(namespaces.iter().filter_map(lease_of).collect())
 }
 

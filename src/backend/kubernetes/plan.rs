@@ -24,11 +24,17 @@ use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanInputs, ServiceTarget
 pub struct KubePlan {
     pub plan: Plan,
     /// The objects to apply, in apply order (each has its `ApplyObject` in the plan).
-    pub applies: Vec<Value>,
+    pub applies: Vec<ToApply>,
     /// The objects to delete (each has its `DeleteObject`).
     pub deletes: Vec<(Kind, String)>,
-    /// Changed Jobs, deleted right before they are applied again (their `ApplyObject` says so).
-    pub replaced: Vec<String>,
+}
+
+/// One object to apply, and the fields that changed (`None`: it does not exist yet). A
+/// changed Job is deleted right before it is applied again (its template is immutable).
+#[derive(Debug)]
+pub struct ToApply {
+    pub object: Value,
+    pub changed: Option<Vec<String>>,
 }
 
 /// Plans `env`'s instance; changes nothing (dry-run applies persist nothing).
@@ -62,7 +68,6 @@ pub async fn plan(
     let mut actions = Vec::new();
     let mut applies = Vec::new();
     let mut defined = BTreeSet::new();
-    let mut replaced = Vec::new();
     for doc in &mut wanted {
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
         let name = name_of(doc).to_string();
@@ -75,29 +80,37 @@ pub async fn plan(
         if kind == NAMESPACE.kind {
             namespace_extras(doc, existing, &inputs.owner);
         }
-        let reason = match existing {
-            None => "does not exist".to_string(),
-            Some(found) if spec_hash(found) == spec_hash(doc) => continue,
-            Some(found) if kind == JOB.kind => {
-                // A Job's pod template is immutable: it runs again as a new Job.
-                replaced.push(name.clone());
-                format!(
-                    "changed: {}; a Job cannot change: deleted and created again",
-                    changed_fields(found, doc).join(", ")
-                )
-            }
-            Some(found) => {
-                // The server checks the change now (admission, immutable fields, someone
-                // else's fields), so `plan` fails where `up` would.
-                kube.apply(doc, true).await?;
-                format!(
-                    "changed: {}; server dry-run accepted",
-                    changed_fields(found, doc).join(", ")
-                )
-            }
+        let Some(found) = existing else {
+            actions.push(Action::ApplyObject {
+                kind,
+                name,
+                reason: "does not exist".into(),
+            });
+            applies.push(ToApply {
+                object: doc.clone(),
+                changed: None,
+            });
+            continue;
         };
+        if spec_hash(found) == spec_hash(doc) {
+            continue;
+        }
+        let changed = changed_fields(found, doc);
+        let how = if kind == JOB.kind {
+            // A Job's pod template is immutable: it runs again as a new Job.
+            "a Job cannot change: deleted and created again"
+        } else {
+            // The server checks the change now (admission, immutable fields, someone else's
+            // fields), so `plan` fails where `up` would.
+            kube.apply(doc, true).await?;
+            "server dry-run accepted"
+        };
+        let reason = format!("changed: {}; {how}", changed.join(", "));
         actions.push(Action::ApplyObject { kind, name, reason });
-        applies.push(doc.clone());
+        applies.push(ToApply {
+            object: doc.clone(),
+            changed: Some(changed),
+        });
     }
     let mut deletes = Vec::new();
     for (kind, object) in &observed.objects {
@@ -122,7 +135,6 @@ pub async fn plan(
         plan,
         applies,
         deletes,
-        replaced,
     })
 }
 

@@ -64,6 +64,7 @@ fn pushed_by(env: &Environment, plan: &KubePlan) -> Vec<(String, String)> {
     let applied: BTreeSet<&str> = plan
         .applies
         .iter()
+        .map(|apply| &apply.object)
         .filter(|doc| matches!(doc["kind"].as_str(), Some("Deployment" | "Job")))
         .filter_map(|doc| doc["metadata"]["labels"][labels::SERVICE].as_str())
         .collect();
